@@ -1,0 +1,1 @@
+"""Channels: platform updates in, engine Events; engine Replies out, platform messages."""

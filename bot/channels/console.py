@@ -1,0 +1,86 @@
+"""The console channel: an interactive chat and a one-turn scripting command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from bot.engine.engine import Engine
+from bot.engine.events import Event, EventKind, Message, Reply, parse_command
+from bot.engine.markup import plain
+
+CHANNEL = "console"
+
+
+def event_from_text(user_id: str, text: str) -> Event:
+    """A typed line: a /command or an answer (numbers pick the numbered buttons)."""
+    command = parse_command(text)
+    if command is not None:
+        return Event(
+            CHANNEL, user_id, EventKind.COMMAND, text=text, command=command[0], argument=command[1]
+        )
+    return Event(CHANNEL, user_id, EventKind.TEXT, text=text)
+
+
+def format_message(message: Message) -> str:
+    """Plain text with buttons as a numbered list and links as `label: url`."""
+    parts = [plain(message.text)]
+    if message.choices:
+        parts.append("\n".join(f"  {n}. {c.label}" for n, c in enumerate(message.choices, 1)))
+    if message.links:
+        parts.append("\n".join(f"  -> {link.label}: {link.url}" for link in message.links))
+    return "\n\n".join(part for part in parts if part)
+
+
+def reply_as_json_lines(reply: Reply) -> list[str]:
+    """One JSON object per bot message, for scripts (`say --json`)."""
+    lines = []
+    for message in reply.messages:
+        buttons: list[dict[str, str]] = [{"id": c.id, "label": c.label} for c in message.choices]
+        buttons += [{"label": link.label, "url": link.url} for link in message.links]
+        record: dict[str, object] = {
+            "text": plain(message.text),
+            "buttons": buttons,
+            "state": reply.state,
+            "turn": reply.turn,
+        }
+        if message.outcome is not None:
+            record["outcome"] = message.outcome.as_dict()
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return lines
+
+
+async def say(engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO) -> Reply:
+    """Run one turn and print the reply."""
+    reply = await engine.handle(event_from_text(user_id, text))
+    if as_json:
+        out.write("".join(line + "\n" for line in reply_as_json_lines(reply)))
+    else:
+        out.write("\n\n".join(format_message(m) for m in reply.messages) + "\n")
+    return reply
+
+
+async def chat(engine: Engine, user_id: str, out: TextIO = sys.stdout) -> None:
+    """Interactive chat in the terminal until end of input or /quit."""
+    out.write("Console chat. Type a number or an answer; /help for commands, /quit to leave.\n\n")
+    opening = "/start" if await _is_new(engine, user_id) else "/help"
+    await say(engine, user_id, opening, as_json=False, out=out)
+    while True:
+        out.write("\n> ")
+        out.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line or line.strip() in ("/quit", "/exit"):
+            out.write(
+                "\nBye! Your place is saved; run the chat again to pick up where you left off.\n"
+            )
+            return
+        if not line.strip():
+            continue
+        out.write("\n")
+        await say(engine, user_id, line.rstrip("\n"), as_json=False, out=out)
+
+
+async def _is_new(engine: Engine, user_id: str) -> bool:
+    return await engine.store.load(CHANNEL, user_id) is None

@@ -1,0 +1,130 @@
+"""`python -m bot ...`: chat, say, check, graph, test-dialogs, and the platform runners."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        print(f"Settings are not valid:\n{error}", file=sys.stderr)
+        return 2
+    return args.run(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default=getpass.getuser(), help="who you are (default: $USER)")
+    chat.set_defaults(run=_chat)
+
+    say = commands.add_parser("say", help="one turn, for scripts; state persists in the store")
+    say.add_argument("--user", required=True)
+    say.add_argument("--json", action="store_true", help="one JSON object per bot message")
+    say.add_argument("text", nargs="+")
+    say.set_defaults(run=_say)
+
+    check = commands.add_parser("check", help="validate every flow and template")
+    check.set_defaults(run=_check)
+
+    graph = commands.add_parser("graph", help="print a Mermaid flowchart of a flow")
+    graph.add_argument("flow")
+    graph.set_defaults(run=_graph)
+
+    dialogs = commands.add_parser("test-dialogs", help="run YAML conversation transcripts")
+    dialogs.add_argument("paths", nargs="+", type=Path)
+    dialogs.set_defaults(run=_test_dialogs)
+    return parser
+
+
+def _engine(settings: Settings):
+    from bot.app import build_engine
+
+    return build_engine(settings)
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import chat
+
+    engine = _engine(settings)
+    try:
+        asyncio.run(chat(engine, args.user))
+    except KeyboardInterrupt:
+        print("\nBye! Your place is saved.")
+    return 0
+
+
+def _say(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import say
+
+    engine = _engine(settings)
+    asyncio.run(say(engine, args.user, " ".join(args.text), args.json, sys.stdout))
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_engine
+    from bot.engine.check import check_all
+    from bot.engine.flow import FlowError
+    from bot.store.sqlite import SQLiteStore
+
+    try:
+        engine = build_engine(settings, SQLiteStore(":memory:"))
+    except FlowError as error:
+        print(f"error: {error}")
+        return 1
+    problems = check_all(engine)
+    for problem in problems:
+        print(problem)
+    errors = [p for p in problems if not p.warning]
+    flows = ", ".join(sorted(engine.flows))
+    print(f"checked flows: {flows}; {len(errors)} errors, {len(problems) - len(errors)} warnings")
+    return 1 if errors else 0
+
+
+def _graph(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.flow import load_flows
+    from bot.engine.graph import mermaid
+
+    flows = load_flows(Path(settings.dialogs_dir))
+    if args.flow not in flows:
+        print(f"unknown flow {args.flow!r}; flows: {', '.join(sorted(flows))}", file=sys.stderr)
+        return 2
+    sys.stdout.write(mermaid(flows[args.flow]))
+    return 0
+
+
+def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.transcripts import run_all
+
+    results = asyncio.run(run_all(args.paths, settings))
+    for result in results:
+        print(f"{'PASS' if result.passed else 'FAIL'} {result.path}: {result.name}")
+        for failure in result.failures:
+            print(f"    {failure}")
+    failed = sum(not r.passed for r in results)
+    print(f"transcripts: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed or not results else 0

@@ -1,0 +1,265 @@
+"""`python -m bot check`: validate every flow and template before anyone talks to the bot."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import TemplateError, meta
+
+from bot.engine.conversation import Conversation
+from bot.engine.engine import Engine
+from bot.engine.events import encode_choice
+from bot.engine.flow import Flow, State
+
+TELEGRAM_CALLBACK_BYTES = 64
+DISCORD_CUSTOM_ID_CHARS = 100
+CHANNEL_PREFIX_ROOM = 8  # channels may prefix payloads, e.g. "kc:"
+LARGEST_TURN = 10**9
+LABEL_LIMIT = 80
+MESSAGE_LIMIT = 4096
+COMMON_TEMPLATES = (
+    "labels",
+    "unsupported",
+    "unknown_command",
+    "reask",
+    "finished",
+    "nothing_to_undo",
+    "cancelled",
+    "stale",
+    "forget_confirm",
+    "forgotten",
+    "kept",
+    "help",
+    "about",
+    "book",
+    "youtube",
+    "podcast",
+)
+KNOWN_LINKS = ("youtube", "podcast", "book", "facebook", "instagram")
+URGENCIES = ("emergency", "doctor_promptly", "doctor_soon")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding: where it is and what is wrong."""
+
+    file: str
+    state: str
+    field: str
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        kind = "warning" if self.warning else "error"
+        where = f"state {self.state!r}, field {self.field!r}" if self.state else self.field
+        return f"{self.file}: {where}: {kind}: {self.message}"
+
+
+def check_all(engine: Engine) -> list[Problem]:
+    """Every problem in every flow, its templates, the common templates and the settings."""
+    problems = _check_common(engine)
+    for flow in engine.flows.values():
+        problems += check_flow(engine, flow)
+    problems += [
+        Problem("settings", "", f"practice.{name}", "still a placeholder address", warning=True)
+        for name in engine.settings.practice.placeholders()
+    ]
+    if engine.settings.default_flow not in engine.flows:
+        problems.append(
+            Problem(
+                "settings", "", "default_flow", f"unknown flow {engine.settings.default_flow!r}"
+            )
+        )
+    return problems
+
+
+def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
+    """Structure, reachability, buttons and templates of one flow."""
+    file = str(flow.path)
+    problems: list[Problem] = []
+    if flow.start not in flow.states:
+        problems.append(Problem(file, "", "start", f"unknown state {flow.start!r}"))
+    for state in flow.states.values():
+        problems += _check_state(flow, state)
+        problems += _check_templates(engine, flow, state)
+    problems += _check_reachable(flow)
+    return problems
+
+
+def _targets(state: State) -> list[tuple[str, str]]:
+    found = [(f"options.{option.id}.next", option.next) for option in state.options]
+    if state.input is not None:
+        found.append(("input.next", state.input.next))
+    found += [(f"route[{i}].next", c.next) for i, c in enumerate(state.route)]
+    return found
+
+
+def _check_state(flow: Flow, state: State) -> list[Problem]:
+    file, problems = str(flow.path), []
+    for field, target in _targets(state):
+        if target not in flow.states:
+            problems.append(Problem(file, state.id, field, f"unknown target state {target!r}"))
+    if not state.final and not _targets(state):
+        problems.append(Problem(file, state.id, "options", "no way forward (not final)"))
+    if state.final and _targets(state):
+        problems.append(Problem(file, state.id, "final", "a final state cannot lead on"))
+    if state.route and any(_conditional(c) for c in state.route[-1:]):
+        problems.append(Problem(file, state.id, "route", "last route needs no `when`"))
+    seen: set[str] = set()
+    for option in state.options:
+        problems += _check_option(flow, state, option.id, option.label, seen)
+        for key in list(option.scores):
+            if key not in flow.score_keys:
+                problems.append(
+                    Problem(
+                        file,
+                        state.id,
+                        f"options.{option.id}.scores",
+                        f"unknown score {key!r} (declare it in drivers/counters)",
+                    )
+                )
+        seen.add(option.id)
+    if state.red_flag and state.urgency not in URGENCIES:
+        problems.append(Problem(file, state.id, "urgency", f"must be one of {URGENCIES}"))
+    for link in state.links:
+        if link not in KNOWN_LINKS:
+            problems.append(Problem(file, state.id, "links", f"unknown link {link!r}"))
+    return problems
+
+
+def _conditional(condition: object) -> bool:
+    c = condition
+    return bool(
+        getattr(c, "fact", None)
+        or getattr(c, "score", None)
+        or getattr(c, "no_driver_scored", False)
+    )
+
+
+def _check_option(
+    flow: Flow, state: State, option_id: str, label: str, seen: set[str]
+) -> list[Problem]:
+    file, field, problems = str(flow.path), f"options.{option_id}", []
+    if option_id in seen:
+        problems.append(Problem(file, state.id, field, "duplicate option id"))
+    payload = encode_choice(LARGEST_TURN, option_id)
+    if len(payload.encode()) + CHANNEL_PREFIX_ROOM > TELEGRAM_CALLBACK_BYTES:
+        problems.append(
+            Problem(
+                file,
+                state.id,
+                field,
+                "id too long for Telegram's 64-byte callback data once encoded",
+            )
+        )
+    if len(payload) + CHANNEL_PREFIX_ROOM > DISCORD_CUSTOM_ID_CHARS:
+        problems.append(
+            Problem(file, state.id, field, "id too long for Discord's 100-character custom id")
+        )
+    if len(label) > LABEL_LIMIT:
+        problems.append(
+            Problem(
+                file,
+                state.id,
+                f"{field}.label",
+                f"label is {len(label)} characters, over {LABEL_LIMIT}",
+            )
+        )
+    if not label.strip():
+        problems.append(Problem(file, state.id, f"{field}.label", "empty label"))
+    return problems
+
+
+def _check_reachable(flow: Flow) -> list[Problem]:
+    seen, queue = {flow.start}, deque([flow.start])
+    while queue:
+        state = flow.states.get(queue.popleft())
+        for _, target in _targets(state) if state else ():
+            if target in flow.states and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return [
+        Problem(str(flow.path), state_id, "states", "unreachable from the start state")
+        for state_id in flow.states
+        if state_id not in seen
+    ]
+
+
+def _check_templates(engine: Engine, flow: Flow, state: State) -> list[Problem]:
+    if state.route:
+        return []  # routing states are never shown
+    file = str(engine.renderer.directory / state.template)
+    if not engine.renderer.exists(state.template):
+        return [Problem(str(flow.path), state.id, "template", f"missing template {file}")]
+    return _check_renders(engine, file, state.template, _sample_conversations(flow, state))
+
+
+def _check_common(engine: Engine) -> list[Problem]:
+    problems = []
+    sample = Conversation("check", "check")
+    extras = {"name": "x", "too_long": True, "has_input": True, "was_in_flow": True}
+    for name in COMMON_TEMPLATES:
+        template = f"common/{name}.j2"
+        file = str(engine.renderer.directory / template)
+        if not engine.renderer.exists(template):
+            problems.append(Problem(file, "", "template", "missing common template"))
+            continue
+        problems += _check_renders(engine, file, template, [sample], extras)
+    return problems
+
+
+def _check_renders(
+    engine: Engine,
+    file: str,
+    template: str,
+    conversations: list[Conversation],
+    extras: dict[str, object] | None = None,
+) -> list[Problem]:
+    """Render with StrictUndefined, and list names the template uses but no context has."""
+    extras = extras or {}
+    problems = []
+    known = set(engine.context(conversations[0])) | set(extras) | set(engine.renderer.env.globals)
+    source = Path(file).read_text(encoding="utf-8")
+    undeclared = meta.find_undeclared_variables(engine.renderer.env.parse(source)) - known
+    for name in sorted(undeclared):
+        problems.append(Problem(file, "", "template", f"undefined variable {name!r}"))
+    for conversation in conversations:
+        try:
+            text = engine.renderer.render(template, **engine.context(conversation), **extras)
+        except TemplateError as error:
+            problems.append(Problem(file, "", "template", f"does not render: {error}"))
+            break
+        if len(text) > MESSAGE_LIMIT:
+            problems.append(
+                Problem(
+                    file, "", "template", f"renders {len(text)} characters, over {MESSAGE_LIMIT}"
+                )
+            )
+            break
+    return problems
+
+
+def _sample_conversations(flow: Flow, state: State) -> list[Conversation]:
+    """Conversations that take a template's branches: empty, every driver scored, all unsure."""
+
+    def make(scores: dict[str, int], facts: dict[str, object], answer: str) -> Conversation:
+        conv = Conversation(
+            "check", "check", flow=flow.id, state=state.id, scores=scores, facts=facts
+        )
+        conv.answers = {s: answer for s in flow.states}
+        return conv
+
+    every = {driver: index + 1 for index, driver in enumerate(flow.drivers)}
+    facts = {
+        "imaging": "findings",
+        "worse_with": "stairs",
+        "duration": "over_3_months",
+        "pain_level": 7,
+    }
+    return [
+        make({}, {}, "no"),
+        make(every, facts, "unsure"),
+        make({key: 10 for key in flow.score_keys}, facts, "yes"),
+    ]

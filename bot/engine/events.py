@@ -1,0 +1,129 @@
+"""Typed, platform-neutral events (what a person did) and replies (what the bot answers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What a person did."""
+
+    TEXT = "text"  # typed a message
+    PRESS = "press"  # pressed a choice button
+    COMMAND = "command"  # /start, /book, ...
+    UNSUPPORTED = "unsupported"  # sticker, photo, voice, file: nothing the bot can read
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing a person did, in one conversation keyed by (channel, user_id)."""
+
+    channel: str
+    user_id: str
+    kind: EventKind
+    text: str = ""
+    choice_id: str = ""
+    turn: int | None = None
+    command: str = ""
+    argument: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button that answers the current question."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A button that opens a web page."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The structured result of a finished flow."""
+
+    flow: str
+    drivers: tuple[str, ...] = ()
+    scores: tuple[tuple[str, int], ...] = ()
+    red_flag: str | None = None
+    urgency: str | None = None
+    mostly_unsure: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "flow": self.flow,
+            "drivers": list(self.drivers),
+            "scores": dict(self.scores),
+            "red_flag": self.red_flag,
+            "urgency": self.urgency,
+            "mostly_unsure": self.mostly_unsure,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One bot message: light-markup text, choice buttons, link buttons, maybe an outcome.
+
+    The light markup is `**bold**`, `_italic_`, `[label](url)` and lines starting with `- `;
+    each channel renders it once (see bot/engine/markup.py).
+    """
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    links: tuple[Link, ...] = ()
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Everything the bot answers to one event."""
+
+    messages: tuple[Message, ...]
+    turn: int
+    state: str
+    flow: str | None = None
+    stale: bool = False
+    applied: bool = True
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        for message in reversed(self.messages):
+            if message.outcome is not None:
+                return message.outcome
+        return None
+
+
+CHOICE_SEPARATOR = "|"
+
+
+def encode_choice(turn: int, choice_id: str) -> str:
+    """Button payload carrying the turn it was shown on: `12|yes`."""
+    return f"{turn}{CHOICE_SEPARATOR}{choice_id}"
+
+
+def decode_choice(payload: str) -> tuple[int, str] | None:
+    """Inverse of encode_choice; None when the payload is not one of ours."""
+    turn, sep, choice_id = payload.partition(CHOICE_SEPARATOR)
+    if not sep or not turn.isdigit() or not choice_id:
+        return None
+    return int(turn), choice_id
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/start knee` -> ("start", "knee"); `/book@MyBot` -> ("book", ""); else None."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, argument = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    if not name.replace("_", "").replace("-", "").isalnum():
+        return None
+    return name, argument.strip()

@@ -1,0 +1,109 @@
+"""Understanding typed answers: numbers, labels, synonyms, small typos, and command words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+from bot.engine.flow import Option
+
+MAX_MATCH_LENGTH = 120  # longer texts are not answers to a button question
+FUZZY_CUTOFF = 0.8
+
+_WORD = re.compile(r"[a-z0-9']+")
+_EDGE_PUNCTUATION = " \t\n.!?,;:'\"()[]{}-*_~`"
+
+# Words recognised anywhere in a message, without losing the person's place.
+KEYWORDS_ANYWHERE = {
+    "book": "book",
+    "booking": "book",
+    "appointment": "book",
+    "podcast": "podcast",
+    "youtube": "youtube",
+    "help": "help",
+    "restart": "restart",
+}
+# Whole messages that mean a command.
+WHOLE_MESSAGE_COMMANDS = {
+    "back": "back",
+    "go back": "back",
+    "undo": "back",
+    "cancel": "cancel",
+    "stop": "cancel",
+    "quit": "cancel",
+    "start over": "restart",
+    "start again": "restart",
+    "forget me": "forget",
+    "delete my data": "forget",
+    "about": "about",
+}
+
+
+def normalize(text: str) -> str:
+    """Lower case, single spaces, no punctuation at the edges."""
+    return " ".join(text.lower().split()).strip(_EDGE_PUNCTUATION)
+
+
+def match_option(text: str, options: Sequence[Option]) -> Option | None:
+    """The option a typed answer means for sure: its number, label, id or a synonym."""
+    answer = normalize(text)
+    if not answer or len(answer) > MAX_MATCH_LENGTH:
+        return None
+    if answer.isdigit():
+        index = int(answer) - 1
+        return options[index] if 0 <= index < len(options) else None
+    for option in options:
+        if answer in (normalize(option.label), option.id.lower()) or answer in option.synonyms:
+            return option
+    return None
+
+
+def match_option_loosely(text: str, options: Sequence[Option]) -> Option | None:
+    """A close-enough option: small typos, or a word that appears in exactly one label."""
+    answer = normalize(text)
+    if not answer or len(answer) > MAX_MATCH_LENGTH:
+        return None
+    scored = sorted(
+        ((_similarity(answer, option), index) for index, option in enumerate(options)),
+        reverse=True,
+    )
+    if (
+        scored
+        and scored[0][0] >= FUZZY_CUTOFF
+        and (len(scored) == 1 or scored[1][0] < scored[0][0])
+    ):
+        return options[scored[0][1]]
+    words = set(_WORD.findall(answer))
+    if len(words) == 1 and len(answer) >= 4:
+        holders = [option for option in options if answer in _WORD.findall(option.label.lower())]
+        if len(holders) == 1:
+            return holders[0]
+    return None
+
+
+def _similarity(answer: str, option: Option) -> float:
+    candidates = (normalize(option.label), *option.synonyms)
+    return max(SequenceMatcher(None, answer, candidate).ratio() for candidate in candidates)
+
+
+def command_in_text(text: str) -> str | None:
+    """A command the person asked for in words: `can I book a call?` -> `book`."""
+    answer = normalize(text)
+    if answer in WHOLE_MESSAGE_COMMANDS:
+        return WHOLE_MESSAGE_COMMANDS[answer]
+    if len(answer) > 4 * MAX_MATCH_LENGTH:
+        return None
+    for word in _WORD.findall(answer):
+        if word in KEYWORDS_ANYWHERE:
+            return KEYWORDS_ANYWHERE[word]
+    return None
+
+
+def parse_number(text: str) -> float | None:
+    """A number typed on its own, e.g. `7`, `7.5`, `7/10`."""
+    answer = normalize(text).removesuffix("/10").strip()
+    try:
+        return float(answer)
+    except ValueError:
+        return None

@@ -1,0 +1,152 @@
+"""`python -m bot test-dialogs`: run YAML transcripts of whole conversations against the engine.
+
+A transcript is a list of turns; each turn sends one thing and checks the reply:
+
+    name: a person with hip stability problems
+    turns:
+      - send: /start            # typed text or a /command
+        expect: {state: welcome, text: ["knee-pain check"], buttons: [begin, what, later]}
+      - press: begin            # a button of the latest reply
+      - press_stale: "no"       # a button from the reply before the latest one
+      - restart_process: true   # the bot restarts: a fresh engine on the same store file
+      - send: sticker           # `sticker` as kind: something that is not text
+        kind: unsupported
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.app import build_engine
+from bot.engine.events import Event, EventKind, Reply, parse_command
+from bot.engine.markup import plain
+from bot.settings import Settings
+from bot.store.sqlite import SQLiteStore
+
+CHANNEL = "transcript"
+
+
+@dataclass
+class TranscriptResult:
+    """How one transcript went."""
+
+    path: Path
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def transcript_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return files
+
+
+async def run_transcript(path: Path, settings: Settings) -> TranscriptResult:
+    """Play one transcript against a fresh engine and store; collect every failed expectation."""
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result = TranscriptResult(path, spec.get("name", path.stem))
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "transcript.sqlite3"
+        engine = build_engine(settings, SQLiteStore(database))
+        user = str(spec.get("user", "person"))
+        replies: list[Reply] = []
+        for number, turn in enumerate(spec.get("turns", []), 1):
+            if turn.get("restart_process"):
+                await engine.store.close()
+                engine = build_engine(settings, SQLiteStore(database))
+                continue
+            reply = await engine.handle(_event(turn, user, replies))
+            replies.append(reply)
+            result.failures += [
+                f"turn {number}: {failure}" for failure in _compare(turn.get("expect", {}), reply)
+            ]
+        await engine.store.close()
+    return result
+
+
+def _event(turn: dict[str, Any], user: str, replies: list[Reply]) -> Event:
+    if "press" in turn or "press_stale" in turn:
+        stale = "press_stale" in turn
+        choice = str(turn["press_stale"] if stale else turn["press"])
+        reply_index = -2 if stale else -1
+        shown_turn = replies[reply_index].turn if len(replies) >= -reply_index else 0
+        return Event(CHANNEL, user, EventKind.PRESS, choice_id=choice, turn=shown_turn)
+    text = str(turn.get("send", ""))
+    if turn.get("kind") == "unsupported":
+        return Event(CHANNEL, user, EventKind.UNSUPPORTED)
+    command = parse_command(text)
+    if command is not None:
+        return Event(
+            CHANNEL, user, EventKind.COMMAND, text=text, command=command[0], argument=command[1]
+        )
+    return Event(CHANNEL, user, EventKind.TEXT, text=text)
+
+
+def _compare(expect: dict[str, Any], reply: Reply) -> list[str]:
+    failures = []
+    text = "\n".join(plain(message.text) for message in reply.messages)
+    if "state" in expect and reply.state != expect["state"]:
+        failures.append(f"state is {reply.state!r}, expected {expect['state']!r}")
+    for fragment in expect.get("text", []):
+        if fragment.lower() not in text.lower():
+            failures.append(f"text lacks {fragment!r}; got: {text[:200]!r}")
+    for fragment in expect.get("not_text", []):
+        if fragment.lower() in text.lower():
+            failures.append(f"text should not contain {fragment!r}")
+    if "buttons" in expect:
+        shown = [c.id for m in reply.messages for c in m.choices]
+        if shown[-len(expect["buttons"]) :] != [str(b) for b in expect["buttons"]]:
+            failures.append(f"buttons are {shown}, expected {expect['buttons']}")
+    if "links" in expect:
+        shown_links = [link.label for m in reply.messages for link in m.links]
+        for label in expect["links"]:
+            if not any(label.lower() in shown.lower() for shown in shown_links):
+                failures.append(f"no link {label!r} among {shown_links}")
+    if "messages" in expect and len(reply.messages) != expect["messages"]:
+        failures.append(f"{len(reply.messages)} messages, expected {expect['messages']}")
+    if "stale" in expect and reply.stale != expect["stale"]:
+        failures.append(f"stale is {reply.stale}, expected {expect['stale']}")
+    if "outcome" in expect:
+        failures += _compare_outcome(expect["outcome"], reply)
+    return failures
+
+
+def _compare_outcome(expected: dict[str, Any] | None, reply: Reply) -> list[str]:
+    outcome = reply.outcome
+    if expected is None:
+        return [] if outcome is None else [f"unexpected outcome {outcome}"]
+    if outcome is None:
+        return ["no outcome, expected one"]
+    failures = []
+    for key in ("red_flag", "urgency", "mostly_unsure"):
+        if key in expected and getattr(outcome, key) != expected[key]:
+            failures.append(
+                f"outcome {key} is {getattr(outcome, key)!r}, expected {expected[key]!r}"
+            )
+    if "drivers" in expected and list(outcome.drivers) != expected["drivers"]:
+        failures.append(
+            f"outcome drivers are {list(outcome.drivers)}, expected {expected['drivers']}"
+        )
+    if (
+        "first_driver" in expected
+        and (outcome.drivers[:1] or [None])[0] != expected["first_driver"]
+    ):
+        failures.append(
+            f"first driver is {outcome.drivers[:1]}, expected {expected['first_driver']}"
+        )
+    return failures
+
+
+async def run_all(paths: list[Path], settings: Settings) -> list[TranscriptResult]:
+    """Every transcript under the given files and folders."""
+    return [await run_transcript(path, settings) for path in transcript_files(paths)]

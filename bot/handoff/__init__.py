@@ -1,0 +1,1 @@
+"""Hand-off to the practice: booking links, leads, staff notifications."""
