@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     dialogs = commands.add_parser("test-dialogs", help="run YAML conversation transcripts")
     dialogs.add_argument("paths", nargs="+", type=Path)
     dialogs.set_defaults(run=_test_dialogs)
+
+    telegram = commands.add_parser("telegram", help="run the Telegram bot (BOT_TELEGRAM_TOKEN)")
+    telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
+    telegram.set_defaults(run=_telegram)
+
+    discord = commands.add_parser("discord", help="run the Discord bot (BOT_DISCORD_TOKEN)")
+    discord.set_defaults(run=_discord)
     return parser
 
 
@@ -128,3 +135,15 @@ def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
     failed = sum(not r.passed for r in results)
     print(f"transcripts: {len(results) - failed} passed, {failed} failed")
     return 1 if failed or not results else 0
+
+
+def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.telegram import run
+
+    return run(settings, webhook=args.webhook)
+
+
+def _discord(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.discord import run
+
+    return run(settings)

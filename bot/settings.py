@@ -69,10 +69,20 @@ class Settings(BaseSettings):
     templates_dir: Path = ROOT / "templates"
     default_flow: str = "knee"
     practice: Practice = Field(default_factory=Practice)
+    # Telegram (python -m bot telegram)
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr | None = None
+    # Discord (python -m bot discord)
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
+    discord_api_url: str = ""  # empty: discord.com; tests point it at a local fake
+    # The bot's own web server: health check, Telegram webhooks, booking redirects
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_url: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -366,6 +366,12 @@ class Engine:
             }[name]
         return Link(getattr(labels, name), url)
 
+    def notice(self, template: str, channel: str = "", **extra: Any) -> str:
+        """Light-markup text of a template outside any conversation (channel notices)."""
+        return self.renderer.render(
+            template, **self.context(Conversation(channel, "")), channel=channel, **extra
+        )
+
     def _say(self, template: str, conv: Conversation, **extra: Any) -> Message:
         return Message(self._render(template, conv, **extra))
 
