@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from bot.app import build_engine
-from bot.engine.events import Event, EventKind, Reply, parse_command
+from bot.engine.client import DialogClient
+from bot.engine.events import Reply
 from bot.engine.markup import plain
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
@@ -57,39 +58,29 @@ async def run_transcript(path: Path, settings: Settings) -> TranscriptResult:
     result = TranscriptResult(path, spec.get("name", path.stem))
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "transcript.sqlite3"
-        engine = build_engine(settings, SQLiteStore(database))
         user = str(spec.get("user", "person"))
-        replies: list[Reply] = []
+        client = DialogClient(build_engine(settings, SQLiteStore(database)), user, CHANNEL)
         for number, turn in enumerate(spec.get("turns", []), 1):
             if turn.get("restart_process"):
-                await engine.store.close()
-                engine = build_engine(settings, SQLiteStore(database))
+                await client.engine.store.close()
+                client.engine = build_engine(settings, SQLiteStore(database))
                 continue
-            reply = await engine.handle(_event(turn, user, replies))
-            replies.append(reply)
+            reply = await _play(client, turn)
             result.failures += [
                 f"turn {number}: {failure}" for failure in _compare(turn.get("expect", {}), reply)
             ]
-        await engine.store.close()
+        await client.engine.store.close()
     return result
 
 
-def _event(turn: dict[str, Any], user: str, replies: list[Reply]) -> Event:
-    if "press" in turn or "press_stale" in turn:
-        stale = "press_stale" in turn
-        choice = str(turn["press_stale"] if stale else turn["press"])
-        reply_index = -2 if stale else -1
-        shown_turn = replies[reply_index].turn if len(replies) >= -reply_index else 0
-        return Event(CHANNEL, user, EventKind.PRESS, choice_id=choice, turn=shown_turn)
-    text = str(turn.get("send", ""))
+async def _play(client: DialogClient, turn: dict[str, Any]) -> Reply:
+    if "press" in turn:
+        return await client.click(str(turn["press"]))
+    if "press_stale" in turn:
+        return await client.click(str(turn["press_stale"]), replies_ago=1)
     if turn.get("kind") == "unsupported":
-        return Event(CHANNEL, user, EventKind.UNSUPPORTED)
-    command = parse_command(text)
-    if command is not None:
-        return Event(
-            CHANNEL, user, EventKind.COMMAND, text=text, command=command[0], argument=command[1]
-        )
-    return Event(CHANNEL, user, EventKind.TEXT, text=text)
+        return await client.send_unsupported()
+    return await client.send(str(turn.get("send", "")))
 
 
 def _compare(expect: dict[str, Any], reply: Reply) -> list[str]:
