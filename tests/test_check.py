@@ -1,0 +1,127 @@
+"""`python -m bot check` catches broken flows and templates, naming file, state and field."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.app import build_engine
+from bot.engine.check import check_all
+from bot.engine.flow import FlowError, FlowLoader, load_flow
+from bot.settings import ROOT, load_settings
+from bot.store.sqlite import SQLiteStore
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the real dialogs and templates to break."""
+    shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    return tmp_path
+
+
+def problems_in(project: Path) -> list[str]:
+    settings = load_settings(
+        data_dir=project / "data",
+        dialogs_dir=project / "dialogs",
+        templates_dir=project / "templates",
+    )
+    engine = build_engine(settings, SQLiteStore(":memory:"))
+    return [str(p) for p in check_all(engine) if not p.warning]
+
+
+def edit_flow(project: Path, change) -> None:
+    path = project / "dialogs" / "knee.yaml"
+    flow = yaml.load(path.read_text(), Loader=FlowLoader)
+    change(flow["states"])
+    path.write_text(yaml.safe_dump(flow, sort_keys=False))
+
+
+def test_the_shipped_flows_and_templates_have_no_errors(project):
+    assert problems_in(project) == []
+
+
+def test_unknown_target_is_named_with_file_state_and_field(project):
+    edit_flow(project, lambda s: s["pain_where"]["options"][0].update(next="nowhere"))
+    (problem,) = problems_in(project)
+    assert "knee.yaml" in problem and "'pain_where'" in problem
+    assert "options.front.next" in problem and "'nowhere'" in problem
+
+
+def test_unreachable_state_is_reported(project):
+    edit_flow(project, lambda s: s.update(orphan={"final": True, "template": "knee/result.j2"}))
+    assert any("'orphan'" in p and "unreachable" in p for p in problems_in(project))
+
+
+def test_state_with_no_way_forward_is_reported(project):
+    edit_flow(project, lambda s: s["imaging_note"].update(options=[]))
+    found = problems_in(project)
+    assert any("'imaging_note'" in p and "no way forward" in p for p in found)
+
+
+def test_missing_template_is_reported(project):
+    (project / "templates" / "knee" / "hip_squat.j2").unlink()
+    assert any("'hip_squat'" in p and "missing template" in p for p in problems_in(project))
+
+
+def test_undefined_template_variable_is_reported(project):
+    path = project / "templates" / "knee" / "move_landing.j2"
+    path.write_text(path.read_text() + "\n{{ practice.nme }} {{ favourite_colour }}")
+    found = problems_in(project)
+    assert any("move_landing.j2" in p and "favourite_colour" in p for p in found)
+
+
+def test_duplicate_option_id_is_reported(project):
+    def duplicate(states):
+        states["pain_where"]["options"][1]["id"] = "front"
+
+    edit_flow(project, duplicate)
+    assert any("duplicate option id" in p for p in problems_in(project))
+
+
+def test_option_id_too_long_for_telegram_is_reported(project):
+    edit_flow(project, lambda s: s["pain_where"]["options"][0].update(id="x" * 60))
+    found = problems_in(project)
+    assert any("64-byte callback data" in p for p in found)
+
+
+def test_label_over_80_characters_is_reported(project):
+    edit_flow(project, lambda s: s["pain_where"]["options"][0].update(label="a" * 81))
+    assert any("over 80" in p for p in problems_in(project))
+
+
+def test_message_over_4096_characters_is_reported(project):
+    path = project / "templates" / "knee" / "hip_figure4.j2"
+    path.write_text(path.read_text() + "\n" + "word " * 900)
+    assert any("hip_figure4.j2" in p and "over 4096" in p for p in problems_in(project))
+
+
+def test_undeclared_score_key_is_reported(project):
+    edit_flow(project, lambda s: s["pain_where"]["options"][0].update(scores={"knee_itself": 1}))
+    assert any("unknown score 'knee_itself'" in p for p in problems_in(project))
+
+
+def test_flow_file_with_a_missing_field_names_it(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("id: broken\nstates:\n  a:\n    options:\n      - {label: Hi, next: a}\n")
+    with pytest.raises(FlowError, match=r"broken.yaml: state 'a' option: field 'id' is missing"):
+        load_flow(path)
+
+
+def test_check_command_exits_non_zero_on_errors_and_zero_when_clean(project):
+    env = {"BOT_DIALOGS_DIR": str(project / "dialogs"),
+           "BOT_TEMPLATES_DIR": str(project / "templates"),
+           "BOT_DATA_DIR": str(project / "data"), "PATH": "/usr/bin:/bin"}
+    clean = subprocess.run([sys.executable, "-m", "bot", "check"], env=env, capture_output=True,
+                           text=True, check=False)
+    assert clean.returncode == 0, clean.stdout
+    assert "placeholder" in clean.stdout  # placeholders are warnings, not errors
+    edit_flow(project, lambda s: s["welcome"]["options"][0].update(next="gone"))
+    broken = subprocess.run([sys.executable, "-m", "bot", "check"], env=env,
+                            capture_output=True, text=True, check=False)
+    assert broken.returncode == 1 and "'gone'" in broken.stdout

@@ -1,0 +1,140 @@
+"""Small pure pieces: markup, matching, scoring, booking links, the graph, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from bot.engine.events import decode_choice, encode_choice, parse_command
+from bot.engine.flow import Option, load_flow
+from bot.engine.graph import mermaid
+from bot.engine.markup import escape, parse, plain, split_text
+from bot.engine.matching import command_in_text, match_option, match_option_loosely
+from bot.engine.scoring import rank_drivers, top_drivers
+from bot.handoff.booking import booking_link
+from bot.settings import ROOT, Practice
+
+YES_NO = (
+    Option("yes", "Yes", "a", synonyms=("y", "yeah", "yep")),
+    Option("no", "No", "b", synonyms=("n", "nope")),
+    Option("unsure", "Not sure", "c", synonyms=("idk",)),
+)
+
+
+def test_markup_parses_bold_italic_and_links():
+    spans = parse("Hi **there** and _you_, see [the video](https://x.test/a_b).")
+    assert [(s.kind, s.text) for s in spans] == [
+        ("text", "Hi "), ("bold", "there"), ("text", " and "), ("italic", "you"),
+        ("text", ", see "), ("link", "the video"), ("text", "."),
+    ]
+    assert spans[5].url == "https://x.test/a_b"
+
+
+def test_escaped_values_stay_literal_text():
+    value = "**not bold** _x_ [a](b) \\"
+    assert plain(f"say {escape(value)}") == f"say {value}"
+    assert all(span.kind == "text" for span in parse(escape(value)))
+
+
+def test_snake_case_words_are_not_italic():
+    assert [s.kind for s in parse("over_3_months")] == ["text"]
+
+
+def test_split_text_keeps_every_chunk_under_the_limit_and_loses_nothing():
+    text = "\n\n".join(f"Paragraph {n} " + "word " * 150 for n in range(20))
+    chunks = split_text(text, 2000)
+    assert len(chunks) > 1 and all(len(chunk) <= 2000 for chunk in chunks)
+    assert " ".join(" ".join(chunks).split()) == " ".join(text.split())
+
+
+def test_choice_payload_round_trips_and_rejects_foreign_data():
+    assert decode_choice(encode_choice(42, "yes")) == (42, "yes")
+    assert decode_choice("garbage") is None and decode_choice("x|yes") is None
+
+
+def test_commands_are_parsed_with_bot_names_and_payloads():
+    assert parse_command("/start@PTBot knee") == ("start", "knee")
+    assert parse_command("/BOOK") == ("book", "")
+    assert parse_command("hello /start") is None and parse_command("/") is None
+
+
+def test_typed_answers_match_by_number_label_and_synonym():
+    assert match_option("2", YES_NO).id == "no"
+    assert match_option("  NOT SURE! ", YES_NO).id == "unsure"
+    assert match_option("yep", YES_NO).id == "yes"
+    assert match_option("4", YES_NO) is None and match_option("maybe later", YES_NO) is None
+
+
+def test_loose_matching_forgives_small_typos_but_not_ambiguity():
+    options = (Option("a", "Running", "x"), Option("b", "Jumping or landing", "x"))
+    assert match_option_loosely("runing", options).id == "a"
+    assert match_option_loosely("landing", options).id == "b"
+    assert match_option_loosely("swimming", options) is None
+
+
+def test_command_words_are_found_anywhere_and_whole_phrases_exactly():
+    assert command_in_text("Can I book a call?") == "book"
+    assert command_in_text("any podcast?") == "podcast"
+    assert command_in_text("go back") == "back"
+    assert command_in_text("the back of my knee") is None
+    assert command_in_text("stop") == "cancel"
+
+
+def test_drivers_rank_by_score_then_flow_order():
+    drivers = ["foot", "ankle", "hip"]
+    assert rank_drivers(drivers, {"hip": 3, "foot": 3, "ankle": 1}) == ["foot", "hip", "ankle"]
+    assert rank_drivers(drivers, {"unsure": 9}) == []
+    assert top_drivers(["foot", "hip"], {"foot": 6, "hip": 2}) == ["foot"]
+    assert top_drivers(["foot", "hip"], {"foot": 4, "hip": 3}) == ["foot", "hip"]
+
+
+def test_booking_link_carries_utm_and_provider_prefill():
+    practice = Practice(booking_url="https://book.test/pt?x=1", booking_provider="calendly")
+    url = booking_link(practice, "telegram", "knee", "Likely contributors: hip")
+    query = parse_qs(urlsplit(url).query)
+    assert query["utm_source"] == ["telegram"] and query["utm_medium"] == ["chatbot"]
+    assert query["utm_campaign"] == ["knee"] and query["a1"] == ["Likely contributors: hip"]
+    assert query["x"] == ["1"]
+    cal = Practice(booking_url="https://cal.test/pt", booking_provider="cal.com")
+    assert parse_qs(urlsplit(booking_link(cal, "discord", "knee", "s")).query)["notes"] == ["s"]
+    plain_url = Practice(booking_url="https://pt.test/book", booking_provider="plain")
+    assert "a1" not in booking_link(plain_url, "console", None, "s")
+
+
+def test_graph_is_a_mermaid_flowchart_with_every_state():
+    flow = load_flow(ROOT / "dialogs" / "knee.yaml")
+    chart = mermaid(flow)
+    assert chart.startswith("flowchart TD")
+    for state in flow.states:
+        assert f"    {state}" in chart
+    assert 'rf_injury -->|"yes"| redflag_fracture' in chart
+    assert "result_route -->|\"unsure >= 5\"| result_unsure" in chart
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {"BOT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin",
+           "BOT_SETTINGS_FILE": str(data_dir / "none.yaml")}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
+                          text=True, check=False, cwd=ROOT)
+
+
+def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
+    first = run_cli("say", "--user", "u1", "--json", "/start", data_dir=tmp_path)
+    (message,) = [json.loads(line) for line in first.stdout.splitlines()]
+    assert message["state"] == "welcome"
+    assert message["buttons"][0] == {"id": "begin", "label": "Let's start"}
+    second = run_cli("say", "--user", "u1", "--json", "1", data_dir=tmp_path)
+    assert json.loads(second.stdout.splitlines()[-1])["state"] == "rf_injury"
+    last = run_cli("say", "--user", "u1", "--json", "yes", data_dir=tmp_path)
+    record = json.loads(last.stdout.splitlines()[-1])
+    assert record["outcome"]["red_flag"] == "fracture" and record["outcome"]["drivers"] == []
+    assert record["outcome"]["urgency"] == "emergency"
+
+
+def test_graph_command_prints_the_knee_flow(tmp_path):
+    result = run_cli("graph", "knee", data_dir=tmp_path)
+    assert result.returncode == 0 and "redflag_clot" in result.stdout
+    assert run_cli("graph", "shoulder", data_dir=tmp_path).returncode == 2
