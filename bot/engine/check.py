@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import TemplateError, meta
 
-from bot.engine.conversation import Conversation
+from bot.engine.conversation import Answer, Conversation
 from bot.engine.engine import Engine
 from bot.engine.events import encode_choice
 from bot.engine.flow import Flow, State
@@ -248,7 +248,7 @@ def _sample_conversations(flow: Flow, state: State) -> list[Conversation]:
         conv = Conversation(
             "check", "check", flow=flow.id, state=state.id, scores=scores, facts=facts
         )
-        conv.answers = {s: answer for s in flow.states}
+        conv.history = [Answer(s, answer) for s in flow.states]
         return conv
 
     every = {driver: index + 1 for index, driver in enumerate(flow.drivers)}

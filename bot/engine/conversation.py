@@ -4,32 +4,39 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+_FIELDS = (
+    "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
+    "finished", "last_choice", "started_at", "updated_at",
+)
 
-@dataclass(slots=True)
-class Step:
-    """What a conversation looked like before one answer, so `back` can undo it."""
+
+@dataclass(slots=True, frozen=True)
+class Answer:
+    """One answer, in order: the state it answered, and an option id or a typed value."""
 
     state: str
-    answers: dict[str, Any]
-    facts: dict[str, Any]
-    scores: dict[str, int]
+    value: Any
+    typed: bool = False
 
 
 @dataclass(slots=True)
 class Conversation:
-    """Saved after every turn, keyed by (channel, user_id). Also the `transitions` model."""
+    """Saved after every turn, keyed by (channel, user_id). Also the `transitions` model.
+
+    `history` is the source of truth for answers; `facts` and `scores` follow from it and are
+    kept for speed (the engine replays history after `back`).
+    """
 
     channel: str
     user_id: str
     flow: str | None = None
     state: str = ""
-    answers: dict[str, Any] = field(default_factory=dict)
+    history: list[Answer] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, int] = field(default_factory=dict)
-    history: list[Step] = field(default_factory=list)
     turn: int = 0
     source: str = ""
     pending: str = ""
@@ -39,41 +46,28 @@ class Conversation:
     updated_at: float = 0.0
 
     @property
-    def key(self) -> tuple[str, str]:
-        return self.channel, self.user_id
+    def answers(self) -> dict[str, Any]:
+        """The latest answer given in each state."""
+        return {answer.state: answer.value for answer in self.history}
 
     def begin(self, flow: str, state: str, now: float | None = None) -> None:
         """Start a flow from its first state, keeping the turn counter and the source."""
         self.flow, self.state = flow, state
-        self.answers, self.facts, self.scores, self.history = {}, {}, {}, []
-        self.pending, self.finished, self.last_choice = "", False, ""
+        self.clear_answers()
         self.started_at = now if now is not None else time.time()
 
-    def snapshot(self) -> None:
-        self.history.append(
-            Step(self.state, dict(self.answers), dict(self.facts), dict(self.scores))
-        )
-
-    def undo(self) -> bool:
-        """Go back one answer; False when there is nothing to undo."""
-        if not self.history:
-            return False
-        step = self.history.pop()
-        self.state, self.answers, self.facts, self.scores = (
-            step.state,
-            step.answers,
-            step.facts,
-            step.scores,
-        )
-        self.finished = False
-        return True
+    def clear_answers(self) -> None:
+        self.history, self.facts, self.scores = [], {}, {}
+        self.pending, self.finished, self.last_choice = "", False, ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        data = {name: getattr(self, name) for name in _FIELDS}
+        data["history"] = [[a.state, a.value, a.typed] for a in self.history]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, data: str) -> Conversation:
-        raw = json.loads(data)
-        raw["history"] = [Step(**step) for step in raw.get("history", [])]
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{key: value for key, value in raw.items() if key in known})
+    def from_json(cls, text: str) -> Conversation:
+        data = json.loads(text)
+        history = [Answer(*entry) for entry in data.pop("history", [])]
+        known = {name: data[name] for name in _FIELDS if name in data}
+        return cls(history=history, **known)

@@ -11,7 +11,7 @@ from typing import Any
 
 from transitions import Machine
 
-from bot.engine.conversation import Conversation
+from bot.engine.conversation import Answer, Conversation
 from bot.engine.events import Choice, Event, EventKind, Link, Message, Outcome, Reply
 from bot.engine.flow import INPUT_TRIGGER, ROUTE_TRIGGER, Flow, Option, State, build_machine
 from bot.engine.markup import plain
@@ -201,20 +201,15 @@ class Engine:
         return _Turn([self._state_message(conv)], applied=True)
 
     def _apply_option(self, conv: Conversation, state: State, option: Option) -> _Turn:
-        conv.snapshot()
-        conv.answers[state.id] = option.id
-        conv.facts.update(option.facts)
-        for key, delta in option.scores.items():
-            conv.scores[key] = conv.scores.get(key, 0) + delta
+        conv.history.append(Answer(state.id, option.id))
+        _record(conv, state, option.id, typed=False)
         conv.last_choice = option.id
         self.machines[conv.flow].events[option.id].trigger(conv)
         return self._advance(conv, answered=option.label)
 
     def _apply_input(self, conv: Conversation, state: State, value: Any) -> _Turn:
-        assert state.input is not None
-        conv.snapshot()
-        conv.answers[state.id] = value
-        conv.facts[state.input.fact] = value
+        conv.history.append(Answer(state.id, value, typed=True))
+        _record(conv, state, value, typed=True)
         conv.last_choice = ""
         self.machines[conv.flow].events[INPUT_TRIGGER].trigger(conv)
         return self._advance(conv, answered=str(value))
@@ -251,16 +246,21 @@ class Engine:
         return cleaned if 0 < len(cleaned) <= spec.max_length else None
 
     def _back(self, conv: Conversation) -> _Turn:
-        if conv.pending or not conv.undo():
+        if conv.pending or not conv.history or conv.flow not in self.flows:
             return self._with_current(conv, self._say("common/nothing_to_undo.j2", conv))
+        undone = conv.history.pop()
+        conv.state, conv.finished, conv.last_choice = undone.state, False, ""
+        conv.facts, conv.scores = {}, {}
+        flow = self.flows[conv.flow]
+        for answer in conv.history:
+            _record(conv, flow.states[answer.state], answer.value, answer.typed)
         conv.turn += 1
         return _Turn([self._state_message(conv)], applied=True)
 
     def _cancel(self, conv: Conversation) -> _Turn:
         was_in_flow = conv.flow is not None
-        conv.flow, conv.state, conv.pending = None, "", ""
-        conv.answers, conv.facts, conv.scores, conv.history = {}, {}, {}, []
-        conv.finished = False
+        conv.flow, conv.state = None, ""
+        conv.clear_answers()
         conv.turn += 1
         return _Turn(
             [self._say("common/cancelled.j2", conv, was_in_flow=was_in_flow)], applied=True
@@ -404,3 +404,17 @@ class Engine:
             return ""
         text = plain(self.renderer.render(f"{conv.flow}/summary.j2", **context))
         return " ".join(text.split())
+
+
+def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
+    """Apply one answer's facts and scores to the conversation."""
+    if typed:
+        if state.input is not None:
+            conv.facts[state.input.fact] = value
+        return
+    option = state.option(value)
+    if option is None:
+        return
+    conv.facts.update(option.facts)
+    for key, delta in option.scores.items():
+        conv.scores[key] = conv.scores.get(key, 0) + delta
