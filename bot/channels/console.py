@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
+import textwrap
 from typing import TextIO
 
 from bot.engine.engine import Engine
@@ -52,21 +54,40 @@ def reply_as_json_lines(reply: Reply) -> list[str]:
     return lines
 
 
-async def say(engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO) -> Reply:
-    """Run one turn and print the reply."""
+async def say(
+    engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO, width: int = 0
+) -> Reply:
+    """Run one turn and print the reply (wrapped to `width` columns when given)."""
     reply = await engine.handle(event_from_text(user_id, text))
     if as_json:
         out.write("".join(line + "\n" for line in reply_as_json_lines(reply)))
     else:
-        out.write("\n\n".join(format_message(m) for m in reply.messages) + "\n")
+        shown = "\n\n".join(format_message(m) for m in reply.messages)
+        out.write((_wrap(shown, width) if width else shown) + "\n")
     return reply
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent=_indent(line))
+        if line and "://" not in line  # a wrapped URL can no longer be clicked
+        else line
+        for line in text.splitlines()
+    )
+
+
+def _indent(line: str) -> str:
+    stripped = line.lstrip(" ")
+    marker = stripped.split(" ", 1)[0] if stripped[:1] in "-0123456789" else ""
+    return " " * (len(line) - len(stripped) + len(marker) + (1 if marker else 0))
 
 
 async def chat(engine: Engine, user_id: str, out: TextIO = sys.stdout) -> None:
     """Interactive chat in the terminal until end of input or /quit."""
     out.write("Console chat. Type a number or an answer; /help for commands, /quit to leave.\n\n")
+    width = min(shutil.get_terminal_size().columns, 100) - 1
     opening = "/start" if await _is_new(engine, user_id) else "/help"
-    await say(engine, user_id, opening, as_json=False, out=out)
+    await say(engine, user_id, opening, as_json=False, out=out, width=width)
     while True:
         out.write("\n> ")
         out.flush()
@@ -79,7 +100,7 @@ async def chat(engine: Engine, user_id: str, out: TextIO = sys.stdout) -> None:
         if not line.strip():
             continue
         out.write("\n")
-        await say(engine, user_id, line.rstrip("\n"), as_json=False, out=out)
+        await say(engine, user_id, line.rstrip("\n"), as_json=False, out=out, width=width)
 
 
 async def _is_new(engine: Engine, user_id: str) -> bool:

@@ -397,12 +397,22 @@ class Engine:
             "in_flow": flow is not None and not conv.finished,
         }
 
+    def _answer_labels(self, conv: Conversation) -> dict[str, str]:
+        """The label of each answered option, by state (typed values as typed)."""
+        states = self.flows[conv.flow].states if conv.flow in self.flows else {}
+        labels = {}
+        for answer in conv.history:
+            option = None if answer.typed else states[answer.state].option(answer.value)
+            labels[answer.state] = option.label if option else str(answer.value)
+        return labels
+
     def summary(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
         """The short screening summary that goes to the booking page."""
         context = context or self.context(conv)
         if not conv.flow or not self.renderer.exists(f"{conv.flow}/summary.j2"):
             return ""
-        text = plain(self.renderer.render(f"{conv.flow}/summary.j2", **context))
+        text = plain(self.renderer.render(f"{conv.flow}/summary.j2", **context,
+                                          answer_labels=self._answer_labels(conv)))
         return " ".join(text.split())
 
 
