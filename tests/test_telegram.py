@@ -1,0 +1,520 @@
+"""The Telegram channel end to end: the real python-telegram-bot Application over real HTTP,
+against a fake Bot API on 127.0.0.1 (tests/fakes/telegram_api.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from telegram.ext import Application
+
+from bot.app import build_engine
+from bot.channels.telegram import (
+    SPLIT_AT,
+    build_application,
+    callback_data,
+    html_chunks,
+    run,
+    started,
+)
+from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
+from bot.engine.markup import parse
+from bot.settings import Settings, load_settings
+from tests.fakes.telegram_api import (
+    BOT_USERNAME,
+    SECRET_HEADER,
+    TOKEN,
+    FakeTelegram,
+    HandledUpdates,
+    Person,
+    SentMessage,
+    parse_html,
+)
+
+# python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+RED_FLAG_QUESTIONS = 8
+MENU = ["start", "knee", "book", "youtube", "podcast", "help", "restart", "cancel", "forget"]
+SCREENING_BY_BUTTONS = [
+    "Let's start",
+    *["No"] * RED_FLAG_QUESTIONS,
+    "Inside of the knee",
+    "Stairs",
+    "More than 3 months",
+    "Skip this one",
+    "No scans",
+    "My arch flattens, knee falls in",
+    "Yes",
+    "No",
+    "No, I had to move closer",
+    "Deep and comfortable",
+    "No",
+    "Steady and level",
+    "Running",
+    "Yes",
+    "No",
+    "Yes",
+]
+
+
+# -- harness ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningBot:
+    """A started bot: its Application, its engine and a way to wait for handled updates."""
+
+    application: Application
+    engine: Engine
+    handled: HandledUpdates
+
+    async def state_of(self, person: Person) -> str:
+        conversation = await self.engine.store.load("telegram", str(person.user_id))
+        assert conversation is not None
+        return conversation.state
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "telegram_token": TOKEN,
+        "telegram_base_url": telegram.base_url,
+        "telegram_base_file_url": telegram.base_file_url,
+    }
+    return load_settings(**(values | overrides))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, telegram: FakeTelegram) -> Settings:
+    return telegram_settings(tmp_path, telegram)
+
+
+@asynccontextmanager
+async def bot_running(settings: Settings, webhook: bool = False) -> AsyncIterator[RunningBot]:
+    """The bot as `python -m bot telegram` builds it, started against the fake."""
+    engine = build_engine(settings)
+    application = build_application(settings, engine, webhook=webhook)
+    handled = HandledUpdates()
+    handled.attach(application)
+    try:
+        async with started(application, settings, webhook=webhook, poll_timeout=1):
+            yield RunningBot(application, engine, handled)
+    finally:
+        await engine.store.close()
+
+
+@pytest.fixture
+async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    async with bot_running(settings) as running:
+        yield running
+
+
+def person_named(telegram: FakeTelegram, bot: RunningBot, user_id: int = 501) -> Person:
+    return Person(telegram, bot.handled.wait, user_id)
+
+
+@pytest.fixture
+def alex(telegram: FakeTelegram, bot: RunningBot) -> Person:
+    return person_named(telegram, bot)
+
+
+async def start_and_pass_safety(person: Person) -> None:
+    await person.send("/start")
+    await person.press("Let's start")
+    for _ in range(RED_FLAG_QUESTIONS):
+        await person.press("No")
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(message.text for message in messages)
+
+
+def url_buttons(message: SentMessage) -> dict[str, str]:
+    return {b["text"]: b["url"] for b in message.buttons if "url" in b}
+
+
+def visible(light_markup: str) -> str:
+    """The text a person reads, without styles or link addresses."""
+    return "".join(span.text for span in parse(light_markup))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- screenings -------------------------------------------------------------------------------
+
+
+async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    welcome = await alex.send("/start")
+    assert "knee-pain check" in texts(welcome)
+    assert alex.question.labels == ["Let's start", "What will you ask?", "Not now"]
+
+    for label in SCREENING_BY_BUTTONS:
+        question = alex.question
+        await alex.press(label)
+        assert question.reply_markup is None, "the answered question keeps no keyboard"
+        assert question.text.endswith(f"» {label}"), "the question shows the answer chosen"
+
+    result = alex.received[-1]
+    assert "likely contributors" in result.text
+    assert {"type": "bold", "offset": 0, "length": len("Your knee check is done. Thank you!")} in (
+        result.entities
+    )
+    links = url_buttons(result)
+    assert set(links) == {
+        "Watch on YouTube",
+        "Listen to Highly Functional",
+        "Book a complimentary call",
+    }
+    assert parse_qs(urlsplit(links["Book a complimentary call"]).query)["utm_source"] == [
+        "telegram"
+    ]
+    assert len(telegram.answered_queries) == len(SCREENING_BY_BUTTONS), "every spinner stopped"
+    assert await bot.state_of(alex) == "result"
+
+
+async def test_person_who_types_answers_is_understood(alex: Person, bot: RunningBot) -> None:
+    typed = ["hi there", "let's go", *["no"] * RED_FLAG_QUESTIONS, "kneecap", "squatting"]
+    typed += ["years", "7/10", "nope", "my arch flattens knee falls in", "yeah", "idk"]
+    typed += ["heel lifted", "Deep and comfortable", "y", "wobbly", "spartan", "yep", "nope", "yes"]
+    for text in typed:
+        await alex.send(text)
+
+    assert "likely contributors" in alex.received[-1].text
+    assert await bot.state_of(alex) == "result"
+    assert all(message.edits == 0 for message in alex.received), "typed answers edit nothing"
+
+
+async def test_person_with_a_red_flag_is_sent_to_a_doctor_not_a_sales_call(alex: Person) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+    advice = await alex.press("Yes")
+
+    assert "emergency care now" in texts(advice)
+    assert not any(message.buttons for message in advice), "no booking button, no more questions"
+
+
+# -- deep links, commands, groups -------------------------------------------------------------
+
+
+async def test_person_from_a_knee_deep_link_starts_the_screening(
+    alex: Person, bot: RunningBot
+) -> None:
+    welcome = await alex.send("/start knee")
+
+    assert "knee-pain check" in texts(welcome)
+    conversation = await bot.engine.store.load("telegram", str(alex.user_id))
+    assert conversation is not None and conversation.source == "knee"
+
+
+async def test_person_from_a_book_deep_link_gets_the_booking_button(
+    alex: Person, bot: RunningBot
+) -> None:
+    booking = await alex.send(f"/start@{BOT_USERNAME} book")
+
+    assert "Book a complimentary call" in texts(booking)
+    link = url_buttons(booking[0])["Book a complimentary call"]
+    assert link.startswith(bot.engine.settings.practice.booking_url)
+    conversation = await bot.engine.store.load("telegram", str(alex.user_id))
+    assert conversation is not None and conversation.source == "book"
+
+
+async def test_command_menu_is_set_when_the_bot_starts(
+    telegram: FakeTelegram, bot: RunningBot
+) -> None:
+    (menu,) = telegram.calls_to("setMyCommands")
+    assert [command["command"] for command in menu["commands"]] == MENU
+    assert all(command["description"] for command in menu["commands"])
+
+
+async def test_person_in_a_group_is_moved_to_a_private_chat(
+    telegram: FakeTelegram, bot: RunningBot
+) -> None:
+    group = {"id": -1001, "type": "supergroup", "title": "Knee club"}
+    sam = Person(telegram, bot.handled.wait, 502, chat=group)
+
+    invitation = await sam.send(f"/knee@{BOT_USERNAME}")
+    chatter = await sam.send("my knee hurts when I run")
+    other_bot = await sam.send("/start@SomeOtherBot")
+
+    (message,) = invitation
+    assert "private chat" in message.text
+    assert url_buttons(message) == {
+        "Continue in a private chat": f"https://t.me/{BOT_USERNAME}?start=knee"
+    }
+    assert chatter == [] and other_bot == [], "the bot answers only its own commands in groups"
+    assert await bot.engine.store.load("telegram", "502") is None, "nothing screened in a group"
+
+
+async def test_person_who_sends_stickers_photos_voice_or_files_gets_a_friendly_reply(
+    alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+    file = {"file_id": "f1", "file_unique_id": "u1"}
+    contents = [
+        {
+            "sticker": file
+            | {
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
+        },
+        {"photo": [file | {"width": 90, "height": 90}]},
+        {"voice": file | {"duration": 3}},
+        {"document": file},
+    ]
+    for content in contents:
+        reply = await alex.send_content(**content)
+        assert "can only read text" in reply[0].text
+        assert "Safety first (1 of 8)" in reply[-1].text, "the question comes back"
+
+    assert await bot.state_of(alex) == "rf_injury"
+
+
+async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
+    alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+
+    edited = await alex.edit("yes")
+    essay = await alex.send("It started years ago when I was hiking. " * 100)
+
+    assert "edited a message" in texts(edited)
+    assert "short answers" in texts(essay)
+    assert await bot.state_of(alex) == "rf_injury", "neither changed an answer"
+
+
+async def test_person_who_forgets_everything_confirms_with_buttons(
+    alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    await alex.send("/forget")
+
+    assert alex.question.buttons[0]["callback_data"].endswith(FORGET_YES)
+    assert alex.question.buttons[1]["callback_data"].endswith(FORGET_NO)
+    await alex.press("Yes, delete everything")
+    assert await bot.engine.store.load("telegram", str(alex.user_id)) is None
+
+
+# -- stale and double presses -----------------------------------------------------------------
+
+
+async def test_person_who_presses_an_old_button_sees_current_question(
+    alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+    first_safety_question = alex.question
+    await alex.send("no")
+
+    reply = await alex.press("Yes", on=first_safety_question)
+
+    assert "earlier question" in reply[0].text
+    assert "Safety first (2 of 8)" in reply[-1].text
+    assert first_safety_question.reply_markup is None, "the old keyboard is gone"
+    assert await bot.state_of(alex) == "rf_pop", "the old 'Yes' was not applied"
+
+
+async def test_person_who_double_taps_a_button_moves_on_once(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+    question = alex.question
+    data = question.button("No")["callback_data"]
+    seen = len(alex.received)
+
+    first = await telegram.push(telegram.press_update(alex.user, question, data))
+    second = await telegram.push(telegram.press_update(alex.user, question, data))
+    await asyncio.gather(bot.handled.wait(first), bot.handled.wait(second))
+
+    new = alex.received[seen:]
+    assert [m.text.splitlines()[0] for m in new] == ["Safety first (2 of 8)"]
+    assert await bot.state_of(alex) == "rf_pop"
+    assert len(telegram.answered_queries) == 3, "both taps stopped their spinner"
+
+
+async def test_press_answered_too_late_for_telegram_still_counts(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    telegram.fail(
+        "answerCallbackQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+
+    reply = await alex.press("Let's start")
+
+    assert "Safety first (1 of 8)" in texts(reply)
+    assert await bot.state_of(alex) == "rf_injury"
+
+
+# -- flood limits, outages, restarts ----------------------------------------------------------
+
+
+async def test_flood_limit_mid_conversation_is_waited_out_and_no_reply_is_lost(
+    telegram: FakeTelegram, alex: Person
+) -> None:
+    await alex.send("/start")
+    await alex.press("Let's start")
+    telegram.fail("sendMessage", 429, retry_after=1)
+
+    reply = await alex.press("No")
+
+    assert [m.text.splitlines()[0] for m in reply] == ["Safety first (2 of 8)"]
+    sent = [call["text"] for call in telegram.calls_to("sendMessage")]
+    assert sent[-1] == sent[-2], "the refused message was sent again"
+
+
+async def test_polling_carries_on_after_a_telegram_server_error(
+    telegram: FakeTelegram, alex: Person
+) -> None:
+    await alex.send("/start")
+    telegram.fail("getUpdates", 502, "Bad Gateway")
+    await alex.press("Let's start")  # fetched by the poll already waiting
+
+    reply = await alex.press("No")  # needs the poll after the failed one
+
+    assert "Safety first (2 of 8)" in texts(reply)
+
+
+async def test_person_whose_bot_restarted_mid_screening_carries_on(
+    telegram: FakeTelegram, settings: Settings
+) -> None:
+    async with bot_running(settings) as first_run:
+        alex = person_named(telegram, first_run)
+        await alex.send("/start")
+        await alex.press("Let's start")
+        await alex.press("No")
+        question_before_restart = alex.question
+
+    async with bot_running(settings) as second_run:
+        alex.wait_handled = second_run.handled.wait
+        reply = await alex.press("No", on=question_before_restart)
+
+        assert "Safety first (3 of 8)" in texts(reply)
+        assert await second_run.state_of(alex) == "rf_locked"
+
+
+# -- webhook mode -----------------------------------------------------------------------------
+
+
+async def test_webhook_takes_updates_with_the_secret_and_refuses_all_others(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    port = free_port()
+    webhook_url = f"http://127.0.0.1:{port}/telegram"
+    settings = telegram_settings(
+        tmp_path,
+        telegram,
+        web_port=port,
+        telegram_webhook_url=webhook_url,
+        telegram_webhook_secret="right-secret",
+    )
+    async with bot_running(settings, webhook=True) as bot:
+        assert (telegram.webhook_url, telegram.webhook_secret) == (webhook_url, "right-secret")
+        alex = person_named(telegram, bot)
+        welcome = await alex.send("/start")
+        assert "knee-pain check" in texts(welcome)
+
+        update = telegram.message_update(alex.user, alex.chat, text="/start") | {"update_id": 9000}
+        async with aiohttp.ClientSession() as client:
+            wrong = await client.post(webhook_url, json=update, headers={SECRET_HEADER: "guess"})
+            missing = await client.post(webhook_url, json=update)
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+
+        assert (wrong.status, missing.status, health.status) == (403, 403, 200)
+        assert telegram.webhook_answers == [200]
+        await asyncio.sleep(0.1)
+        assert 9000 not in bot.handled.ids and len(alex.received) == 1
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def test_missing_token_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(load_settings(data_dir=tmp_path / "data"), webhook=False)
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "BOT_TELEGRAM_TOKEN is not set" in err and "Traceback" not in err
+
+
+async def test_rejected_token_is_a_clear_error_and_never_logged(
+    telegram: FakeTelegram,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong_token = "987654:a-revoked-token-nobody-should-see"
+    settings = telegram_settings(tmp_path, telegram, telegram_token=wrong_token)
+
+    code = await asyncio.to_thread(run, settings, False)
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "rejected BOT_TELEGRAM_TOKEN" in captured.err and "Traceback" not in captured.err
+    assert telegram.unauthorized == ["getMe"], "the token was really tried"
+    assert caplog.records, "the library logged at debug level while trying"
+    everything = captured.out + captured.err + caplog.text
+    assert wrong_token not in everything and wrong_token.split(":")[1] not in everything
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def test_long_messages_split_into_valid_html_under_the_limit() -> None:
+    paragraph = "**Bold** words with <angle> & ampersands, _italic_ and [a link](https://x.test). "
+    text = "\n\n".join(paragraph * 8 for _ in range(40))
+
+    chunks = html_chunks(text)
+
+    assert len(chunks) > 1
+    parsed = [parse_html(chunk) for chunk in chunks]
+    assert all(len(body) <= SPLIT_AT for body, _ in parsed)
+    assert " ".join(" ".join(body.split()) for body, _ in parsed) == " ".join(visible(text).split())
+    assert all(any(e["type"] == "text_link" for e in entities) for _, entities in parsed)
+
+
+def test_every_choice_fits_telegram_callback_data(engine: Engine) -> None:
+    ids = [FORGET_YES, FORGET_NO]
+    ids += [o.id for flow in engine.flows.values() for s in flow.states.values() for o in s.options]
+    for choice_id in ids:
+        assert len(callback_data(10**9, choice_id).encode()) <= 64
+
+
+async def test_practice_name_with_html_characters_is_shown_literally(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, telegram, practice={"name": "Fix & <Move> *PT*"})
+    async with bot_running(settings) as bot:
+        welcome = await person_named(telegram, bot).send("/start")
+
+    assert "Fix & <Move> *PT*" in texts(welcome)
