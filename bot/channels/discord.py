@@ -1,0 +1,450 @@
+"""The Discord channel: slash commands, buttons and DMs on discord.py, no dialog logic.
+
+A screening started in a server moves to the person's DMs (ephemeral replies only when their
+DMs are closed), so health answers never appear in a public channel. Choice buttons are
+`DynamicItem`s whose custom id carries the turn, so they keep working after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+from discord.utils import escape_markdown, escape_mentions
+
+from bot.engine.engine import Engine
+from bot.engine.events import (
+    Event,
+    EventKind,
+    Message,
+    Reply,
+    decode_choice,
+    encode_choice,
+    parse_command,
+)
+from bot.engine.markup import Span, render, split_text
+from bot.settings import Settings
+
+CHANNEL = "discord"
+FLOW = "knee"  # /kneecheck starts this flow
+INFO_COMMANDS = ("book", "youtube", "podcast", "about", "forget")
+POST_COMMAND = "post-kneecheck"
+CUSTOM_ID_PREFIX = "kc:"
+START_BUTTON_ID = "kc:start"
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+MESSAGE_LIMIT = 2000
+ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
+DISCORD_API = Route.BASE
+DISCORD_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
+
+log = logging.getLogger(__name__)
+
+
+# -- rendering: light markup -> Discord Markdown -----------------------------------------------
+
+
+def markdown(text: str) -> str:
+    """Discord Markdown from light markup; every span's text is escaped (markdown, mentions)."""
+    return render(text, _markdown_span)
+
+
+def _markdown_span(span: Span) -> str:
+    text = _escape(span.text)
+    if span.kind == "bold":
+        return f"**{text}**"
+    if span.kind == "italic":
+        return f"_{text}_"
+    if span.kind == "link":
+        url = span.url.replace(" ", "%20").replace(")", "%29").replace(">", "%3E")
+        return f"<{url}>" if span.text == span.url else f"[{text}](<{url}>)"
+    return text
+
+
+def _escape(text: str) -> str:
+    escaped = escape_mentions(escape_markdown(text))
+    return re.sub(r"(?m)^\\- ", "- ", escaped)  # keep the light markup's `- ` list lines
+
+
+def markdown_chunks(text: str, limit: int = MESSAGE_LIMIT - ROOM_FOR_ANSWER) -> list[str]:
+    """Split the light-markup source, then render each chunk; every chunk fits `limit`."""
+    chunks: list[str] = []
+    for piece in split_text(text, limit):
+        rendered = markdown(piece)
+        if len(rendered) > limit and len(piece) > 1:  # escaping made it grow: split finer
+            chunks += markdown_chunks(piece, limit // 2)
+        elif rendered.strip():
+            chunks.append(rendered)
+    return chunks
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+def choice_custom_id(turn: int, choice_id: str) -> str:
+    """`kc:12|yes`: the turn travels with the press, so old buttons are recognised."""
+    custom_id = CUSTOM_ID_PREFIX + encode_choice(turn, choice_id)
+    if len(custom_id) > CUSTOM_ID_LIMIT:
+        raise ValueError(f"choice id {choice_id!r} is too long for a Discord button")
+    return custom_id
+
+
+class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button], template=r"kc:\d+\|.+"):
+    """A choice button; matched by its custom id pattern, so it works after a restart."""
+
+    def __init__(self, turn: int, choice_id: str, label: str = "") -> None:
+        button = discord.ui.Button(
+            label=(label or choice_id)[:LABEL_LIMIT],
+            style=discord.ButtonStyle.primary,
+            custom_id=choice_custom_id(turn, choice_id),
+        )
+        super().__init__(button)
+        self.turn = turn
+        self.choice_id = choice_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ChoiceButton:
+        decoded = decode_choice(match.string.removeprefix(CUSTOM_ID_PREFIX))
+        assert decoded is not None  # the template only matches our own payloads
+        return cls(decoded[0], decoded[1], getattr(item, "label", "") or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        assert isinstance(client, ScreeningBot)
+        await client.press(interaction, self.turn, self.choice_id)
+
+
+class StartView(discord.ui.View):
+    """The public "Start the knee check" button: persistent (fixed custom id, no timeout)."""
+
+    def __init__(self, bot: ScreeningBot) -> None:
+        super().__init__(timeout=None)
+        button: discord.ui.Button[StartView] = discord.ui.Button(
+            label=bot.labels.start_button,
+            style=discord.ButtonStyle.success,
+            custom_id=START_BUTTON_ID,
+        )
+        button.callback = bot.start_from_button
+        self.add_item(button)
+
+
+def message_parts(message: Message, turn: int) -> list[tuple[str, discord.ui.View | None]]:
+    """Discord messages for one engine message: text chunks, buttons on the last one."""
+    chunks = markdown_chunks(message.text)
+    view = _buttons(message, turn)
+    if not chunks:
+        return [("", view)] if view else []
+    return [(chunk, view if last else None) for last, chunk in _mark_last(chunks)]
+
+
+def _mark_last(chunks: list[str]) -> list[tuple[bool, str]]:
+    return [(index == len(chunks) - 1, chunk) for index, chunk in enumerate(chunks)]
+
+
+def _buttons(message: Message, turn: int) -> discord.ui.View | None:
+    if not message.choices and not message.links:
+        return None
+    view = discord.ui.View(timeout=None)
+    for choice in message.choices:
+        view.add_item(ChoiceButton(turn, choice.id, choice.label))
+    for link in message.links:
+        view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url))
+    return view
+
+
+def reply_parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
+    """Every Discord message for one reply, in order."""
+    return [part for message in reply.messages for part in message_parts(message, reply.turn)]
+
+
+def _view_kwargs(view: discord.ui.View | None) -> dict[str, Any]:
+    return {"view": view} if view is not None else {}
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+def event_from_dm(message: discord.Message) -> Event:
+    """A DM: a /command, a typed answer, or something the bot cannot read."""
+    user_id = str(message.author.id)
+    text = message.content.strip()
+    if not text:
+        return Event(CHANNEL, user_id, EventKind.UNSUPPORTED)
+    command = parse_command(text)
+    if command is not None:
+        name, argument = command
+        return Event(
+            CHANNEL, user_id, EventKind.COMMAND, text=text, command=name, argument=argument
+        )
+    return Event(CHANNEL, user_id, EventKind.TEXT, text=text)
+
+
+def required_intents() -> discord.Intents:
+    """Guilds (slash commands, channels) and DM messages (typed answers); nothing privileged.
+
+    Message content is not needed: Discord sends the content of DMs to the bot without it.
+    """
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.dm_messages = True
+    return intents
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+class ScreeningBot(discord.Client):
+    """Turns Discord interactions and DMs into engine events and replies into messages."""
+
+    def __init__(self, engine: Engine, guild_id: int | None = None, api_url: str = "") -> None:
+        super().__init__(
+            intents=required_intents(), allowed_mentions=discord.AllowedMentions.none()
+        )
+        self.engine = engine
+        self.guild_id = guild_id
+        self.api_url = api_url.rstrip("/")
+        self.labels = engine.renderer.names("discord/labels.j2", practice=engine.settings.practice)
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self.on_command_error
+        self._add_commands()
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        """Point discord.py at the configured API first (empty: discord.com), then log in."""
+        Route.BASE = f"{self.api_url}/api/v10" if self.api_url else DISCORD_API
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        """Gateway address, the persistent start button, choice buttons, command sync."""
+        DiscordWebSocket.DEFAULT_GATEWAY = await self._gateway()
+        self.add_view(StartView(self))
+        self.add_dynamic_items(ChoiceButton)
+        commands = await self.sync_commands()
+        log.info("discord: %d commands synced (%s)", len(commands), self._sync_target())
+
+    async def _gateway(self) -> yarl.URL:
+        if not self.api_url:
+            return DISCORD_GATEWAY
+        _, url, _ = await self.http.get_bot_gateway()
+        return yarl.URL(url)
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Sync to the configured guild (visible at once), else globally."""
+        if self.guild_id is None:
+            return await self.tree.sync()
+        guild = discord.Object(id=self.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return await self.tree.sync(guild=guild)
+
+    def _sync_target(self) -> str:
+        return f"guild {self.guild_id}" if self.guild_id else "global"
+
+    def _add_commands(self) -> None:
+        labels = self.labels
+
+        @self.tree.command(name="kneecheck", description=labels.kneecheck)
+        async def kneecheck(interaction: discord.Interaction) -> None:
+            await self.start_screening(interaction)
+
+        for name in INFO_COMMANDS:
+            self.tree.add_command(
+                app_commands.Command(
+                    name=name, description=getattr(labels, name), callback=self._info(name)
+                )
+            )
+
+        @self.tree.command(name=POST_COMMAND, description=labels.post_kneecheck)
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        @app_commands.checks.has_permissions(manage_guild=True)
+        async def post_kneecheck(interaction: discord.Interaction) -> None:
+            await self.post_start_button(interaction)
+
+    def _info(self, name: str) -> Any:
+        async def info(interaction: discord.Interaction) -> None:
+            await self.run_command(interaction, name)
+
+        return info
+
+    # -- what people do -----------------------------------------------------------------------
+
+    async def start_screening(self, interaction: discord.Interaction) -> None:
+        """/kneecheck or the start button: the screening opens in the person's DMs."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await self._handle(interaction, EventKind.COMMAND, command=FLOW)
+        if interaction.guild_id is None:
+            await self._send_followups(interaction, reply)
+            return
+        first = await self._send_to_dm(interaction.user, reply)
+        if first is not None:
+            note = self._notice("discord/moved_to_dm.j2", dm_url=first.jump_url)
+            await interaction.followup.send(note, ephemeral=True)
+            return
+        await interaction.followup.send(self._notice("discord/dm_closed.j2"), ephemeral=True)
+        await self._send_followups(interaction, reply)
+
+    async def start_from_button(self, interaction: discord.Interaction) -> None:
+        """The public start button; a failure gets an apology, not "This interaction failed"."""
+        try:
+            await self.start_screening(interaction)
+        except Exception:
+            log.exception("discord: the start button failed")
+            await self._apologise(interaction)
+
+    async def run_command(self, interaction: discord.Interaction, name: str) -> None:
+        """/book, /youtube, /podcast, /about, /forget: answered privately where asked."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await self._handle(interaction, EventKind.COMMAND, command=name)
+        await self._send_followups(interaction, reply)
+
+    async def press(self, interaction: discord.Interaction, turn: int, choice_id: str) -> None:
+        """A choice button: acknowledge at once, then show the answer and what comes next."""
+        await interaction.response.defer()
+        try:
+            reply = await self._handle(interaction, EventKind.PRESS, choice_id=choice_id, turn=turn)
+            if not reply.stale:
+                await interaction.edit_original_response(
+                    content=self._answered(interaction, reply), view=None
+                )
+            await self._send_followups(interaction, reply)
+        except Exception:
+            log.exception("discord: a button press failed")
+            await self._apologise(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A DM: typed answers and commands; server messages are not read at all."""
+        if message.guild is not None or message.author.bot:
+            return
+        reply = await self.engine.handle(event_from_dm(message))
+        for content, view in reply_parts(reply):
+            await message.channel.send(content, **_view_kwargs(view))
+
+    async def post_start_button(self, interaction: discord.Interaction) -> None:
+        """Moderators: a public message with the persistent start button."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = interaction.channel
+        try:
+            if not isinstance(channel, discord.abc.Messageable):
+                raise TypeError("this channel takes no messages")
+            await channel.send(self._notice("discord/start_post.j2"), view=StartView(self))
+        except (discord.Forbidden, TypeError):
+            await interaction.followup.send(self._notice("discord/post_failed.j2"), ephemeral=True)
+            return
+        await interaction.followup.send(self._notice("discord/posted.j2"), ephemeral=True)
+
+    async def on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Refuse non-moderators politely; anything else gets an apology, never silence."""
+        if isinstance(error, app_commands.CheckFailure):
+            await self._say_privately(interaction, self._notice("discord/moderators_only.j2"))
+            return
+        log.error("discord: /%s failed: %s", getattr(interaction.command, "name", "?"), error)
+        await self._apologise(interaction)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _handle(
+        self, interaction: discord.Interaction, kind: EventKind, **fields: Any
+    ) -> Reply:
+        event = Event(CHANNEL, str(interaction.user.id), kind, **fields)
+        return await self.engine.handle(event)
+
+    def _answered(self, interaction: discord.Interaction, reply: Reply) -> str:
+        content = interaction.message.content if interaction.message else ""
+        answer = reply.extras.get("answered")
+        if not answer:
+            return content
+        line = markdown(self._raw_notice("discord/answered.j2", answer=answer))
+        return f"{content}\n\n{line}".strip()[:MESSAGE_LIMIT]
+
+    async def _send_to_dm(
+        self, user: discord.User | discord.Member, reply: Reply
+    ) -> discord.Message | None:
+        """The reply in the person's DMs; None when their privacy settings refuse DMs."""
+        first: discord.Message | None = None
+        try:
+            channel = await user.create_dm()
+            for content, view in reply_parts(reply):
+                sent = await channel.send(content, **_view_kwargs(view))
+                first = first or sent
+        except discord.Forbidden:
+            return None
+        return first
+
+    async def _send_followups(self, interaction: discord.Interaction, reply: Reply) -> None:
+        private = interaction.guild_id is not None  # in a server: only the person sees it
+        for content, view in reply_parts(reply):
+            await interaction.followup.send(content, ephemeral=private, **_view_kwargs(view))
+
+    async def _say_privately(self, interaction: discord.Interaction, text: str) -> None:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+    async def _apologise(self, interaction: discord.Interaction) -> None:
+        try:
+            await self._say_privately(interaction, self._notice("discord/error.j2"))
+        except discord.HTTPException:
+            log.warning("discord: could not tell the person something went wrong")
+
+    def _raw_notice(self, template: str, **extra: Any) -> str:
+        return self.engine.notice(template, channel=CHANNEL, **extra)
+
+    def _notice(self, template: str, **extra: Any) -> str:
+        return markdown(self._raw_notice(template, **extra))
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+async def serve(engine: Engine, token: str, settings: Settings) -> None:
+    """Connect and run until the connection ends; the store is closed afterwards."""
+    bot = ScreeningBot(engine, settings.discord_guild_id, settings.discord_api_url)
+    try:
+        async with bot:
+            await bot.start(token)
+    finally:
+        await engine.store.close()
+
+
+def run(settings: Settings) -> int:
+    """`python -m bot discord`: run until stopped; a clear message and exit code on failure."""
+    from bot.app import build_engine
+
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        print(
+            "BOT_DISCORD_TOKEN is not set: put the bot token from the Discord developer "
+            "portal in it (see docs/discord.md).",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        asyncio.run(serve(build_engine(settings), token, settings))
+    except discord.LoginFailure:
+        print(
+            "Discord rejected BOT_DISCORD_TOKEN: reset the token in the developer portal "
+            "(Bot page) and set it again.",
+            file=sys.stderr,
+        )
+        return 1
+    except (discord.HTTPException, discord.GatewayNotFound, aiohttp.ClientError, OSError) as error:
+        print(f"Could not connect to Discord: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
