@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,17 +62,18 @@ class Server:
     data_dir: Path
     bots: list[tuple[ScreeningBot, asyncio.Task[None], Engine]] = field(default_factory=list)
 
-    def settings(self, guild_id: int | None = None) -> Settings:
+    def settings(self, guild_id: int | None = None, **overrides: object) -> Settings:
         return Settings(
             data_dir=self.data_dir,
             discord_token=TOKEN,
             discord_api_url=self.fake.url,
             discord_guild_id=guild_id,
+            **overrides,
         )
 
-    async def start_bot(self, guild_id: int | None = None) -> ScreeningBot:
+    async def start_bot(self, guild_id: int | None = None, **overrides: object) -> ScreeningBot:
         """A fresh bot process: new client, new engine, the same SQLite file."""
-        settings = self.settings(guild_id)
+        settings = self.settings(guild_id, **overrides)
         engine = build_engine(settings)
         bot = ScreeningBot(engine, settings.discord_guild_id, settings.discord_api_url)
         task = asyncio.create_task(bot.start(TOKEN))
@@ -120,6 +122,16 @@ class Person:
         since = len(self.fake.requests)
         await self.fake.click(self.user_id, message, button["custom_id"])
         await self.fake.settle(since)
+
+    async def double_clicks(self, label: str) -> None:
+        """Two presses of one button that reach the bot at the same moment."""
+        message = self.latest_with(label)
+        button = message.button(label)
+        assert button is not None
+        since = len(self.fake.requests)
+        await self.fake.click(self.user_id, message, button["custom_id"])
+        await self.fake.click(self.user_id, message, button["custom_id"])
+        await self.fake.settle(since + 1)
 
     async def types(self, text: str) -> None:
         since = len(self.fake.requests)
@@ -207,3 +219,215 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
     assert_nothing_public_but(server.fake, [])
     assert_every_interaction_acknowledged_in_time(server.fake)
     assert not server.fake.unknown_routes
+
+
+async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    typed = ["hi", "ok", *["no"] * 8, "kneecap", "stairs", "years", "6", "no", "steady"]
+    typed += ["no", "no", "heel lifts", "fine", "no", "wobble", "running", "yes", "yes", "no"]
+
+    for text in typed:
+        await anna.types(text)
+
+    assert "knee-pain check" in anna.dm()[0].content
+    result = anna.last_message()
+    assert "likely contributors" in result.content
+    assert "Ankle" in result.content  # "heel lifts" at the wall test scored the ankle
+    assert result.button("Book a complimentary call") is not None
+    assert all(not s.ephemeral for s in anna.sees())
+    assert server.fake.interactions == {}  # typing alone, no button ever pressed
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_person_with_a_red_flag_is_sent_to_a_doctor(server: Server, person) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await anna.runs("kneecheck")
+
+    await anna.presses("Let's start")
+    await anna.presses("No")  # no fall or injury
+    await anna.presses("Yes")  # a pop, then swelling
+
+    advice = anna.last_message()
+    assert "see a doctor promptly" in advice.content
+    assert "stopped the knee check" in advice.content
+    assert advice.buttons == []  # no questions after a red flag, and no sales call
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_start_button_still_works_after_a_restart(server: Server, person) -> None:
+    await server.start_bot()
+    moderator = person(MOD, "moderator", MANAGE_GUILD)
+    anna, ben = person(ANNA, "anna"), person(BEN, "ben")
+
+    await moderator.runs("post-kneecheck")
+    await ben.runs("post-kneecheck")  # not a moderator
+    (post,) = server.fake.public()
+    assert "free knee check" in post.content
+    assert post.button("Start the knee check")["custom_id"] == START_BUTTON_ID
+    assert "posted" in moderator.last_message().content
+    assert "Only moderators" in ben.last_message().content
+    await anna.presses("Start the knee check", on=post)
+    await anna.presses("Let's start")
+
+    await server.stop_bot()
+    await server.start_bot()
+
+    await ben.presses("Start the knee check", on=post)
+    assert "knee-pain check" in ben.dm()[0].content
+    assert "sent you a DM" in ben.last_message().content
+    await anna.presses("No")  # on the question she got before the restart
+    assert "**Your answer:** No" in anna.dm()[-2].content
+    assert anna.last_message().button("Not sure") is not None
+    assert await server.turn_of(ANNA) == 3
+    assert_nothing_public_but(server.fake, [post])
+    assert all(message_id != post.id for message_id, _ in server.fake.edits)
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+
+async def test_person_who_presses_an_old_button_sees_current_question(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await anna.types("hi")
+    await anna.types("ok")  # typed, so the welcome keeps its buttons
+    welcome = anna.dm()[0]
+    turn = await server.turn_of(ANNA)
+    seen = len(anna.sees())
+
+    await anna.presses("Not now", on=welcome)
+
+    stale_note, question_again = anna.sees()[seen:]
+    assert "from an earlier question" in stale_note.content
+    assert question_again.content == anna.sees()[seen - 1].content
+    assert question_again.button("Yes") is not None
+    assert await server.turn_of(ANNA) == turn
+    assert server.fake.edits == []  # the old message is left as it was
+
+
+async def test_two_presses_at_once_move_the_person_on_once(server: Server, person) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await anna.runs("kneecheck")
+    turn = await server.turn_of(ANNA)
+    seen = len(anna.sees())
+
+    await anna.double_clicks("Let's start")
+
+    (question,) = anna.sees()[seen:]
+    assert question.button("Not sure") is not None
+    assert len(server.fake.edits) == 1
+    assert await server.turn_of(ANNA) == turn + 1
+    assert len(server.fake.interactions) == 3  # /kneecheck and both presses
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+
+async def test_person_with_closed_dms_screens_in_private_replies(server: Server, person) -> None:
+    await server.start_bot()
+    ben = person(BEN, "ben")
+    server.fake.closed_dms.add(BEN)
+
+    await ben.runs("kneecheck")
+    await ben.presses("Let's start")
+
+    note, welcome, question = ben.sees()
+    assert "couldn't send you a DM" in note.content
+    assert "**Your answer:** Let's start" in welcome.content
+    assert question.button("Yes") is not None
+    assert all(s.ephemeral for s in ben.sees())
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_commands_sync_to_the_guild_at_once_or_globally(server: Server) -> None:
+    expected = {"kneecheck", "book", "youtube", "podcast", "about", "forget", "post-kneecheck"}
+
+    await server.start_bot(guild_id=GUILD_ID)
+    await server.stop_bot()
+    await server.start_bot()
+
+    (guild, in_guild), (everywhere, global_commands) = server.fake.command_syncs
+    assert (guild, everywhere) == (GUILD_ID, None)
+    for commands in (in_guild, global_commands):
+        by_name = {c["name"]: c for c in commands}
+        assert set(by_name) == expected
+        assert int(by_name["post-kneecheck"]["default_member_permissions"]) == MANAGE_GUILD
+        assert by_name["kneecheck"]["default_member_permissions"] is None
+    intents = server.fake.identifies[0]["intents"]
+    assert intents == (1 << 0) | (1 << 12)  # guilds and DM messages; nothing privileged
+
+
+async def test_what_the_practice_writes_is_shown_literally(server: Server, person) -> None:
+    name = "Fix_It *Physio* @everyone"
+    await server.start_bot(practice={"name": name})
+    anna = person(ANNA, "anna")
+
+    await anna.runs("about")
+
+    about = anna.last_message()
+    assert about.ephemeral
+    assert "**About Fix\\_It \\*Physio\\* @\u200beveryone**" in about.content
+
+
+def test_long_messages_are_split_under_discords_limit() -> None:
+    text = "**Long** " + "word " * 1200 + "_end_"
+
+    chunks = markdown_chunks(text)
+
+    assert len(chunks) >= 3
+    assert all(len(chunk) <= 2000 for chunk in chunks)
+    assert chunks[0].startswith("**Long**") and chunks[-1].endswith("_end_")
+    assert sum(chunk.count("word") for chunk in chunks) == 1200
+
+
+def _cli_env(tmp_path: Path, fake_url: str, token: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env |= {
+        "BOT_SETTINGS_FILE": str(tmp_path / "no-settings.yaml"),
+        "BOT_DATA_DIR": str(tmp_path),
+        "BOT_DISCORD_API_URL": fake_url,
+    }
+    if token is not None:
+        env["BOT_DISCORD_TOKEN"] = token
+    return env
+
+
+async def _bot_cli(tmp_path: Path, fake_url: str, token: str | None) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "-v",
+        "discord",
+        cwd=ROOT,
+        env=_cli_env(tmp_path, fake_url, token),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    return process.returncode or 0, output.decode()
+
+
+async def test_owner_without_a_token_gets_a_clear_error(server: Server, tmp_path: Path) -> None:
+    code, output = await _bot_cli(tmp_path, server.fake.url, None)
+
+    assert code == 2
+    assert "BOT_DISCORD_TOKEN is not set" in output
+    assert "Traceback" not in output
+
+
+async def test_owner_with_a_rejected_token_gets_a_clear_error_without_the_token(
+    server: Server, tmp_path: Path
+) -> None:
+    wrong = "MTIzNDU2Nzg5.wrong.token-value-7c1e"
+    started = time.monotonic()
+
+    code, output = await _bot_cli(tmp_path, server.fake.url, wrong)
+
+    assert code == 1
+    assert "Discord rejected BOT_DISCORD_TOKEN" in output
+    assert wrong not in output and "wrong.token" not in output
+    assert "Traceback" not in output
+    assert ("GET", "/api/v10/users/@me") in server.fake.requests  # it really asked Discord
+    assert time.monotonic() - started < 30
