@@ -58,6 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     dialogs.add_argument("paths", nargs="+", type=Path)
     dialogs.set_defaults(run=_test_dialogs)
 
+    leads = commands.add_parser("leads", help="the practice's leads")
+    leads_commands = leads.add_subparsers(required=True, metavar="ACTION")
+    export = leads_commands.add_parser("export", help="print every lead")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.set_defaults(run=_leads_export)
+
+    stats = commands.add_parser("stats", help="funnel counts by channel, flow and day")
+    stats.add_argument("--by-day", action="store_true", help="one row per day too")
+    stats.set_defaults(run=_stats)
+
+    purge = commands.add_parser("purge", help="delete data older than BOT_RETENTION_DAYS")
+    purge.set_defaults(run=_purge)
+
+    web = commands.add_parser("web", help="run only the web server (health, link redirects)")
+    web.set_defaults(run=_web)
+
     telegram = commands.add_parser("telegram", help="run the Telegram bot (BOT_TELEGRAM_TOKEN)")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
     telegram.set_defaults(run=_telegram)
@@ -147,3 +163,34 @@ def _discord(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.discord import run
 
     return run(settings)
+
+
+def _leads_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.handoff.reports import export_leads
+
+    engine = _engine(settings)
+    leads = asyncio.run(engine.store.leads())
+    sys.stdout.write(export_leads(leads, args.format))
+    return 0
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.handoff.reports import funnel_table
+
+    engine = _engine(settings)
+    rows = asyncio.run(engine.store.stats())
+    sys.stdout.write(funnel_table(rows, by_day=args.by_day))
+    return 0
+
+
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    deleted = asyncio.run(engine.purge_expired())
+    print(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
+    return 0
+
+
+def _web(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.handoff.web_only import run_web
+
+    return run_web(_engine(settings))

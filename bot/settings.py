@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     dialogs_dir: Path = ROOT / "dialogs"
     templates_dir: Path = ROOT / "templates"
     default_flow: str = "knee"
+    retention_days: int = Field(default=365, ge=1)
+    phone_region: str = "US"  # how phone numbers without a country code are read
     practice: Practice = Field(default_factory=Practice)
     # Telegram (python -m bot telegram)
     telegram_token: SecretStr | None = None

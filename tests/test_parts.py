@@ -68,6 +68,14 @@ def test_typed_answers_match_by_number_label_and_synonym():
     assert match_option("4", YES_NO) is None and match_option("maybe later", YES_NO) is None
 
 
+def test_odd_digits_and_special_floats_are_not_numbers():
+    from bot.engine.matching import parse_number
+
+    assert match_option("²", YES_NO) is None and match_option("٣", YES_NO) is None
+    assert parse_number("nan") is None and parse_number("inf") is None
+    assert parse_number("7,5") == 7.5 and parse_number("7/10") == 7.0
+
+
 def test_loose_matching_forgives_small_typos_but_not_ambiguity():
     options = (Option("a", "Running", "x"), Option("b", "Jumping or landing", "x"))
     assert match_option_loosely("runing", options).id == "a"

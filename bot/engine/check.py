@@ -8,8 +8,9 @@ from pathlib import Path
 
 from jinja2 import TemplateError, meta
 
+from bot.engine.compose import LINK_TARGETS
 from bot.engine.conversation import Answer, Conversation
-from bot.engine.engine import Engine
+from bot.engine.engine import ACTIONS, COMMANDS, Engine
 from bot.engine.events import encode_choice
 from bot.engine.flow import Flow, State
 
@@ -20,24 +21,21 @@ LARGEST_TURN = 10**9
 LABEL_LIMIT = 80
 MESSAGE_LIMIT = 4096
 COMMON_TEMPLATES = (
-    "labels",
-    "unsupported",
-    "unknown_command",
-    "reask",
-    "finished",
-    "nothing_to_undo",
-    "cancelled",
-    "stale",
-    "forget_confirm",
-    "forgotten",
-    "kept",
-    "help",
-    "about",
-    "book",
-    "youtube",
-    "podcast",
+    "common/labels", "common/unsupported", "common/unknown_command", "common/reask",
+    "common/finished", "common/nothing_to_undo", "common/cancelled", "common/stale",
+    "common/forget_confirm", "common/forgotten", "common/kept", "common/help", "common/about",
+    "common/book", "common/youtube", "common/podcast", "common/talk_requested",
+    "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
+    "staff/relay_message", "staff/relay_ended",
 )
-KNOWN_LINKS = ("youtube", "podcast", "book", "facebook", "instagram")
+INPUT_SAMPLES: dict[str, object] = {
+    "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
+}
+SAMPLE_EXTRAS = {
+    "name": "x", "too_long": True, "input_type": "number", "was_in_flow": True,
+    "already": False, "text": "hello", "outcome": {"drivers": ["hip_mobility"]},
+    "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
+}
 URGENCIES = ("emergency", "doctor_promptly", "doctor_soon")
 
 
@@ -82,7 +80,7 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     if flow.start not in flow.states:
         problems.append(Problem(file, "", "start", f"unknown state {flow.start!r}"))
     for state in flow.states.values():
-        problems += _check_state(flow, state)
+        problems += _check_state(flow, state, engine.flows)
         problems += _check_templates(engine, flow, state)
     problems += _check_reachable(flow)
     return problems
@@ -96,7 +94,7 @@ def _targets(state: State) -> list[tuple[str, str]]:
     return found
 
 
-def _check_state(flow: Flow, state: State) -> list[Problem]:
+def _check_state(flow: Flow, state: State, flows: dict[str, Flow]) -> list[Problem]:
     file, problems = str(flow.path), []
     for field, target in _targets(state):
         if target not in flow.states:
@@ -124,8 +122,13 @@ def _check_state(flow: Flow, state: State) -> list[Problem]:
     if state.red_flag and state.urgency not in URGENCIES:
         problems.append(Problem(file, state.id, "urgency", f"must be one of {URGENCIES}"))
     for link in state.links:
-        if link not in KNOWN_LINKS:
+        if link not in LINK_TARGETS:
             problems.append(Problem(file, state.id, "links", f"unknown link {link!r}"))
+    for command in state.commands:
+        if command not in COMMANDS and command not in flows:
+            problems.append(Problem(file, state.id, "commands", f"unknown command {command!r}"))
+    if state.action and state.action not in ACTIONS:
+        problems.append(Problem(file, state.id, "action", f"unknown action {state.action!r}"))
     return problems
 
 
@@ -199,14 +202,13 @@ def _check_templates(engine: Engine, flow: Flow, state: State) -> list[Problem]:
 def _check_common(engine: Engine) -> list[Problem]:
     problems = []
     sample = Conversation("check", "check")
-    extras = {"name": "x", "too_long": True, "has_input": True, "was_in_flow": True}
     for name in COMMON_TEMPLATES:
-        template = f"common/{name}.j2"
+        template = f"{name}.j2"
         file = str(engine.renderer.directory / template)
         if not engine.renderer.exists(template):
             problems.append(Problem(file, "", "template", "missing common template"))
             continue
-        problems += _check_renders(engine, file, template, [sample], extras)
+        problems += _check_renders(engine, file, template, [sample], SAMPLE_EXTRAS)
     return problems
 
 
@@ -218,16 +220,18 @@ def _check_renders(
     extras: dict[str, object] | None = None,
 ) -> list[Problem]:
     """Render with StrictUndefined, and list names the template uses but no context has."""
-    extras = extras or {}
+    extras = {**SAMPLE_EXTRAS, **(extras or {})}
     problems = []
-    known = set(engine.context(conversations[0])) | set(extras) | set(engine.renderer.env.globals)
+    context_names = set(engine.compose.context(conversations[0]))
+    known = context_names | set(extras) | set(engine.renderer.env.globals)
     source = Path(file).read_text(encoding="utf-8")
     undeclared = meta.find_undeclared_variables(engine.renderer.env.parse(source)) - known
     for name in sorted(undeclared):
         problems.append(Problem(file, "", "template", f"undefined variable {name!r}"))
     for conversation in conversations:
         try:
-            text = engine.renderer.render(template, **engine.context(conversation), **extras)
+            context = engine.compose.context(conversation)
+            text = engine.renderer.render(template, **context, **extras)
         except TemplateError as error:
             problems.append(Problem(file, "", "template", f"does not render: {error}"))
             break
@@ -252,14 +256,14 @@ def _sample_conversations(flow: Flow, state: State) -> list[Conversation]:
         return conv
 
     every = {driver: index + 1 for index, driver in enumerate(flow.drivers)}
-    facts = {
-        "imaging": "findings",
-        "worse_with": "stairs",
-        "duration": "over_3_months",
-        "pain_level": 7,
+    typed = {
+        state.input.fact: INPUT_SAMPLES.get(state.input.type, "text")
+        for state in flow.states.values()
+        if state.input is not None
     }
+    chosen = {k: v for s in flow.states.values() for o in s.options for k, v in o.facts.items()}
     return [
-        make({}, {}, "no"),
-        make(every, facts, "unsure"),
-        make({key: 10 for key in flow.score_keys}, facts, "yes"),
+        make({}, typed, "no"),
+        make(every, {**chosen, **typed}, "unsure"),
+        make({key: 10 for key in flow.score_keys}, {**chosen, **typed}, "yes"),
     ]

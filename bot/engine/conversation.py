@@ -9,7 +9,7 @@ from typing import Any
 
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
-    "finished", "last_choice", "started_at", "updated_at",
+    "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at",
 )
 
 
@@ -42,6 +42,8 @@ class Conversation:
     pending: str = ""
     finished: bool = False
     last_choice: str = ""
+    relay: bool = False  # staff are talking with this person; their texts go to staff
+    last_outcome: dict[str, Any] | None = None  # the latest finished screening, for leads
     started_at: float = 0.0
     updated_at: float = 0.0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,40 +12,32 @@ from typing import Any
 
 from transitions import Machine
 
+from bot.engine.compose import LINK_TARGETS, Composer
 from bot.engine.conversation import Answer, Conversation
-from bot.engine.events import Choice, Event, EventKind, Link, Message, Outcome, Reply
+from bot.engine.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
+from bot.engine.events import Choice, Event, EventKind, Message, Reply
 from bot.engine.flow import INPUT_TRIGGER, ROUTE_TRIGGER, Flow, Option, State, build_machine
-from bot.engine.markup import plain
-from bot.engine.matching import (
-    command_in_text,
-    match_option,
-    match_option_loosely,
-    normalize,
-    parse_number,
-)
+from bot.engine.inputs import parse_input
+from bot.engine.matching import command_in_text, match_option, match_option_loosely, normalize
 from bot.engine.render import Renderer
-from bot.engine.scoring import rank_drivers, top_drivers
-from bot.handoff.booking import booking_link
 from bot.settings import Settings
+from bot.store import records
 from bot.store.base import ConversationStore
 
 COMMANDS = (
-    "start",
-    "restart",
-    "back",
-    "cancel",
-    "help",
-    "book",
-    "youtube",
-    "podcast",
-    "about",
-    "forget",
+    "start", "restart", "back", "cancel", "help", "book", "youtube", "podcast", "about",
+    "forget", "talk",
 )
-LINK_COMMANDS = ("book", "youtube", "podcast")
+INFO_COMMANDS = ("help", "about", "book", "youtube", "podcast")
 FORGET_YES, FORGET_NO = "forget_yes", "forget_no"
+STAFF_DONE = "/done"
+CONTACT_FACTS = ("name", "contact")
+ACTIONS = ("save_lead", "discard_contact")
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
 FORGOTTEN = "forgotten"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -56,6 +49,7 @@ class _Turn:
     applied: bool = False
     answered: str = ""
     forgotten: bool = False
+    effects: list[Effect] = field(default_factory=list)
 
 
 class Engine:
@@ -68,12 +62,15 @@ class Engine:
         store: ConversationStore,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        notifier: StaffNotifier | None = None,
     ) -> None:
         self.flows = flows
         self.renderer = renderer
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.notifier = notifier
+        self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
@@ -90,6 +87,7 @@ class Engine:
                 await self.store.delete(event.channel, event.user_id)
             else:
                 await self.store.save(conversation)
+            await self._carry_out(conversation, turn.effects)
             return Reply(
                 messages=tuple(turn.messages),
                 turn=conversation.turn,
@@ -99,6 +97,15 @@ class Engine:
                 applied=turn.applied,
                 extras={"answered": turn.answered} if turn.answered else {},
             )
+
+    def notice(self, template: str, channel: str = "", **extra: Any) -> str:
+        """Light-markup text of a template outside any conversation (channel notices)."""
+        return self.compose.render(template, Conversation(channel, ""), **extra)
+
+    async def purge_expired(self) -> dict[str, int]:
+        """Delete conversations, events and leads older than the retention window."""
+        cutoff = self.clock() - self.settings.retention_days * 86400
+        return await self.store.purge(cutoff)
 
     @asynccontextmanager
     async def _conversation_lock(self, channel: str, user_id: str) -> AsyncIterator[None]:
@@ -114,6 +121,18 @@ class Engine:
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
 
+    async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, RecordEvent):
+                await self.store.record(effect.kind, conv.channel, conv.user_id, effect.flow,
+                                        effect.detail, at=self.clock())
+            elif isinstance(effect, SaveLead):
+                await self.store.save_lead(effect.lead)
+            elif self.notifier is not None:
+                await self.notifier.notify(effect)
+            else:
+                log.info("no staff chat configured; a %s notice was not sent", effect.kind)
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, conv: Conversation, event: Event) -> _Turn:
@@ -121,8 +140,12 @@ class Engine:
             return self._command(conv, event.command, event.argument)
         if event.kind is EventKind.PRESS:
             return self._press(conv, event)
+        if event.kind is EventKind.STAFF:
+            return self._from_staff(conv, event.text)
         if event.kind is EventKind.UNSUPPORTED:
-            return self._with_current(conv, self._say("common/unsupported.j2", conv))
+            return self._with_current(conv, self.compose.say("common/unsupported.j2", conv))
+        if conv.relay:
+            return self._to_staff(conv, event.text)
         return self._text(conv, event.text)
 
     def _command(self, conv: Conversation, name: str, argument: str = "") -> _Turn:
@@ -137,28 +160,33 @@ class Engine:
             return self._cancel(conv)
         if name == "forget":
             return self._ask_forget(conv)
-        if name in ("help", "about", *LINK_COMMANDS):
-            return self._with_current(conv, self._info(conv, name))
-        return self._with_current(conv, self._say("common/unknown_command.j2", conv, name=name))
+        if name == "talk":
+            return self._talk(conv)
+        if name in INFO_COMMANDS:
+            return self._with_current(conv, self.compose.info(conv, name))
+        unknown = self.compose.say("common/unknown_command.j2", conv, name=name)
+        return self._with_current(conv, unknown)
 
     def _start_command(self, conv: Conversation, name: str, argument: str) -> _Turn:
         payload = normalize(argument)
         if payload and payload not in self.flows:
             conv.source = conv.source or payload
-            if payload in LINK_COMMANDS or payload in ("help", "about"):
-                return self._with_current(conv, self._info(conv, payload))
+            if payload in INFO_COMMANDS:
+                return self._with_current(conv, self.compose.info(conv, payload))
         flow_id = payload if payload in self.flows else None
         if flow_id is None and name == "restart" and conv.flow:
             flow_id = conv.flow
         return self._start(conv, flow_id or self.settings.default_flow, source=payload)
 
     def _press(self, conv: Conversation, event: Event) -> _Turn:
-        forget_answer = event.choice_id in (FORGET_YES, FORGET_NO)
-        if conv.pending == "forget" and forget_answer and event.turn == conv.turn:
+        current = event.turn == conv.turn
+        if conv.pending == "forget" and event.choice_id in (FORGET_YES, FORGET_NO) and current:
             return self._answer_forget(conv, event.choice_id == FORGET_YES)
         state = self._state(conv)
+        if current and state and event.choice_id.lstrip("/") in state.commands:
+            return self._command(conv, event.choice_id.lstrip("/"))
         option = state.option(event.choice_id) if state and not conv.pending else None
-        if option is None or event.turn != conv.turn:
+        if option is None or not current:
             return self._stale(conv, event)
         return self._apply_option(conv, state, option)
 
@@ -167,15 +195,14 @@ class Engine:
             return self._text_for_forget(conv, text)
         state = self._state(conv)
         if state is None:
-            command = command_in_text(text)
-            if command:
-                return self._command(conv, command)
-            return self._start(conv, self.settings.default_flow)
+            return self._command(conv, command_in_text(text) or self.settings.default_flow)
         option = match_option(text, state.options)
         if option is not None:
             return self._apply_option(conv, state, option)
-        if state.input is not None and (value := self._typed_value(state, text)) is not None:
-            return self._apply_input(conv, state, value)
+        if state.input is not None:
+            value = parse_input(state.input, text, self.settings.phone_region)
+            if value is not None:
+                return self._apply_input(conv, state, value)
         command = command_in_text(text)
         if command:
             return self._command(conv, command)
@@ -183,10 +210,9 @@ class Engine:
         if option is not None:
             return self._apply_option(conv, state, option)
         if state.final:
-            return _Turn([self._say("common/finished.j2", conv)])
-        reask = self._say(
-            "common/reask.j2", conv, too_long=len(text) > 500, has_input=state.input is not None
-        )
+            return _Turn([self.compose.say("common/finished.j2", conv)])
+        reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
+                                 input_type=state.input.type if state.input else "")
         return self._with_current(conv, reask)
 
     # -- moving through a flow ----------------------------------------------------------------
@@ -197,8 +223,11 @@ class Engine:
         if source:
             conv.source = source
         conv.turn += 1
-        self._settle(conv)
-        return _Turn([self._state_message(conv)], applied=True)
+        effects: list[Effect] = [RecordEvent(records.STARTED, flow_id)]
+        effects += self._settle(conv)
+        message = self._state_message(conv)
+        effects += self._act(conv)
+        return _Turn([message], applied=True, effects=effects)
 
     def _apply_option(self, conv: Conversation, state: State, option: Option) -> _Turn:
         conv.history.append(Answer(state.id, option.id))
@@ -212,15 +241,18 @@ class Engine:
         _record(conv, state, value, typed=True)
         conv.last_choice = ""
         self.machines[conv.flow].events[INPUT_TRIGGER].trigger(conv)
-        return self._advance(conv, answered=str(value))
+        shown = ", ".join(value.values()) if isinstance(value, dict) else str(value)
+        return self._advance(conv, answered=shown)
 
     def _advance(self, conv: Conversation, answered: str) -> _Turn:
         conv.turn += 1
-        self._settle(conv)
-        return _Turn([self._state_message(conv)], applied=True, answered=answered)
+        effects = self._settle(conv)
+        message = self._state_message(conv)
+        effects += self._act(conv)
+        return _Turn([message], applied=True, answered=answered, effects=effects)
 
-    def _settle(self, conv: Conversation) -> None:
-        """Follow routing states to the next question; mark final states finished."""
+    def _settle(self, conv: Conversation) -> list[Effect]:
+        """Follow routing states to the next question; finish and act on final states."""
         machine = self.machines[conv.flow]
         for _ in range(MAX_ROUTE_STEPS):
             state = self._state(conv)
@@ -229,25 +261,64 @@ class Engine:
             machine.events[ROUTE_TRIGGER].trigger(conv)
         state = self._state(conv)
         conv.finished = bool(state and state.final)
+        if state is None or not state.final:
+            return []
+        return self._finish(conv, state)
 
-    def _typed_value(self, state: State, text: str) -> Any:
-        spec = state.input
-        assert spec is not None
-        if spec.type == "number":
-            number = parse_number(text)
-            if number is None:
-                return None
-            if (spec.minimum is not None and number < spec.minimum) or (
-                spec.maximum is not None and number > spec.maximum
-            ):
-                return None
-            return int(number) if number.is_integer() else number
-        cleaned = " ".join(text.split())
-        return cleaned if 0 < len(cleaned) <= spec.max_length else None
+    def _finish(self, conv: Conversation, state: State) -> list[Effect]:
+        flow = self.flows[conv.flow]
+        effects: list[Effect] = []
+        if state.red_flag:
+            effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag))
+        else:
+            effects.append(RecordEvent(records.FINISHED, flow.id, state.id))
+        if flow.drivers:
+            drivers = self.compose.context(conv)["drivers"]
+            conv.last_outcome = {"flow": flow.id, "drivers": drivers, "red_flag": state.red_flag}
+        return effects
+
+    def _act(self, conv: Conversation) -> list[Effect]:
+        """Run the current state's action, once its message has been composed."""
+        state = self._state(conv)
+        if state is None or not state.action:
+            return []
+        effects = self._save_lead(conv) if state.action == "save_lead" else []
+        for fact in CONTACT_FACTS:  # kept in the lead only, never in the conversation
+            conv.facts.pop(fact, None)
+        conv.history = [a for a in conv.history if a.state not in self._contact_states()]
+        return effects
+
+    def _contact_states(self) -> set[str]:
+        return {
+            state.id
+            for flow in self.flows.values()
+            for state in flow.states.values()
+            if state.input is not None and state.input.fact in CONTACT_FACTS
+        }
+
+    def _save_lead(self, conv: Conversation) -> list[Effect]:
+        contact = conv.facts.get("contact") or {}
+        outcome = conv.last_outcome or {}
+        lead = records.Lead(
+            channel=conv.channel,
+            user_id=conv.user_id,
+            name=str(conv.facts.get("name", "")),
+            email=contact.get("email", ""),
+            phone=contact.get("phone", ""),
+            source=conv.source,
+            flow=outcome.get("flow", ""),
+            drivers=tuple(outcome.get("drivers", ())),
+            red_flag=outcome.get("red_flag"),
+            created_at=self.clock(),
+        )
+        text = self.compose.render("staff/lead.j2", conv, lead=lead, outcome=outcome)
+        return [SaveLead(lead), RecordEvent(records.LEAD, conv.flow or ""),
+                StaffNotice("lead", conv.channel, conv.user_id, text)]
 
     def _back(self, conv: Conversation) -> _Turn:
         if conv.pending or not conv.history or conv.flow not in self.flows:
-            return self._with_current(conv, self._say("common/nothing_to_undo.j2", conv))
+            nothing = self.compose.say("common/nothing_to_undo.j2", conv)
+            return self._with_current(conv, nothing)
         undone = conv.history.pop()
         conv.state, conv.finished, conv.last_choice = undone.state, False, ""
         conv.facts, conv.scores = {}, {}
@@ -259,36 +330,69 @@ class Engine:
 
     def _cancel(self, conv: Conversation) -> _Turn:
         was_in_flow = conv.flow is not None
+        effects = self._end_relay(conv)
         conv.flow, conv.state = None, ""
         conv.clear_answers()
         conv.turn += 1
-        return _Turn(
-            [self._say("common/cancelled.j2", conv, was_in_flow=was_in_flow)], applied=True
-        )
+        cancelled = self.compose.say("common/cancelled.j2", conv, was_in_flow=was_in_flow)
+        return _Turn([cancelled], applied=True, effects=effects)
 
     def _stale(self, conv: Conversation, event: Event) -> _Turn:
         duplicate = event.turn == conv.turn - 1 and event.choice_id == conv.last_choice
         if duplicate:
             return _Turn(stale=True)  # the same press arriving twice: already answered
-        return self._with_current(conv, self._say("common/stale.j2", conv), stale=True)
+        stale = self.compose.say("common/stale.j2", conv)
+        return self._with_current(conv, stale, stale=True)
+
+    # -- talking with staff -------------------------------------------------------------------
+
+    def _talk(self, conv: Conversation) -> _Turn:
+        already = conv.relay
+        conv.relay = True
+        reply = self.compose.say("common/talk_requested.j2", conv, already=already)
+        if already:
+            return _Turn([reply])
+        text = self.compose.render("staff/talk_request.j2", conv,
+                                   outcome=conv.last_outcome or {})
+        effects: list[Effect] = [
+            RecordEvent(records.TALK_REQUEST, conv.flow or ""),
+            StaffNotice("talk_request", conv.channel, conv.user_id, text),
+        ]
+        return _Turn([reply], applied=True, effects=effects)
+
+    def _to_staff(self, conv: Conversation, text: str) -> _Turn:
+        relayed = self.compose.render("staff/relay_message.j2", conv, text=text)
+        return _Turn(effects=[StaffNotice("relay_message", conv.channel, conv.user_id, relayed)])
+
+    def _from_staff(self, conv: Conversation, text: str) -> _Turn:
+        if text.strip().lower() == STAFF_DONE:
+            effects = self._end_relay(conv)
+            ended = self.compose.say("common/relay_ended.j2", conv)
+            return _Turn([ended], applied=True, effects=effects)
+        return _Turn([self.compose.say("common/staff_message.j2", conv, text=text)])
+
+    def _end_relay(self, conv: Conversation) -> list[Effect]:
+        if not conv.relay:
+            return []
+        conv.relay = False
+        text = self.compose.render("staff/relay_ended.j2", conv)
+        return [StaffNotice("relay_ended", conv.channel, conv.user_id, text)]
 
     # -- forget -------------------------------------------------------------------------------
 
     def _ask_forget(self, conv: Conversation) -> _Turn:
         conv.pending = "forget"
         conv.turn += 1
-        labels = self._labels(conv)
+        labels = self.compose.labels(conv)
         choices = (Choice(FORGET_YES, labels.forget_yes), Choice(FORGET_NO, labels.forget_no))
-        return _Turn(
-            [Message(self._render("common/forget_confirm.j2", conv), choices)], applied=True
-        )
+        text = self.compose.render("common/forget_confirm.j2", conv)
+        return _Turn([Message(text, choices)], applied=True)
 
     def _text_for_forget(self, conv: Conversation, text: str) -> _Turn:
-        labels = self._labels(conv)
+        labels = self.compose.labels(conv)
+        yes_words = ("yes", "y", "yes please", "delete", "delete everything")
         options = (
-            Option(
-                FORGET_YES, labels.forget_yes, "", synonyms=("yes", "y", "yes please", "delete")
-            ),
+            Option(FORGET_YES, labels.forget_yes, "", synonyms=yes_words),
             Option(FORGET_NO, labels.forget_no, "", synonyms=("no", "n", "keep", "cancel")),
         )
         option = match_option(text, options)
@@ -300,9 +404,12 @@ class Engine:
     def _answer_forget(self, conv: Conversation, confirmed: bool) -> _Turn:
         conv.pending = ""
         if confirmed:
-            return _Turn([self._say("common/forgotten.j2", conv)], applied=True, forgotten=True)
+            effects = self._end_relay(conv)
+            done = self.compose.say("common/forgotten.j2", conv)
+            return _Turn([done], applied=True, forgotten=True, effects=effects)
         conv.turn += 1
-        return self._with_current(conv, self._say("common/kept.j2", conv), applied=True)
+        kept = self.compose.say("common/kept.j2", conv)
+        return self._with_current(conv, kept, applied=True)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -310,6 +417,11 @@ class Engine:
         if conv.flow is None or conv.flow not in self.flows:
             return None
         return self.flows[conv.flow].states.get(conv.state)
+
+    def _state_message(self, conv: Conversation) -> Message:
+        state = self._state(conv)
+        assert state is not None
+        return self.compose.state_message(conv, state)
 
     def _with_current(
         self, conv: Conversation, first: Message, stale: bool = False, applied: bool = False
@@ -320,100 +432,6 @@ class Engine:
         if state is not None and not state.final and not conv.pending:
             messages.append(self._state_message(conv))
         return _Turn(messages, stale=stale, applied=applied)
-
-    def _state_message(self, conv: Conversation) -> Message:
-        state = self._state(conv)
-        assert state is not None
-        context = self.context(conv)
-        text = self.renderer.render(state.template, **context)
-        choices = tuple(Choice(option.id, option.label) for option in state.options)
-        links = self._state_links(conv, state, context)
-        outcome = self._outcome(conv, state, context) if state.final else None
-        return Message(text, choices, links, outcome)
-
-    def _state_links(
-        self, conv: Conversation, state: State, context: dict[str, Any]
-    ) -> tuple[Link, ...]:
-        return tuple(self._link(conv, name, context) for name in state.links)
-
-    def _outcome(self, conv: Conversation, state: State, context: dict[str, Any]) -> Outcome:
-        return Outcome(
-            flow=conv.flow or "",
-            drivers=tuple(context["drivers"]),
-            scores=tuple(sorted(conv.scores.items())),
-            red_flag=state.red_flag,
-            urgency=state.urgency,
-            mostly_unsure=state.mostly_unsure,
-        )
-
-    def _info(self, conv: Conversation, name: str) -> Message:
-        context = self.context(conv)
-        text = self.renderer.render(f"common/{name}.j2", **context)
-        links = (self._link(conv, name, context),) if name in LINK_COMMANDS else ()
-        return Message(text, links=links)
-
-    def _link(self, conv: Conversation, name: str, context: dict[str, Any]) -> Link:
-        labels = self._labels(conv)
-        practice = self.settings.practice
-        if name == "book":
-            url = booking_link(practice, conv.channel, conv.flow, self.summary(conv, context))
-        else:
-            url = {
-                "youtube": practice.youtube_url,
-                "podcast": practice.podcast_url,
-                "facebook": practice.facebook_url,
-                "instagram": practice.instagram_url,
-            }[name]
-        return Link(getattr(labels, name), url)
-
-    def notice(self, template: str, channel: str = "", **extra: Any) -> str:
-        """Light-markup text of a template outside any conversation (channel notices)."""
-        return self.renderer.render(
-            template, **self.context(Conversation(channel, "")), channel=channel, **extra
-        )
-
-    def _say(self, template: str, conv: Conversation, **extra: Any) -> Message:
-        return Message(self._render(template, conv, **extra))
-
-    def _render(self, template: str, conv: Conversation, **extra: Any) -> str:
-        return self.renderer.render(template, **self.context(conv), **extra)
-
-    def _labels(self, conv: Conversation) -> Any:
-        return self.renderer.names("common/labels.j2", **self.context(conv))
-
-    def context(self, conv: Conversation) -> dict[str, Any]:
-        """Everything a template may print about this conversation."""
-        flow = self.flows.get(conv.flow) if conv.flow else None
-        drivers = rank_drivers(flow.drivers, conv.scores) if flow else []
-        return {
-            "practice": self.settings.practice,
-            "flow": flow,
-            "state": conv.state,
-            "answers": conv.answers,
-            "facts": conv.facts,
-            "scores": conv.scores,
-            "drivers": drivers,
-            "top_drivers": top_drivers(drivers, conv.scores),
-            "in_flow": flow is not None and not conv.finished,
-        }
-
-    def _answer_labels(self, conv: Conversation) -> dict[str, str]:
-        """The label of each answered option, by state (typed values as typed)."""
-        states = self.flows[conv.flow].states if conv.flow in self.flows else {}
-        labels = {}
-        for answer in conv.history:
-            option = None if answer.typed else states[answer.state].option(answer.value)
-            labels[answer.state] = option.label if option else str(answer.value)
-        return labels
-
-    def summary(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
-        """The short screening summary that goes to the booking page."""
-        context = context or self.context(conv)
-        if not conv.flow or not self.renderer.exists(f"{conv.flow}/summary.j2"):
-            return ""
-        text = plain(self.renderer.render(f"{conv.flow}/summary.j2", **context,
-                                          answer_labels=self._answer_labels(conv)))
-        return " ".join(text.split())
 
 
 def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
@@ -428,3 +446,6 @@ def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
     conv.facts.update(option.facts)
     for key, delta in option.scores.items():
         conv.scores[key] = conv.scores.get(key, 0) + delta
+
+
+__all__ = ["ACTIONS", "COMMANDS", "FORGOTTEN", "IDLE", "LINK_TARGETS", "Engine"]

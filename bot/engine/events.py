@@ -13,6 +13,7 @@ class EventKind(StrEnum):
     PRESS = "press"  # pressed a choice button
     COMMAND = "command"  # /start, /book, ...
     UNSUPPORTED = "unsupported"  # sticker, photo, voice, file: nothing the bot can read
+    STAFF = "staff"  # a staff member's reply relayed to this person (`/done` ends the relay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ class Input:
     """Typed free-text input a state accepts, stored as a fact."""
 
     fact: str
-    type: str = "text"  # text | number
+    type: str = "text"  # text | number | name | email_or_phone
     minimum: float | None = None
     maximum: float | None = None
     max_length: int = 200
@@ -100,6 +100,8 @@ class State:
     urgency: str | None = None
     mostly_unsure: bool = False
     links: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    action: str = ""
     section: str = ""
 
     def option(self, option_id: str) -> Option | None:
@@ -199,6 +201,8 @@ def _state(
         urgency=spec.get("urgency"),
         mostly_unsure=bool(spec.get("mostly_unsure", False)),
         links=tuple(spec.get("links") or ()),
+        commands=tuple(spec.get("commands") or ()),
+        action=spec.get("action", ""),
         section=spec.get("section", ""),
     )
 

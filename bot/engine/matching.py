@@ -12,6 +12,8 @@ MAX_MATCH_LENGTH = 120  # longer texts are not answers to a button question
 FUZZY_CUTOFF = 0.8
 
 _WORD = re.compile(r"[a-z0-9']+")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,3}")
+_DECIMAL = re.compile(r"[0-9]{1,6}(?:[.,][0-9]{1,3})?")
 _EDGE_PUNCTUATION = " \t\n.!?,;:'\"()[]{}-*_~`"
 
 # Words recognised anywhere in a message, without losing the person's place.
@@ -37,6 +39,16 @@ WHOLE_MESSAGE_COMMANDS = {
     "forget me": "forget",
     "delete my data": "forget",
     "about": "about",
+    "contact me": "contact",
+    "please contact me": "contact",
+    "call me": "contact",
+    "talk to a person": "talk",
+    "talk to someone": "talk",
+    "talk to a human": "talk",
+    "speak to a person": "talk",
+    "speak to someone": "talk",
+    "real person": "talk",
+    "human": "talk",
 }
 
 
@@ -50,7 +62,7 @@ def match_option(text: str, options: Sequence[Option]) -> Option | None:
     answer = normalize(text)
     if not answer or len(answer) > MAX_MATCH_LENGTH:
         return None
-    if answer.isdigit():
+    if _WHOLE_NUMBER.fullmatch(answer):
         index = int(answer) - 1
         return options[index] if 0 <= index < len(options) else None
     for option in options:
@@ -101,9 +113,6 @@ def command_in_text(text: str) -> str | None:
 
 
 def parse_number(text: str) -> float | None:
-    """A number typed on its own, e.g. `7`, `7.5`, `7/10`."""
+    """A number typed on its own, e.g. `7`, `7.5`, `7/10` (never `nan`, `inf` or `²`)."""
     answer = normalize(text).removesuffix("/10").strip()
-    try:
-        return float(answer)
-    except ValueError:
-        return None
+    return float(answer.replace(",", ".")) if _DECIMAL.fullmatch(answer) else None

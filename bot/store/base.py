@@ -1,14 +1,15 @@
-"""The interface every conversation store implements (SQLite now, Redis for replicas)."""
+"""The interface every store implements (SQLite now; Redis for replicas later)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from bot.engine.conversation import Conversation
+from bot.store.records import Lead, StatRow
 
 
 class ConversationStore(Protocol):
-    """Load and save conversations by (channel, user_id)."""
+    """Conversations by (channel, user_id), plus funnel events and leads."""
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
@@ -17,7 +18,25 @@ class ConversationStore(Protocol):
         """Persist the conversation (called after every turn)."""
 
     async def delete(self, channel: str, user_id: str) -> None:
-        """Remove everything stored about this person on this channel."""
+        """Remove everything stored about this person on this channel: state, events, leads."""
+
+    async def record(
+        self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
+        at: float | None = None,
+    ) -> None:
+        """Append one funnel event."""
+
+    async def stats(self) -> list[StatRow]:
+        """Event counts by day, channel, flow and kind."""
+
+    async def save_lead(self, lead: Lead) -> None:
+        """Keep a consented lead."""
+
+    async def leads(self) -> list[Lead]:
+        """Every lead, oldest first."""
+
+    async def purge(self, older_than: float) -> dict[str, int]:
+        """Delete what is older than the retention window."""
 
     async def close(self) -> None:
         """Release connections."""

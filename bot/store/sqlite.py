@@ -1,4 +1,4 @@
-"""SQLite conversation store: the embedded default, one file, WAL mode."""
+"""SQLite store: the embedded default, one file, WAL mode."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from bot.engine.conversation import Conversation
+from bot.store.records import Lead, StatRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -16,11 +17,43 @@ CREATE TABLE IF NOT EXISTS conversations (
     updated_at REAL NOT NULL,
     PRIMARY KEY (channel, user_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated_at);
+
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    flow    TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '',
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_person ON events (channel, user_id);
+CREATE INDEX IF NOT EXISTS events_by_age ON events (at);
+
+CREATE TABLE IF NOT EXISTS leads (
+    id         INTEGER PRIMARY KEY,
+    channel    TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    phone      TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    flow       TEXT NOT NULL,
+    drivers    TEXT NOT NULL,
+    red_flag   TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS leads_by_person ON leads (channel, user_id);
 """
+
+_LEAD_COLUMNS = (
+    "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at"
+)
 
 
 class SQLiteStore:
-    """Conversations in one SQLite file.
+    """Conversations, funnel events and leads in one SQLite file.
 
     Calls are synchronous inside the async methods on purpose: a primary-key read or a
     one-row upsert on a local WAL file takes microseconds, less than a hop to a thread pool.
@@ -33,6 +66,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+
+    # -- conversations ------------------------------------------------------------------------
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         row = self._db.execute(
@@ -56,9 +91,69 @@ class SQLiteStore:
         )
 
     async def delete(self, channel: str, user_id: str) -> None:
+        """Forget a person: their conversation, their events and their leads."""
+        with self._db:
+            self._db.execute("BEGIN")
+            for table in ("conversations", "events", "leads"):
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
+                    (channel, user_id),
+                )
+
+    # -- funnel events ------------------------------------------------------------------------
+
+    async def record(
+        self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
+        at: float | None = None,
+    ) -> None:
+        """Append one funnel event."""
         self._db.execute(
-            "DELETE FROM conversations WHERE channel = ? AND user_id = ?", (channel, user_id)
+            "INSERT INTO events (channel, user_id, flow, kind, detail, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (channel, user_id, flow, kind, detail, time.time() if at is None else at),
         )
+
+    async def stats(self) -> list[StatRow]:
+        """Event counts by day, channel, flow, kind and detail, oldest day first."""
+        rows = self._db.execute(
+            "SELECT date(at, 'unixepoch') AS day, channel, flow, kind, detail, count(*)"
+            " FROM events GROUP BY day, channel, flow, kind, detail"
+            " ORDER BY day, channel, flow, kind, detail"
+        ).fetchall()
+        return [StatRow(*row) for row in rows]
+
+    # -- leads --------------------------------------------------------------------------------
+
+    async def save_lead(self, lead: Lead) -> None:
+        self._db.execute(
+            f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (lead.channel, lead.user_id, lead.name, lead.email, lead.phone, lead.source,
+             lead.flow, ",".join(lead.drivers), lead.red_flag, lead.created_at),
+        )
+
+    async def leads(self) -> list[Lead]:
+        rows = self._db.execute(
+            f"SELECT {_LEAD_COLUMNS} FROM leads ORDER BY created_at"
+        ).fetchall()
+        return [
+            Lead(*row[:7], tuple(d for d in row[7].split(",") if d), *row[8:]) for row in rows
+        ]
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def purge(self, older_than: float) -> dict[str, int]:
+        """Delete conversations, events and leads last touched before a time; counts per table."""
+        deleted = {}
+        with self._db:
+            self._db.execute("BEGIN")
+            for table, column in (("conversations", "updated_at"), ("events", "at"),
+                                  ("leads", "created_at")):
+                cursor = self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} < ?",
+                    (older_than,),
+                )
+                deleted[table] = cursor.rowcount
+        return deleted
 
     async def close(self) -> None:
         self._db.close()

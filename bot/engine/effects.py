@@ -1,0 +1,51 @@
+"""What a turn asks the outside world to do, decided by the engine and carried out after it.
+
+The dispatch that decides stays pure; `Engine.handle` performs these after saving the turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.store.records import Lead
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """Append a funnel event (started, finished, red flag, lead, talk request)."""
+
+    kind: str
+    flow: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SaveLead:
+    """Keep a consented lead."""
+
+    lead: Lead
+
+
+@dataclass(frozen=True, slots=True)
+class StaffNotice:
+    """A short message for the practice's private staff chat or channel (light markup).
+
+    `channel` and `user_id` say whose conversation it is about, so a staff reply can be
+    relayed back to that person.
+    """
+
+    kind: str  # lead | talk_request | relay_message | relay_ended
+    channel: str
+    user_id: str
+    text: str
+
+
+Effect = RecordEvent | SaveLead | StaffNotice
+
+
+class StaffNotifier(Protocol):
+    """Somewhere staff are told about leads and requests (a Telegram chat, a Discord channel)."""
+
+    async def notify(self, notice: StaffNotice) -> None:
+        """Deliver one notice; must not raise for delivery problems (log them instead)."""

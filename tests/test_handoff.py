@@ -1,0 +1,231 @@
+"""Leads with consent, staff notices, funnel events, retention, forget, and the link redirect."""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+
+from bot.app import build_engine
+from bot.engine.client import DialogClient
+from bot.engine.effects import StaffNotice
+from bot.engine.events import Event, EventKind
+from bot.handoff.redirect import add_redirects
+from bot.handoff.reports import export_leads, funnel_table
+from bot.settings import load_settings
+from bot.web import create_web_app, serve
+from tests.conftest import answer_safety_questions_no
+
+FINISH_WITH_HIP_MOBILITY = [
+    "behind", "unsure", "long", "skip", "none", "steady", "no", "no", "pass", "tight", "yes",
+    "steady", "everyday", "no", "no", "yes",
+]
+
+
+class StaffInbox:
+    """A staff notifier that keeps what it is given (the platform ones are tested per channel)."""
+
+    def __init__(self) -> None:
+        self.notices: list[StaffNotice] = []
+
+    async def notify(self, notice: StaffNotice) -> None:
+        self.notices.append(notice)
+
+
+@pytest.fixture
+def inbox(engine) -> StaffInbox:
+    engine.notifier = StaffInbox()
+    return engine.notifier
+
+
+async def finish_knee_check(person: DialogClient) -> None:
+    await answer_safety_questions_no(person)
+    for choice in FINISH_WITH_HIP_MOBILITY:
+        await person.click(choice)
+    assert person.last.state == "result" and "/contact" in person.choice_ids
+
+
+def rows(engine, table: str, user_id: str) -> int:
+    with sqlite3.connect(engine.store.path) as db:
+        query = f"SELECT count(*) FROM {table} WHERE user_id = ?"
+        return db.execute(query, (user_id,)).fetchone()[0]
+
+
+async def test_person_who_asks_to_be_contacted_becomes_a_lead_and_staff_hear(person, inbox):
+    await finish_knee_check(person)
+    await person.click("/contact")
+    assert person.last.state == "contact_name"
+    await person.send("Sam Rivera")
+    assert person.last.state == "contact_method" and "Sam Rivera" in person.text
+    await person.send("sam@example")
+    assert person.last.state == "contact_method" and "email address" in person.text
+    await person.send("12345")
+    assert person.last.state == "contact_method"
+    await person.send("Sam.Rivera@Example.com")
+    assert person.last.state == "contact_consent" and "Sam.Rivera@example.com" in person.text
+    await person.click("consent")
+    assert person.last.state == "contact_saved"
+
+    (lead,) = await person.engine.store.leads()
+    assert (lead.name, lead.email, lead.phone) == ("Sam Rivera", "Sam.Rivera@example.com", "")
+    assert lead.drivers == ("hip_mobility",) and lead.flow == "knee" and lead.red_flag is None
+    (notice,) = inbox.notices
+    assert notice.kind == "lead" and "Sam Rivera" in notice.text and "Hip mobility" in notice.text
+    saved = await person.engine.store.load("test", "alex")
+    assert "name" not in saved.facts and "contact" not in saved.facts
+
+
+async def test_phone_numbers_are_validated_and_normalised(person, inbox):
+    await person.send("/contact")
+    await person.send("Kim")
+    await person.send("555")
+    assert person.last.state == "contact_method"
+    await person.send("(415) 555-2671")
+    await person.send("yes")
+    (lead,) = await person.engine.store.leads()
+    assert lead.phone == "+14155552671" and lead.email == "" and lead.drivers == ()
+
+
+async def test_without_consent_nothing_is_stored_or_sent(person, inbox):
+    await finish_knee_check(person)
+    await person.click("/contact")
+    await person.send("Sam")
+    await person.send("sam@example.com")
+    await person.click("no_consent")
+    assert person.last.state == "contact_declined"
+    assert await person.engine.store.leads() == [] and inbox.notices == []
+    saved = await person.engine.store.load("test", "alex")
+    assert "sam@example.com" not in saved.to_json() and "Sam" not in saved.to_json()
+
+
+async def test_forget_removes_conversation_events_and_leads(person, inbox):
+    await person.send("/contact")
+    await person.send("Sam")
+    await person.send("sam@example.com")
+    await person.send("yes")
+    engine = person.engine
+    assert [rows(engine, t, "alex") for t in ("conversations", "events", "leads")] == [1, 3, 1]
+    await person.send("/forget")
+    await person.click("forget_yes")
+    assert "any contact request" in person.text
+    assert [rows(engine, t, "alex") for t in ("conversations", "events", "leads")] == [0, 0, 0]
+
+
+async def test_retention_purges_what_is_older_than_the_window(tmp_path):
+    now = [1_000_000.0]
+    settings = load_settings(data_dir=tmp_path, retention_days=30)
+    engine = build_engine(settings)
+    engine.clock = lambda: now[0]
+    old = DialogClient(engine, "old-timer")
+    await old.send("/contact")
+    await old.send("Pat")
+    await old.send("pat@example.com")
+    await old.send("yes")
+    with sqlite3.connect(engine.store.path) as db:  # saved long ago
+        db.execute("UPDATE conversations SET updated_at = ?", (now[0],))
+    now[0] += 31 * 86400
+    recent = DialogClient(engine, "newcomer")
+    await recent.send("/start")
+    deleted = await engine.purge_expired()
+    assert deleted == {"conversations": 1, "events": 3, "leads": 1}
+    assert await engine.store.leads() == []
+    assert await engine.store.load("test", "newcomer") is not None
+    await engine.store.close()
+
+
+async def test_stats_count_starts_finishes_red_flags_and_leads_from_stored_events(settings):
+    engine = build_engine(settings)
+    for user in ("a", "b"):
+        await finish_knee_check(DialogClient(engine, user, channel="telegram"))
+    flagged = DialogClient(engine, "c", channel="discord")
+    await flagged.send("/start")
+    await flagged.click("begin")
+    await flagged.click("yes")
+    await engine.store.close()
+
+    reopened = build_engine(settings)  # numbers come from rows, not counters lost on restart
+    table = funnel_table(await reopened.store.stats())
+    lines = {tuple(line.split()[:2]): line.split()[2:] for line in table.splitlines()[1:]}
+    assert lines[("telegram", "knee")][:3] == ["2", "2", "0"]
+    assert lines[("discord", "knee")][:3] == ["1", "0", "1"]
+    await reopened.store.close()
+
+
+async def test_talking_to_a_person_relays_both_ways_until_staff_are_done(person, inbox):
+    await finish_knee_check(person)
+    await person.send("talk to a person")
+    assert "let the team" in person.text
+    assert inbox.notices[-1].kind == "talk_request"
+    assert "Hip mobility" in inbox.notices[-1].text
+    reply = await person.send("Is it OK to keep running?")
+    assert reply.messages == ()
+    assert inbox.notices[-1].kind == "relay_message"
+    assert "Is it OK to keep running?" in inbox.notices[-1].text
+    staff = Event("test", "alex", EventKind.STAFF, text="Yes, easy runs are fine for now.")
+    reply = await person.engine.handle(staff)
+    assert "easy runs are fine" in reply.messages[0].text
+    done = await person.engine.handle(Event("test", "alex", EventKind.STAFF, text="/done"))
+    assert "closed this chat" in done.messages[0].text
+    assert inbox.notices[-1].kind == "relay_ended"
+    await person.send("book")
+    assert person.last.messages[0].links  # back with the bot
+
+
+def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
+    from bot.store.records import Lead
+
+    lead = Lead("telegram", "1", "=HYPERLINK(\"x\")", "a@b.co", "", "knee", "knee",
+                ("hip_mobility",), None, 0.0)
+    text = export_leads([lead], "csv")
+    header, row = text.splitlines()
+    assert header.startswith("created_at,name,email")
+    assert "'=HYPERLINK" in row and "hip_mobility" in row
+
+
+@pytest.fixture
+async def web_server(settings):
+    engine = build_engine(settings.model_copy(update={"public_url": "https://bot.test"}))
+    app = create_web_app()
+    add_redirects(app, engine)
+    runner = await serve(app, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    yield engine, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+    await engine.store.close()
+
+
+async def test_booking_link_goes_through_the_redirect_which_counts_and_forwards(web_server):
+    engine, base = web_server
+    person = DialogClient(engine, "alex", channel="telegram")
+    await person.send("/start")
+    reply = await person.send("book")
+    (link,) = reply.messages[0].links
+    assert link.url.startswith("https://bot.test/go/book?channel=telegram")
+    local = base + link.url.removeprefix("https://bot.test")
+    async with aiohttp.ClientSession() as http, http.get(local, allow_redirects=False) as answer:
+        assert answer.status == 302
+        forwarded = answer.headers["Location"]
+    assert forwarded.startswith(engine.settings.practice.booking_url)
+    query = parse_qs(urlsplit(forwarded).query)
+    assert query["utm_source"] == ["telegram"] and query["utm_medium"] == ["chatbot"]
+    assert "Knee check" in query["a1"][0]
+    (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
+    assert (row.channel, row.detail, row.count) == ("telegram", "book", 1)
+
+
+async def test_redirect_refuses_unknown_targets_and_never_forwards_to_a_given_url(web_server):
+    engine, base = web_server
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/go/evil?url=https://evil.test",
+                            allow_redirects=False) as answer:
+            assert answer.status == 404
+        async with http.get(f"{base}/go/youtube?channel=x&url=https://evil.test",
+                            allow_redirects=False) as answer:
+            assert answer.status == 302
+            assert answer.headers["Location"] == engine.settings.practice.youtube_url
+        async with http.get(f"{base}/healthz") as answer:
+            assert answer.status == 200
+    (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
+    assert row.channel == "unknown"
