@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
     discord_api_url: str = ""  # empty: discord.com; tests point it at a local fake
+    # Staff notifications: private places where staff hear about leads and requests
+    staff_telegram_chat_id: int | None = None
+    staff_discord_channel_id: int | None = None
     # The bot's own web server: health check, Telegram webhooks, booking redirects
     web_host: str = "127.0.0.1"
     web_port: int = 8080
