@@ -207,9 +207,10 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
 
     result = anna.last_message()
     assert "likely contributors" in result.content
-    links = {b["label"]: b.get("url") for b in result.buttons}
-    assert links["Book a complimentary call"].startswith("https://calendly.example.com/")
-    assert all(b["style"] == 5 for b in result.buttons)  # link buttons, nothing to press
+    links = {b["label"]: b for b in result.buttons if b["style"] == 5}  # link buttons
+    assert {"Watch on YouTube", "Book a complimentary call"} <= set(links)
+    assert links["Book a complimentary call"]["url"].startswith("https://calendly.example.com/")
+    assert "custom_id" not in links["Watch on YouTube"]  # opens a page, nothing to press
     answered = [s for s in anna.dm() if "Your answer:" in s.content]
     assert len(answered) == len(THROUGH_THE_CHECK)
     assert all(not s.buttons for s in answered)
@@ -274,13 +275,13 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
     await server.stop_bot()
     await server.start_bot()
 
-    await ben.presses("Start the knee check", on=post)
-    assert "knee-pain check" in ben.dm()[0].content
-    assert "sent you a DM" in ben.last_message().content
     await anna.presses("No")  # on the question she got before the restart
     assert "**Your answer:** No" in anna.dm()[-2].content
     assert anna.last_message().button("Not sure") is not None
     assert await server.turn_of(ANNA) == 3
+    await ben.presses("Start the knee check", on=post)
+    assert "knee-pain check" in ben.dm()[0].content
+    assert "sent you a DM" in ben.last_message().content
     assert_nothing_public_but(server.fake, [post])
     assert all(message_id != post.id for message_id, _ in server.fake.edits)
     assert_every_interaction_acknowledged_in_time(server.fake)

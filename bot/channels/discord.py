@@ -421,6 +421,13 @@ async def serve(engine: Engine, token: str, settings: Settings) -> None:
         await engine.store.close()
 
 
+def _keep_payloads_out_of_logs() -> None:
+    # discord.py's DEBUG lines carry gateway and request payloads, i.e. people's answers
+    library = logging.getLogger("discord")
+    if library.getEffectiveLevel() < logging.INFO:
+        library.setLevel(logging.INFO)
+
+
 def run(settings: Settings) -> int:
     """`python -m bot discord`: run until stopped; a clear message and exit code on failure."""
     from bot.app import build_engine
@@ -433,6 +440,7 @@ def run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    _keep_payloads_out_of_logs()
     try:
         asyncio.run(serve(build_engine(settings), token, settings))
     except discord.LoginFailure:
