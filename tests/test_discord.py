@@ -241,6 +241,24 @@ async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) 
     assert_nothing_public_but(server.fake, [])
 
 
+async def test_person_who_runs_kneecheck_in_the_dm_keeps_it_there(server: Server, person) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+
+    await anna.runs("kneecheck", in_dm=True)
+    await anna.presses("Let's start")
+
+    command = next(iter(server.fake.interactions.values()))
+    assert command.callback["type"] == 5  # "thinking", not ephemeral
+    assert not (command.callback.get("data") or {}).get("flags")
+    welcome, question = anna.sees()
+    assert (
+        "knee-pain check" in welcome.content and "**Your answer:** Let's start" in welcome.content
+    )
+    assert question.button("Not sure") is not None
+    assert not welcome.ephemeral and not question.ephemeral  # a DM keeps them after a reload
+
+
 async def test_person_with_a_red_flag_is_sent_to_a_doctor(server: Server, person) -> None:
     await server.start_bot()
     anna = person(ANNA, "anna")

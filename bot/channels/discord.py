@@ -145,11 +145,9 @@ def message_parts(message: Message, turn: int) -> list[tuple[str, discord.ui.Vie
     view = _buttons(message, turn)
     if not chunks:
         return [("", view)] if view else []
-    return [(chunk, view if last else None) for last, chunk in _mark_last(chunks)]
-
-
-def _mark_last(chunks: list[str]) -> list[tuple[bool, str]]:
-    return [(index == len(chunks) - 1, chunk) for index, chunk in enumerate(chunks)]
+    parts: list[tuple[str, discord.ui.View | None]] = [(chunk, None) for chunk in chunks]
+    parts[-1] = (chunks[-1], view)
+    return parts
 
 
 def _buttons(message: Message, turn: int) -> discord.ui.View | None:
@@ -166,6 +164,12 @@ def _buttons(message: Message, turn: int) -> discord.ui.View | None:
 def reply_parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
     """Every Discord message for one reply, in order."""
     return [part for message in reply.messages for part in message_parts(message, reply.turn)]
+
+
+async def _defer_privately(interaction: discord.Interaction) -> None:
+    # In a DM nothing is public, and an ephemeral deferral would make the first follow-up
+    # (the screening itself) ephemeral too, so it would vanish when Discord reloads.
+    await interaction.response.defer(ephemeral=interaction.guild_id is not None, thinking=True)
 
 
 def _view_kwargs(view: discord.ui.View | None) -> dict[str, Any]:
@@ -282,7 +286,7 @@ class ScreeningBot(discord.Client):
 
     async def start_screening(self, interaction: discord.Interaction) -> None:
         """/kneecheck or the start button: the screening opens in the person's DMs."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _defer_privately(interaction)
         reply = await self._handle(interaction, EventKind.COMMAND, command=FLOW)
         if interaction.guild_id is None:
             await self._send_followups(interaction, reply)
@@ -305,7 +309,7 @@ class ScreeningBot(discord.Client):
 
     async def run_command(self, interaction: discord.Interaction, name: str) -> None:
         """/book, /youtube, /podcast, /about, /forget: answered privately where asked."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _defer_privately(interaction)
         reply = await self._handle(interaction, EventKind.COMMAND, command=name)
         await self._send_followups(interaction, reply)
 
@@ -327,9 +331,13 @@ class ScreeningBot(discord.Client):
         """A DM: typed answers and commands; server messages are not read at all."""
         if message.guild is not None or message.author.bot:
             return
-        reply = await self.engine.handle(event_from_dm(message))
-        for content, view in reply_parts(reply):
-            await message.channel.send(content, **_view_kwargs(view))
+        try:
+            reply = await self.engine.handle(event_from_dm(message))
+            for content, view in reply_parts(reply):
+                await message.channel.send(content, **_view_kwargs(view))
+        except Exception:
+            log.exception("discord: a DM could not be answered")
+            await message.channel.send(self._notice("discord/error.j2"))
 
     async def post_start_button(self, interaction: discord.Interaction) -> None:
         """Moderators: a public message with the persistent start button."""
