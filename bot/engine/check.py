@@ -26,7 +26,7 @@ COMMON_TEMPLATES = (
     "common/forget_confirm", "common/forgotten", "common/kept", "common/help", "common/about",
     "common/book", "common/youtube", "common/podcast", "common/talk_requested",
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
-    "staff/relay_message", "staff/relay_ended",
+    "staff/relay_message", "staff/relay_ended", "common/resumed",
 )
 INPUT_SAMPLES: dict[str, object] = {
     "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",

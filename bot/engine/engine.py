@@ -150,6 +150,8 @@ class Engine:
 
     def _command(self, conv: Conversation, name: str, argument: str = "") -> _Turn:
         name = name.lower()
+        if name in self.flows and self._unfinished(conv, name):
+            return self._with_current(conv, self.compose.say("common/resumed.j2", conv))
         if name in self.flows:
             return self._start(conv, name, source=argument)
         if name in ("start", "restart"):
@@ -167,6 +169,11 @@ class Engine:
         unknown = self.compose.say("common/unknown_command.j2", conv, name=name)
         return self._with_current(conv, unknown)
 
+    def _unfinished(self, conv: Conversation, flow_id: str) -> bool:
+        """A flow command mid-flow resumes it; only `restart` starts it over."""
+        state = self._state(conv)
+        return conv.flow == flow_id and state is not None and not state.final
+
     def _start_command(self, conv: Conversation, name: str, argument: str) -> _Turn:
         payload = normalize(argument)
         if payload and payload not in self.flows:
@@ -174,6 +181,8 @@ class Engine:
             if payload in INFO_COMMANDS:
                 return self._with_current(conv, self.compose.info(conv, payload))
         flow_id = payload if payload in self.flows else None
+        if flow_id is not None and self._unfinished(conv, flow_id):
+            return self._command(conv, flow_id)
         if flow_id is None and name == "restart" and conv.flow:
             flow_id = conv.flow
         return self._start(conv, flow_id or self.settings.default_flow, source=payload)
