@@ -35,6 +35,12 @@ class ConversationStore(Protocol):
     async def leads(self) -> list[Lead]:
         """Every lead, oldest first."""
 
+    async def save_relay(self, staff_chat: str, message_id: str, channel: str, user_id: str) -> None:
+        """Remember whose conversation a staff notice is about."""
+
+    async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
+        """(channel, user_id) for a staff notice, if it was one of ours."""
+
     async def purge(self, older_than: float) -> dict[str, int]:
         """Delete what is older than the retention window."""
 

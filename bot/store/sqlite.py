@@ -45,6 +45,16 @@ CREATE TABLE IF NOT EXISTS leads (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS leads_by_person ON leads (channel, user_id);
+
+CREATE TABLE IF NOT EXISTS relays (
+    staff_chat TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (staff_chat, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relays_by_person ON relays (channel, user_id);
 """
 
 _LEAD_COLUMNS = (
@@ -94,7 +104,7 @@ class SQLiteStore:
         """Forget a person: their conversation, their events and their leads."""
         with self._db:
             self._db.execute("BEGIN")
-            for table in ("conversations", "events", "leads"):
+            for table in ("conversations", "events", "leads", "relays"):
                 self._db.execute(
                     f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
                     (channel, user_id),
@@ -139,6 +149,24 @@ class SQLiteStore:
             Lead(*row[:7], tuple(d for d in row[7].split(",") if d), *row[8:]) for row in rows
         ]
 
+    # -- staff relays -------------------------------------------------------------------------
+
+    async def save_relay(self, staff_chat: str, message_id: str, channel: str, user_id: str) -> None:
+        """Remember whose conversation a staff notice is about, so staff can reply to it."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO relays (staff_chat, message_id, channel, user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (staff_chat, message_id, channel, user_id, time.time()),
+        )
+
+    async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
+        """(channel, user_id) of the person a staff notice was about, if it was one of ours."""
+        row = self._db.execute(
+            "SELECT channel, user_id FROM relays WHERE staff_chat = ? AND message_id = ?",
+            (staff_chat, message_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
     # -- retention ----------------------------------------------------------------------------
 
     async def purge(self, older_than: float) -> dict[str, int]:
@@ -147,7 +175,7 @@ class SQLiteStore:
         with self._db:
             self._db.execute("BEGIN")
             for table, column in (("conversations", "updated_at"), ("events", "at"),
-                                  ("leads", "created_at")):
+                                  ("leads", "created_at"), ("relays", "created_at")):
                 cursor = self._db.execute(
                     f"DELETE FROM {table} WHERE {column} < ?",
                     (older_than,),
