@@ -35,7 +35,9 @@ class ConversationStore(Protocol):
     async def leads(self) -> list[Lead]:
         """Every lead, oldest first."""
 
-    async def save_relay(self, staff_chat: str, message_id: str, channel: str, user_id: str) -> None:
+    async def save_relay(
+        self, staff_chat: str, message_id: str, channel: str, user_id: str
+    ) -> None:
         """Remember whose conversation a staff notice is about."""
 
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:

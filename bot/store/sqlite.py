@@ -151,7 +151,9 @@ class SQLiteStore:
 
     # -- staff relays -------------------------------------------------------------------------
 
-    async def save_relay(self, staff_chat: str, message_id: str, channel: str, user_id: str) -> None:
+    async def save_relay(
+        self, staff_chat: str, message_id: str, channel: str, user_id: str
+    ) -> None:
         """Remember whose conversation a staff notice is about, so staff can reply to it."""
         self._db.execute(
             "INSERT OR REPLACE INTO relays (staff_chat, message_id, channel, user_id, created_at)"
