@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
+from pydantic import SecretStr
 
 from bot.app import build_engine
 from bot.channels.discord import (
@@ -25,12 +26,22 @@ from bot.channels.discord import (
     START_BUTTON_ID,
     ScreeningBot,
     choice_custom_id,
+    discord_staff_notifier,
     markdown_chunks,
 )
+from bot.engine.client import DialogClient
+from bot.engine.effects import StaffNotice
 from bot.engine.engine import Engine
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
-from tests.fakes.discord_api import GUILD_ID, MANAGE_GUILD, FakeDiscord, Sent
+from tests.conftest import answer_safety_questions_no
+from tests.fakes.discord_api import (
+    GUILD_ID,
+    MANAGE_GUILD,
+    STAFF_CHANNEL_ID,
+    FakeDiscord,
+    Sent,
+)
 
 TOKEN = "fake-discord-token-4f9a1c"
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +69,11 @@ THROUGH_THE_CHECK = [
     "No",
     "Yes",
 ]
+# Choice ids after the red flags for someone whose hips are tight (as in tests/test_handoff.py).
+HIP_MOBILITY_ANSWERS = [
+    "behind", "unsure", "long", "skip", "none", "steady", "no", "no", "pass", "tight", "yes",
+    "steady", "everyday", "no", "no", "yes",
+]  # fmt: skip
 
 
 # -- harness ------------------------------------------------------------------------------------
@@ -94,6 +110,11 @@ class Server:
             task.result()  # the bot stopped during start-up: show why
         await identified
         return bot
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the bot started last."""
+        return self.bots[-1][2]
 
     async def stop_bot(self) -> None:
         """The bot process ends (a deploy, a crash)."""
@@ -370,7 +391,8 @@ async def test_person_with_closed_dms_screens_in_private_replies(server: Server,
 
 
 async def test_commands_sync_to_the_guild_at_once_or_globally(server: Server) -> None:
-    expected = {"kneecheck", "book", "youtube", "podcast", "about", "forget", "post-kneecheck"}
+    expected = {"kneecheck", "contact", "book", "youtube", "podcast", "about", "forget"}
+    expected.add("post-kneecheck")
 
     await server.start_bot(guild_id=GUILD_ID)
     await server.stop_bot()
@@ -465,3 +487,164 @@ async def test_owner_with_a_rejected_token_gets_a_clear_error_without_the_token(
     assert wrong not in output and "wrong.token" not in output
     assert "Traceback" not in output
     assert ("GET", "/api/v10/users/@me") in server.fake.requests  # it really asked Discord
+
+
+# -- leads, staff channel, talking to a person ---------------------------------------------------
+
+
+async def answered_all_but_the_last_question(engine: Engine, user_id: int) -> None:
+    """Someone who answered the knee check earlier (the first story presses every button)."""
+    earlier = DialogClient(engine, str(user_id), channel=CHANNEL)
+    await answer_safety_questions_no(earlier)
+    for choice in HIP_MOBILITY_ANSWERS[:-1]:
+        await earlier.click(choice)
+    assert earlier.last.state != "result"
+
+
+async def test_person_who_asks_to_be_contacted_from_the_result_becomes_a_lead_staff_see(
+    server: Server, person
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    anna = person(ANNA, "anna")
+    await answered_all_but_the_last_question(server.engine, ANNA)
+    await anna.types("yes")
+    assert "likely contributors" in anna.last_message().content
+
+    await anna.presses("Ask the practice to contact me")
+    assert "What name should we use?" in anna.last_message().content
+    await anna.types("Anna Lee")
+    await anna.types("anna@example")
+    reask, question = anna.sees()[-2:]
+    assert "Please type an email address" in reask.content
+    assert "email address or phone number" in question.content
+    await anna.types("Anna.Lee@Example.com")
+    await anna.presses("Yes, please contact me")
+
+    assert "will be in touch soon" in anna.last_message().content
+    (lead,) = await server.engine.store.leads()
+    assert (lead.channel, lead.user_id, lead.name) == (CHANNEL, str(ANNA), "Anna Lee")
+    assert lead.email == "Anna.Lee@example.com" and lead.drivers == ("hip_mobility",)
+    (notice,) = server.fake.staff_posts()
+    assert notice.content.startswith("**New contact request** via discord")
+    assert "Name: Anna Lee" in notice.content and "Email: Anna.Lee@example.com" in notice.content
+    assert "Likely contributors: Hip mobility" in notice.content
+    assert notice.content.endswith(f"From: <@{ANNA}>")  # staff can open her profile
+    assert notice.body["allowed_mentions"] == {"parse": []}  # ...and nobody is pinged
+    assert not any("New contact request" in s.content for s in anna.sees())
+    assert_nothing_public_but(server.fake, [])
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+
+async def test_person_who_does_not_consent_leaves_nothing_for_staff(server: Server, person) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    ben = person(BEN, "ben")
+
+    await ben.runs("contact")  # in the server: the typed questions move to his DM
+    assert "sent you a DM" in ben.last_message().content
+    assert "What name should we use?" in ben.dm()[0].content
+    await ben.types("Ben")
+    await ben.types("(415) 555-2671")
+    assert "+14155552671" in ben.last_message().content
+    await ben.presses("No, don't store it")
+
+    assert "haven't stored your name" in ben.last_message().content
+    assert server.fake.staff_posts() == []
+    assert await server.engine.store.leads() == []
+    saved = await server.engine.store.load(CHANNEL, str(BEN))
+    assert saved is not None and "name" not in saved.facts and "contact" not in saved.facts
+    assert "+1415" not in saved.to_json() and "(415)" not in saved.to_json()
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_person_with_closed_dms_is_told_typing_needs_a_dm(server: Server, person) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    ben = person(BEN, "ben")
+    server.fake.closed_dms.add(BEN)
+
+    await ben.runs("contact")
+
+    question, note = ben.sees()
+    assert "What name should we use?" in question.content
+    assert "only read what you type in a DM" in note.content
+    assert "Privacy Settings" in note.content
+    assert all(s.ephemeral for s in ben.sees())
+    await ben.presses("Never mind")
+    assert "nothing was stored" in ben.last_message().content
+    assert await server.engine.store.leads() == [] and server.fake.staff_posts() == []
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_person_who_asks_for_a_person_in_a_dm_reaches_the_staff_channel(
+    server: Server, person
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    anna = person(ANNA, "anna")
+
+    await anna.types("talk to a person")
+    assert "let the team" in anna.last_message().content
+    (request,) = server.fake.staff_posts()
+    assert "Someone would like to talk to a person" in request.content
+    assert f"From: <@{ANNA}>" in request.content
+    seen = len(anna.sees())
+
+    await anna.types("Is it OK to keep *running*?")
+
+    assert len(anna.sees()) == seen  # it went to the team; the bot does not answer it
+    relayed = server.fake.staff_posts()[-1]
+    assert "Is it OK to keep \\*running\\*?" in relayed.content  # shown as she typed it
+    assert f"From: <@{ANNA}>" in relayed.content
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_person_who_forgets_after_leaving_details_has_no_lead_left(
+    server: Server, person
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    ben = person(BEN, "ben")
+    await ben.runs("contact", in_dm=True)
+    await ben.types("Ben")
+    await ben.types("ben@example.com")
+    await ben.presses("Yes, please contact me")
+    assert len(await server.engine.store.leads()) == 1
+
+    await ben.runs("forget")
+    await ben.presses("Yes, delete everything")
+
+    assert "deleted everything stored about you" in ben.last_message().content
+    assert await server.engine.store.leads() == []
+    assert await server.engine.store.load(CHANNEL, str(BEN)) is None
+
+
+async def test_staff_channel_the_bot_cannot_post_in_never_costs_the_person_an_answer(
+    server: Server, person, caplog: pytest.LogCaptureFixture
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    server.fake.forbidden_channels.add(STAFF_CHANNEL_ID)
+    anna = person(ANNA, "anna")
+
+    await anna.types("talk to a person")
+    await anna.types("My knee hurts on stairs")
+
+    assert "let the team" in anna.sees()[0].content
+    assert server.fake.staff_posts() == []
+    assert "talk_request notice did not reach the staff channel: Forbidden 403" in caplog.text
+    assert "stairs" not in caplog.text and TOKEN not in caplog.text
+
+
+async def test_process_without_a_gateway_posts_staff_notices_over_rest(server: Server) -> None:
+    settings = server.settings(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    made = await discord_staff_notifier(settings)
+    assert made is not None
+    staff, client = made
+    try:
+        text = "**New contact request** via telegram\nName: Kim_Lee @everyone"
+        await staff.notify(StaffNotice("lead", "telegram", "555", text))
+    finally:
+        await client.close()
+
+    (post,) = server.fake.staff_posts()
+    assert post.content == "**New contact request** via telegram\nName: Kim\\_Lee @\u200beveryone"
+    assert server.fake.identifies == []  # logged in over REST only, never on the gateway
+    assert await discord_staff_notifier(server.settings()) is None  # no staff channel set
+    rejected = settings.model_copy(update={"discord_token": SecretStr("wrong")})
+    assert await discord_staff_notifier(rejected) is None

@@ -2,7 +2,8 @@
 
 A screening started in a server moves to the person's DMs (ephemeral replies only when their
 DMs are closed), so health answers never appear in a public channel. Choice buttons are
-`DynamicItem`s whose custom id carries the turn, so they keep working after a restart.
+`DynamicItem`s whose custom id carries the turn, so they keep working after a restart. Staff
+notices (leads, "talk to a person") go to the practice's private staff channel.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,6 +23,8 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import escape_markdown, escape_mentions
 
+from bot.channels.staff import AllStaffPlaces
+from bot.engine.effects import StaffNotice, StaffNotifier
 from bot.engine.engine import Engine
 from bot.engine.events import (
     Event,
@@ -32,10 +36,12 @@ from bot.engine.events import (
     parse_command,
 )
 from bot.engine.markup import Span, render, split_text
+from bot.engine.render import Renderer
 from bot.settings import Settings
 
 CHANNEL = "discord"
 FLOW = "knee"  # /kneecheck starts this flow
+CONTACT = "contact"  # /contact starts this flow: name, email or phone, consent
 INFO_COMMANDS = ("book", "youtube", "podcast", "about", "forget")
 POST_COMMAND = "post-kneecheck"
 CUSTOM_ID_PREFIX = "kc:"
@@ -46,8 +52,20 @@ MESSAGE_LIMIT = 2000
 ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
 DISCORD_API = Route.BASE
 DISCORD_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
+NO_MENTIONS = discord.AllowedMentions.none()
+DELIVERY_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError)
 
 log = logging.getLogger(__name__)
+
+
+def use_api(api_url: str) -> None:
+    """Point discord.py's REST calls at `api_url` (empty: discord.com)."""
+    Route.BASE = f"{api_url.rstrip('/')}/api/v10" if api_url else DISCORD_API
+
+
+def bot_token(settings: Settings) -> str:
+    """The configured bot token, or "" when none is set."""
+    return settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
 
 
 # -- rendering: light markup -> Discord Markdown -----------------------------------------------
@@ -205,6 +223,78 @@ def required_intents() -> discord.Intents:
     return intents
 
 
+# -- staff channel ------------------------------------------------------------------------------
+
+
+class DiscordStaffChannel:
+    """Posts staff notices in the practice's private Discord channel; never raises."""
+
+    def __init__(self, client: discord.Client, channel_id: int, renderer: Renderer) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.renderer = renderer
+
+    async def notify(self, notice: StaffNotice) -> None:
+        """Post one notice (split under Discord's limit); a failure is logged, not raised."""
+        channel = self.client.get_partial_messageable(self.channel_id)
+        try:
+            for content in self.messages(notice):
+                await channel.send(content, allowed_mentions=NO_MENTIONS)
+        except DELIVERY_ERRORS as error:
+            # The notice holds personal details: log only its kind and the error's type.
+            status = getattr(error, "status", "")
+            log.warning(
+                "discord: a %s notice did not reach the staff channel: %s %s",
+                notice.kind,
+                type(error).__name__,
+                status,
+            )
+
+    def messages(self, notice: StaffNotice) -> list[str]:
+        """The notice as Discord Markdown, with who it is about when they are on Discord."""
+        chunks = markdown_chunks(notice.text)
+        if notice.channel == CHANNEL and notice.user_id.isdigit() and chunks:
+            # A user mention lets staff open the person's profile; NO_MENTIONS keeps it silent.
+            person = self.renderer.render("discord/staff_person.j2", mention=f"<@{notice.user_id}>")
+            chunks[-1] = f"{chunks[-1]}\n{person}"
+        return chunks
+
+
+async def staff_places(
+    settings: Settings, client: discord.Client, renderer: Renderer
+) -> list[StaffNotifier]:
+    """Every staff place the Discord process posts to (the Telegram chat belongs here too)."""
+    places: list[StaffNotifier] = []
+    if settings.staff_discord_channel_id is not None:
+        places.append(DiscordStaffChannel(client, settings.staff_discord_channel_id, renderer))
+    return places
+
+
+async def discord_staff_notifier(
+    settings: Settings,
+) -> tuple[DiscordStaffChannel, discord.Client] | None:
+    """The staff channel for a process without a Discord gateway (REST login only).
+
+    None when the token or the channel id is not set, or Discord refuses the login (logged).
+    The caller closes the returned client when it stops.
+    """
+    token, channel_id = bot_token(settings), settings.staff_discord_channel_id
+    if not token or channel_id is None:
+        return None
+    use_api(settings.discord_api_url)
+    client = discord.Client(intents=discord.Intents.none(), allowed_mentions=NO_MENTIONS)
+    try:
+        await client.login(token)
+    except (discord.LoginFailure, *DELIVERY_ERRORS) as error:
+        log.error(
+            "discord: staff notices will not reach Discord, login failed: %s", type(error).__name__
+        )
+        await client.close()
+        return None
+    renderer = Renderer(Path(settings.templates_dir))
+    return DiscordStaffChannel(client, channel_id, renderer), client
+
+
 # -- the client ---------------------------------------------------------------------------------
 
 
@@ -227,12 +317,15 @@ class ScreeningBot(discord.Client):
 
     async def login(self, token: str) -> None:
         """Point discord.py at the configured API first (empty: discord.com), then log in."""
-        Route.BASE = f"{self.api_url}/api/v10" if self.api_url else DISCORD_API
+        use_api(self.api_url)
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        """Gateway address, the persistent start button, choice buttons, command sync."""
+        """Gateway address, staff places, the start button, choice buttons, command sync."""
         DiscordWebSocket.DEFAULT_GATEWAY = await self._gateway()
+        places = await staff_places(self.engine.settings, self, self.engine.renderer)
+        if places:
+            self.engine.notifier = AllStaffPlaces(places)
         self.add_view(StartView(self))
         self.add_dynamic_items(ChoiceButton)
         commands = await self.sync_commands()
@@ -262,6 +355,10 @@ class ScreeningBot(discord.Client):
         async def kneecheck(interaction: discord.Interaction) -> None:
             await self.start_screening(interaction)
 
+        @self.tree.command(name=CONTACT, description=labels.contact)
+        async def contact(interaction: discord.Interaction) -> None:
+            await self.ask_to_be_contacted(interaction)
+
         for name in INFO_COMMANDS:
             self.tree.add_command(
                 app_commands.Command(
@@ -286,8 +383,15 @@ class ScreeningBot(discord.Client):
 
     async def start_screening(self, interaction: discord.Interaction) -> None:
         """/kneecheck or the start button: the screening opens in the person's DMs."""
+        await self._open_in_dm(interaction, FLOW)
+
+    async def ask_to_be_contacted(self, interaction: discord.Interaction) -> None:
+        """/contact: a name and an email or phone are typed, and typing works only in DMs."""
+        await self._open_in_dm(interaction, CONTACT)
+
+    async def _open_in_dm(self, interaction: discord.Interaction, command: str) -> None:
         await _defer_privately(interaction)
-        reply = await self._handle(interaction, EventKind.COMMAND, command=FLOW)
+        reply = await self._handle(interaction, EventKind.COMMAND, command=command)
         if interaction.guild_id is None:
             await self._send_followups(interaction, reply)
             return
@@ -296,7 +400,8 @@ class ScreeningBot(discord.Client):
             note = self._notice("discord/moved_to_dm.j2", dm_url=first.jump_url)
             await interaction.followup.send(note, ephemeral=True)
             return
-        await interaction.followup.send(self._notice("discord/dm_closed.j2"), ephemeral=True)
+        if not self._wants_typing(reply):  # else the typing note, after the question, says it
+            await interaction.followup.send(self._notice("discord/dm_closed.j2"), ephemeral=True)
         await self._send_followups(interaction, reply)
 
     async def start_from_button(self, interaction: discord.Interaction) -> None:
@@ -396,6 +501,15 @@ class ScreeningBot(discord.Client):
         private = interaction.guild_id is not None  # in a server: only the person sees it
         for content, view in reply_parts(reply):
             await interaction.followup.send(content, ephemeral=private, **_view_kwargs(view))
+        if private and self._wants_typing(reply):
+            note = self._notice("discord/typing_needs_dm.j2")
+            await interaction.followup.send(note, ephemeral=True)
+
+    def _wants_typing(self, reply: Reply) -> bool:
+        """The question the person is on takes a typed answer (a name, an email, a number)."""
+        flow = self.engine.flows.get(reply.flow or "")
+        state = flow.states.get(reply.state) if flow else None
+        return state is not None and state.input is not None and not state.final
 
     async def _say_privately(self, interaction: discord.Interaction, text: str) -> None:
         if interaction.response.is_done():
@@ -440,7 +554,7 @@ def run(settings: Settings) -> int:
     """`python -m bot discord`: run until stopped; a clear message and exit code on failure."""
     from bot.app import build_engine
 
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    token = bot_token(settings)
     if not token:
         print(
             "BOT_DISCORD_TOKEN is not set: put the bot token from the Discord developer "

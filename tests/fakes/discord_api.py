@@ -4,7 +4,8 @@ It serves the REST routes the bot calls (login, application info, gateway addres
 sync, interaction callbacks, webhook follow-ups and edits, DM channels, channel messages) and a
 gateway websocket (HELLO, IDENTIFY -> READY, heartbeat ACK). Tests push INTERACTION_CREATE and
 MESSAGE_CREATE events as a person would cause them, and read back what the bot did: every
-message with its content, buttons, flags and who can see it.
+message with its content, buttons, flags and who can see it, and what reached the practice's
+private staff channel.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import WSMsgType, web
 APP_ID = 900_000_000_000_000_001
 GUILD_ID = 900_000_000_000_000_100
 PUBLIC_CHANNEL_ID = 900_000_000_000_000_200
+STAFF_CHANNEL_ID = 900_000_000_000_000_300  # private: only the practice's staff read it
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
 BOT_USER = {
@@ -54,10 +56,15 @@ class Sent:
 
     message: dict[str, Any]
     audience: int | None
+    body: dict[str, Any] = field(default_factory=dict)  # the request, e.g. allowed_mentions
 
     @property
     def id(self) -> int:
         return int(self.message["id"])
+
+    @property
+    def channel_id(self) -> int:
+        return int(self.message["channel_id"])
 
     @property
     def content(self) -> str:
@@ -97,6 +104,7 @@ class FakeDiscord:
         self.users: dict[int, dict[str, Any]] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.closed_dms: set[int] = set()
+        self.forbidden_channels: set[int] = set()  # the bot lacks Send Messages there
         self._ids = itertools.count(APP_ID + 10_000)
         self._sequence = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -187,7 +195,12 @@ class FakeDiscord:
 
     def public(self) -> list[Sent]:
         """Every bot message anyone in the server's channel can see."""
-        return [s for s in self.sent.values() if s.audience is None]
+        staff = STAFF_CHANNEL_ID
+        return [s for s in self.sent.values() if s.audience is None and s.channel_id != staff]
+
+    def staff_posts(self) -> list[Sent]:
+        """Every bot message in the private staff channel."""
+        return [s for s in self.sent.values() if s.channel_id == STAFF_CHANNEL_ID]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway event to every connected client."""
@@ -298,9 +311,11 @@ class FakeDiscord:
         if owner in self.closed_dms:
             error = {"message": "Cannot send messages to this user", "code": 50007}
             return _json(error, status=403)
+        if channel_id in self.forbidden_channels:
+            return _json({"message": "Missing Permissions", "code": 50013}, status=403)
         body = await request.json()
         message = self._message(channel_id, body.get("content") or "", author=BOT_USER, extra=body)
-        self.sent[int(message["id"])] = Sent(message, owner)
+        self.sent[int(message["id"])] = Sent(message, owner, body)
         return _json(message)
 
     async def _unknown(self, request: web.Request) -> web.Response:
