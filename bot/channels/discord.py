@@ -285,7 +285,7 @@ async def discord_staff_notifier(
     client = discord.Client(intents=discord.Intents.none(), allowed_mentions=NO_MENTIONS)
     try:
         await client.login(token)
-    except (discord.LoginFailure, *DELIVERY_ERRORS) as error:
+    except DELIVERY_ERRORS as error:  # a rejected token is a LoginFailure, a DiscordException
         log.error(
             "discord: staff notices will not reach Discord, login failed: %s", type(error).__name__
         )
