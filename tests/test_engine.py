@@ -93,6 +93,14 @@ async def test_pain_level_is_validated_and_reasked(person):
     assert saved is not None and saved.facts["pain_level"] == 8
 
 
+async def test_reply_says_when_the_question_wants_typing(person):
+    await answer_safety_questions_no(person)
+    assert not person.last.expects_text
+    for answer in ("front", "stairs", "weeks"):
+        await person.click(answer)
+    assert person.last.state == "pain_level" and person.last.expects_text
+
+
 async def test_back_undoes_the_last_answer_and_its_scores(person):
     await answer_safety_questions_no(person)
     await person.click("inside")

@@ -10,20 +10,10 @@ import textwrap
 from typing import TextIO
 
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind, Message, Reply, parse_command
+from bot.engine.events import Event, Message, Reply
 from bot.engine.markup import plain
 
 CHANNEL = "console"
-
-
-def event_from_text(user_id: str, text: str) -> Event:
-    """A typed line: a /command or an answer (numbers pick the numbered buttons)."""
-    command = parse_command(text)
-    if command is not None:
-        return Event(
-            CHANNEL, user_id, EventKind.COMMAND, text=text, command=command[0], argument=command[1]
-        )
-    return Event(CHANNEL, user_id, EventKind.TEXT, text=text)
 
 
 def format_message(message: Message) -> str:
@@ -58,7 +48,7 @@ async def say(
     engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO, width: int = 0
 ) -> Reply:
     """Run one turn and print the reply (wrapped to `width` columns when given)."""
-    reply = await engine.handle(event_from_text(user_id, text))
+    reply = await engine.handle(Event.from_text(CHANNEL, user_id, text))
     if as_json:
         out.write("".join(line + "\n" for line in reply_as_json_lines(reply)))
     else:

@@ -6,7 +6,7 @@ Used by transcripts (`python -m bot test-dialogs`), the unit tests and the bench
 from __future__ import annotations
 
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind, Reply, parse_command
+from bot.engine.events import Event, EventKind, Reply
 from bot.engine.markup import plain
 
 
@@ -35,13 +35,7 @@ class DialogClient:
 
     async def send(self, text: str) -> Reply:
         """Type a message (a `/command` is sent as a command)."""
-        command = parse_command(text)
-        if command is None:
-            return await self._handle(Event(self.channel, self.user_id, EventKind.TEXT, text=text))
-        name, argument = command
-        event = Event(self.channel, self.user_id, EventKind.COMMAND, text=text, command=name,
-                      argument=argument)
-        return await self._handle(event)
+        return await self._handle(Event.from_text(self.channel, self.user_id, text))
 
     async def click(self, choice_id: str, replies_ago: int = 0) -> Reply:
         """Press a button shown on the latest reply, or on one `replies_ago` replies back."""

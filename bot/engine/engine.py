@@ -96,6 +96,7 @@ class Engine:
                 stale=turn.stale,
                 applied=turn.applied,
                 extras={"answered": turn.answered} if turn.answered else {},
+                expects_text=self._expects_text(conversation),
             )
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
@@ -421,6 +422,10 @@ class Engine:
         return self._with_current(conv, kept, applied=True)
 
     # -- messages -----------------------------------------------------------------------------
+
+    def _expects_text(self, conv: Conversation) -> bool:
+        state = self._state(conv)
+        return state is not None and state.input is not None and not conv.pending
 
     def _state(self, conv: Conversation) -> State | None:
         if conv.flow is None or conv.flow not in self.flows:

@@ -29,6 +29,15 @@ class Event:
     command: str = ""
     argument: str = ""
 
+    @classmethod
+    def from_text(cls, channel: str, user_id: str, text: str) -> Event:
+        """A typed message: a `/command` (with its argument, e.g. a deep-link payload) or text."""
+        command = parse_command(text)
+        if command is None:
+            return cls(channel, user_id, EventKind.TEXT, text=text)
+        return cls(channel, user_id, EventKind.COMMAND, text=text, command=command[0],
+                   argument=command[1])
+
 
 @dataclass(frozen=True, slots=True)
 class Choice:
@@ -93,6 +102,7 @@ class Reply:
     stale: bool = False
     applied: bool = True
     extras: dict[str, str] = field(default_factory=dict)
+    expects_text: bool = False  # the current question wants a typed answer (a name, a number)
 
     @property
     def outcome(self) -> Outcome | None:
