@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -30,6 +34,8 @@ from bot.engine.markup import parse
 from bot.settings import Settings, load_settings
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
+    RED_FLAG_QUESTIONS,
+    SCREENING_BY_BUTTONS,
     SECRET_HEADER,
     TOKEN,
     FakeTelegram,
@@ -42,28 +48,8 @@ from tests.fakes.telegram_api import (
 # python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
-RED_FLAG_QUESTIONS = 8
+ROOT = Path(__file__).resolve().parent.parent
 MENU = ["start", "knee", "book", "youtube", "podcast", "help", "restart", "cancel", "forget"]
-SCREENING_BY_BUTTONS = [
-    "Let's start",
-    *["No"] * RED_FLAG_QUESTIONS,
-    "Inside of the knee",
-    "Stairs",
-    "More than 3 months",
-    "Skip this one",
-    "No scans",
-    "My arch flattens, knee falls in",
-    "Yes",
-    "No",
-    "No, I had to move closer",
-    "Deep and comfortable",
-    "No",
-    "Steady and level",
-    "Running",
-    "Yes",
-    "No",
-    "Yes",
-]
 
 
 # -- harness ----------------------------------------------------------------------------------
@@ -256,13 +242,17 @@ async def test_person_in_a_group_is_moved_to_a_private_chat(
     invitation = await sam.send(f"/knee@{BOT_USERNAME}")
     chatter = await sam.send("my knee hurts when I run")
     other_bot = await sam.send("/start@SomeOtherBot")
+    keyboard = {"inline_keyboard": [[{"text": "Let's start", "callback_data": "1|begin"}]]}
+    forged = SentMessage(group["id"], 1, "Ready?", [], keyboard)
+    press = await sam.press("Let's start", on=forged)
 
     (message,) = invitation
     assert "private chat" in message.text
     assert url_buttons(message) == {
         "Continue in a private chat": f"https://t.me/{BOT_USERNAME}?start=knee"
     }
-    assert chatter == [] and other_bot == [], "the bot answers only its own commands in groups"
+    assert chatter == other_bot == press == [], "the bot answers only its own commands in groups"
+    assert telegram.answered_queries, "the press in the group still stopped its spinner"
     assert await bot.engine.store.load("telegram", "502") is None, "nothing screened in a group"
 
 
@@ -420,6 +410,33 @@ async def test_person_whose_bot_restarted_mid_screening_carries_on(
 
         assert "Safety first (3 of 8)" in texts(reply)
         assert await second_run.state_of(alex) == "rf_locked"
+
+
+async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    env = os.environ | {
+        "BOT_TELEGRAM_TOKEN": TOKEN,
+        "BOT_TELEGRAM_BASE_URL": telegram.base_url,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+    }
+    alex = Person(telegram, wait_handled=lambda update_id: asyncio.sleep(0), user_id=503)
+
+    async def bot_process_says(text: str | None, press: str | None, expected: str) -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "telegram", cwd=ROOT, env=env, stderr=PIPE
+        )
+        count = len(alex.received) + 1
+        await (alex.send(text) if text else alex.press(press or ""))
+        await telegram.wait_for_messages(alex.user_id, count, timeout=20)
+        assert expected in alex.received[-1].text
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await process.communicate()
+        assert TOKEN not in stderr.decode() and "Traceback" not in stderr.decode()
+        return process.returncode
+
+    assert await bot_process_says("/start", None, "knee-pain check") == 0
+    assert await bot_process_says(None, "Let's start", "Safety first (1 of 8)") == 0
 
 
 # -- webhook mode -----------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from telegram import (
     Update,
 )
 from telegram import Message as TelegramMessage
-from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -44,7 +44,7 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
-from bot.engine.engine import COMMANDS, LINK_COMMANDS, Engine
+from bot.engine.engine import COMMANDS, Engine
 from bot.engine.events import (
     Event,
     EventKind,
@@ -69,7 +69,8 @@ RATE_LIMIT_RETRIES = 5
 CONCURRENT_UPDATES = 256
 WEBHOOK_PATH = "/telegram"
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
-DEEP_LINK_COMMANDS = (*LINK_COMMANDS, "help", "about")
+# Commands the engine also accepts as a /start payload, so a deep link can carry them.
+DEEP_LINK_COMMANDS = ("book", "youtube", "podcast", "help", "about")
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -121,16 +122,6 @@ def keyboard(message: Message, turn: int) -> InlineKeyboardMarkup | None:
 # -- updates to events ------------------------------------------------------------------------
 
 
-def event_from_text(user_id: str, text: str) -> Event:
-    """A typed message: a /command (with its deep-link payload) or an answer."""
-    command = parse_command(text)
-    if command is not None:
-        return Event(
-            CHANNEL, user_id, EventKind.COMMAND, text=text, command=command[0], argument=command[1]
-        )
-    return Event(CHANNEL, user_id, EventKind.TEXT, text=text)
-
-
 def event_from_press(user_id: str, data: str) -> Event | None:
     """A button press; None when the button is not one of ours."""
     decoded = decode_choice(data)
@@ -146,7 +137,7 @@ def deep_link_payload(command: str, engine: Engine) -> str | None:
         return command
     if command in ("start", "restart"):
         return engine.settings.default_flow
-    return None  # back, cancel, forget: just open the private chat
+    return None  # back, cancel, forget...: just open the private chat
 
 
 def addressed_elsewhere(text: str, bot_username: str) -> bool:
@@ -171,7 +162,8 @@ class TelegramChannel:
     async def typed_message(self, update: Update, context: Context) -> None:
         """A text or a /command in the private chat."""
         assert update.message is not None and update.effective_user is not None
-        event = event_from_text(str(update.effective_user.id), update.message.text or "")
+        user_id = str(update.effective_user.id)
+        event = Event.from_text(CHANNEL, user_id, update.message.text or "")
         await self._handle(update, context, event)
 
     async def sent_something_unreadable(self, update: Update, context: Context) -> None:
@@ -184,16 +176,20 @@ class TelegramChannel:
         """A press on a choice button: answer the query, apply it, show the answer chosen."""
         query = update.callback_query
         assert query is not None
-        await answer_quietly(query)
         event = event_from_press(str(query.from_user.id), query.data or "")
-        if event is None:
+        if event is None or not is_private(update):  # not ours, or not where health is discussed
+            await answer_quietly(query)
             return
         reply = await self.engine.handle(event)
+        await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
+        await send_reply(context, chat_id_of(update), reply)
+
+    async def _tidy_pressed_message(self, query: CallbackQuery, reply: Reply) -> None:
+        """Show the answer on the question, or take the keyboard off an old one."""
         if reply.extras.get("answered"):
             await self._show_answer(query, reply.extras["answered"])
         elif reply.messages:  # an old button: it no longer applies, so it goes
             await drop_keyboard(query)
-        await send_reply(context, chat_id_of(update), reply)
 
     async def edited_message(self, update: Update, context: Context) -> None:
         """An edit of an earlier message: answers are not changed behind the person's back."""
@@ -210,9 +206,10 @@ class TelegramChannel:
         command = parsed[0]
         if command not in COMMANDS and command not in self.engine.flows:
             return
-        url = create_deep_linked_url(context.bot.username, deep_link_payload(command, self.engine))
+        payload = deep_link_payload(command, self.engine)
+        url = create_deep_linked_url(context.bot.username, payload)
         button = InlineKeyboardButton(plain(self.notice("private_button")), url=url)
-        text = self.notice("group", command=command)
+        text = self.notice("group", command=command, carried=payload is not None)
         await send_text(context, message.chat_id, text, InlineKeyboardMarkup([[button]]))
 
     async def set_command_menu(self, application: Application) -> None:
@@ -240,8 +237,16 @@ class TelegramChannel:
         if len(question.text) + len(plain(line)) + 2 > SPLIT_AT:
             await drop_keyboard(query)
             return
-        with suppress(BadRequest):  # deleted meanwhile, or already shows it
+        try:
             await query.edit_message_text(f"{question.text_html}\n\n{to_html(line)}")
+        except TelegramError as error:  # deleted meanwhile, or already shows it
+            log.debug("could not show the answer: %s", describe(error))
+
+
+def is_private(update: Update) -> bool:
+    """True in a one-to-one chat (or when Telegram no longer says which chat it was)."""
+    chat = update.effective_chat
+    return chat is None or chat.type == ChatType.PRIVATE
 
 
 def chat_id_of(update: Update) -> int:
@@ -256,15 +261,19 @@ async def answer_quietly(query: CallbackQuery) -> None:
     """Stop the button's spinner; a query too old to answer is fine."""
     try:
         await query.answer()
-    except BadRequest as error:
-        if not any(phrase in str(error).lower() for phrase in OLD_QUERY_ERRORS):
-            raise
-        log.debug("callback query was too old to answer")
+    except TelegramError as error:  # the reply still goes out; only the spinner lingers
+        if any(phrase in str(error).lower() for phrase in OLD_QUERY_ERRORS):
+            log.debug("callback query was too old to answer")
+        else:
+            log.warning("could not answer a callback query: %s", describe(error))
 
 
 async def drop_keyboard(query: CallbackQuery) -> None:
-    with suppress(BadRequest):
+    """Take the buttons off the pressed message; a message gone or unchanged is fine."""
+    try:
         await query.edit_message_reply_markup(None)
+    except TelegramError as error:
+        log.debug("could not drop a keyboard: %s", describe(error))
 
 
 async def send_reply(context: Context, chat_id: int, reply: Reply) -> None:
@@ -382,7 +391,11 @@ async def started(
 
     Raises InvalidToken when Telegram rejects the token; yields the web runner in webhook mode.
     """
-    await application.initialize()
+    try:
+        await application.initialize()
+    except BaseException:
+        await application.bot.shutdown()  # getMe failed: close the HTTP clients it opened
+        raise
     runner: web.AppRunner | None = None
     try:
         if application.post_init is not None:

@@ -30,6 +30,28 @@ TAG_ENTITIES = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u
 TAG_ENTITIES |= {"s": "strikethrough", "code": "code", "pre": "pre", "a": "text_link"}
 
 Update = dict[str, Any]
+RED_FLAG_QUESTIONS = 8
+# The knee screening pressed through after /start: no red flag, several likely contributors.
+SCREENING_BY_BUTTONS = [
+    "Let's start",
+    *["No"] * RED_FLAG_QUESTIONS,
+    "Inside of the knee",
+    "Stairs",
+    "More than 3 months",
+    "Skip this one",
+    "No scans",
+    "My arch flattens, knee falls in",
+    "Yes",
+    "No",
+    "No, I had to move closer",
+    "Deep and comfortable",
+    "No",
+    "Steady and level",
+    "Running",
+    "Yes",
+    "No",
+    "Yes",
+]
 
 
 @dataclass
@@ -145,6 +167,8 @@ class FakeTelegram:
         self._pending: list[Update] = []
         self._arrived = asyncio.Event()
         self._failures: dict[str, list[Failure]] = {}
+        self._by_chat: dict[int, list[SentMessage]] = {}
+        self._count_waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._query_ids = itertools.count(1)
@@ -217,7 +241,23 @@ class FakeTelegram:
         return [call.params for call in self.calls if call.method == method]
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
-        return [message for message in self.sent if message.chat_id == chat_id]
+        return list(self._by_chat.get(chat_id, []))
+
+    async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> None:
+        """Return once the bot has sent `count` messages to the chat in all."""
+        if len(self._by_chat.get(chat_id, [])) >= count:
+            return
+        reached = asyncio.get_running_loop().create_future()
+        self._count_waiters.setdefault(chat_id, []).append((count, reached))
+        await asyncio.wait_for(reached, timeout)
+
+    def _count_sent(self, chat_id: int) -> None:
+        count = len(self._by_chat.get(chat_id, []))
+        waiters = self._count_waiters.get(chat_id, [])
+        for waiter in [w for w in waiters if w[0] <= count]:
+            waiters.remove(waiter)
+            if not waiter[1].done():
+                waiter[1].set_result(None)
 
     # -- updates a person makes ---------------------------------------------------------------
 
@@ -311,6 +351,8 @@ class FakeTelegram:
         )
         self.sent.append(message)
         self._messages[chat_id, message.message_id] = message
+        self._by_chat.setdefault(chat_id, []).append(message)
+        self._count_sent(chat_id)
         return self._message_json(message)
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
