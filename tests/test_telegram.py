@@ -535,3 +535,128 @@ async def test_practice_name_with_html_characters_is_shown_literally(
         welcome = await person_named(telegram, bot).send("/start")
 
     assert "Fix & <Move> *PT*" in texts(welcome)
+
+
+# -- leads, staff chat and the relay (issue 5) --------------------------------------------------
+
+STAFF_CHAT = {"id": -100777, "type": "supergroup", "title": "Practice staff"}
+
+
+@pytest.fixture
+async def staffed_bot(
+    tmp_path: Path, telegram: FakeTelegram
+) -> AsyncIterator[tuple[RunningBot, Person]]:
+    """The bot with a staff chat, and a staff member in it."""
+    from bot.channels.telegram_staff import attach_staff_places
+
+    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
+    async with bot_running(settings) as running:
+        close = await attach_staff_places(running.engine, settings, running.application.bot)
+        staff = Person(telegram, running.handled.wait, 900, first_name="Dana", chat=STAFF_CHAT)
+        yield running, staff
+        await close()
+
+
+async def test_person_who_asks_to_be_contacted_is_a_lead_and_staff_see_it(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    bot, staff = staffed_bot
+    alex = person_named(telegram, bot)
+    await alex.send("/start")
+    for label in SCREENING_BY_BUTTONS:
+        await alex.press(label)
+    await alex.press("Ask the practice to contact me")
+    await alex.send("Alex Kim")
+    reasked = await alex.send("alex@")
+    assert "email address" in texts(reasked)
+    await alex.send("alex@example.com")
+    await alex.press("Yes, please contact me")
+
+    (notice,) = staff.received
+    assert "New contact request" in notice.text and "Alex Kim" in notice.text
+    assert "alex@example.com" in notice.text and "Likely contributors" in notice.text
+    (lead,) = await bot.engine.store.leads()
+    assert (lead.channel, lead.email) == ("telegram", "alex@example.com")
+    assert not any("alex@example.com" in m.text for m in telegram.sent if m.chat_id < 0
+                   and m.chat_id != STAFF_CHAT["id"]), "never in a public place"
+
+
+async def test_staff_and_person_talk_through_the_bot_until_staff_are_done(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    bot, staff = staffed_bot
+    alex = person_named(telegram, bot)
+    await alex.send("/start")
+    told = await alex.send("talk to a person")
+    assert "let the team" in texts(told)
+    request = staff.received[-1]
+    assert "talk to a person" in request.text
+
+    assert await alex.send("Is running OK this week?") == []
+    assert "Is running OK this week?" in staff.received[-1].text
+
+    answered = await staff.reply("Easy runs are fine, no hills.", to=request)
+    assert "Easy runs are fine, no hills." in texts(alex.received[-1:])
+    assert answered == [], "nothing is said in the staff chat in reply"
+    follow_up = staff.received[-1]
+    await staff.reply("Thanks! Anything else, just ask.", to=follow_up)
+    assert "Anything else" in alex.received[-1].text
+
+    await staff.reply("/done", to=request)
+    assert "closed this chat" in alex.received[-1].text
+    assert "has ended" in staff.received[-1].text
+    back_with_bot = await alex.send("book")
+    assert url_buttons(back_with_bot[0]), "the person is back with the bot"
+
+
+async def test_staff_chatter_that_is_not_a_reply_is_left_alone(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    _, staff = staffed_bot
+    assert await staff.send("/help") == [] and await staff.send("morning all") == []
+
+
+async def test_link_clicks_are_counted_by_the_bots_web_server_in_polling_mode(
+    tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    port = free_port()
+    settings = telegram_settings(tmp_path, telegram, public_url=f"http://127.0.0.1:{port}",
+                                 web_port=port)
+    engine = build_engine(settings)
+    application = build_application(settings, engine)
+    handled = HandledUpdates()
+    handled.attach(application)
+    async with started(application, settings, poll_timeout=1, engine=engine):
+        alex = Person(telegram, handled.wait, 501)
+        await alex.send("/start")
+        booking, _question_again = await alex.send("book")
+        url = url_buttons(booking)["Book a complimentary call"]
+        assert url.startswith(f"http://127.0.0.1:{port}/go/book?channel=telegram")
+        async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as hop:
+            assert hop.status == 302
+            assert "utm_source=telegram" in hop.headers["Location"]
+    clicks = [row for row in await engine.store.stats() if row.kind == "link_click"]
+    assert [(row.channel, row.detail, row.count) for row in clicks] == [("telegram", "book", 1)]
+    await engine.store.close()
+
+
+async def test_a_process_without_a_telegram_bot_still_reaches_the_staff_chat(
+    tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    from bot.channels.telegram_staff import rest_only_staff_chat
+    from bot.engine.effects import StaffNotice
+
+    telegram.register_chat(STAFF_CHAT)
+    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
+    engine = build_engine(settings)
+    made = await rest_only_staff_chat(settings, engine.store)
+    assert made is not None
+    staff_chat, bot = made
+    await staff_chat.notify(StaffNotice("lead", "discord", "42", "**New contact request** <b>x"))
+    (notice,) = telegram.messages_to(STAFF_CHAT["id"])
+    assert notice.text == "New contact request <b>x"  # bold rendered, person's text escaped
+    assert await engine.store.relay_target(str(STAFF_CHAT["id"]), "1") is None
+    await bot.shutdown()
+    no_chat = telegram_settings(tmp_path, telegram)
+    assert await rest_only_staff_chat(no_chat, engine.store) is None
+    await engine.store.close()

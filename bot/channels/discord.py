@@ -38,6 +38,7 @@ from bot.engine.events import (
 from bot.engine.markup import Span, render, split_text
 from bot.engine.render import Renderer
 from bot.settings import Settings
+from bot.store.base import ConversationStore
 
 CHANNEL = "discord"
 FLOW = "knee"  # /kneecheck starts this flow
@@ -261,12 +262,17 @@ class DiscordStaffChannel:
 
 
 async def staff_places(
-    settings: Settings, client: discord.Client, renderer: Renderer
+    settings: Settings, client: discord.Client, renderer: Renderer, store: ConversationStore
 ) -> list[StaffNotifier]:
     """Every staff place the Discord process posts to (the Telegram chat belongs here too)."""
+    from bot.channels.telegram_staff import rest_only_staff_chat  # imports this module
+
     places: list[StaffNotifier] = []
     if settings.staff_discord_channel_id is not None:
         places.append(DiscordStaffChannel(client, settings.staff_discord_channel_id, renderer))
+    telegram_staff = await rest_only_staff_chat(settings, store)
+    if telegram_staff is not None:
+        places.append(telegram_staff[0])
     return places
 
 
@@ -323,7 +329,9 @@ class ScreeningBot(discord.Client):
     async def setup_hook(self) -> None:
         """Gateway address, staff places, the start button, choice buttons, command sync."""
         DiscordWebSocket.DEFAULT_GATEWAY = await self._gateway()
-        places = await staff_places(self.engine.settings, self, self.engine.renderer)
+        places = await staff_places(
+            self.engine.settings, self, self.engine.renderer, self.engine.store
+        )
         if places:
             self.engine.notifier = AllStaffPlaces(places)
         self.add_view(StartView(self))

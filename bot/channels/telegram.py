@@ -55,6 +55,7 @@ from bot.engine.events import (
     parse_command,
 )
 from bot.engine.markup import Span, plain, render, split_text
+from bot.handoff.redirect import add_redirects
 from bot.settings import Settings
 from bot.web import add_telegram_webhook, create_web_app, serve
 
@@ -358,6 +359,10 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     add_handlers(application, channel)
+    if settings.staff_telegram_chat_id is not None:
+        from bot.channels.telegram_staff import add_staff_chat  # it builds on this module
+
+        add_staff_chat(application, engine, settings.staff_telegram_chat_id)
     return application
 
 
@@ -365,15 +370,17 @@ def add_handlers(application: Application, channel: TelegramChannel) -> None:
     """Route each kind of update to the handler for what the person did."""
     private = filters.ChatType.PRIVATE
     new_message = filters.UpdateType.MESSAGE
+    groups = filters.ChatType.GROUPS
+    staff_chat = channel.engine.settings.staff_telegram_chat_id
+    if staff_chat is not None:  # staff talk there; only their replies to notices are for us
+        groups = groups & ~filters.Chat(staff_chat)
     application.add_handlers(
         [
             CallbackQueryHandler(channel.pressed_button),
             MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, channel.edited_message),
             MessageHandler(private & new_message & filters.TEXT, channel.typed_message),
             MessageHandler(private & new_message, channel.sent_something_unreadable),
-            MessageHandler(
-                filters.ChatType.GROUPS & filters.COMMAND, channel.used_command_in_group
-            ),
+            MessageHandler(groups & filters.COMMAND, channel.used_command_in_group),
         ]
     )
     application.add_error_handler(channel.failed)
@@ -386,10 +393,13 @@ async def started(
     *,
     webhook: bool = False,
     poll_timeout: float = POLL_TIMEOUT,
+    engine: Engine | None = None,
 ) -> AsyncIterator[web.AppRunner | None]:
     """Run the bot (polling, or webhook on the bot's web server) until the block ends.
 
-    Raises InvalidToken when Telegram rejects the token; yields the web runner in webhook mode.
+    With an engine, the web server also counts link clicks (`/go/...`), and in polling mode
+    it runs when `public_url` is set. Raises InvalidToken when Telegram rejects the token;
+    yields the web runner when one runs.
     """
     try:
         await application.initialize()
@@ -402,12 +412,14 @@ async def started(
             await application.post_init(application)
         await application.start()
         if webhook:
-            runner = await start_webhook(application, settings)
+            runner = await start_webhook(application, settings, engine)
         else:
             assert application.updater is not None
             await application.updater.start_polling(
                 timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
+            if engine is not None and settings.public_url:
+                runner = await start_link_server(settings, engine)
         yield runner
     finally:
         if application.updater is not None and application.updater.running:
@@ -428,13 +440,17 @@ def webhook_address(settings: Settings) -> str:
     raise ValueError("webhook mode needs BOT_TELEGRAM_WEBHOOK_URL or BOT_PUBLIC_URL")
 
 
-async def start_webhook(application: Application, settings: Settings) -> web.AppRunner:
+async def start_webhook(
+    application: Application, settings: Settings, engine: Engine | None = None
+) -> web.AppRunner:
     """Serve the webhook route on the bot's web server and tell Telegram where it is."""
     url = webhook_address(settings)
     configured = settings.telegram_webhook_secret
     secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
     web_app = create_web_app()
     add_telegram_webhook(web_app, application, secret, urlsplit(url).path or WEBHOOK_PATH)
+    if engine is not None:
+        add_redirects(web_app, engine)
     runner = await serve(web_app, settings.web_host, settings.web_port)
     try:
         await application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
@@ -442,6 +458,13 @@ async def start_webhook(application: Application, settings: Settings) -> web.App
         await runner.cleanup()
         raise
     return runner
+
+
+async def start_link_server(settings: Settings, engine: Engine) -> web.AppRunner:
+    """The bot's web server without the webhook route: health check and link redirects."""
+    web_app = create_web_app()
+    add_redirects(web_app, engine)
+    return await serve(web_app, settings.web_host, settings.web_port)
 
 
 def run(settings: Settings, webhook: bool) -> int:
@@ -468,11 +491,16 @@ async def _serve(settings: Settings, webhook: bool) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
+    from bot.channels.telegram_staff import attach_staff_places  # it builds on this module
+
     try:
-        async with started(application, settings, webhook=webhook):
+        async with started(application, settings, webhook=webhook, engine=engine):
+            close_staff_places = await attach_staff_places(engine, settings, application.bot)
             mode = "webhook" if webhook else "polling"
             log.warning("Telegram bot @%s is running (%s)", application.bot.username, mode)
+            await engine.purge_expired()
             await stop.wait()
+            await close_staff_places()
     except InvalidToken:
         print(
             "error: Telegram rejected BOT_TELEGRAM_TOKEN; check it with @BotFather.",

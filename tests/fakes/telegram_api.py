@@ -490,6 +490,13 @@ class Person:
         """A sticker, photo, voice note or file (`sticker={...}`)."""
         return await self._act(self.telegram.message_update(self.user, self.chat, **content))
 
+    async def reply(self, text: str, to: SentMessage) -> list[SentMessage]:
+        """Reply to one of the bot's messages (Telegram's reply_to_message)."""
+        original = self.telegram._message_json(to)
+        update = self.telegram.message_update(self.user, self.chat, text=text,
+                                              reply_to_message=original)
+        return await self._act(update)
+
     async def edit(self, text: str) -> list[SentMessage]:
         update = self.telegram.message_update(self.user, self.chat, text=text)
         update["message"]["edit_date"] = int(time.time())
