@@ -660,3 +660,18 @@ async def test_a_process_without_a_telegram_bot_still_reaches_the_staff_chat(
     no_chat = telegram_settings(tmp_path, telegram)
     assert await rest_only_staff_chat(no_chat, engine.store) is None
     await engine.store.close()
+
+
+async def test_pressing_the_contact_button_on_the_result_keeps_its_link_buttons(
+    alex: Person,
+) -> None:
+    await alex.send("/start")
+    for label in SCREENING_BY_BUTTONS:
+        await alex.press(label)
+    result = alex.question
+    assert "Watch on YouTube" in url_buttons(result)
+    await alex.press("Ask the practice to contact me", on=result)
+    assert set(url_buttons(result)) == {
+        "Watch on YouTube", "Listen to Highly Functional", "Book a complimentary call"
+    }
+    assert "Ask the practice to contact me" not in result.labels

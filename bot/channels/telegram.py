@@ -239,7 +239,9 @@ class TelegramChannel:
             await drop_keyboard(query)
             return
         try:
-            await query.edit_message_text(f"{question.text_html}\n\n{to_html(line)}")
+            await query.edit_message_text(
+                f"{question.text_html}\n\n{to_html(line)}", reply_markup=links_only(question)
+            )
         except TelegramError as error:  # deleted meanwhile, or already shows it
             log.debug("could not show the answer: %s", describe(error))
 
@@ -269,10 +271,20 @@ async def answer_quietly(query: CallbackQuery) -> None:
             log.warning("could not answer a callback query: %s", describe(error))
 
 
+def links_only(message: object) -> InlineKeyboardMarkup | None:
+    """The URL buttons of a message's keyboard (a pressed message keeps its links)."""
+    markup = getattr(message, "reply_markup", None)
+    rows = [
+        [button] for row in (markup.inline_keyboard if markup else ()) for button in row
+        if button.url
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
 async def drop_keyboard(query: CallbackQuery) -> None:
-    """Take the buttons off the pressed message; a message gone or unchanged is fine."""
+    """Take the choice buttons off the pressed message; a message gone or unchanged is fine."""
     try:
-        await query.edit_message_reply_markup(None)
+        await query.edit_message_reply_markup(links_only(query.message))
     except TelegramError as error:
         log.debug("could not drop a keyboard: %s", describe(error))
 
