@@ -510,8 +510,11 @@ async def test_person_who_asks_to_be_contacted_from_the_result_becomes_a_lead_st
     await anna.types("yes")
     assert "likely contributors" in anna.last_message().content
 
+    result = anna.latest_with("Ask the practice to contact me")
     await anna.presses("Ask the practice to contact me")
     assert "What name should we use?" in anna.last_message().content
+    kept = {button["label"] for button in result.buttons}
+    assert kept == {"Watch on YouTube", "Listen to Highly Functional", "Book a complimentary call"}
     await anna.types("Anna Lee")
     await anna.types("anna@example")
     reask, question = anna.sees()[-2:]

@@ -180,6 +180,22 @@ def _buttons(message: Message, turn: int) -> discord.ui.View | None:
     return view
 
 
+def links_only(message: discord.Message | None) -> discord.ui.View | None:
+    """The link buttons of a message (a pressed message keeps its links, loses its choices)."""
+    links = [
+        discord.ui.Button(label=component.label, url=component.url)
+        for row in (message.components if message else ())
+        for component in getattr(row, "children", ())
+        if isinstance(component, discord.components.Button) and component.url
+    ]
+    if not links:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in links:
+        view.add_item(button)
+    return view
+
+
 def reply_parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
     """Every Discord message for one reply, in order."""
     return [part for message in reply.messages for part in message_parts(message, reply.turn)]
@@ -433,7 +449,8 @@ class ScreeningBot(discord.Client):
             reply = await self._handle(interaction, EventKind.PRESS, choice_id=choice_id, turn=turn)
             if not reply.stale:
                 await interaction.edit_original_response(
-                    content=self._answered(interaction, reply), view=None
+                    content=self._answered(interaction, reply),
+                    view=links_only(interaction.message),
                 )
             await self._send_followups(interaction, reply)
         except Exception:
