@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.engine.engine import Engine
@@ -17,3 +21,27 @@ def build_engine(settings: Settings, store: ConversationStore | None = None) -> 
     flows = load_flows(Path(settings.dialogs_dir))
     renderer = Renderer(Path(settings.templates_dir))
     return Engine(flows, renderer, store or SQLiteStore(settings.database_path), settings)
+
+
+PURGE_EVERY = 24 * 3600.0
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def purging_daily(engine: Engine, every: float = PURGE_EVERY) -> AsyncIterator[None]:
+    """While the block runs, delete data older than the retention window now and every day."""
+
+    async def purge_forever() -> None:
+        while True:
+            deleted = await engine.purge_expired()
+            if any(deleted.values()):
+                log.info("retention: %s", deleted)
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(purge_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -173,6 +173,30 @@ async def test_talking_to_a_person_relays_both_ways_until_staff_are_done(person,
     assert person.last.messages[0].links  # back with the bot
 
 
+async def test_a_running_bot_purges_old_data_at_start_and_then_daily(tmp_path):
+    import asyncio
+
+    from bot.app import purging_daily
+
+    now = [1_000_000.0]
+    engine = build_engine(load_settings(data_dir=tmp_path, retention_days=1))
+    engine.clock = lambda: now[0]
+    await DialogClient(engine, "early").send("/start")
+    with sqlite3.connect(engine.store.path) as db:
+        db.execute("UPDATE conversations SET updated_at = ?", (now[0],))
+    now[0] += 2 * 86400
+    async with purging_daily(engine, every=0.01):
+        await asyncio.sleep(0.05)
+        assert await engine.store.load("test", "early") is None
+        await DialogClient(engine, "late").send("/start")
+        with sqlite3.connect(engine.store.path) as db:
+            db.execute("UPDATE conversations SET updated_at = ?", (now[0],))
+        now[0] += 2 * 86400  # a day and more goes by while the bot runs
+        await asyncio.sleep(0.05)
+        assert await engine.store.load("test", "late") is None
+    await engine.store.close()
+
+
 def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
     from bot.store.records import Lead
 

@@ -560,9 +560,11 @@ class ScreeningBot(discord.Client):
 
 async def serve(engine: Engine, token: str, settings: Settings) -> None:
     """Connect and run until the connection ends; the store is closed afterwards."""
+    from bot.app import purging_daily
+
     bot = ScreeningBot(engine, settings.discord_guild_id, settings.discord_api_url)
     try:
-        async with bot:
+        async with bot, purging_daily(engine):
             await bot.start(token)
     finally:
         await engine.store.close()

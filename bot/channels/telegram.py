@@ -494,7 +494,7 @@ def run(settings: Settings, webhook: bool) -> int:
 
 
 async def _serve(settings: Settings, webhook: bool) -> int:
-    from bot.app import build_engine
+    from bot.app import build_engine, purging_daily
 
     engine = build_engine(settings)
     application = build_application(settings, engine, webhook=webhook)
@@ -510,8 +510,8 @@ async def _serve(settings: Settings, webhook: bool) -> int:
             close_staff_places = await attach_staff_places(engine, settings, application.bot)
             mode = "webhook" if webhook else "polling"
             log.warning("Telegram bot @%s is running (%s)", application.bot.username, mode)
-            await engine.purge_expired()
-            await stop.wait()
+            async with purging_daily(engine):
+                await stop.wait()
             await close_staff_places()
     except InvalidToken:
         print(

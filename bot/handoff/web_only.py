@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from bot.app import purging_daily
 from bot.engine.engine import Engine
 from bot.handoff.redirect import add_redirects
 from bot.web import create_web_app, serve
@@ -26,9 +27,8 @@ async def _serve_forever(engine: Engine) -> None:
     runner = await serve(app, engine.settings.web_host, engine.settings.web_port)
     print(f"web server on http://{engine.settings.web_host}:{engine.settings.web_port}")
     try:
-        while True:
-            await engine.purge_expired()
-            await asyncio.sleep(86400)
+        async with purging_daily(engine):
+            await asyncio.Event().wait()  # until interrupted
     finally:
         await runner.cleanup()
         await engine.store.close()
