@@ -33,7 +33,6 @@ from bot.engine.events import (
     Reply,
     decode_choice,
     encode_choice,
-    parse_command,
 )
 from bot.engine.markup import Span, render, split_text
 from bot.engine.render import Renderer
@@ -220,13 +219,7 @@ def event_from_dm(message: discord.Message) -> Event:
     text = message.content.strip()
     if not text:
         return Event(CHANNEL, user_id, EventKind.UNSUPPORTED)
-    command = parse_command(text)
-    if command is not None:
-        name, argument = command
-        return Event(
-            CHANNEL, user_id, EventKind.COMMAND, text=text, command=name, argument=argument
-        )
-    return Event(CHANNEL, user_id, EventKind.TEXT, text=text)
+    return Event.from_text(CHANNEL, user_id, text)
 
 
 def required_intents() -> discord.Intents:
