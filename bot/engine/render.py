@@ -26,6 +26,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,  # an include ends its paragraph
+            auto_reload=False,  # templates are read once; no file check on every message
             extensions=["jinja2.ext.do"],
         )
         self.env.globals.update(globals_ or {})

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     updated_at REAL NOT NULL,
     PRIMARY KEY (channel, user_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated_at);
+-- No index on updated_at: only the daily purge reads it, and every turn would pay for one.
+DROP INDEX IF EXISTS conversations_by_age;
 
 CREATE TABLE IF NOT EXISTS events (
     id      INTEGER PRIMARY KEY,
