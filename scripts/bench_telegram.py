@@ -257,13 +257,13 @@ async def main(people: int, rounds: int) -> None:
                 print(f"round {number} {kind:>9}: {rates[-1]:7.0f} updates/s", flush=True)
     echo, same_calls, replay, bot = (statistics.median(figures[kind]) for kind in figures)
     print(f"\n{people} people x {UPDATES_PER_PERSON} updates each, median of {rounds} rounds:")
-    print(f"  bare echo bot (answer press, send):         {echo:7.0f} updates/s")
-    print(f"  bare echo bot (answer press, edit, send):   {same_calls:7.0f} updates/s")
-    print(f"  library replaying the bot's calls (same rate limiter): {replay:7.0f} updates/s")
-    print(f"  screening bot (engine, SQLite, HTML):       {bot:7.0f} updates/s")
-    print(f"  ratio to the replay (same calls, payloads, limiter): {bot / replay:.2f} (target 0.80)")
-    print(f"  ratio to the echo bot with the same calls:          {bot / same_calls:.2f}")
-    print(f"  ratio to the minimal echo bot:                      {bot / echo:.2f}")
+    print(f"  bare echo bot (answer press, send):               {echo:7.0f} updates/s")
+    print(f"  bare echo bot (answer press, edit, send):         {same_calls:7.0f} updates/s")
+    print(f"  library replaying the bot's calls (same limiter): {replay:7.0f} updates/s")
+    print(f"  screening bot (engine, SQLite, HTML):             {bot:7.0f} updates/s")
+    print(f"  ratio to the replay (same calls, payloads, limiter): {bot / replay:.2f} (target 0.8)")
+    print(f"  ratio to the echo bot with the same calls:           {bot / same_calls:.2f}")
+    print(f"  ratio to the minimal echo bot:                       {bot / echo:.2f}")
 
 
 if __name__ == "__main__":
