@@ -12,7 +12,7 @@ from typing import Any
 
 from transitions import Machine
 
-from bot.engine.compose import LINK_TARGETS, Composer
+from bot.engine.compose import Composer
 from bot.engine.conversation import Answer, Conversation
 from bot.engine.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
 from bot.engine.events import Choice, Event, EventKind, Message, Reply
@@ -460,6 +460,3 @@ def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
     conv.facts.update(option.facts)
     for key, delta in option.scores.items():
         conv.scores[key] = conv.scores.get(key, 0) + delta
-
-
-__all__ = ["ACTIONS", "COMMANDS", "FORGOTTEN", "IDLE", "LINK_TARGETS", "Engine"]
