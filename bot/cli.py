@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--user", default=getpass.getuser(), help="who you are (default: $USER)")
+    chat.add_argument("--user", default=_local_user(), help="who you are (default: $USER)")
     chat.set_defaults(run=_chat)
 
     say = commands.add_parser("say", help="one turn, for scripts; state persists in the store")
@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     discord = commands.add_parser("discord", help="run the Discord bot (BOT_DISCORD_TOKEN)")
     discord.set_defaults(run=_discord)
     return parser
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "local"
 
 
 def _engine(settings: Settings):

@@ -49,7 +49,9 @@ from tests.fakes.telegram_api import (
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 ROOT = Path(__file__).resolve().parent.parent
-MENU = ["start", "knee", "book", "youtube", "podcast", "help", "restart", "cancel", "forget"]
+MENU = [
+    "start", "knee", "book", "contact", "youtube", "podcast", "help", "restart", "cancel", "forget"
+]
 
 
 # -- harness ----------------------------------------------------------------------------------
