@@ -197,6 +197,15 @@ async def test_a_running_bot_purges_old_data_at_start_and_then_daily(tmp_path):
     await engine.store.close()
 
 
+async def test_without_a_staff_chat_the_bot_promises_no_person_and_keeps_the_place(person):
+    await answer_safety_questions_no(person)
+    reply = await person.send("talk to a person")
+    assert "no one from the team" in person.text and "/contact" in person.text
+    assert reply.state == "pain_where" and person.choice_ids[-1] == "unsure"
+    await person.send("Front, around the kneecap")
+    assert person.last.state == "pain_worse", "typing still answers the bot"
+
+
 def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
     from bot.store.records import Lead
 

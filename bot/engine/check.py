@@ -27,6 +27,7 @@ COMMON_TEMPLATES = (
     "common/book", "common/youtube", "common/podcast", "common/talk_requested",
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
     "staff/relay_message", "staff/relay_ended", "common/resumed",
+    "common/talk_unavailable",
 )
 INPUT_SAMPLES: dict[str, object] = {
     "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",

@@ -357,6 +357,9 @@ class Engine:
     # -- talking with staff -------------------------------------------------------------------
 
     def _talk(self, conv: Conversation) -> _Turn:
+        if self.notifier is None:  # no staff place configured: promise nothing
+            unavailable = self.compose.say("common/talk_unavailable.j2", conv)
+            return self._with_current(conv, unavailable)
         already = conv.relay
         conv.relay = True
         reply = self.compose.say("common/talk_requested.j2", conv, already=already)
