@@ -658,7 +658,8 @@ async def test_a_process_without_a_telegram_bot_still_reaches_the_staff_chat(
     (notice,) = telegram.messages_to(STAFF_CHAT["id"])
     assert notice.text == "New contact request <b>x"  # bold rendered, person's text escaped
     assert await engine.store.relay_target(str(STAFF_CHAT["id"]), "1") is None
-    await bot.shutdown()
+    await staff_chat.close()  # it made the bot, so it shuts it down
+    assert staff_chat.owns_bot and bot is staff_chat.bot
     no_chat = telegram_settings(tmp_path, telegram)
     assert await rest_only_staff_chat(no_chat, engine.store) is None
     await engine.store.close()

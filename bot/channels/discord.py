@@ -335,6 +335,12 @@ class ScreeningBot(discord.Client):
         use_api(self.api_url)
         await super().login(token)
 
+    async def close(self) -> None:
+        """Disconnect, and close the staff places' own connections (a REST-only Telegram bot)."""
+        if isinstance(self.engine.notifier, AllStaffPlaces):
+            await self.engine.notifier.close()
+        await super().close()
+
     async def setup_hook(self) -> None:
         """Gateway address, staff places, the start button, choice buttons, command sync."""
         DiscordWebSocket.DEFAULT_GATEWAY = await self._gateway()

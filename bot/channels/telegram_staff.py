@@ -32,10 +32,18 @@ STAFF_HANDLERS = 1  # a group of its own; the channel's handlers leave the staff
 class TelegramStaffChat:
     """A `StaffNotifier` posting to one Telegram chat, remembering notices staff may reply to."""
 
-    def __init__(self, bot: Bot, chat_id: int, store: ConversationStore) -> None:
+    def __init__(
+        self, bot: Bot, chat_id: int, store: ConversationStore, owns_bot: bool = False
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.store = store
+        self.owns_bot = owns_bot  # made here for this chat alone, so shut down here too
+
+    async def close(self) -> None:
+        """Shut the bot down if this staff chat made it (REST-only use)."""
+        if self.owns_bot:
+            await self.bot.shutdown()
 
     async def notify(self, notice: StaffNotice) -> None:
         """Post the notice; a failure is logged by kind only (notices hold personal details)."""
@@ -73,7 +81,7 @@ async def rest_only_staff_chat(
         log.error("staff notices will not reach Telegram: %s", type(error).__name__)
         await bot.shutdown()
         return None
-    return TelegramStaffChat(bot, settings.staff_telegram_chat_id, store), bot
+    return TelegramStaffChat(bot, settings.staff_telegram_chat_id, store, owns_bot=True), bot
 
 
 async def attach_staff_places(
