@@ -12,9 +12,18 @@ from bot.engine.client import DialogClient
 from bot.engine.engine import Engine
 from bot.settings import Settings, load_settings
 
-RED_FLAG_STATES = (
-    "rf_injury", "rf_pop", "rf_locked", "rf_infection", "rf_clot", "rf_nerve", "rf_serious",
-    "rf_child",
+# The safety questions an adult whose pain did not start with a recent injury is asked.
+SAFETY_QUESTIONS_NO_INJURY = (
+    "rf_hot_swollen", "rf_after_procedure", "rf_cauda_equina", "rf_calf_clot",
+    "rf_worsening_weakness", "rf_locked", "rf_numbness", "rf_unwell", "rf_cancer_history",
+    "rf_night_pain", "rf_weight_loss",
+)
+# Presses from the welcome to the first pain question: for me, no recent injury, all "No".
+TO_PAIN_QUESTIONS = ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY))
+# Presses from the first pain question to a result that names hip mobility alone.
+HIP_MOBILITY_RUN = (
+    "behind", "unsure", "long", "skip", "none", "no", "no", "everyday", "done", "no", "no",
+    "yes", "now", "steady", "pass", "hips_tight", "done", "yes", "steady",
 )
 
 
@@ -47,9 +56,15 @@ def person(engine: Engine) -> DialogClient:
 
 
 async def answer_safety_questions_no(person: DialogClient) -> None:
-    """Start the knee check and say no to every red flag."""
+    """Start the knee check for oneself, no recent injury, and say no to every red flag."""
     await person.send("/start")
-    await person.click("begin")
-    for _ in RED_FLAG_STATES:
-        await person.click("no")
+    for choice in TO_PAIN_QUESTIONS:
+        await person.click(choice)
     assert person.last.state == "pain_where"
+
+
+async def finish_with_hip_mobility(person: DialogClient) -> None:
+    """From the first pain question to a result naming hip mobility."""
+    for choice in HIP_MOBILITY_RUN:
+        await person.click(choice)
+    assert person.last.state == "result"

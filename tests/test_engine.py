@@ -9,7 +9,7 @@ from bot.engine.client import DialogClient
 from bot.engine.engine import Engine
 from bot.engine.events import Event, EventKind
 from bot.settings import Settings
-from tests.conftest import RED_FLAG_STATES, answer_safety_questions_no
+from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS, answer_safety_questions_no
 
 
 async def test_person_who_says_hello_gets_the_welcome_with_a_disclaimer(person):
@@ -21,20 +21,20 @@ async def test_person_who_says_hello_gets_the_welcome_with_a_disclaimer(person):
 
 async def test_red_flags_come_before_any_other_question(person):
     await person.send("/start")
-    await person.click("begin")
-    seen = [person.last.state]
-    for _ in RED_FLAG_STATES[1:]:
-        await person.click("no")
+    seen = []
+    for choice in TO_PAIN_QUESTIONS:
+        await person.click(choice)
         seen.append(person.last.state)
-    assert seen == list(RED_FLAG_STATES)
+    assert seen == ["who", "injury", *SAFETY_QUESTIONS_NO_INJURY, "pain_where"]
 
 
 async def test_yes_to_a_red_flag_ends_with_medical_advice_and_no_booking_button(person):
     await person.send("/start")
-    await person.click("begin")
+    for choice in ("begin", "me", "no"):
+        await person.click(choice)
     reply = await person.click("yes")
     assert reply.outcome is not None
-    assert reply.outcome.red_flag == "fracture" and reply.outcome.urgency == "emergency"
+    assert reply.outcome.red_flag == "hot_swollen" and reply.outcome.urgency == "emergency"
     assert "emergency" in person.text.lower()
     assert not [link for message in reply.messages for link in message.links]
 
@@ -44,9 +44,9 @@ async def test_person_who_presses_an_old_button_sees_current_question(person):
     await person.click("begin")
     await person.click("no")
     reply = await person.click("yes", replies_ago=1)
-    assert reply.stale and reply.state == "rf_pop"
+    assert reply.stale and reply.state == "who"
     assert "earlier question" in person.text
-    assert person.choice_ids == ["yes", "no", "unsure"]
+    assert person.choice_ids == ["me", "child", "other"]
 
 
 async def test_two_presses_at_once_apply_one_transition(engine: Engine):
@@ -56,7 +56,7 @@ async def test_two_presses_at_once_apply_one_transition(engine: Engine):
     press = Event("test", "sam", EventKind.PRESS, choice_id="begin", turn=shown)
     first, second = await asyncio.gather(engine.handle(press), engine.handle(press))
     assert sorted([first.applied, second.applied]) == [False, True]
-    assert {first.state, second.state} == {"rf_injury"}
+    assert {first.state, second.state} == {"who"}
     saved = await engine.store.load("test", "sam")
     assert saved is not None and saved.turn == shown + 1 and len(saved.history) == 1
 
@@ -67,6 +67,8 @@ async def test_typed_number_label_typo_and_synonym_all_answer(person):
     assert person.last.state == "pain_worse"
     await person.send("Squating")  # a typo
     assert person.last.state == "pain_duration"
+    saved = await person.engine.store.load("test", "alex")
+    assert saved is not None and saved.facts["worse_with"] == ["squats"]
     await person.send("More than 3 months")
     assert person.last.state == "pain_level"
 
@@ -81,7 +83,7 @@ async def test_keyword_in_a_sentence_gives_the_link_and_keeps_the_place(person):
 
 async def test_pain_level_is_validated_and_reasked(person):
     await answer_safety_questions_no(person)
-    for answer in ("front", "stairs", "weeks"):
+    for answer in ("front", "stairs", "done", "weeks"):
         await person.click(answer)
     await person.send("twelve")
     assert person.last.state == "pain_level" and "didn't quite catch" in person.text
@@ -96,7 +98,7 @@ async def test_pain_level_is_validated_and_reasked(person):
 async def test_reply_says_when_the_question_wants_typing(person):
     await answer_safety_questions_no(person)
     assert not person.last.expects_text
-    for answer in ("front", "stairs", "weeks"):
+    for answer in ("front", "stairs", "done", "weeks"):
         await person.click(answer)
     assert person.last.state == "pain_level" and person.last.expects_text
 
@@ -107,7 +109,8 @@ async def test_back_undoes_the_last_answer_and_its_scores(person):
     await person.send("back")
     assert person.last.state == "pain_where"
     saved = await person.engine.store.load("test", "alex")
-    assert saved is not None and saved.scores == {} and "pain_where" not in saved.answers
+    assert saved is not None and "pain_where" not in saved.facts
+    assert "pain_where" not in saved.answers
 
 
 async def test_back_at_the_first_question_says_there_is_nothing_to_undo(person):
@@ -126,7 +129,9 @@ async def test_restart_of_the_process_resumes_where_the_person_was(settings: Set
     reply = await second.send("Running")
     assert reply.state == "pain_duration"
     saved = await second.engine.store.load("test", "kim")
-    assert saved is not None and saved.facts == {"pain_where": "outside", "worse_with": "running"}
+    assert saved is not None and saved.facts == {
+        "who": "self", "injury": "none", "pain_where": "outside", "worse_with": ["running"],
+    }
     await second.engine.store.close()
 
 

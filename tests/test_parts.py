@@ -13,7 +13,12 @@ from bot.engine.flow import Option, load_flow
 from bot.engine.graph import mermaid
 from bot.engine.markup import escape, parse, plain, split_text
 from bot.engine.matching import command_in_text, match_option, match_option_loosely
-from bot.engine.scoring import rank_drivers, top_drivers
+from bot.engine.scoring import (
+    driver_status,
+    explained_drivers,
+    highest_red_flag,
+    named_drivers,
+)
 from bot.handoff.booking import booking_link
 from bot.settings import ROOT, Practice
 
@@ -91,12 +96,45 @@ def test_command_words_are_found_anywhere_and_whole_phrases_exactly():
     assert command_in_text("stop") == "cancel"
 
 
-def test_drivers_rank_by_score_then_flow_order():
-    drivers = ["foot", "ankle", "hip"]
-    assert rank_drivers(drivers, {"hip": 3, "foot": 3, "ankle": 1}) == ["foot", "hip", "ankle"]
-    assert rank_drivers(drivers, {"unsure": 9}) == []
-    assert top_drivers(["foot", "hip"], {"foot": 6, "hip": 2}) == ["foot"]
-    assert top_drivers(["foot", "hip"], {"foot": 4, "hip": 3}) == ["foot", "hip"]
+def test_areas_are_named_only_at_their_threshold_best_evidence_first():
+    flow = load_flow(ROOT / "dialogs" / "knee.yaml")
+    assert named_drivers(flow, {"hip_mobility": 1, "foot_stability": 1}, {}) == []
+    assert named_drivers(flow, {"hip_mobility": 2}, {}) == ["hip_mobility"]
+    assert named_drivers(flow, {"hip_mobility": 3, "foot_stability": 5}, {}) == [
+        "foot_stability", "hip_mobility"]
+    assert named_drivers(flow, {"unsure": 9}, {}) == []
+
+
+def test_where_it_hurts_breaks_ties_but_never_names_an_area():
+    flow = load_flow(ROOT / "dialogs" / "knee.yaml")
+    tied = {"foot_stability": 3, "hip_stability": 3}
+    assert named_drivers(flow, tied, {})[0] == "foot_stability"  # flow order
+    facts = {"pain_where": "outside", "worse_with": ["stairs", "pivoting"]}
+    assert named_drivers(flow, tied, facts)[0] == "hip_stability"
+    assert named_drivers(flow, {}, facts) == []
+
+
+def test_at_most_two_areas_are_explained():
+    assert explained_drivers(["a", "b", "c"]) == ["a", "b"]
+    assert explained_drivers(["a"]) == ["a"] and explained_drivers([]) == []
+
+
+def test_an_area_looks_fine_only_when_every_check_was_done():
+    flow = load_flow(ROOT / "dialogs" / "knee.yaml")
+    done = {"hip_squat": ("fine",), "hip_figure4": "no"}
+    assert driver_status(flow, "hip_mobility", [], done) == "fine"
+    assert driver_status(flow, "hip_mobility", [], {"hip_squat": ("fine",)}) == "unclear"
+    unsure = {"hip_squat": ("unsure",), "hip_figure4": "no"}
+    assert driver_status(flow, "hip_mobility", [], unsure) == "unclear"
+    assert driver_status(flow, "hip_mobility", ["hip_mobility"], done) == "named"
+
+
+def test_the_highest_urgency_wins_then_the_one_asked_first():
+    flow = load_flow(ROOT / "dialogs" / "knee.yaml")
+    assert highest_red_flag(flow, ["night_pain", "locked", "calf_clot"]).id == "calf_clot"
+    assert highest_red_flag(flow, ["numbness", "locked"]).id == "locked"
+    assert highest_red_flag(flow, ["weight_loss", "hot_swollen"]).id == "hot_swollen"
+    assert highest_red_flag(flow, []) is None and highest_red_flag(flow, ["nope"]) is None
 
 
 def test_booking_link_carries_utm_and_provider_prefill():
@@ -118,8 +156,8 @@ def test_graph_is_a_mermaid_flowchart_with_every_state():
     assert chart.startswith("flowchart TD")
     for state in flow.states:
         assert f"    {state}" in chart
-    assert 'rf_injury -->|"yes"| redflag_fracture' in chart
-    assert "result_route -->|\"unsure >= 5\"| result_unsure" in chart
+    assert 'rf_hot_swollen -->|"yes"| redflag_hot_swollen' in chart
+    assert 'result_route -->|"unsure >= 3"| result_unsure' in chart
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -135,14 +173,16 @@ def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
     assert message["state"] == "welcome"
     assert message["buttons"][0] == {"id": "begin", "label": "Let's start"}
     second = run_cli("say", "--user", "u1", "--json", "1", data_dir=tmp_path)
-    assert json.loads(second.stdout.splitlines()[-1])["state"] == "rf_injury"
+    assert json.loads(second.stdout.splitlines()[-1])["state"] == "who"
+    for answer in ("me", "no"):
+        run_cli("say", "--user", "u1", "--json", answer, data_dir=tmp_path)
     last = run_cli("say", "--user", "u1", "--json", "yes", data_dir=tmp_path)
     record = json.loads(last.stdout.splitlines()[-1])
-    assert record["outcome"]["red_flag"] == "fracture" and record["outcome"]["drivers"] == []
-    assert record["outcome"]["urgency"] == "emergency"
+    assert record["outcome"]["red_flag"] == "hot_swollen" and record["outcome"]["drivers"] == []
+    assert record["outcome"]["urgency"] == "emergency" and record["outcome"]["version"]
 
 
 def test_graph_command_prints_the_knee_flow(tmp_path):
     result = run_cli("graph", "knee", data_dir=tmp_path)
-    assert result.returncode == 0 and "redflag_clot" in result.stdout
+    assert result.returncode == 0 and "redflag_calf_clot" in result.stdout
     assert run_cli("graph", "shoulder", data_dir=tmp_path).returncode == 2

@@ -1,4 +1,9 @@
-"""Property: whatever a person does, in any order, the engine never breaks its promises."""
+"""Properties: whatever a person does, and however they answer, the engine keeps its promises.
+
+The clinical promises are written here independently of the flow file they check: the urgency
+of every red flag, which questions only follow a recent injury or a child, and which
+self-checks put weight through the knee.
+"""
 
 from __future__ import annotations
 
@@ -16,36 +21,160 @@ from bot.store.sqlite import SQLiteStore
 
 ENGINE = build_engine(load_settings(data_dir="/nonexistent-unused"), SQLiteStore(":memory:"))
 FLOW = ENGINE.flows["knee"]
-# The clinical spec, written out independently of the flow file it checks.
-RED_FLAG_EXITS = {
-    "rf_injury": ("fracture", "emergency"),
-    "rf_pop": ("pop_swelling", "doctor_promptly"),
-    "rf_locked": ("locked_knee", "doctor_promptly"),
-    "rf_infection": ("infection", "emergency"),
-    "rf_clot": ("blood_clot", "emergency"),
-    "rf_nerve": ("nerve_symptoms", "doctor_promptly"),
-    "rf_serious": ("serious_pathology", "doctor_soon"),
-    "rf_child": ("child_or_teen", "doctor_soon"),
+URGENCY_RANK = {"emergency": 0, "same_day": 1, "within_days": 2, "within_week": 3}
+# The clinical spec (docs/clinical.md), written out independently of dialogs/knee.yaml.
+RED_FLAG_URGENCY = {
+    "hot_swollen": "emergency", "after_procedure": "emergency", "cauda_equina": "emergency",
+    "circulation": "emergency", "deformity": "emergency", "cannot_bear_weight": "emergency",
+    "extensor": "emergency", "child_limp": "same_day", "ottawa_bone": "same_day",
+    "kneecap_dislocation": "same_day", "calf_clot": "same_day", "worsening_weakness": "same_day",
+    "rapid_swelling": "within_days", "ottawa_age": "within_days", "locked": "within_days",
+    "numbness": "within_days", "unwell": "within_days", "cancer_history": "within_days",
+    "night_pain": "within_week", "weight_loss": "within_week",
 }
+AFTER_INJURY = {
+    "circulation", "deformity", "cannot_bear_weight", "extensor", "ottawa_bone",
+    "kneecap_dislocation", "rapid_swelling", "ottawa_age",
+}
+LOADED_CHECKS = {"foot_mirror", "ankle_wall", "hip_squat", "hip_single_leg"}
+NOT_A_DOCTOR_NEED = "nothing you told me needs a doctor"
 USERS = itertools.count()
+
+
+def flag_of(state: str) -> str | None:
+    """The red flag a safety question or its follow-up asks about."""
+    if not state.startswith("rf_"):
+        return None
+    return state.removeprefix("rf_").removesuffix("_clarify")
+
+
+def test_every_red_flag_of_the_spec_is_in_the_flow_with_its_urgency():
+    assert {f.id: f.urgency for f in FLOW.red_flags.values()} == RED_FLAG_URGENCY
+
+
+# -- the safety gate ---------------------------------------------------------------------------
+
+answers_strategy = st.sampled_from(["yes", "no", "unsure"])
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    who=st.sampled_from(["me", "child", "other"]),
+    injury=st.sampled_from(["this_week", "weeks", "no", "unsure"]),
+    data=st.data(),
+)
+def test_the_safety_gate_keeps_its_promises(who, injury, data):
+    asyncio.run(_safety_story(who, injury, data))
+
+
+async def _safety_story(who: str, injury: str, data) -> None:
+    person = DialogClient(ENGINE, f"s{next(USERS)}")
+    await person.send("/start")
+    for choice in ("begin", who, injury):
+        await person.click(choice)
+    said: dict[str, str] = {}  # flag -> the last answer about it
+    asked: list[str] = []
+    clarified: list[str] = []
+    while (flag := flag_of(person.last.state)) is not None:
+        clarifying = person.last.state.endswith("_clarify")
+        (clarified if clarifying else asked).append(flag)
+        answer = data.draw(answers_strategy, label=person.last.state)
+        said[flag] = answer
+        await person.click(answer)
+    yes = [flag for flag, answer in said.items() if answer == "yes"]
+    unsure = [f for f in clarified if said[f] == "unsure"]
+    # Asked highest urgency first, each at most once, and clarified only after "not sure".
+    ranks = [URGENCY_RANK[RED_FLAG_URGENCY[f]] for f in asked]
+    assert ranks == sorted(ranks)
+    assert len(set(asked)) == len(asked) and len(set(clarified)) == len(clarified)
+    assert all(f in asked for f in clarified)
+    # Injury questions only after a recent (or maybe recent) injury; the child question for
+    # a child only.
+    if injury == "no":
+        assert not AFTER_INJURY & set(asked)
+    elif not yes and injury in ("this_week", "weeks"):
+        assert AFTER_INJURY - {"ottawa_age", "ottawa_bone"} <= set(asked)
+    assert "child_limp" not in asked or who == "child"
+    assert "ottawa_age" not in asked or who != "child"
+    if who == "child" and not yes:
+        assert "child_limp" in asked
+    if yes:
+        await _assert_red_flag_exit(person, yes, unsure)
+    else:
+        assert not person.last.state.startswith("redflag_")
+        await _finish_after_safety(person, unsure, data)
+
+
+async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: list[str]) -> None:
+    outcome = person.last.outcome
+    assert outcome is not None and person.last.state.startswith("redflag_")
+    highest = min(URGENCY_RANK[RED_FLAG_URGENCY[f]] for f in yes)
+    assert URGENCY_RANK[outcome.urgency] == highest
+    assert outcome.red_flag in yes and outcome.drivers == ()
+    assert set(outcome.unsure_flags) == set(unsure)
+    assert "complimentary call" not in person.text.lower()
+    assert not [link for m in person.last.messages for link in m.links]
+    later = await person.send("book")  # the advice again, never a booking
+    assert "book" not in person.text.lower() and not [l for m in later.messages for l in m.links]
+    assert later.state == person.last.state
+
+
+async def _finish_after_safety(person: DialogClient, unsure: list[str], data) -> None:
+    """Answer on to the end at random; loaded checks never appear while a flag is unsure."""
+    if unsure:
+        assert NOT_A_DOCTOR_NEED not in person.text.lower()
+    shown = [person.last.state]
+    for _ in range(80):
+        if FLOW.states[person.last.state].final:
+            break
+        ids = person.choice_ids
+        await person.click(data.draw(st.sampled_from(ids), label=person.last.state))
+        shown.append(person.last.state)
+    outcome = person.last.outcome
+    assert outcome is not None and outcome.red_flag is None
+    assert set(outcome.unsure_flags) == set(unsure)
+    if unsure:
+        assert not LOADED_CHECKS & set(shown)
+        assert person.last.state in ("result_doctor_first", "result_injury")
+        for flag in unsure:
+            assert FLOW.red_flags[flag].title in person.text
+    _assert_areas_come_from_self_checks(person)
+
+
+def _assert_areas_come_from_self_checks(person: DialogClient) -> None:
+    """Every named area has self-check evidence of at least 2; at most two are named; the
+    result never calls a named area fine, and never says mobility looked fine beside another."""
+    outcome = person.last.outcome
+    scores = dict(outcome.scores)
+    assert len(outcome.drivers) <= 2
+    for driver in outcome.drivers:
+        assert scores.get(driver, 0) >= 2
+    text = person.text
+    if "Looked fine in your checks:" in text:
+        fine = text.split("Looked fine in your checks:")[1].split("\n")[0]
+        assert not any(title in fine for title in outcome.driver_titles)
+    if len(outcome.drivers) > 1:
+        assert "mobility and strength looked fine" not in text
+    if person.last.state == "result_clear":
+        assert outcome.drivers == () and "Good news" in text
+
+
+# -- any sequence at all -----------------------------------------------------------------------
 
 actions = st.lists(
     st.one_of(
         st.tuples(st.just("press_current"), st.integers(0, 10)),
-        st.tuples(st.just("press_stale"), st.sampled_from(["yes", "no", "begin", "unsure"]),
+        st.tuples(st.just("press_stale"), st.sampled_from(["yes", "no", "begin", "unsure", "me"]),
                   st.integers(1, 3)),
         st.tuples(st.just("text"), st.text(max_size=300)),
-        st.tuples(st.just("text"), st.sampled_from(["yes", "no", "idk", "1", "3", "back",
-                                                     "book", "help", "restart", "stop"])),
+        st.tuples(st.just("text"), st.sampled_from(["yes", "no", "idk", "maybe", "1", "3",
+                                                     "1, 2", "back", "book", "help", "restart",
+                                                     "stop", "done"])),
         st.tuples(st.just("command"), st.sampled_from([*COMMANDS, "knee", "nonsense"])),
         st.tuples(st.just("unsupported"),),
     ),
     max_size=40,
 )
-
-
-def test_every_red_flag_question_of_the_spec_is_in_the_flow():
-    assert set(RED_FLAG_EXITS) == {s.id for s in FLOW.states.values() if s.section == "safety"}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -73,7 +202,8 @@ async def _play(sequence: list[tuple]) -> None:
         elif reply.stale:
             assert (saved.state, saved.answers) == (before.state, before.answers)
             assert reply.messages == () or len(reply.messages) in (1, 2)
-        _assert_red_flag_yes_ends_in_its_outcome(before, action, reply)
+        _assert_yes_to_a_safety_question_ends_in_its_advice(before, action, reply)
+        _assert_red_flags_always_win(saved, reply)
 
 
 async def _act(person: DialogClient, action: tuple):
@@ -90,15 +220,24 @@ async def _act(person: DialogClient, action: tuple):
     return await person.send_unsupported()
 
 
-def _assert_red_flag_yes_ends_in_its_outcome(before, action, reply) -> None:
-    if before is None or before.pending or before.state not in RED_FLAG_EXITS:
+def _assert_yes_to_a_safety_question_ends_in_its_advice(before, action, reply) -> None:
+    flag = flag_of(before.state) if before is not None and not before.pending else None
+    if flag is None:
         return
     pressed_yes = action[0] == "press_current" and reply.extras.get("answered") == "Yes"
     # While staff are chatting with the person, typed text goes to staff (a human reads it);
     # the buttons still answer the question.
     typed_yes = action[0] == "text" and action[1] == "yes" and not before.relay
     if pressed_yes or typed_yes:
-        flag, urgency = RED_FLAG_EXITS[before.state]
-        assert FLOW.states[reply.state].final
+        assert reply.state == f"redflag_{flag}"
         assert reply.outcome is not None
-        assert (reply.outcome.red_flag, reply.outcome.urgency) == (flag, urgency)
+        assert (reply.outcome.red_flag, reply.outcome.urgency) == (flag, RED_FLAG_URGENCY[flag])
+
+
+def _assert_red_flags_always_win(saved, reply) -> None:
+    """Once a safety answer is "yes", the person stays at the advice until they restart."""
+    yes = saved.facts.get("red_flags") if saved.flow else None
+    if yes:
+        highest = min(URGENCY_RANK[RED_FLAG_URGENCY[f]] for f in yes)
+        assert saved.state.startswith("redflag_")
+        assert URGENCY_RANK[RED_FLAG_URGENCY[saved.state.removeprefix("redflag_")]] == highest

@@ -34,6 +34,7 @@ from bot.engine.events import (
     decode_choice,
     encode_choice,
 )
+from bot.engine.flow import DONE_CHOICE
 from bot.engine.markup import Span, render, split_text
 from bot.engine.render import Renderer
 from bot.settings import Settings
@@ -48,6 +49,7 @@ CUSTOM_ID_PREFIX = "kc:"
 START_BUTTON_ID = "kc:start"
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
+ROWS, PER_ROW = 5, 5  # a message holds at most 5 rows of 5 buttons
 MESSAGE_LIMIT = 2000
 ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
 DISCORD_API = Route.BASE
@@ -119,13 +121,21 @@ def choice_custom_id(turn: int, choice_id: str) -> str:
 class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button], template=r"kc:\d+\|.+"):
     """A choice button; matched by its custom id pattern, so it works after a restart."""
 
-    def __init__(self, turn: int, choice_id: str, label: str = "") -> None:
+    def __init__(
+        self,
+        turn: int,
+        choice_id: str,
+        label: str = "",
+        *,
+        selected: bool = False,
+        row: int | None = None,
+    ) -> None:
         button = discord.ui.Button(
             label=(label or choice_id)[:LABEL_LIMIT],
-            style=discord.ButtonStyle.primary,
+            style=discord.ButtonStyle.success if selected else discord.ButtonStyle.primary,
             custom_id=choice_custom_id(turn, choice_id),
         )
-        super().__init__(button)
+        super().__init__(button, row=row)
         self.turn = turn
         self.choice_id = choice_id
 
@@ -169,13 +179,27 @@ def message_parts(message: Message, turn: int) -> list[tuple[str, discord.ui.Vie
 
 
 def _buttons(message: Message, turn: int) -> discord.ui.View | None:
+    """Choice buttons (picked ones green), then link buttons.
+
+    In a pick-several question "Done" gets a row of its own under the options (and the links
+    the rows after it), when that fits Discord's five rows.
+    """
     if not message.choices and not message.links:
         return None
     view = discord.ui.View(timeout=None)
-    for choice in message.choices:
-        view.add_item(ChoiceButton(turn, choice.id, choice.label))
-    for link in message.links:
-        view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url))
+    choices = [choice for choice in message.choices if choice.id != DONE_CHOICE]
+    finish = [choice for choice in message.choices if choice.id == DONE_CHOICE]
+    done_row = -(-len(choices) // PER_ROW)  # the row after the options
+    link_row = done_row + len(finish)
+    fits = bool(finish) and link_row + -(-len(message.links) // PER_ROW) <= ROWS
+    for choice in choices:
+        view.add_item(ChoiceButton(turn, choice.id, choice.label, selected=choice.selected))
+    for number, choice in enumerate(finish):
+        row = done_row + number if fits else None
+        view.add_item(ChoiceButton(turn, choice.id, choice.label, row=row))
+    for number, link in enumerate(message.links):
+        row = link_row + number // PER_ROW if fits else None
+        view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url, row=row))
     return view
 
 
@@ -442,11 +466,17 @@ class ScreeningBot(discord.Client):
         await self._send_followups(interaction, reply)
 
     async def press(self, interaction: discord.Interaction, turn: int, choice_id: str) -> None:
-        """A choice button: acknowledge at once, then show the answer and what comes next."""
+        """A choice button: acknowledge at once, then show the answer and what comes next.
+
+        A pick in a pick-several question changes the question itself: the pressed message is
+        edited in place (picked buttons green, buttons for the new turn), nothing is sent.
+        """
         await interaction.response.defer()
         try:
             reply = await self._handle(interaction, EventKind.PRESS, choice_id=choice_id, turn=turn)
-            if not reply.stale:
+            if reply.edit and await self._edit_pressed(interaction, reply):
+                return
+            if not reply.stale and not reply.edit:
                 await interaction.edit_original_response(
                     content=self._answered(interaction, reply),
                     view=links_only(interaction.message),
@@ -455,6 +485,22 @@ class ScreeningBot(discord.Client):
         except Exception:
             log.exception("discord: a button press failed")
             await self._apologise(interaction)
+
+    async def _edit_pressed(self, interaction: discord.Interaction, reply: Reply) -> bool:
+        """The pressed message becomes the reply's one message; False when Discord refuses
+        (the message was deleted), so the caller sends it instead."""
+        if len(reply.messages) != 1:
+            return False
+        parts = message_parts(reply.messages[0], reply.turn)
+        if not parts:
+            return False
+        content, view = parts[-1]  # a long question's buttons sit on its last part
+        try:
+            await interaction.edit_original_response(content=content, view=view)
+        except discord.HTTPException as error:
+            log.info("discord: could not edit the pressed message: %s", error.status)
+            return False
+        return True
 
     async def on_message(self, message: discord.Message) -> None:
         """A DM: typed answers and commands; server messages are not read at all."""

@@ -46,6 +46,7 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.engine.engine import COMMANDS, Engine
 from bot.engine.events import (
+    Choice,
     Event,
     EventKind,
     Message,
@@ -54,6 +55,7 @@ from bot.engine.events import (
     encode_choice,
     parse_command,
 )
+from bot.engine.flow import DONE_CHOICE
 from bot.engine.markup import Span, plain, render, split_text
 from bot.handoff.redirect import add_redirects
 from bot.settings import Settings
@@ -72,6 +74,10 @@ WEBHOOK_PATH = "/telegram"
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
 # Commands the engine also accepts as a /start payload, so a deep link can carry them.
 DEEP_LINK_COMMANDS = ("book", "youtube", "podcast", "help", "about")
+# Choices share a keyboard row when every label is this short (as long as it can become once
+# picked, in a pick-several question): three across ("Yes", "No", "Not sure"), or two.
+THREE_ACROSS, TWO_ACROSS = 10, 14
+PICK_MARK = 2  # what a picked option's label gains: "✓ "
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -111,13 +117,30 @@ def callback_data(turn: int, choice_id: str) -> str:
 
 
 def keyboard(message: Message, turn: int) -> InlineKeyboardMarkup | None:
-    """Choices as callback buttons and links as URL buttons, one per row."""
-    rows = [
-        [InlineKeyboardButton(choice.label, callback_data=callback_data(turn, choice.id))]
-        for choice in message.choices
-    ]
+    """Choices as callback buttons (short ones share a row), then links, one per row."""
+    rows = choice_rows(message, turn)
     rows += [[InlineKeyboardButton(link.label, url=link.url)] for link in message.links]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def choice_rows(message: Message, turn: int) -> list[list[InlineKeyboardButton]]:
+    """Rows of choice buttons; in a pick-several question "Done" gets the last row to itself.
+
+    How many share a row depends on the longest label counted as if picked, so the layout
+    stays put while the person picks and unpicks.
+    """
+    choices = [choice for choice in message.choices if choice.id != DONE_CHOICE]
+    finish = [choice for choice in message.choices if choice.id == DONE_CHOICE]
+    mark = PICK_MARK if finish else 0
+    widest = max((len(c.label) + (0 if c.selected else mark) for c in choices), default=0)
+    across = 3 if widest <= THREE_ACROSS else 2 if widest <= TWO_ACROSS else 1
+    buttons = [choice_button(choice, turn) for choice in choices]
+    rows = [buttons[start : start + across] for start in range(0, len(buttons), across)]
+    return rows + [[choice_button(choice, turn)] for choice in finish]
+
+
+def choice_button(choice: Choice, turn: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(choice.label, callback_data=callback_data(turn, choice.id))
 
 
 # -- updates to events ------------------------------------------------------------------------
@@ -174,7 +197,11 @@ class TelegramChannel:
         await self._handle(update, context, event)
 
     async def pressed_button(self, update: Update, context: Context) -> None:
-        """A press on a choice button: answer the query, apply it, show the answer chosen."""
+        """A press on a choice button: answer the query, apply it, show the answer chosen.
+
+        A pick in a pick-several question changes the question itself: the pressed message is
+        edited in place (ticks, and buttons for the new turn) instead of a new message.
+        """
         query = update.callback_query
         assert query is not None
         event = event_from_press(str(query.from_user.id), query.data or "")
@@ -182,6 +209,11 @@ class TelegramChannel:
             await answer_quietly(query)
             return
         reply = await self.engine.handle(event)
+        if reply.edit:
+            _, edited = await asyncio.gather(answer_quietly(query), edit_in_place(query, reply))
+            if not edited:  # the message is gone or too old to edit: send the question anew
+                await send_reply(context, chat_id_of(update), reply)
+            return
         await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
         await send_reply(context, chat_id_of(update), reply)
 
@@ -283,10 +315,31 @@ def links_only(message: object) -> InlineKeyboardMarkup | None:
 
 async def drop_keyboard(query: CallbackQuery) -> None:
     """Take the choice buttons off the pressed message; a message gone or unchanged is fine."""
+    if not isinstance(query.message, TelegramMessage):  # too old: Telegram no longer shows it
+        return
     try:
         await query.edit_message_reply_markup(links_only(query.message))
     except TelegramError as error:
         log.debug("could not drop a keyboard: %s", describe(error))
+
+
+async def edit_in_place(query: CallbackQuery, reply: Reply) -> bool:
+    """Replace the pressed message with the reply's one message (a pick in a pick-several
+    question); False when Telegram refuses, so the caller sends it instead."""
+    if not isinstance(query.message, TelegramMessage) or len(reply.messages) != 1:
+        return False
+    (message,) = reply.messages
+    chunks = html_chunks(message.text)
+    if not chunks:
+        return False
+    try:  # a long question was sent in parts, the buttons under the last: that is the one pressed
+        await query.edit_message_text(chunks[-1], reply_markup=keyboard(message, reply.turn))
+    except TelegramError as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.debug("could not edit the pressed message: %s", describe(error))
+        return False
+    return True
 
 
 async def send_reply(context: Context, chat_id: int, reply: Reply) -> None:

@@ -12,7 +12,7 @@ from bot.engine.compose import LINK_TARGETS
 from bot.engine.conversation import Answer, Conversation
 from bot.engine.engine import ACTIONS, COMMANDS, Engine
 from bot.engine.events import encode_choice
-from bot.engine.flow import Flow, State
+from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
 
 TELEGRAM_CALLBACK_BYTES = 64
 DISCORD_CUSTOM_ID_CHARS = 100
@@ -27,7 +27,7 @@ COMMON_TEMPLATES = (
     "common/book", "common/youtube", "common/podcast", "common/talk_requested",
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
     "staff/relay_message", "staff/relay_ended", "common/resumed",
-    "common/talk_unavailable",
+    "common/talk_unavailable", "common/pick_one",
 )
 INPUT_SAMPLES: dict[str, object] = {
     "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
@@ -37,7 +37,6 @@ SAMPLE_EXTRAS = {
     "already": False, "text": "hello", "outcome": {"drivers": ["hip_mobility"]},
     "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
 }
-URGENCIES = ("emergency", "doctor_promptly", "doctor_soon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +83,22 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
         problems += _check_state(flow, state, engine.flows)
         problems += _check_templates(engine, flow, state)
     problems += _check_reachable(flow)
+    problems += _check_safety(flow)
+    problems += _check_drivers(flow)
+    problems += _check_clinical(flow)
     return problems
 
 
 def _targets(state: State) -> list[tuple[str, str]]:
-    found = [(f"options.{option.id}.next", option.next) for option in state.options]
+    """Every (field, state) a state can lead to."""
+    if state.multi:
+        found = [("next", state.next)]
+    else:
+        found = [(f"options.{option.id}.next", option.next) for option in state.options]
     if state.input is not None:
         found.append(("input.next", state.input.next))
+    if state.ask_if or state.loaded:
+        found.append(("next", state.next))
     found += [(f"route[{i}].next", c.next) for i, c in enumerate(state.route)]
     return found
 
@@ -104,8 +112,9 @@ def _check_state(flow: Flow, state: State, flows: dict[str, Flow]) -> list[Probl
         problems.append(Problem(file, state.id, "options", "no way forward (not final)"))
     if state.final and _targets(state):
         problems.append(Problem(file, state.id, "final", "a final state cannot lead on"))
-    if state.route and any(_conditional(c) for c in state.route[-1:]):
+    if state.route and state.route[-1].conditional:
         problems.append(Problem(file, state.id, "route", "last route needs no `when`"))
+    problems += _check_multi(flow, state)
     seen: set[str] = set()
     for option in state.options:
         problems += _check_option(flow, state, option.id, option.label, seen)
@@ -133,13 +142,119 @@ def _check_state(flow: Flow, state: State, flows: dict[str, Flow]) -> list[Probl
     return problems
 
 
-def _conditional(condition: object) -> bool:
-    c = condition
-    return bool(
-        getattr(c, "fact", None)
-        or getattr(c, "score", None)
-        or getattr(c, "no_driver_scored", False)
-    )
+def _check_multi(flow: Flow, state: State) -> list[Problem]:
+    """A multi-select needs somewhere to go when done, and options that can be combined."""
+    file, problems = str(flow.path), []
+    exclusive = [option.id for option in state.options if option.exclusive]
+    if not state.multi:
+        if exclusive:
+            problems.append(Problem(file, state.id, "options", "`exclusive` needs `select: many`"))
+        return problems
+    if not state.next:
+        problems.append(Problem(file, state.id, "next", "a multi-select needs `next`"))
+    if len(state.options) - len(exclusive) < 2:
+        problems.append(
+            Problem(file, state.id, "options", "a multi-select needs two options to combine")
+        )
+    if state.option(DONE_CHOICE) is not None:
+        problems.append(
+            Problem(file, state.id, "options", f"{DONE_CHOICE!r} is the Done button's id")
+        )
+    if state.input is not None:
+        problems.append(Problem(file, state.id, "input", "a multi-select takes no typed input"))
+    return problems
+
+
+def _check_safety(flow: Flow) -> list[Problem]:
+    """Red flags: known urgencies, asked highest urgency first on every path, each reachable
+    and ending in a final exit that its "yes" leads to."""
+    file, problems = str(flow.path), []
+    reachable = _reachable(flow)
+    ranks = [flag.rank for flag in flow.red_flags.values()]
+    for flag in flow.red_flags.values():
+        if flag.urgency not in URGENCIES:
+            problems.append(Problem(file, "", f"safety.red_flags.{flag.id}.urgency",
+                                    f"must be one of {URGENCIES}"))
+        question = flow.states.get(flag.question)
+        if question is None or flag.question not in reachable:
+            problems.append(Problem(file, flag.question, "safety", "red flag never asked"))
+        exit_state = flow.states.get(flag.exit)
+        if exit_state is None or not exit_state.final or exit_state.red_flag != flag.id:
+            problems.append(Problem(file, flag.exit, "safety", "red flag exit is not final"))
+        for state_id in (flag.question, flag.clarify):
+            state = flow.states.get(state_id)
+            yes = state.option("yes") if state else None
+            if yes is None or yes.next != flag.exit:
+                problems.append(
+                    Problem(file, state_id, "options.yes", f"must lead to {flag.exit!r}")
+                )
+    if ranks != sorted(ranks):
+        problems.append(Problem(file, "", "safety.red_flags",
+                                "not in order of urgency, highest first"))
+    problems += _check_urgency_on_paths(flow)
+    for state in flow.states.values():
+        if state.red_flag and state.urgency not in URGENCIES:
+            problems.append(Problem(file, state.id, "urgency", f"must be one of {URGENCIES}"))
+    return problems
+
+
+def _check_urgency_on_paths(flow: Flow) -> list[Problem]:
+    """On no path may a safety question come after one of lower urgency."""
+    rank = {
+        state.id: flow.red_flags[state.safety].rank
+        for state in flow.states.values()
+        if state.safety in flow.red_flags
+    }
+    seen: set[tuple[str, int]] = set()
+    stack = [(flow.start, -1)]  # (state, the lowest urgency asked so far as a rank)
+    problems = []
+    while stack:
+        state_id, lowest = stack.pop()
+        if (state_id, lowest) in seen or state_id not in flow.states:
+            continue
+        seen.add((state_id, lowest))
+        if rank.get(state_id, lowest) < lowest:
+            problems.append(Problem(str(flow.path), state_id, "safety",
+                                    "asked after a question of lower urgency"))
+            continue
+        lowest = max(lowest, rank.get(state_id, -1))
+        stack += [(target, lowest) for _, target in _targets(flow.states[state_id])]
+    return problems
+
+
+def _check_drivers(flow: Flow) -> list[Problem]:
+    """Every area can be named by some reachable self-check, and its checks exist."""
+    file, problems = str(flow.path), []
+    reachable = _reachable(flow)
+    for driver in flow.driver_specs.values():
+        best = 0
+        for state in flow.states.values():
+            if state.id not in reachable:
+                continue
+            gains = [option.scores.get(driver.id, 0) for option in state.options]
+            best += sum(gains) if state.multi else max(gains, default=0)
+        if best < driver.named_at:
+            problems.append(Problem(file, "", f"drivers.{driver.id}",
+                                    f"no reachable self-check can reach {driver.named_at}"))
+        for check in driver.checks:
+            if check not in flow.states:
+                problems.append(Problem(file, "", f"drivers.{driver.id}.checks",
+                                        f"unknown state {check!r}"))
+    return problems
+
+
+def _check_clinical(flow: Flow) -> list[Problem]:
+    """A flow with red flags carries a version and, once signed off, its reviewer."""
+    if not flow.red_flags:
+        return []
+    file, problems = str(flow.path), []
+    if not flow.version:
+        problems.append(Problem(file, "", "version", "a flow with red flags needs a version"))
+    if not flow.reviewed_by:
+        problems.append(Problem(file, "", "clinical.reviewed_by",
+                                f"the clinical spec ({flow.spec or 'none'}) is not signed off",
+                                warning=True))
+    return problems
 
 
 def _check_option(
@@ -176,7 +291,7 @@ def _check_option(
     return problems
 
 
-def _check_reachable(flow: Flow) -> list[Problem]:
+def _reachable(flow: Flow) -> set[str]:
     seen, queue = {flow.start}, deque([flow.start])
     while queue:
         state = flow.states.get(queue.popleft())
@@ -184,6 +299,11 @@ def _check_reachable(flow: Flow) -> list[Problem]:
             if target in flow.states and target not in seen:
                 seen.add(target)
                 queue.append(target)
+    return seen
+
+
+def _check_reachable(flow: Flow) -> list[Problem]:
+    seen = _reachable(flow)
     return [
         Problem(str(flow.path), state_id, "states", "unreachable from the start state")
         for state_id in flow.states

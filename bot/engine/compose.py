@@ -7,10 +7,15 @@ from urllib.parse import urlencode
 
 from bot.engine.conversation import Conversation
 from bot.engine.events import Choice, Link, Message, Outcome
-from bot.engine.flow import Flow, State
+from bot.engine.flow import DONE_CHOICE, Flow, RedFlag, State
 from bot.engine.markup import plain
 from bot.engine.render import Renderer
-from bot.engine.scoring import rank_drivers, top_drivers
+from bot.engine.scoring import (
+    driver_status,
+    explained_drivers,
+    highest_red_flag,
+    named_drivers,
+)
 from bot.handoff.booking import booking_link
 from bot.settings import Settings
 
@@ -28,19 +33,48 @@ class Composer:
     def context(self, conv: Conversation, **extra: Any) -> dict[str, Any]:
         """Everything a template may print about this conversation."""
         flow = self.flows.get(conv.flow) if conv.flow else None
-        drivers = rank_drivers(flow.drivers, conv.scores) if flow else []
+        named = named_drivers(flow, conv.scores, conv.facts) if flow else []
+        answers = conv.answers
+        status = {d: driver_status(flow, d, named, answers) for d in flow.drivers} if flow else {}
         return {
             "practice": self.settings.practice,
             "flow": flow,
             "state": conv.state,
-            "answers": conv.answers,
+            "answers": answers,
             "facts": conv.facts,
             "scores": conv.scores,
-            "drivers": drivers,
-            "top_drivers": top_drivers(drivers, conv.scores),
+            "drivers": named,
+            "top_drivers": explained_drivers(named),
+            "area_status": status,
+            "titles": {d: s.title for d, s in flow.driver_specs.items()} if flow else {},
             "in_flow": flow is not None and not conv.finished,
+            "after_red_flag": bool(
+                flow and conv.finished and conv.state in flow.states
+                and flow.states[conv.state].red_flag
+            ),
             "channel": conv.channel,
+            **self._safety_context(flow, conv),
             **extra,
+        }
+
+    @staticmethod
+    def _safety_context(flow: Flow | None, conv: Conversation) -> dict[str, Any]:
+        """The red flag a safety state is about, its place in the questions asked, and the
+        flags answered "yes" or left "not sure"."""
+        flags = flow.red_flags if flow else {}
+        state = flow.states.get(conv.state) if flow else None
+        flag_id = state.safety or state.red_flag if state else None
+        current: RedFlag | None = flags.get(flag_id) if flag_id else None
+        yes = [flags[f] for f in conv.facts.get("red_flags", ()) if f in flags]
+        unsure = [flags[f] for f in conv.facts.get("unsure_flags", ()) if f in flags]
+        asked = [f for f in flags if f"rf_{f}" in conv.answers or f == flag_id]
+        return {
+            "red_flag": current,
+            "red_flags_yes": yes,
+            "unsure_flags": unsure,
+            "highest_flag": highest_red_flag(flow, conv.facts.get("red_flags", ())) if flow
+            else None,
+            "safety_number": len(asked),
         }
 
     def render(self, template: str, conv: Conversation, **extra: Any) -> str:
@@ -57,21 +91,44 @@ class Composer:
         """The message for a state: its template, its options, links, commands and outcome."""
         context = self.context(conv)
         text = self.renderer.render(state.template, **context)
-        labels = self.labels(conv) if state.links or state.commands else None
-        choices = tuple(Choice(option.id, option.label) for option in state.options)
+        labels = self.labels(conv) if state.links or state.commands or state.multi else None
+        choices = self._choices(conv, state, labels)
         choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
         links = tuple(self.link(conv, name, context, labels) for name in state.links)
-        outcome = self.outcome(conv, state, context["drivers"]) if state.final else None
+        outcome = self.outcome(conv, state) if state.final else None
         return Message(text, choices, links, outcome)
 
-    def outcome(self, conv: Conversation, state: State, drivers: list[str]) -> Outcome:
+    @staticmethod
+    def _choices(conv: Conversation, state: State, labels: Any) -> tuple[Choice, ...]:
+        if not state.multi:
+            return tuple(Choice(option.id, option.label) for option in state.options)
+        picked = set(conv.selection)
+        marked = tuple(
+            Choice(o.id, f"{labels.picked} {o.label}" if o.id in picked else o.label,
+                   selected=o.id in picked)
+            for o in state.options
+        )
+        return (*marked, Choice(DONE_CHOICE, labels.done))
+
+    def outcome(self, conv: Conversation, state: State) -> Outcome:
+        """The structured result of a final state; a red flag wins over any result."""
+        flow = self.flows[conv.flow] if conv.flow in self.flows else None
+        named = named_drivers(flow, conv.scores, conv.facts) if flow else []
+        explained = () if state.red_flag else tuple(explained_drivers(named))
+        flag = flow.red_flags.get(state.red_flag) if flow and state.red_flag else None
+        specs = flow.driver_specs if flow else {}
         return Outcome(
             flow=conv.flow or "",
-            drivers=tuple(drivers),
+            drivers=explained,
             scores=tuple(sorted(conv.scores.items())),
             red_flag=state.red_flag,
             urgency=state.urgency,
             mostly_unsure=state.mostly_unsure,
+            version=flow.version if flow else "",
+            unsure_flags=tuple(conv.facts.get("unsure_flags", ())),
+            red_flag_title=flag.title if flag else "",
+            driver_titles=tuple(specs[d].title for d in explained if d in specs),
+            state=state.id,
         )
 
     def info(self, conv: Conversation, name: str) -> Message:
@@ -110,8 +167,11 @@ class Composer:
         states = self.flows[conv.flow].states if conv.flow in self.flows else {}
         labels = {}
         for answer in conv.history:
-            option = None if answer.typed else states[answer.state].option(answer.value)
-            labels[answer.state] = option.label if option else str(answer.value)
+            state = states[answer.state]
+            picked = () if answer.typed else answer.value if state.multi else (answer.value,)
+            options = [o for o in (state.option(p) for p in picked) if o is not None]
+            shown = ", ".join(o.label for o in options) if options else str(answer.value)
+            labels[answer.state] = shown
         return labels
 
 

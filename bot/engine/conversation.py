@@ -9,7 +9,7 @@ from typing import Any
 
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
-    "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at",
+    "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at", "selection",
 )
 
 
@@ -46,6 +46,7 @@ class Conversation:
     last_outcome: dict[str, Any] | None = None  # the latest finished screening, for leads
     started_at: float = 0.0
     updated_at: float = 0.0
+    selection: list[str] = field(default_factory=list)  # picks so far in a multi-select
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -61,6 +62,7 @@ class Conversation:
     def clear_answers(self) -> None:
         self.history, self.facts, self.scores = [], {}, {}
         self.pending, self.finished, self.last_choice = "", False, ""
+        self.selection = []
 
     def to_json(self) -> str:
         data = {name: getattr(self, name) for name in _FIELDS}
@@ -71,5 +73,9 @@ class Conversation:
     def from_json(cls, text: str) -> Conversation:
         data = json.loads(text)
         history = [Answer(*entry) for entry in data.pop("history", [])]
+        history = [
+            Answer(a.state, tuple(a.value), a.typed) if isinstance(a.value, list) else a
+            for a in history
+        ]
         known = {name: data[name] for name in _FIELDS if name in data}
         return cls(history=history, **known)

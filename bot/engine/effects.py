@@ -18,6 +18,7 @@ class RecordEvent:
     kind: str
     flow: str
     detail: str = ""
+    version: str = ""  # the flow version an outcome came from
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,28 @@ from bot.engine.compose import Composer
 from bot.engine.conversation import Answer, Conversation
 from bot.engine.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
 from bot.engine.events import Choice, Event, EventKind, Message, Reply
-from bot.engine.flow import INPUT_TRIGGER, ROUTE_TRIGGER, Flow, Option, State, build_machine
+from bot.engine.flow import (
+    DONE_CHOICE,
+    DONE_TRIGGER,
+    INPUT_TRIGGER,
+    ROUTE_TRIGGER,
+    SKIP_TRIGGER,
+    UNSURE,
+    YES,
+    Flow,
+    Option,
+    State,
+)
 from bot.engine.inputs import parse_input
-from bot.engine.matching import command_in_text, match_option, match_option_loosely, normalize
+from bot.engine.machine import build_machine, holds
+from bot.engine.matching import (
+    command_in_text,
+    match_option,
+    match_option_loosely,
+    match_options,
+    normalize,
+)
+from bot.engine.scoring import highest_red_flag
 from bot.engine.render import Renderer
 from bot.settings import Settings
 from bot.store import records
@@ -50,6 +69,7 @@ class _Turn:
     answered: str = ""
     forgotten: bool = False
     effects: list[Effect] = field(default_factory=list)
+    edit: bool = False  # the one message replaces the pressed one (a multi-select pick)
 
 
 class Engine:
@@ -97,6 +117,7 @@ class Engine:
                 applied=turn.applied,
                 extras={"answered": turn.answered} if turn.answered else {},
                 expects_text=self._expects_text(conversation),
+                edit=turn.edit,
             )
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
@@ -126,7 +147,7 @@ class Engine:
         for effect in effects:
             if isinstance(effect, RecordEvent):
                 await self.store.record(effect.kind, conv.channel, conv.user_id, effect.flow,
-                                        effect.detail, at=self.clock())
+                                        effect.detail, at=self.clock(), version=effect.version)
             elif isinstance(effect, SaveLead):
                 await self.store.save_lead(effect.lead)
             elif self.notifier is not None:
@@ -165,6 +186,8 @@ class Engine:
             return self._ask_forget(conv)
         if name == "talk":
             return self._talk(conv)
+        if name == "book" and self._after_red_flag(conv):
+            return _Turn([self._state_message(conv)])  # the advice again, never a booking
         if name in INFO_COMMANDS:
             return self._with_current(conv, self.compose.info(conv, name))
         unknown = self.compose.say("common/unknown_command.j2", conv, name=name)
@@ -182,6 +205,8 @@ class Engine:
             if payload in INFO_COMMANDS:
                 return self._with_current(conv, self.compose.info(conv, payload))
         flow_id = payload if payload in self.flows else None
+        if flow_id is None and name == "start" and self._unfinished(conv, conv.flow or ""):
+            flow_id = conv.flow  # a plain /start mid-way resumes; only restart starts over
         if flow_id is not None and self._unfinished(conv, flow_id):
             return self._command(conv, flow_id)
         if flow_id is None and name == "restart" and conv.flow:
@@ -195,9 +220,13 @@ class Engine:
         state = self._state(conv)
         if current and state and event.choice_id.lstrip("/") in state.commands:
             return self._command(conv, event.choice_id.lstrip("/"))
+        if current and state and state.multi and event.choice_id == DONE_CHOICE:
+            return self._finish_selection(conv, state)
         option = state.option(event.choice_id) if state and not conv.pending else None
         if option is None or not current:
             return self._stale(conv, event)
+        if state.multi and not option.exclusive:
+            return self._toggle(conv, state, option)
         return self._apply_option(conv, state, option)
 
     def _text(self, conv: Conversation, text: str) -> _Turn:
@@ -206,6 +235,10 @@ class Engine:
         state = self._state(conv)
         if state is None:
             return self._command(conv, command_in_text(text) or self.settings.default_flow)
+        if state.multi:
+            picked = self._typed_selection(state, text)
+            if picked is not None:
+                return picked(conv)
         option = match_option(text, state.options)
         if option is not None:
             return self._apply_option(conv, state, option)
@@ -219,6 +252,8 @@ class Engine:
         option = match_option_loosely(text, state.options)
         if option is not None:
             return self._apply_option(conv, state, option)
+        if state.final and state.red_flag:
+            return _Turn([self._state_message(conv)])  # the advice again, never a booking
         if state.final:
             return _Turn([self.compose.say("common/finished.j2", conv)])
         reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
@@ -240,19 +275,65 @@ class Engine:
         return _Turn([message], applied=True, effects=effects)
 
     def _apply_option(self, conv: Conversation, state: State, option: Option) -> _Turn:
+        if state.multi:  # an exclusive pick ("Not sure") answers on its own
+            conv.selection = [option.id]
+            return self._finish_selection(conv, state)
         conv.history.append(Answer(state.id, option.id))
-        _record(conv, state, option.id, typed=False)
+        self._record(conv, state, option.id, typed=False)
         conv.last_choice = option.id
         self.machines[conv.flow].events[option.id].trigger(conv)
         return self._advance(conv, answered=option.label)
 
     def _apply_input(self, conv: Conversation, state: State, value: Any) -> _Turn:
         conv.history.append(Answer(state.id, value, typed=True))
-        _record(conv, state, value, typed=True)
+        self._record(conv, state, value, typed=True)
         conv.last_choice = ""
         self.machines[conv.flow].events[INPUT_TRIGGER].trigger(conv)
         shown = ", ".join(value.values()) if isinstance(value, dict) else str(value)
         return self._advance(conv, answered=shown)
+
+    # -- multi-select ---------------------------------------------------------------------------
+
+    def _toggle(self, conv: Conversation, state: State, option: Option) -> _Turn:
+        """Pick or unpick one option; the question is shown again with the picks marked."""
+        exclusive = {o.id for o in state.options if o.exclusive}
+        picked = [choice for choice in conv.selection if choice not in exclusive]
+        conv.selection = (
+            [c for c in picked if c != option.id] if option.id in picked else [*picked, option.id]
+        )
+        conv.last_choice = option.id
+        conv.turn += 1
+        return _Turn([self._state_message(conv)], applied=True, edit=True)
+
+    def _finish_selection(self, conv: Conversation, state: State) -> _Turn:
+        """Done: the picks become one answer, in the order the options are listed."""
+        if not conv.selection:
+            nothing = self.compose.say("common/pick_one.j2", conv)
+            return self._with_current(conv, nothing)
+        picked = tuple(o.id for o in state.options if o.id in conv.selection)
+        conv.selection = []
+        conv.history.append(Answer(state.id, picked))
+        self._record(conv, state, picked, typed=False)
+        conv.last_choice = DONE_CHOICE
+        self.machines[conv.flow].events[DONE_TRIGGER].trigger(conv)
+        labels = [o.label for o in state.options if o.id in picked]
+        return self._advance(conv, answered=", ".join(labels))
+
+    def _typed_selection(self, state: State, text: str) -> Any:
+        """Typed picks (`1, 3`, `stairs and running`, `done`) as an action, or None."""
+        if normalize(text) in (DONE_CHOICE, "that's all", "thats all", "finished"):
+            return lambda conv: self._finish_selection(conv, state)
+        options = match_options(text, state.options)
+        if not options:
+            return None
+        if len(options) > 1:
+            options = [o for o in options if not o.exclusive] or options[:1]
+
+        def answer(conv: Conversation) -> _Turn:
+            conv.selection = [o.id for o in options]
+            return self._finish_selection(conv, state)
+
+        return answer
 
     def _advance(self, conv: Conversation, answered: str) -> _Turn:
         conv.turn += 1
@@ -262,29 +343,47 @@ class Engine:
         return _Turn([message], applied=True, answered=answered, effects=effects)
 
     def _settle(self, conv: Conversation) -> list[Effect]:
-        """Follow routing states to the next question; finish and act on final states."""
-        machine = self.machines[conv.flow]
+        """Move on to the next question to show: a "yes" to any red flag goes to the exit of the
+        highest urgency answered "yes", whatever the flow file says; routing states route;
+        questions not to be asked are skipped. Then finish and act on final states.
+        """
+        flow, machine = self.flows[conv.flow], self.machines[conv.flow]
         for _ in range(MAX_ROUTE_STEPS):
+            flag = highest_red_flag(flow, conv.facts.get("red_flags", ()))
+            if flag is not None and conv.state != flag.exit:
+                machine.set_state(flag.exit, model=conv)
             state = self._state(conv)
-            if state is None or not state.route:
+            if state is None or state.final:
                 break
-            machine.events[ROUTE_TRIGGER].trigger(conv)
+            if state.route:
+                machine.events[ROUTE_TRIGGER].trigger(conv)
+            elif self._not_asked(flow, state, conv):
+                machine.events[SKIP_TRIGGER].trigger(conv)
+            else:
+                break
         state = self._state(conv)
         conv.finished = bool(state and state.final)
         if state is None or not state.final:
             return []
         return self._finish(conv, state)
 
+    @staticmethod
+    def _not_asked(flow: Flow, state: State, conv: Conversation) -> bool:
+        """A question whose `ask_if` fails, or a loaded self-check while a safety answer is
+        still "not sure" (the person should see a doctor before putting weight through it)."""
+        if not all(holds(c, flow, conv.facts, conv.scores) for c in state.ask_if):
+            return True
+        return state.loaded and bool(conv.facts.get("unsure_flags"))
+
     def _finish(self, conv: Conversation, state: State) -> list[Effect]:
         flow = self.flows[conv.flow]
         effects: list[Effect] = []
         if state.red_flag:
-            effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag))
+            effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag, flow.version))
         else:
-            effects.append(RecordEvent(records.FINISHED, flow.id, state.id))
-        if flow.drivers:
-            drivers = self.compose.context(conv)["drivers"]
-            conv.last_outcome = {"flow": flow.id, "drivers": drivers, "red_flag": state.red_flag}
+            effects.append(RecordEvent(records.FINISHED, flow.id, state.id, flow.version))
+        if flow.drivers or flow.red_flags:
+            conv.last_outcome = self.compose.outcome(conv, state).as_dict()
         return effects
 
     def _act(self, conv: Conversation) -> list[Effect]:
@@ -320,6 +419,8 @@ class Engine:
             drivers=tuple(outcome.get("drivers", ())),
             red_flag=outcome.get("red_flag"),
             created_at=self.clock(),
+            flow_version=str(outcome.get("version", "")),
+            urgency=outcome.get("urgency"),
         )
         text = self.compose.render("staff/lead.j2", conv, lead=lead, outcome=outcome)
         return [SaveLead(lead), RecordEvent(records.LEAD, conv.flow or ""),
@@ -331,10 +432,10 @@ class Engine:
             return self._with_current(conv, nothing)
         undone = conv.history.pop()
         conv.state, conv.finished, conv.last_choice = undone.state, False, ""
-        conv.facts, conv.scores = {}, {}
+        conv.facts, conv.scores, conv.selection = {}, {}, []
         flow = self.flows[conv.flow]
         for answer in conv.history:
-            _record(conv, flow.states[answer.state], answer.value, answer.typed)
+            self._record(conv, flow.states[answer.state], answer.value, answer.typed)
         conv.turn += 1
         return _Turn([self._state_message(conv)], applied=True)
 
@@ -426,6 +527,10 @@ class Engine:
 
     # -- messages -----------------------------------------------------------------------------
 
+    def _after_red_flag(self, conv: Conversation) -> bool:
+        state = self._state(conv)
+        return state is not None and state.final and state.red_flag is not None
+
     def _expects_text(self, conv: Conversation) -> bool:
         state = self._state(conv)
         return state is not None and state.input is not None and not conv.pending
@@ -451,15 +556,24 @@ class Engine:
         return _Turn(messages, stale=stale, applied=applied)
 
 
-def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
-    """Apply one answer's facts and scores to the conversation."""
-    if typed:
-        if state.input is not None:
-            conv.facts[state.input.fact] = value
-        return
-    option = state.option(value)
-    if option is None:
-        return
-    conv.facts.update(option.facts)
-    for key, delta in option.scores.items():
-        conv.scores[key] = conv.scores.get(key, 0) + delta
+    @staticmethod
+    def _record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
+        """Apply one answer's facts and scores, and what a safety answer means."""
+        if typed:
+            if state.input is not None:
+                conv.facts[state.input.fact] = value
+            return
+        picked = value if state.multi else (value,)
+        for option_id in picked:
+            option = state.option(option_id)
+            if option is None:
+                continue
+            conv.facts.update(option.facts)
+            for key, delta in option.scores.items():
+                conv.scores[key] = conv.scores.get(key, 0) + delta
+        if state.multi and state.fact:
+            conv.facts[state.fact] = list(picked)
+        if state.safety and value == YES:
+            conv.facts["red_flags"] = [*conv.facts.get("red_flags", ()), state.safety]
+        elif state.safety and state.clarify and value == UNSURE:
+            conv.facts["unsure_flags"] = [*conv.facts.get("unsure_flags", ()), state.safety]

@@ -45,6 +45,7 @@ class Choice:
 
     id: str
     label: str
+    selected: bool = False  # picked, in a multi-select question not yet done
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,12 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The structured result of a finished flow."""
+    """The structured result of a finished flow, and the flow version it came from.
+
+    `drivers` are the areas the result names and explains, best first; `red_flag` is the flag
+    whose advice was given (the highest urgency answered "yes"); `unsure_flags` are safety
+    questions still "not sure" after the follow-up.
+    """
 
     flow: str
     drivers: tuple[str, ...] = ()
@@ -65,14 +71,24 @@ class Outcome:
     red_flag: str | None = None
     urgency: str | None = None
     mostly_unsure: bool = False
+    version: str = ""
+    unsure_flags: tuple[str, ...] = ()
+    red_flag_title: str = ""
+    driver_titles: tuple[str, ...] = ()
+    state: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "flow": self.flow,
+            "version": self.version,
+            "state": self.state,
             "drivers": list(self.drivers),
+            "driver_titles": list(self.driver_titles),
             "scores": dict(self.scores),
             "red_flag": self.red_flag,
+            "red_flag_title": self.red_flag_title,
             "urgency": self.urgency,
+            "unsure_flags": list(self.unsure_flags),
             "mostly_unsure": self.mostly_unsure,
         }
 
@@ -103,6 +119,7 @@ class Reply:
     applied: bool = True
     extras: dict[str, str] = field(default_factory=dict)
     expects_text: bool = False  # the current question wants a typed answer (a name, a number)
+    edit: bool = False  # the one message replaces the message that was pressed (a pick)
 
     @property
     def outcome(self) -> Outcome | None:

@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transitions import EventData, Machine
 
 ROUTE_TRIGGER = "_route"
 INPUT_TRIGGER = "_input"
+SKIP_TRIGGER = "_skip"
+DONE_TRIGGER = "_done"
+DONE_CHOICE = "done"
+YES, NO, UNSURE = "yes", "no", "unsure"
+# Urgency levels of red flags, highest first (docs/clinical.md).
+URGENCIES = ("emergency", "same_day", "within_days", "within_week")
 
 
 class FlowLoader(yaml.SafeLoader):
@@ -47,6 +52,7 @@ class Option:
     scores: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     synonyms: tuple[str, ...] = ()
+    exclusive: bool = False  # in a multi-select question, this answer stands alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +65,21 @@ class Condition:
     equals: Any = None
     one_of: tuple[Any, ...] = ()
     at_least: int | None = None
-    no_driver_scored: bool = False
+    empty: bool | None = None  # the fact is missing or an empty list (True), or not (False)
+    no_driver_named: bool = False
 
-    def holds(self, facts: dict[str, Any], scores: dict[str, int], drivers: list[str]) -> bool:
-        if self.no_driver_scored:
-            return not any(scores.get(driver, 0) > 0 for driver in drivers)
+    @property
+    def conditional(self) -> bool:
+        return bool(self.fact or self.score or self.no_driver_named)
+
+    def holds(self, facts: dict[str, Any], scores: dict[str, int], named: list[str]) -> bool:
+        """Whether the test passes for these facts, scores and named drivers."""
+        if self.no_driver_named:
+            return not named
         if self.fact is not None:
             value = facts.get(self.fact)
+            if self.empty is not None:
+                return (not value) == self.empty
             if self.one_of:
                 return value in self.one_of
             return value == self.equals
@@ -96,16 +110,52 @@ class State:
     input: Input | None = None
     route: tuple[Condition, ...] = ()
     final: bool = False
-    red_flag: str | None = None
+    red_flag: str | None = None  # a final state: the exit for this red flag
     urgency: str | None = None
     mostly_unsure: bool = False
     links: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     action: str = ""
     section: str = ""
+    next: str = ""  # where a skipped state, or a finished multi-select, goes
+    ask_if: tuple[Condition, ...] = ()  # asked only when every condition holds
+    loaded: bool = False  # a self-check that puts weight on the painful area
+    multi: bool = False  # several options may be picked, then Done
+    fact: str = ""  # a multi-select stores the picked ids under this fact
+    safety: str | None = None  # a safety question (or its clarification) for this red flag
+    clarify: bool = False
 
     def option(self, option_id: str) -> Option | None:
         return next((option for option in self.options if option.id == option_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    """A sign that needs a doctor: its urgency, a readable title, and its three states."""
+
+    id: str
+    urgency: str
+    title: str
+    question: str
+    clarify: str
+    exit: str
+    ask_if: tuple[Condition, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        """0 for the highest urgency; unknown urgencies rank last."""
+        return URGENCIES.index(self.urgency) if self.urgency in URGENCIES else len(URGENCIES)
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """An area the result may name: only when its self-check evidence reaches `named_at`."""
+
+    id: str
+    title: str
+    named_at: int = 2
+    checks: tuple[str, ...] = ()  # the self-checks that must all be done to call it fine
+    tie_break: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +170,11 @@ class Flow:
     counters: tuple[str, ...]
     path: Path
     option_sets: dict[str, tuple[Option, ...]] = field(default_factory=dict)
+    version: str = ""
+    spec: str = ""  # the clinical specification this flow implements
+    reviewed_by: str = ""  # the clinician who signed the specification off
+    red_flags: dict[str, RedFlag] = field(default_factory=dict)  # in the order they are asked
+    driver_specs: dict[str, Driver] = field(default_factory=dict)
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -161,15 +216,129 @@ def load_flow(path: Path) -> Flow:
         state_id: _state(flow_id, state_id, spec or {}, option_sets, path)
         for state_id, spec in states_raw.items()
     }
+    red_flags = _safety(flow_id, raw.get("safety"), option_sets, states, path)
+    driver_specs = _drivers(raw.get("drivers"), path)
+    clinical = raw.get("clinical") or {}
     return Flow(
         id=flow_id,
         title=raw.get("title", flow_id),
         start=raw.get("start", next(iter(states))),
         states=states,
-        drivers=tuple(raw.get("drivers") or ()),
+        drivers=tuple(driver_specs),
         counters=tuple(raw.get("counters") or ()),
         path=path,
         option_sets=option_sets,
+        version=str(raw.get("version") or ""),
+        spec=str(clinical.get("spec") or ""),
+        reviewed_by=str(clinical.get("reviewed_by") or ""),
+        red_flags=red_flags,
+        driver_specs=driver_specs,
+    )
+
+
+def _drivers(raw: Any, path: Path) -> dict[str, Driver]:
+    """Drivers as a list of ids, or a mapping of id -> title, named_at, checks, tie_break."""
+    if not raw:
+        return {}
+    if isinstance(raw, list):
+        return {str(d): Driver(str(d), str(d)) for d in raw}
+    if not isinstance(raw, dict):
+        raise FlowError(f"{path}: field 'drivers' must be a list or a mapping")
+    drivers = {}
+    for driver_id, spec in raw.items():
+        spec = spec or {}
+        tie_break = {str(k): tuple(v or ()) for k, v in (spec.get("tie_break") or {}).items()}
+        drivers[str(driver_id)] = Driver(
+            id=str(driver_id),
+            title=str(spec.get("title", driver_id)),
+            named_at=int(spec.get("named_at", 2)),
+            checks=tuple(spec.get("checks") or ()),
+            tie_break=tie_break,
+        )
+    return drivers
+
+
+def _safety(
+    flow_id: str,
+    raw: Any,
+    option_sets: dict[str, tuple[Option, ...]],
+    states: dict[str, State],
+    path: Path,
+) -> dict[str, RedFlag]:
+    """Expand the `safety` block into states: per red flag a question, a clarification and an exit.
+
+    The questions are chained in the order written; `check` insists that order puts the highest
+    urgency first. "Yes" goes to the flag's exit, "Not sure" to the clarification, whose own
+    "Not sure" moves on and leaves the flag unresolved.
+    """
+    if not raw:
+        return {}
+    where = "safety"
+    entry = str(_required(raw, "state", path, where))
+    after = str(_required(raw, "next", path, where))
+    answers = option_sets.get(str(raw.get("use", "yes_no_unsure")))
+    if not answers:
+        raise FlowError(f"{path}: {where}: field 'use' must name an option set of yes/no/unsure")
+    items = raw.get("red_flags")
+    if not isinstance(items, list) or not items:
+        raise FlowError(f"{path}: {where}: field 'red_flags' must be a non-empty list")
+    templates = raw.get("templates") or {}
+    flags = [_red_flag(item, path) for item in items]
+    following = [flag.question for flag in flags[1:]] + [after]
+    for flag, next_state in zip(flags, following, strict=True):
+        for state_id in (flag.question, flag.clarify, flag.exit):
+            if state_id in states:
+                raise FlowError(f"{path}: {where}: red flag {flag.id!r} makes state "
+                                f"{state_id!r}, which the flow already has")
+        common = {"section": "safety", "safety": flag.id, "next": next_state}
+        states[flag.question] = State(
+            id=flag.question,
+            template=templates.get("question", f"{flow_id}/safety_question.j2"),
+            options=_answers(answers, {YES: flag.exit, UNSURE: flag.clarify}, next_state),
+            ask_if=flag.ask_if,
+            **common,
+        )
+        states[flag.clarify] = State(
+            id=flag.clarify,
+            template=templates.get("clarify", f"{flow_id}/safety_clarify.j2"),
+            options=_answers(answers, {YES: flag.exit}, next_state),
+            clarify=True,
+            **common,
+        )
+        states[flag.exit] = State(
+            id=flag.exit,
+            template=templates.get("exit", f"{flow_id}/red_flag.j2"),
+            final=True,
+            red_flag=flag.id,
+            urgency=flag.urgency,
+            section="safety",
+        )
+    states[entry] = State(id=entry, template="", route=(Condition(next=flags[0].question),),
+                          section="safety")
+    return {flag.id: flag for flag in flags}
+
+
+def _red_flag(item: Any, path: Path) -> RedFlag:
+    if not isinstance(item, dict):
+        raise FlowError(f"{path}: safety: each red flag must be a mapping")
+    flag_id = str(_required(item, "id", path, "safety red flag"))
+    where = f"safety red flag {flag_id!r}"
+    return RedFlag(
+        id=flag_id,
+        urgency=str(_required(item, "urgency", path, where)),
+        title=str(_required(item, "title", path, where)),
+        question=f"rf_{flag_id}",
+        clarify=f"rf_{flag_id}_clarify",
+        exit=f"redflag_{flag_id}",
+        ask_if=_conditions(item.get("ask_if"), path, where),
+    )
+
+
+def _answers(
+    answers: tuple[Option, ...], targets: dict[str, str], default: str
+) -> tuple[Option, ...]:
+    return tuple(
+        Option(a.id, a.label, targets.get(a.id, default), synonyms=a.synonyms) for a in answers
     )
 
 
@@ -204,6 +373,11 @@ def _state(
         commands=tuple(spec.get("commands") or ()),
         action=spec.get("action", ""),
         section=spec.get("section", ""),
+        next=str(spec.get("next", "")),
+        ask_if=_conditions(spec.get("ask_if"), path, where),
+        loaded=bool(spec.get("loaded", False)),
+        multi=spec.get("select") == "many",
+        fact=str(spec.get("fact", "")),
     )
 
 
@@ -234,6 +408,7 @@ def _options(
                 scores=dict(change.get("scores", option.scores)),
                 facts=dict(change.get("facts", option.facts)),
                 synonyms=option.synonyms,
+                exclusive=option.exclusive,
             )
         )
     return tuple(built)
@@ -250,6 +425,7 @@ def _option(item: dict[str, Any], path: Path, where: str) -> Option:
         scores={str(k): int(v) for k, v in (item.get("scores") or {}).items()},
         facts=dict(item.get("facts") or {}),
         synonyms=tuple(str(s).lower() for s in item.get("synonyms") or ()),
+        exclusive=bool(item.get("exclusive", False)),
     )
 
 
@@ -266,58 +442,28 @@ def _input(item: dict[str, Any], path: Path, where: str) -> Input:
 
 def _condition(item: dict[str, Any], path: Path, where: str) -> Condition:
     when = item.get("when") or {}
+    return _test(when, str(_required(item, "next", path, f"{where} route")), path, where)
+
+
+def _conditions(raw: Any, path: Path, where: str) -> tuple[Condition, ...]:
+    """`ask_if`: one test or a list of tests, all of which must hold."""
+    if not raw:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    return tuple(_test(item, "", path, f"{where} ask_if") for item in items)
+
+
+def _test(when: Any, next_state: str, path: Path, where: str) -> Condition:
+    if not isinstance(when, dict):
+        raise FlowError(f"{path}: {where}: a condition must be a mapping")
+    empty = when.get("empty")
     return Condition(
-        next=str(_required(item, "next", path, f"{where} route")),
+        next=next_state,
         fact=when.get("fact"),
         score=when.get("score"),
         equals=when.get("equals"),
         one_of=tuple(when.get("one_of") or ()),
         at_least=when.get("at_least"),
-        no_driver_scored=bool(when.get("no_driver_scored", False)),
+        empty=None if empty is None else bool(empty),
+        no_driver_named=bool(when.get("no_driver_named", False)),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# The state machine
-
-
-def build_machine(flow: Flow) -> Machine:
-    """One `transitions` machine for a flow, shared by all conversations (models are passed in).
-
-    Each option is a transition triggered by its id; typed input is `_input`; routing states
-    try their conditions in order on `_route`.
-    """
-    transitions: list[dict[str, Any]] = []
-    for state in flow.states.values():
-        for option in state.options:
-            transitions.append({"trigger": option.id, "source": state.id, "dest": option.next})
-        if state.input is not None:
-            transitions.append(
-                {"trigger": INPUT_TRIGGER, "source": state.id, "dest": state.input.next}
-            )
-        for condition in state.route:
-            transitions.append(
-                {
-                    "trigger": ROUTE_TRIGGER,
-                    "source": state.id,
-                    "dest": condition.next,
-                    "conditions": [_condition_check(condition, flow.drivers)],
-                }
-            )
-    return Machine(
-        model=None,
-        states=list(flow.states),
-        transitions=transitions,
-        initial=flow.start,
-        send_event=True,
-        auto_transitions=False,
-        ignore_invalid_triggers=False,
-    )
-
-
-def _condition_check(condition: Condition, drivers: tuple[str, ...]):
-    def check(event: EventData) -> bool:
-        model = event.model
-        return condition.holds(model.facts, model.scores, list(drivers))
-
-    return check

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.flow import Flow, State
+from bot.engine.flow import Condition, Flow, State
 
 
 def mermaid(flow: Flow) -> str:
@@ -33,13 +33,18 @@ def _shape(state: State) -> str:
 
 def _edges(state: State) -> list[str]:
     grouped: dict[str, list[str]] = {}
-    for option in state.options:
+    if state.multi:
+        grouped[state.next] = [f"picks: {' / '.join(o.id for o in state.options)}"]
+    for option in () if state.multi else state.options:
         grouped.setdefault(option.next, []).append(option.id)
     if state.input is not None:
         grouped.setdefault(state.input.next, []).append(f"typed {state.input.fact}")
     edges = [
         f'    {state.id} -->|"{" / ".join(labels)}"| {target}' for target, labels in grouped.items()
     ]
+    if state.ask_if or state.loaded:
+        why = "not asked" if state.ask_if else "skipped while a safety answer is unsure"
+        edges.append(f'    {state.id} -.->|"{why}"| {state.next}')
     for condition in state.route:
         label = _describe(condition)
         edges.append(
@@ -50,11 +55,15 @@ def _edges(state: State) -> list[str]:
     return edges
 
 
-def _describe(condition: object) -> str:
-    if getattr(condition, "no_driver_scored", False):
-        return "no driver scored"
-    if getattr(condition, "score", None):
-        return f"{condition.score} >= {condition.at_least}"  # type: ignore[attr-defined]
-    if getattr(condition, "fact", None):
-        return f"{condition.fact} = {condition.equals}"  # type: ignore[attr-defined]
+def _describe(condition: Condition) -> str:
+    if condition.no_driver_named:
+        return "no area named"
+    if condition.score:
+        return f"{condition.score} >= {condition.at_least}"
+    if condition.fact and condition.empty is not None:
+        return f"{condition.fact} {'empty' if condition.empty else 'not empty'}"
+    if condition.fact and condition.one_of:
+        return f"{condition.fact} in {' / '.join(map(str, condition.one_of))}"
+    if condition.fact:
+        return f"{condition.fact} = {condition.equals}"
     return ""

@@ -71,6 +71,28 @@ def match_option(text: str, options: Sequence[Option]) -> Option | None:
     return None
 
 
+_LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
+
+
+def match_options(text: str, options: Sequence[Option]) -> list[Option]:
+    """Several options typed at once (`1, 3`, `1 3`, `stairs and running`); [] unless every
+    part names an option. A single part is matched too, so `stairs` picks one."""
+    answer = normalize(text)
+    if not answer or len(answer) > MAX_MATCH_LENGTH:
+        return []
+    parts = [part for part in _LIST_SEPARATORS.split(answer) if part]
+    if len(parts) == 1 and all(_WHOLE_NUMBER.fullmatch(p) for p in answer.split()):
+        parts = answer.split()  # "1 3": repeated numbers
+    found: list[Option] = []
+    for part in parts:
+        option = match_option(part, options) or match_option_loosely(part, options)
+        if option is None:
+            return []
+        if option not in found:
+            found.append(option)
+    return found
+
+
 def match_option_loosely(text: str, options: Sequence[Option]) -> Option | None:
     """A close-enough option: small typos, or a word that appears in exactly one label."""
     answer = normalize(text)

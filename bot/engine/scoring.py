@@ -1,24 +1,68 @@
-"""Pure decisions about scores: which drivers rank first, which deserve explaining."""
+"""Pure decisions about answers: which areas the evidence names, which red flag wins."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.engine.flow import UNSURE, Flow, RedFlag
+
+MOST_EXPLAINED = 2  # a result explains at most this many areas, best first
+
+NAMED, FINE, UNCLEAR = "named", "fine", "unclear"
 
 
-def rank_drivers(drivers: Sequence[str], scores: Mapping[str, int]) -> list[str]:
-    """Drivers that scored above zero, best first; ties keep the flow's order."""
-    order = {driver: index for index, driver in enumerate(drivers)}
-    scored = [driver for driver in drivers if scores.get(driver, 0) > 0]
-    return sorted(scored, key=lambda driver: (-scores[driver], order[driver]))
+def named_drivers(flow: Flow, scores: Mapping[str, int], facts: Mapping[str, Any]) -> list[str]:
+    """Drivers whose self-check evidence reaches their threshold, best first.
+
+    Ties on evidence are broken by the facts a driver lists in `tie_break` (where it hurts, what
+    makes it worse), then by the flow's order; those facts never name a driver on their own.
+    """
+    order = {driver: index for index, driver in enumerate(flow.drivers)}
+    named = [
+        driver
+        for driver, spec in flow.driver_specs.items()
+        if scores.get(driver, 0) >= max(spec.named_at, 1)
+    ]
+    return sorted(
+        named,
+        key=lambda d: (-scores[d], -tie_break_matches(flow, d, facts), order[d]),
+    )
 
 
-def top_drivers(ranked: Sequence[str], scores: Mapping[str, int], most: int = 2) -> list[str]:
-    """The one or two drivers worth explaining: the best, and the next if it is close."""
-    if not ranked:
-        return []
-    chosen = [ranked[0]]
-    best = scores[ranked[0]]
-    for driver in ranked[1:most]:
-        if scores[driver] >= 2 and scores[driver] * 2 >= best:
-            chosen.append(driver)
-    return chosen
+def tie_break_matches(flow: Flow, driver: str, facts: Mapping[str, Any]) -> int:
+    """How many of the driver's tie-break facts the person's answers match."""
+    matches = 0
+    for fact, values in flow.driver_specs[driver].tie_break.items():
+        answered = facts.get(fact)
+        answered = answered if isinstance(answered, list | tuple) else [answered]
+        matches += sum(1 for value in answered if value in values)
+    return matches
+
+
+def explained_drivers(named: Sequence[str], most: int = MOST_EXPLAINED) -> list[str]:
+    """The areas a result names and explains: the best `most` of the named ones."""
+    return list(named[:most])
+
+
+def driver_status(
+    flow: Flow, driver: str, named: Sequence[str], answers: Mapping[str, Any]
+) -> str:
+    """`named` (evidence points here), `fine` (every check done, nothing found) or `unclear`."""
+    if driver in named:
+        return NAMED
+    checks = flow.driver_specs[driver].checks
+    return FINE if checks and all(_definite(answers.get(check)) for check in checks) else UNCLEAR
+
+
+def _definite(answer: Any) -> bool:
+    """An answer that says something: given, and not "not sure" (alone or among picks)."""
+    picked = answer if isinstance(answer, list | tuple) else (answer,)
+    return answer is not None and UNSURE not in picked
+
+
+def highest_red_flag(flow: Flow, flag_ids: Iterable[str]) -> RedFlag | None:
+    """The red flag whose urgency is highest; on equal urgency, the one asked first."""
+    order = {flag_id: index for index, flag_id in enumerate(flow.red_flags)}
+    flags = [flow.red_flags[f] for f in flag_ids if f in flow.red_flags]
+    return min(flags, key=lambda flag: (flag.rank, order[flag.id]), default=None)

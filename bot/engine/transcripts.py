@@ -66,9 +66,9 @@ async def run_transcript(path: Path, settings: Settings) -> TranscriptResult:
                 client.engine = build_engine(settings, SQLiteStore(database))
                 continue
             reply = await _play(client, turn)
-            result.failures += [
-                f"turn {number}: {failure}" for failure in _compare(turn.get("expect", {}), reply)
-            ]
+            expect = turn.get("expect", {})
+            failures = _compare(expect, reply) + await _compare_stored(expect, client)
+            result.failures += [f"turn {number}: {failure}" for failure in failures]
         await client.engine.store.close()
     return result
 
@@ -112,6 +112,27 @@ def _compare(expect: dict[str, Any], reply: Reply) -> list[str]:
     return failures
 
 
+async def _compare_stored(expect: dict[str, Any], client: DialogClient) -> list[str]:
+    """What the turn left in the store: funnel events, facts, the booking summary."""
+    failures: list[str] = []
+    store, engine = client.engine.store, client.engine
+    if "events" in expect:
+        rows = await store.events(client.channel, client.user_id)
+        shown = [f"{kind}:{detail}" if detail else kind for kind, _, detail, _ in rows]
+        if shown != expect["events"]:
+            failures.append(f"stored events are {shown}, expected {expect['events']}")
+    saved = await store.load(client.channel, client.user_id)
+    for name, value in (expect.get("facts") or {}).items():
+        actual = saved.facts.get(name) if saved else None
+        if actual != value:
+            failures.append(f"stored fact {name} is {actual!r}, expected {value!r}")
+    for fragment in expect.get("summary", []):
+        summary = engine.compose.summary(saved) if saved else ""
+        if fragment.lower() not in summary.lower():
+            failures.append(f"booking summary lacks {fragment!r}; got: {summary!r}")
+    return failures
+
+
 def _compare_outcome(expected: dict[str, Any] | None, reply: Reply) -> list[str]:
     outcome = reply.outcome
     if expected is None:
@@ -119,22 +140,16 @@ def _compare_outcome(expected: dict[str, Any] | None, reply: Reply) -> list[str]
     if outcome is None:
         return ["no outcome, expected one"]
     failures = []
-    for key in ("red_flag", "urgency", "mostly_unsure"):
-        if key in expected and getattr(outcome, key) != expected[key]:
-            failures.append(
-                f"outcome {key} is {getattr(outcome, key)!r}, expected {expected[key]!r}"
-            )
-    if "drivers" in expected and list(outcome.drivers) != expected["drivers"]:
-        failures.append(
-            f"outcome drivers are {list(outcome.drivers)}, expected {expected['drivers']}"
-        )
-    if (
-        "first_driver" in expected
-        and (outcome.drivers[:1] or [None])[0] != expected["first_driver"]
-    ):
-        failures.append(
-            f"first driver is {outcome.drivers[:1]}, expected {expected['first_driver']}"
-        )
+    actual = outcome.as_dict()
+    for key, value in expected.items():
+        if key == "first_driver":
+            first = (outcome.drivers[:1] or [None])[0]
+            if first != value:
+                failures.append(f"first driver is {first!r}, expected {value!r}")
+        elif key not in actual:
+            failures.append(f"unknown outcome field {key!r}")
+        elif actual[key] != value:
+            failures.append(f"outcome {key} is {actual[key]!r}, expected {value!r}")
     return failures
 
 

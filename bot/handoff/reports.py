@@ -12,7 +12,7 @@ from bot.store import records
 from bot.store.records import Lead, StatRow
 
 LEAD_FIELDS = ("created_at", "name", "email", "phone", "channel", "source", "flow", "drivers",
-               "red_flag")
+               "red_flag", "urgency", "flow_version")
 FUNNEL_COLUMNS = (
     ("started", records.STARTED, None),
     ("finished", records.FINISHED, None),
@@ -48,6 +48,8 @@ def _lead_row(lead: Lead) -> dict[str, str]:
         "flow": lead.flow,
         "drivers": " ".join(lead.drivers),
         "red_flag": lead.red_flag or "",
+        "urgency": lead.urgency or "",
+        "flow_version": lead.flow_version,
     }
 
 

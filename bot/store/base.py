@@ -22,9 +22,12 @@ class ConversationStore(Protocol):
 
     async def record(
         self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
-        at: float | None = None,
+        at: float | None = None, version: str = "",
     ) -> None:
-        """Append one funnel event."""
+        """Append one funnel event (outcomes carry the flow version they came from)."""
+
+    async def events(self, channel: str, user_id: str) -> list[tuple[str, str, str, str]]:
+        """One person's funnel events, oldest first: (kind, flow, detail, version)."""
 
     async def stats(self) -> list[StatRow]:
         """Event counts by day, channel, flow and kind."""

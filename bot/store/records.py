@@ -28,6 +28,8 @@ class Lead:
     drivers: tuple[str, ...]
     red_flag: str | None
     created_at: float
+    flow_version: str = ""
+    urgency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS events (
     flow    TEXT NOT NULL,
     kind    TEXT NOT NULL,
     detail  TEXT NOT NULL DEFAULT '',
-    at      REAL NOT NULL
+    at      REAL NOT NULL,
+    version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_by_person ON events (channel, user_id);
 CREATE INDEX IF NOT EXISTS events_by_age ON events (at);
@@ -43,7 +44,9 @@ CREATE TABLE IF NOT EXISTS leads (
     flow       TEXT NOT NULL,
     drivers    TEXT NOT NULL,
     red_flag   TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    flow_version TEXT NOT NULL DEFAULT '',
+    urgency    TEXT
 );
 CREATE INDEX IF NOT EXISTS leads_by_person ON leads (channel, user_id);
 
@@ -59,8 +62,14 @@ CREATE INDEX IF NOT EXISTS relays_by_person ON relays (channel, user_id);
 """
 
 _LEAD_COLUMNS = (
-    "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at"
+    "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
+    " flow_version, urgency"
 )
+# Columns added after the first release, for databases made before them.
+_ADDED_COLUMNS = {
+    "events": {"version": "TEXT NOT NULL DEFAULT ''"},
+    "leads": {"flow_version": "TEXT NOT NULL DEFAULT ''", "urgency": "TEXT"},
+}
 
 
 class SQLiteStore:
@@ -77,6 +86,14 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     # -- conversations ------------------------------------------------------------------------
 
@@ -115,14 +132,22 @@ class SQLiteStore:
 
     async def record(
         self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
-        at: float | None = None,
+        at: float | None = None, version: str = "",
     ) -> None:
-        """Append one funnel event."""
+        """Append one funnel event (outcomes carry the flow version they came from)."""
         self._db.execute(
-            "INSERT INTO events (channel, user_id, flow, kind, detail, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (channel, user_id, flow, kind, detail, time.time() if at is None else at),
+            "INSERT INTO events (channel, user_id, flow, kind, detail, at, version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (channel, user_id, flow, kind, detail, time.time() if at is None else at, version),
         )
+
+    async def events(self, channel: str, user_id: str) -> list[tuple[str, str, str, str]]:
+        """One person's funnel events, oldest first: (kind, flow, detail, version)."""
+        return self._db.execute(
+            "SELECT kind, flow, detail, version FROM events WHERE channel = ? AND user_id = ?"
+            " ORDER BY id",
+            (channel, user_id),
+        ).fetchall()
 
     async def stats(self) -> list[StatRow]:
         """Event counts by day, channel, flow, kind and detail, oldest day first."""
@@ -137,9 +162,10 @@ class SQLiteStore:
 
     async def save_lead(self, lead: Lead) -> None:
         self._db.execute(
-            f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (lead.channel, lead.user_id, lead.name, lead.email, lead.phone, lead.source,
-             lead.flow, ",".join(lead.drivers), lead.red_flag, lead.created_at),
+             lead.flow, ",".join(lead.drivers), lead.red_flag, lead.created_at,
+             lead.flow_version, lead.urgency),
         )
 
     async def leads(self) -> list[Lead]:

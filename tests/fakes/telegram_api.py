@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
+
 TOKEN = "123456:TEST-token-for-the-fake-api"
 BOT_ID = 123456
 BOT_USERNAME = "ScreeningTestBot"
@@ -30,28 +32,36 @@ TAG_ENTITIES = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u
 TAG_ENTITIES |= {"s": "strikethrough", "code": "code", "pre": "pre", "a": "text_link"}
 
 Update = dict[str, Any]
-RED_FLAG_QUESTIONS = 8
-# The knee screening pressed through after /start: no red flag, several likely contributors.
+# The knee screening pressed through after /start, by button label: for oneself, no recent
+# injury, "No" to every safety question, two things that make it worse picked one by one (each
+# pick edits the question in place) then "Done"; several likely contributors in the result.
 SCREENING_BY_BUTTONS = [
     "Let's start",
-    *["No"] * RED_FLAG_QUESTIONS,
+    "Me",
+    "No",
+    *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
     "Inside of the knee",
     "Stairs",
+    "Running",
+    "Done",
     "More than 3 months",
     "Skip this one",
     "No scans",
-    "My arch flattens, knee falls in",
     "Yes",
     "No",
+    "Running",
+    "Done",
+    "Yes",
+    "No",
+    "No",
+    "Do the checks now",
+    "Arch flattens, knee follows it in",
     "No, I had to move closer",
     "Deep and comfortable",
     "No",
     "Steady and level",
-    "Running",
-    "Yes",
-    "No",
-    "Yes",
 ]
+PICK_MARK = "✓ "  # what a picked option's label starts with in a pick-several question
 
 
 @dataclass
@@ -91,11 +101,29 @@ class SentMessage:
     def labels(self) -> list[str]:
         return [button["text"] for button in self.buttons]
 
+    @property
+    def picked(self) -> list[str]:
+        """The labels ticked in a pick-several question, without their tick."""
+        marked = [label for label in self.labels if label.startswith(PICK_MARK)]
+        return [label.removeprefix(PICK_MARK) for label in marked]
+
+    @property
+    def turn(self) -> int | None:
+        """The turn the choice buttons were shown on (their callback data is `<turn>|<id>`)."""
+        data = [b["callback_data"] for b in self.buttons if "callback_data" in b]
+        return int(data[0].split("|", 1)[0]) if data else None
+
     def button(self, label: str) -> dict[str, str]:
         for button in self.buttons:
             if button["text"] == label:
                 return button
         raise AssertionError(f"no button {label!r} among {self.labels}")
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """The keyboard's labels, row by row."""
+        keyboard = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [[button["text"] for button in row] for row in keyboard]
 
 
 class ApiError(Exception):
@@ -168,7 +196,7 @@ class FakeTelegram:
         self._arrived = asyncio.Event()
         self._failures: dict[str, list[Failure]] = {}
         self._by_chat: dict[int, list[SentMessage]] = {}
-        self._count_waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._waiters: dict[int, list[tuple[Callable[[], bool], asyncio.Future[None]]]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._query_ids = itertools.count(1)
@@ -245,16 +273,23 @@ class FakeTelegram:
 
     async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> None:
         """Return once the bot has sent `count` messages to the chat in all."""
-        if len(self._by_chat.get(chat_id, [])) >= count:
+        await self.wait_until(chat_id, lambda: len(self._by_chat.get(chat_id, [])) >= count,
+                              timeout)
+
+    async def wait_until(
+        self, chat_id: int, condition: Callable[[], bool], timeout: float = 10.0
+    ) -> None:
+        """Return once `condition()` holds, checked each time the bot sends a message to the
+        chat or edits one there."""
+        if condition():
             return
         reached = asyncio.get_running_loop().create_future()
-        self._count_waiters.setdefault(chat_id, []).append((count, reached))
+        self._waiters.setdefault(chat_id, []).append((condition, reached))
         await asyncio.wait_for(reached, timeout)
 
-    def _count_sent(self, chat_id: int) -> None:
-        count = len(self._by_chat.get(chat_id, []))
-        waiters = self._count_waiters.get(chat_id, [])
-        for waiter in [w for w in waiters if w[0] <= count]:
+    def _changed(self, chat_id: int) -> None:
+        waiters = self._waiters.get(chat_id, [])
+        for waiter in [w for w in waiters if w[0]()]:
             waiters.remove(waiter)
             if not waiter[1].done():
                 waiter[1].set_result(None)
@@ -352,7 +387,7 @@ class FakeTelegram:
         self.sent.append(message)
         self._messages[chat_id, message.message_id] = message
         self._by_chat.setdefault(chat_id, []).append(message)
-        self._count_sent(chat_id)
+        self._changed(chat_id)
         return self._message_json(message)
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -363,6 +398,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message is not modified")
         message.text, message.entities, message.reply_markup = text, entities, markup
         message.edits += 1
+        self._changed(message.chat_id)
         return self._message_json(message)
 
     async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -371,6 +407,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message is not modified")
         message.reply_markup = params.get("reply_markup")
         message.edits += 1
+        self._changed(message.chat_id)
         return self._message_json(message)
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
@@ -507,6 +544,14 @@ class Person:
         message = on or self.question
         data = message.button(label)["callback_data"]
         return await self._act(self.telegram.press_update(self.user, message, data))
+
+    async def choose(self, choice_id: str, on: SentMessage | None = None) -> list[SentMessage]:
+        """Press the button for a choice id (`no`, `done`), whatever its label says."""
+        message = on or self.question
+        data = [b["callback_data"] for b in message.buttons if "callback_data" in b]
+        found = [d for d in data if d.split("|", 1)[1] == choice_id]
+        assert found, f"no button for {choice_id!r} among {message.labels}"
+        return await self._act(self.telegram.press_update(self.user, message, found[0]))
 
     async def _act(self, update: Update) -> list[SentMessage]:
         seen = len(self.received)
