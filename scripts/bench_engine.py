@@ -22,17 +22,19 @@ from bot.engine.engine import Engine
 from bot.engine.events import Event, EventKind
 from bot.settings import load_settings
 
-PRESSES_AFTER_START = ["begin", *["no"] * 8]
+# For me, no recent injury, "No" to every safety question, then random answers to the rest.
+PRESSES_AFTER_START = ["begin", "me", "no"]
 SELF_CHECK_CHOICES = {
     "pain_where": ["front", "inside", "outside", "behind", "all_over", "unsure"],
-    "pain_worse": ["stairs", "squats", "running", "jumping", "sitting", "pivoting"],
+    "pain_worse": ["stairs", "squats", "running", "jumping", "sitting", "pivoting", "done"],
     "pain_duration": ["weeks", "months", "long"],
     "imaging": ["clear", "none", "unsure"],
-    "foot_mirror": ["collapse", "roll_out", "steady", "unsure"],
+    "move_activity": ["running", "ocr", "lifting", "field_sports", "everyday", "done"],
+    "checks_intro": ["now"],
+    "foot_mirror": ["arch_collapse", "knee_in", "roll_out", "steady", "unsure"],
     "ankle_wall": ["pass", "fail", "one_side", "unsure"],
-    "hip_squat": ["tight", "shift", "fine", "unsure"],
-    "hip_single_leg": ["drop", "wobble", "steady", "unsure"],
-    "move_activity": ["running", "ocr", "lifting", "jumping_sports", "everyday"],
+    "hip_squat": ["hips_tight", "heels_lift", "knees_in", "done", "fine"],
+    "hip_single_leg": ["drop", "foot_wobble", "steady", "unsure"],
 }
 
 
@@ -46,6 +48,9 @@ async def one_person(engine: Engine, user: str, rng: random.Random, latencies: l
         if reply.state == "pain_level":
             event = Event("bench", user, EventKind.TEXT, text=str(rng.randint(0, 10)))
             reply = await timed(engine, event, latencies)
+            continue
+        if reply.state.startswith("rf_"):
+            reply = await press(engine, user, reply.turn, "no", latencies)
             continue
         choices = SELF_CHECK_CHOICES.get(reply.state, ["yes", "no", "unsure"])
         reply = await press(engine, user, reply.turn, rng.choice(choices), latencies)

@@ -125,3 +125,84 @@ def test_check_command_exits_non_zero_on_errors_and_zero_when_clean(project):
     broken = subprocess.run([sys.executable, "-m", "bot", "check"], env=env,
                             capture_output=True, text=True, check=False)
     assert broken.returncode == 1 and "'gone'" in broken.stdout
+
+
+def edit_whole_flow(project: Path, change) -> None:
+    path = project / "dialogs" / "knee.yaml"
+    flow = yaml.load(path.read_text(), Loader=FlowLoader)
+    change(flow)
+    path.write_text(yaml.safe_dump(flow, sort_keys=False))
+
+
+def all_problems_in(project: Path) -> list[str]:
+    settings = load_settings(data_dir=project / "data", dialogs_dir=project / "dialogs",
+                             templates_dir=project / "templates")
+    return [str(p) for p in check_all(build_engine(settings, SQLiteStore(":memory:")))]
+
+
+def test_red_flags_out_of_urgency_order_are_an_error(project):
+    def swap(flow):
+        flags = flow["safety"]["red_flags"]
+        flags[0], flags[-1] = flags[-1], flags[0]
+
+    edit_whole_flow(project, swap)
+    assert any("not in order of urgency" in p for p in problems_in(project))
+
+
+def test_a_safety_question_after_a_lower_urgency_one_on_any_path_is_an_error(project):
+    edit_flow(project, lambda s: s["after_safety"]["route"][-1].update(next="rf_hot_swollen"))
+    assert any("'rf_hot_swollen'" in p and "after a question of lower urgency" in p
+               for p in problems_in(project))
+
+
+def test_an_unknown_urgency_is_an_error(project):
+    edit_whole_flow(project, lambda f: f["safety"]["red_flags"][3].update(urgency="soonish"))
+    assert any("urgency" in p and "must be one of" in p for p in problems_in(project))
+
+
+def test_a_multi_select_needs_next_and_combinable_options(project):
+    edit_flow(project, lambda s: s["pain_worse"].pop("next"))
+    assert any("'pain_worse'" in p and "needs `next`" in p for p in problems_in(project))
+
+
+def test_a_multi_select_option_may_not_take_the_done_buttons_id(project):
+    edit_flow(project, lambda s: s["pain_worse"]["options"][0].update(id="done"))
+    assert any("Done button" in p for p in problems_in(project))
+
+
+def test_exclusive_outside_a_multi_select_is_an_error(project):
+    edit_flow(project, lambda s: s["pain_where"]["options"][0].update(exclusive=True))
+    assert any("'pain_where'" in p and "select: many" in p for p in problems_in(project))
+
+
+def test_a_multi_select_with_one_combinable_option_is_an_error(project):
+    edit_flow(project, lambda s: s["pain_worse"].update(options=s["pain_worse"]["options"][-2:]))
+    assert any("two options to combine" in p for p in problems_in(project))
+
+
+def test_an_area_no_self_check_can_name_is_an_error(project):
+    edit_whole_flow(project, lambda f: f["drivers"]["movement"].update(named_at=99))
+    assert any("drivers.movement" in p and "can reach 99" in p for p in problems_in(project))
+
+
+def test_an_areas_unknown_check_is_an_error(project):
+    edit_whole_flow(project, lambda f: f["drivers"]["movement"].update(checks=["nowhere"]))
+    assert any("drivers.movement.checks" in p for p in problems_in(project))
+
+
+def test_check_warns_until_a_clinician_signs_the_spec_off(project):
+    unsigned = [p for p in all_problems_in(project) if "not signed off" in p]
+    assert len(unsigned) == 1 and "warning" in unsigned[0]
+    edit_whole_flow(project, lambda f: f["clinical"].update(reviewed_by="Dr. A. Reviewer, PT"))
+    assert not [p for p in all_problems_in(project) if "not signed off" in p]
+
+
+def test_a_flow_with_red_flags_needs_a_version(project):
+    edit_whole_flow(project, lambda f: f.pop("version"))
+    assert any("needs a version" in p for p in problems_in(project))
+
+
+def test_a_safety_block_without_red_flags_is_refused_when_loading(project):
+    edit_whole_flow(project, lambda f: f["safety"].update(red_flags=[]))
+    with pytest.raises(FlowError, match="red_flags"):
+        load_flow(project / "dialogs" / "knee.yaml")

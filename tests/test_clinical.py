@@ -273,7 +273,7 @@ async def test_after_a_red_flag_every_message_repeats_the_advice_and_never_books
         assert "book" not in person.text.lower(), typed
         assert not [link for m in reply.messages for link in m.links]
     summary = person.engine.compose.summary(await person.engine.store.load("test", "alex"))
-    assert "Red flag: Hot, swollen knee" in summary and "(emergency)" in summary
+    assert "Red flag: Hot, swollen knee" in summary and "(advised emergency care now)" in summary
     assert await events_of(person) == ["started", "red_flag:hot_swollen"]
     rows = await person.engine.store.events("test", "alex")
     assert rows[-1][3] == person.engine.flows["knee"].version
@@ -306,3 +306,51 @@ async def test_welcome_is_honest_about_time_and_checks_can_wait(person):
     assert person.last.state == "checks_later"
     await person.click("ready")
     assert person.last.state == "foot_mirror"
+
+
+async def test_hedged_sentences_on_a_safety_question_are_never_a_no(person):
+    await start(person)
+    for typed in ("not sure really", "I think so?", "hard to say", "kinda"):
+        state = person.last.state
+        await person.send(typed)
+        assert person.last.state == f"{state}_clarify", typed
+        await person.click("no")
+
+
+async def test_after_a_red_flag_asking_to_be_contacted_never_leads_to_booking(person):
+    await start(person)
+    await person.click("yes")
+    await person.send("/contact")
+    await person.send("Sam")
+    await person.send("sam@example.com")
+    reply = await person.click("consent")
+    assert reply.state == "contact_saved"
+    assert not [link for m in reply.messages for link in m.links if "book" in link.label.lower()]
+    await person.send("/book")
+    assert "see a doctor about that first" in person.text and "Hot, swollen knee" in person.text
+    (lead,) = await person.engine.store.leads()
+    assert lead.red_flag == "hot_swollen" and lead.urgency == "emergency"
+    assert lead.flow_version == person.engine.flows["knee"].version
+    await person.send("/help")
+    assert "**book**" not in person.last.messages[0].text
+
+
+async def test_a_new_screening_after_a_red_flag_may_offer_booking_again(person):
+    await start(person)
+    await person.click("yes")
+    await person.send("restart")
+    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)):
+        await person.click(choice)
+    from tests.conftest import finish_with_hip_mobility
+
+    await finish_with_hip_mobility(person)
+    assert any("book" in link.label.lower() for m in person.last.messages for link in m.links)
+
+
+async def test_not_now_is_no_finished_screening(person):
+    await person.send("/start")
+    reply = await person.click("later")
+    assert reply.state == "not_now" and reply.outcome is None
+    assert await events_of(person) == ["started"]
+    await person.send("start")
+    assert person.last.state == "welcome"

@@ -37,7 +37,7 @@ AFTER_INJURY = {
     "kneecap_dislocation", "rapid_swelling", "ottawa_age",
 }
 LOADED_CHECKS = {"foot_mirror", "ankle_wall", "hip_squat", "hip_single_leg"}
-NOT_A_DOCTOR_NEED = "nothing you told me needs a doctor"
+NOT_A_DOCTOR_NEED = "needs a doctor right away"
 USERS = itertools.count()
 
 

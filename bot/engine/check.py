@@ -28,13 +28,14 @@ COMMON_TEMPLATES = (
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
     "staff/relay_message", "staff/relay_ended", "common/resumed",
     "common/talk_unavailable", "common/pick_one",
+    "common/book_after_red_flag",
 )
 INPUT_SAMPLES: dict[str, object] = {
     "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
 }
 SAMPLE_EXTRAS = {
     "name": "x", "too_long": True, "input_type": "number", "was_in_flow": True,
-    "already": False, "text": "hello", "outcome": {"drivers": ["hip_mobility"]},
+    "already": False, "text": "hello", "offers_booking": True, "outcome": {"drivers": ["hip_mobility"]},
     "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
 }
 

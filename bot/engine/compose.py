@@ -22,6 +22,12 @@ from bot.settings import Settings
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
 
 
+def red_flag_on_record(conv: Conversation) -> bool:
+    """The person's latest screening stopped on a red flag: no booking is offered until a new
+    screening starts."""
+    return bool(conv.last_outcome and conv.last_outcome.get("red_flag"))
+
+
 class Composer:
     """Turns a conversation into messages, from templates and settings."""
 
@@ -48,17 +54,17 @@ class Composer:
             "area_status": status,
             "titles": {d: s.title for d, s in flow.driver_specs.items()} if flow else {},
             "in_flow": flow is not None and not conv.finished,
-            "after_red_flag": bool(
-                flow and conv.finished and conv.state in flow.states
-                and flow.states[conv.state].red_flag
-            ),
+            "after_red_flag": red_flag_on_record(conv),
+            "last_outcome": conv.last_outcome or {},
             "channel": conv.channel,
-            **self._safety_context(flow, conv),
+            **self._safety_context(flow, conv, answers),
             **extra,
         }
 
     @staticmethod
-    def _safety_context(flow: Flow | None, conv: Conversation) -> dict[str, Any]:
+    def _safety_context(
+        flow: Flow | None, conv: Conversation, answers: dict[str, Any]
+    ) -> dict[str, Any]:
         """The red flag a safety state is about, its place in the questions asked, and the
         flags answered "yes" or left "not sure"."""
         flags = flow.red_flags if flow else {}
@@ -67,7 +73,7 @@ class Composer:
         current: RedFlag | None = flags.get(flag_id) if flag_id else None
         yes = [flags[f] for f in conv.facts.get("red_flags", ()) if f in flags]
         unsure = [flags[f] for f in conv.facts.get("unsure_flags", ()) if f in flags]
-        asked = [f for f in flags if f"rf_{f}" in conv.answers or f == flag_id]
+        asked = [f for f, spec in flags.items() if spec.question in answers or f == flag_id]
         return {
             "red_flag": current,
             "red_flags_yes": yes,
@@ -83,19 +89,21 @@ class Composer:
     def say(self, template: str, conv: Conversation, **extra: Any) -> Message:
         return Message(self.render(template, conv, **extra))
 
-    def labels(self, conv: Conversation) -> Any:
+    def labels(self, conv: Conversation, context: dict[str, Any] | None = None) -> Any:
         """Button labels the engine adds itself (templates/common/labels.j2)."""
-        return self.renderer.names("common/labels.j2", **self.context(conv))
+        return self.renderer.names("common/labels.j2", **(context or self.context(conv)))
 
     def state_message(self, conv: Conversation, state: State) -> Message:
         """The message for a state: its template, its options, links, commands and outcome."""
         context = self.context(conv)
         text = self.renderer.render(state.template, **context)
-        labels = self.labels(conv) if state.links or state.commands or state.multi else None
+        wants_labels = state.links or state.commands or state.multi
+        labels = self.labels(conv, context) if wants_labels else None
         choices = self._choices(conv, state, labels)
         choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
-        links = tuple(self.link(conv, name, context, labels) for name in state.links)
-        outcome = self.outcome(conv, state) if state.final else None
+        shown_links = [n for n in state.links if n != "book" or not red_flag_on_record(conv)]
+        links = tuple(self.link(conv, name, context, labels) for name in shown_links)
+        outcome = self.outcome(conv, state) if state.final and state.outcome else None
         return Message(text, choices, links, outcome)
 
     @staticmethod

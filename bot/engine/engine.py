@@ -12,7 +12,7 @@ from typing import Any
 
 from transitions import Machine
 
-from bot.engine.compose import Composer
+from bot.engine.compose import Composer, red_flag_on_record
 from bot.engine.conversation import Answer, Conversation
 from bot.engine.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
 from bot.engine.events import Choice, Event, EventKind, Message, Reply
@@ -32,6 +32,7 @@ from bot.engine.inputs import parse_input
 from bot.engine.machine import build_machine, holds
 from bot.engine.matching import (
     command_in_text,
+    is_hedged,
     match_option,
     match_option_loosely,
     match_options,
@@ -188,6 +189,8 @@ class Engine:
             return self._talk(conv)
         if name == "book" and self._after_red_flag(conv):
             return _Turn([self._state_message(conv)])  # the advice again, never a booking
+        if name == "book" and red_flag_on_record(conv):
+            return self._with_current(conv, self.compose.say("common/book_after_red_flag.j2", conv))
         if name in INFO_COMMANDS:
             return self._with_current(conv, self.compose.info(conv, name))
         unknown = self.compose.say("common/unknown_command.j2", conv, name=name)
@@ -203,7 +206,7 @@ class Engine:
         if payload and payload not in self.flows:
             conv.source = conv.source or payload
             if payload in INFO_COMMANDS:
-                return self._with_current(conv, self.compose.info(conv, payload))
+                return self._command(conv, payload)
         flow_id = payload if payload in self.flows else None
         if flow_id is None and name == "start" and self._unfinished(conv, conv.flow or ""):
             flow_id = conv.flow  # a plain /start mid-way resumes; only restart starts over
@@ -249,13 +252,18 @@ class Engine:
         command = command_in_text(text)
         if command:
             return self._command(conv, command)
+        unsure = state.option(UNSURE)
+        if unsure is not None and is_hedged(text):  # "not sure really" is never "no"
+            return self._apply_option(conv, state, unsure)
         option = match_option_loosely(text, state.options)
         if option is not None:
             return self._apply_option(conv, state, option)
         if state.final and state.red_flag:
             return _Turn([self._state_message(conv)])  # the advice again, never a booking
         if state.final:
-            return _Turn([self.compose.say("common/finished.j2", conv)])
+            finished = self.compose.say("common/finished.j2", conv,
+                                        offers_booking="book" in state.links)
+            return _Turn([finished])
         reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
                                  input_type=state.input.type if state.input else "")
         return self._with_current(conv, reask)
@@ -265,6 +273,8 @@ class Engine:
     def _start(self, conv: Conversation, flow_id: str, source: str = "") -> _Turn:
         flow = self.flows[flow_id]
         conv.begin(flow_id, flow.start, now=self.clock())
+        if flow.red_flags or flow.drivers:
+            conv.last_outcome = None  # a new screening: an old result no longer stands
         if source:
             conv.source = source
         conv.turn += 1
@@ -378,6 +388,8 @@ class Engine:
     def _finish(self, conv: Conversation, state: State) -> list[Effect]:
         flow = self.flows[conv.flow]
         effects: list[Effect] = []
+        if not state.outcome:
+            return effects  # ends the flow without a screening result (e.g. "not now")
         if state.red_flag:
             effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag, flow.version))
         else:
@@ -528,6 +540,7 @@ class Engine:
     # -- messages -----------------------------------------------------------------------------
 
     def _after_red_flag(self, conv: Conversation) -> bool:
+        """At a red-flag exit: every message repeats its advice."""
         state = self._state(conv)
         return state is not None and state.final and state.red_flag is not None
 

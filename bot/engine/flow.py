@@ -124,6 +124,7 @@ class State:
     fact: str = ""  # a multi-select stores the picked ids under this fact
     safety: str | None = None  # a safety question (or its clarification) for this red flag
     clarify: bool = False
+    outcome: bool = True  # a final state that is a screening result (not "not now")
 
     def option(self, option_id: str) -> Option | None:
         return next((option for option in self.options if option.id == option_id), None)
@@ -378,6 +379,7 @@ def _state(
         loaded=bool(spec.get("loaded", False)),
         multi=spec.get("select") == "many",
         fact=str(spec.get("fact", "")),
+        outcome=bool(spec.get("outcome", True)),
     )
 
 

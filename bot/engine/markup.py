@@ -32,8 +32,19 @@ class Span:
     url: str = ""
 
 
+class TemplateText(str):
+    """Text a template itself wrote (a macro's output): markup already, never escaped again.
+
+    Templates mark it with the `markup` filter: `{{ rf.question(flag) | markup }}`.
+    """
+
+    __slots__ = ()
+
+
 def escape(value: object) -> str:
     """Make any printed value literal text in the light markup."""
+    if isinstance(value, TemplateText):
+        return str(value)
     return _SPECIALS.sub(r"\\\1", str(value))
 
 

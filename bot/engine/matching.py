@@ -34,6 +34,7 @@ WHOLE_MESSAGE_COMMANDS = {
     "cancel": "cancel",
     "stop": "cancel",
     "quit": "cancel",
+    "start": "start",
     "start over": "restart",
     "start again": "restart",
     "forget me": "forget",
@@ -50,6 +51,20 @@ WHOLE_MESSAGE_COMMANDS = {
     "real person": "talk",
     "human": "talk",
 }
+
+
+# Hedged answers: on a question that offers "Not sure", these never count as yes or no.
+_HEDGED = re.compile(
+    r"\b(?:not (?:really |quite |totally |very |too )?sure|unsure|uncertain|not certain|maybe"
+    r"|perhaps|possibly|probably|might|idk|dunno|don'?t know|do not know|no idea"
+    r"|kind of|kinda|sort of|i think so|i guess|can'?t tell|hard to say|not sure)\b"
+)
+
+
+def is_hedged(text: str) -> bool:
+    """True for a short answer that says the person is not sure ("not sure really", "maybe?")."""
+    answer = normalize(text)
+    return len(answer) <= MAX_MATCH_LENGTH and bool(_HEDGED.search(answer))
 
 
 def normalize(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from bot.engine.markup import escape
+from bot.engine.markup import TemplateText, escape
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -30,6 +30,7 @@ class Renderer:
             extensions=["jinja2.ext.do"],
         )
         self.env.globals.update(globals_ or {})
+        self.env.filters["markup"] = TemplateText
 
     def exists(self, name: str) -> bool:
         return (self.directory / name).is_file()
