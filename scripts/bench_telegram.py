@@ -1,7 +1,8 @@
 """Throughput of the Telegram bot against a bare python-telegram-bot echo bot, same fake API.
 
 Many simulated people go through the knee screening by buttons (the /start, then every press
-waits for the bot's next question, like a person). The same people then drive a bare echo bot
+waits for the bot's next question, or for its question edited with the pick ticked, like a
+person). The same people then drive a bare echo bot
 with the same number of updates. The fake Telegram and the people run in a child process, the
 bot in this one, so the figures measure the bot. Prints updates/s for both and their ratio.
 
@@ -74,7 +75,7 @@ async def screening_person(telegram: FakeTelegram, user_id: int) -> None:
     person = Person(telegram, _no_wait, user_id)
     await _act_and_wait(person, lambda: person.send("/start"))
     for label in PRESSES:
-        await _act_and_wait(person, lambda label=label: person.press(label))
+        await _press_and_wait(person, label)
 
 
 async def echo_person(telegram: FakeTelegram, user_id: int) -> None:
@@ -95,6 +96,20 @@ async def _act_and_wait(person: Person, act: Callable[[], Awaitable[object]]) ->
     expected = len(person.received) + 1
     await act()
     await person.telegram.wait_for_messages(person.user_id, expected, timeout=120)
+
+
+async def _press_and_wait(person: Person, label: str) -> None:
+    """Press, then wait for buttons of a newer turn: the next question, or (a pick in a
+    pick-several question) the same question edited in place."""
+    shown = _newest_turn(person)
+    await person.press(label)
+    await person.telegram.wait_until(
+        person.user_id, lambda: _newest_turn(person) > shown, timeout=120
+    )
+
+
+def _newest_turn(person: Person) -> int:
+    return max((m.turn for m in person.received if m.turn is not None), default=-1)
 
 
 async def drive(kind: str, people: int, conn: Connection) -> None:
@@ -141,10 +156,12 @@ def echo_application(base_url: str, edit: bool) -> Application:
 
 @dataclass
 class Step:
-    """What the screening bot does for one update: the answer line, then its messages."""
+    """What the screening bot does for one update: the answer line, then its messages; or,
+    for a pick in a pick-several question, the pressed message's new text and keyboard."""
 
     answered_html: str
     outgoing: Outgoing
+    edit: tuple[str, InlineKeyboardMarkup | None] | None = None
 
 
 async def recorded_screening(settings: Settings) -> list[Step]:
@@ -157,7 +174,11 @@ async def recorded_screening(settings: Settings) -> list[Step]:
         (choice,) = [c for c in reply.messages[-1].choices if c.label == label]
         event = Event(CHANNEL, user, EventKind.PRESS, choice_id=choice.id, turn=reply.turn)
         reply = await engine.handle(event)
-        line = engine.notice("telegram/answered.j2", channel=CHANNEL, answer=label)
+        if reply.edit:
+            steps.append(Step("", [], outgoing_of(reply)[-1]))
+            continue
+        answer = reply.extras["answered"]
+        line = engine.notice("telegram/answered.j2", channel=CHANNEL, answer=answer)
         steps.append(Step(to_html(line), outgoing_of(reply)))
     await engine.store.close()
     return steps
@@ -180,7 +201,11 @@ def replay_application(base_url: str, steps: list[Step]) -> Application:
         chat_id = update.effective_chat.id if update.effective_chat else 0
         step = steps[progress.get(chat_id, 0)]
         progress[chat_id] = progress.get(chat_id, 0) + 1
-        if (query := update.callback_query) is not None:
+        if (query := update.callback_query) is not None and step.edit is not None:
+            text, markup = step.edit
+            await asyncio.gather(query.answer(), query.edit_message_text(text, reply_markup=markup))
+            return
+        if query is not None:
             assert isinstance(query.message, Message)
             answered = f"{query.message.text_html}\n\n{step.answered_html}"
             await asyncio.gather(query.answer(), query.edit_message_text(answered))

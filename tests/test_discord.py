@@ -34,7 +34,11 @@ from bot.engine.effects import StaffNotice
 from bot.engine.engine import Engine
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
-from tests.conftest import answer_safety_questions_no
+from tests.conftest import (
+    HIP_MOBILITY_RUN,
+    SAFETY_QUESTIONS_NO_INJURY,
+    answer_safety_questions_no,
+)
 from tests.fakes.discord_api import (
     GUILD_ID,
     MANAGE_GUILD,
@@ -47,33 +51,39 @@ TOKEN = "fake-discord-token-4f9a1c"
 ROOT = Path(__file__).resolve().parent.parent
 ANNA, BEN, MOD = 101, 102, 103
 
-# Button labels from dialogs/knee.yaml, in the order a person with hip trouble answers them.
-RED_FLAGS_ALL_NO = ["No"] * 8
+# Button labels from dialogs/knee.yaml, in the order a person with hip trouble presses them:
+# for herself, no recent injury, "No" to every safety question; in the pick-several questions
+# she picks (each pick edits the question in place) and then presses "Done".
 THROUGH_THE_CHECK = [
     "Let's start",
-    *RED_FLAGS_ALL_NO,
+    "Me",
+    "No",
+    *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
     "Front, around the kneecap",
     "Squatting",
+    "Done",
     "More than 3 months",
     "Skip this one",
     "No scans",
+    "No",
+    "No",
+    "Lifting or gym",
+    "Done",
+    "No",
+    "No",
+    "Yes",
+    "Do the checks now",
     "Foot and knee stay steady",
-    "No",
-    "No",
     "Yes, knee touches the wall",
-    "Hips feel tight, I can't go deep",
+    "Hips feel tight, can't go deep",
+    "Knees drift in toward each other",
+    "Done",
     "Yes",
     "Pelvis drops or knee drifts in",
-    "Running",
-    "Yes",
-    "No",
-    "Yes",
 ]
-# Choice ids after the red flags for someone whose hips are tight (as in tests/test_handoff.py).
-HIP_MOBILITY_ANSWERS = [
-    "behind", "unsure", "long", "skip", "none", "steady", "no", "no", "pass", "tight", "yes",
-    "steady", "everyday", "no", "no", "yes",
-]  # fmt: skip
+PICKS = ["Squatting", "Lifting or gym", "Hips feel tight, can't go deep",
+         "Knees drift in toward each other"]
+SUCCESS, PRIMARY = 3, 1  # button styles: a picked option is green
 
 
 # -- harness ------------------------------------------------------------------------------------
@@ -243,10 +253,13 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
     assert links["Book a complimentary call"]["url"].startswith("https://calendly.example.com/")
     assert "custom_id" not in links["Watch on YouTube"]  # opens a page, nothing to press
     answered = [s for s in anna.dm() if "Your answer:" in s.content]
-    assert len(answered) == len(THROUGH_THE_CHECK)
+    assert len(answered) == len(THROUGH_THE_CHECK) - len(PICKS), "a pick sends nothing new"
     assert all(not s.buttons for s in answered)
     assert any(
-        s.content.endswith("**Your answer:** Hips feel tight, I can't go deep") for s in answered
+        s.content.endswith(
+            "**Your answer:** Hips feel tight, can't go deep, Knees drift in toward each other"
+        )
+        for s in answered
     )
     assert_nothing_public_but(server.fake, [])
     assert_every_interaction_acknowledged_in_time(server.fake)
@@ -256,8 +269,9 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
 async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) -> None:
     await server.start_bot()
     anna = person(ANNA, "anna")
-    typed = ["hi", "ok", *["no"] * 8, "kneecap", "stairs", "years", "6", "no", "steady"]
-    typed += ["no", "no", "heel lifts", "fine", "no", "wobble", "running", "yes", "yes", "no"]
+    typed = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap"]
+    typed += ["stairs and running", "years", "6", "no", "no", "no", "running", "no", "no", "no"]
+    typed += ["now", "steady", "heel lifts", "fine", "no", "wobble"]
 
     for text in typed:
         await anna.types(text)
@@ -286,7 +300,7 @@ async def test_person_who_runs_kneecheck_in_the_dm_keeps_it_there(server: Server
     assert (
         "knee-pain check" in welcome.content and "**Your answer:** Let's start" in welcome.content
     )
-    assert question.button("Not sure") is not None
+    assert question.button("Me") is not None
     assert not welcome.ephemeral and not question.ephemeral  # a DM keeps them after a reload
 
 
@@ -296,11 +310,12 @@ async def test_person_with_a_red_flag_is_sent_to_a_doctor(server: Server, person
     await anna.runs("kneecheck")
 
     await anna.presses("Let's start")
-    await anna.presses("No")  # no fall or injury
-    await anna.presses("Yes")  # a pop, then swelling
+    await anna.presses("Me")
+    await anna.presses("No")  # no recent injury
+    await anna.presses("Yes")  # a hot, swollen knee
 
     advice = anna.last_message()
-    assert "see a doctor promptly" in advice.content
+    assert "emergency care now" in advice.content
     assert "stopped the knee check" in advice.content
     assert advice.buttons == []  # no questions after a red flag, and no sales call
     assert_nothing_public_but(server.fake, [])
@@ -324,8 +339,8 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
     await server.stop_bot()
     await server.start_bot()
 
-    await anna.presses("No")  # on the question she got before the restart
-    assert "**Your answer:** No" in anna.dm()[-2].content
+    await anna.presses("Me")  # on the question she got before the restart
+    assert "**Your answer:** Me" in anna.dm()[-2].content
     assert anna.last_message().button("Not sure") is not None
     assert await server.turn_of(ANNA) == 3
     await ben.presses("Start the knee check", on=post)
@@ -352,7 +367,7 @@ async def test_person_who_presses_an_old_button_sees_current_question(
     stale_note, question_again = anna.sees()[seen:]
     assert "from an earlier question" in stale_note.content
     assert question_again.content == anna.sees()[seen - 1].content
-    assert question_again.button("Yes") is not None
+    assert question_again.button("Me") is not None
     assert await server.turn_of(ANNA) == turn
     assert server.fake.edits == []  # the old message is left as it was
 
@@ -367,10 +382,98 @@ async def test_two_presses_at_once_move_the_person_on_once(server: Server, perso
     await anna.double_clicks("Let's start")
 
     (question,) = anna.sees()[seen:]
-    assert question.button("Not sure") is not None
+    assert question.button("Me") is not None
     assert len(server.fake.edits) == 1
     assert await server.turn_of(ANNA) == turn + 1
     assert len(server.fake.interactions) == 3  # /kneecheck and both presses
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+
+async def at_what_makes_it_worse(server: Server, anna: Person) -> Sent:
+    """Anna answered the safety questions earlier, and types where it hurts in her DM."""
+    await answer_safety_questions_no(DialogClient(server.engine, str(ANNA), channel=CHANNEL))
+    await anna.types("inside")
+    question = anna.last_message()
+    assert "What makes it worse?" in question.content
+    return question
+
+
+def styles(message: Sent) -> dict[str, int]:
+    return {button["label"]: button["style"] for button in message.buttons}
+
+
+async def test_person_picks_several_answers_on_one_message_then_presses_done(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    question = await at_what_makes_it_worse(server, anna)
+    turn, seen = await server.turn_of(ANNA), len(anna.sees())
+    rows = [[b["label"] for b in row["components"]] for row in question.message["components"]]
+    assert rows[-1] == ["Done"], "Done has a row to itself"
+
+    await anna.presses("Stairs", on=question)
+    await anna.presses("Running", on=question)
+
+    assert len(anna.sees()) == seen, "a pick sends no new message"
+    assert [message_id for message_id, _ in server.fake.edits] == [question.id, question.id]
+    picked = {label: style for label, style in styles(question).items() if label.startswith("✓")}
+    assert picked == {"✓ Stairs": SUCCESS, "✓ Running": SUCCESS}
+    assert {style for label, style in styles(question).items() if label not in picked} == {
+        PRIMARY
+    }
+    assert question.button("Done")["custom_id"] == choice_custom_id(turn + 2, "done")
+    assert "What makes it worse?" in question.content and "Your answer" not in question.content
+
+    await anna.presses("Done", on=question)
+
+    assert question.content.endswith("**Your answer:** Stairs, Running")
+    assert question.buttons == []
+    assert "How long have you had this knee pain?" in anna.last_message().content
+    saved = await server.engine.store.load(CHANNEL, str(ANNA))
+    assert saved is not None and saved.facts["worse_with"] == ["stairs", "running"]
+    assert_nothing_public_but(server.fake, [])
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+
+async def test_press_on_a_pick_from_before_the_last_edit_changes_nothing(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    question = await at_what_makes_it_worse(server, anna)
+    squatting_before_the_edit = question.button("Squatting")["custom_id"]
+    await anna.presses("Stairs", on=question)
+    turn, seen, edits = await server.turn_of(ANNA), len(anna.sees()), len(server.fake.edits)
+
+    since = len(server.fake.requests)
+    await server.fake.click(ANNA, question, squatting_before_the_edit)
+    await server.fake.settle(since)
+
+    note, again = anna.sees()[seen:]
+    assert "from an earlier question" in note.content
+    assert_every_interaction_acknowledged_in_time(server.fake)  # never "interaction failed"
+    assert styles(again)["✓ Stairs"] == SUCCESS and styles(again)["Squatting"] == PRIMARY
+    assert len(server.fake.edits) == edits, "the pressed message is left as it was"
+    saved = await server.engine.store.load(CHANNEL, str(ANNA))
+    assert saved is not None and (saved.turn, saved.selection) == (turn, ["stairs"])
+    await anna.presses("Done", on=again)
+    assert "**Your answer:** Stairs" in again.content
+    saved = await server.engine.store.load(CHANNEL, str(ANNA))
+    assert saved is not None and saved.facts["worse_with"] == ["stairs"]
+
+
+async def test_pick_on_a_deleted_message_comes_as_a_new_message(server: Server, person) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    question = await at_what_makes_it_worse(server, anna)
+    seen = len(anna.sees())
+    del server.fake.sent[question.id]  # she deleted the DM meanwhile
+
+    await anna.presses("Kneeling", on=question)
+
+    (again,) = anna.sees()[seen - 1 :]
+    assert "What makes it worse?" in again.content and styles(again)["✓ Kneeling"] == SUCCESS
     assert_every_interaction_acknowledged_in_time(server.fake)
 
 
@@ -385,7 +488,7 @@ async def test_person_with_closed_dms_screens_in_private_replies(server: Server,
     note, welcome, question = ben.sees()
     assert "couldn't send you a DM" in note.content
     assert "**Your answer:** Let's start" in welcome.content
-    assert question.button("Yes") is not None
+    assert question.button("Me") is not None
     assert all(s.ephemeral for s in ben.sees())
     assert_nothing_public_but(server.fake, [])
 
@@ -496,7 +599,7 @@ async def answered_all_but_the_last_question(engine: Engine, user_id: int) -> No
     """Someone who answered the knee check earlier (the first story presses every button)."""
     earlier = DialogClient(engine, str(user_id), channel=CHANNEL)
     await answer_safety_questions_no(earlier)
-    for choice in HIP_MOBILITY_ANSWERS[:-1]:
+    for choice in HIP_MOBILITY_RUN[:-1]:
         await earlier.click(choice)
     assert earlier.last.state != "result"
 
@@ -507,8 +610,8 @@ async def test_person_who_asks_to_be_contacted_from_the_result_becomes_a_lead_st
     await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
     anna = person(ANNA, "anna")
     await answered_all_but_the_last_question(server.engine, ANNA)
-    await anna.types("yes")
-    assert "likely contributors" in anna.last_message().content
+    await anna.types("steady")
+    assert "**likely contributor** to your knee pain" in anna.last_message().content
 
     result = anna.latest_with("Ask the practice to contact me")
     await anna.presses("Ask the practice to contact me")

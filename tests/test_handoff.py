@@ -16,12 +16,7 @@ from bot.handoff.redirect import add_redirects
 from bot.handoff.reports import export_leads, funnel_table
 from bot.settings import load_settings
 from bot.web import create_web_app, serve
-from tests.conftest import answer_safety_questions_no
-
-FINISH_WITH_HIP_MOBILITY = [
-    "behind", "unsure", "long", "skip", "none", "steady", "no", "no", "pass", "tight", "yes",
-    "steady", "everyday", "no", "no", "yes",
-]
+from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
 
 
 class StaffInbox:
@@ -42,9 +37,8 @@ def inbox(engine) -> StaffInbox:
 
 async def finish_knee_check(person: DialogClient) -> None:
     await answer_safety_questions_no(person)
-    for choice in FINISH_WITH_HIP_MOBILITY:
-        await person.click(choice)
-    assert person.last.state == "result" and "/contact" in person.choice_ids
+    await finish_with_hip_mobility(person)
+    assert "/contact" in person.choice_ids
 
 
 def rows(engine, table: str, user_id: str) -> int:
@@ -141,8 +135,9 @@ async def test_stats_count_starts_finishes_red_flags_and_leads_from_stored_event
         await finish_knee_check(DialogClient(engine, user, channel="telegram"))
     flagged = DialogClient(engine, "c", channel="discord")
     await flagged.send("/start")
-    await flagged.click("begin")
-    await flagged.click("yes")
+    for choice in ("begin", "me", "no", "yes"):  # for me, no recent injury, a hot swollen knee
+        await flagged.click(choice)
+    assert flagged.last.outcome is not None and flagged.last.outcome.red_flag == "hot_swollen"
     await engine.store.close()
 
     reopened = build_engine(settings)  # numbers come from rows, not counters lost on restart

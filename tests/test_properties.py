@@ -115,7 +115,7 @@ async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: li
     assert "complimentary call" not in person.text.lower()
     assert not [link for m in person.last.messages for link in m.links]
     later = await person.send("book")  # the advice again, never a booking
-    assert "book" not in person.text.lower() and not [l for m in later.messages for l in m.links]
+    assert "book" not in person.text.lower() and not [x for m in later.messages for x in m.links]
     assert later.state == person.last.state
 
 

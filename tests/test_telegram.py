@@ -29,12 +29,14 @@ from bot.channels.telegram import (
     run,
     started,
 )
+from bot.engine.conversation import Conversation
 from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
 from bot.engine.markup import parse
 from bot.settings import Settings, load_settings
+from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
-    RED_FLAG_QUESTIONS,
+    PICK_MARK,
     SCREENING_BY_BUTTONS,
     SECRET_HEADER,
     TOKEN,
@@ -66,9 +68,12 @@ class RunningBot:
     handled: HandledUpdates
 
     async def state_of(self, person: Person) -> str:
+        return (await self.conversation_of(person)).state
+
+    async def conversation_of(self, person: Person) -> Conversation:
         conversation = await self.engine.store.load("telegram", str(person.user_id))
         assert conversation is not None
-        return conversation.state
+        return conversation
 
 
 @pytest.fixture
@@ -121,11 +126,19 @@ def alex(telegram: FakeTelegram, bot: RunningBot) -> Person:
     return person_named(telegram, bot)
 
 
-async def start_and_pass_safety(person: Person) -> None:
+async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
+    """/start, for oneself, no recent injury: what the bot sent for the last press."""
     await person.send("/start")
     await person.press("Let's start")
-    for _ in range(RED_FLAG_QUESTIONS):
-        await person.press("No")
+    await person.press("Me")
+    return await person.press("No")
+
+
+async def start_to_pain_questions(person: Person) -> None:
+    """/start, then by buttons to the first question about the pain (tests/conftest.py)."""
+    await person.send("/start")
+    for choice_id in TO_PAIN_QUESTIONS:
+        await person.choose(choice_id)
 
 
 def texts(messages: list[SentMessage]) -> str:
@@ -159,9 +172,13 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
 
     for label in SCREENING_BY_BUTTONS:
         question = alex.question
-        await alex.press(label)
+        answer = ", ".join(question.picked) if label == "Done" else label
+        new = await alex.press(label)
+        if not new:  # a pick in a pick-several question: the same message, ticked
+            assert alex.question is question and f"{PICK_MARK}{label}" in question.labels
+            continue
         assert question.reply_markup is None, "the answered question keeps no keyboard"
-        assert question.text.endswith(f"» {label}"), "the question shows the answer chosen"
+        assert question.text.endswith(f"» {answer}"), "the question shows the answer chosen"
 
     result = alex.received[-1]
     assert "likely contributors" in result.text
@@ -182,24 +199,145 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
 
 
 async def test_person_who_types_answers_is_understood(alex: Person, bot: RunningBot) -> None:
-    typed = ["hi there", "let's go", *["no"] * RED_FLAG_QUESTIONS, "kneecap", "squatting"]
-    typed += ["years", "7/10", "nope", "my arch flattens knee falls in", "yeah", "idk"]
-    typed += ["heel lifted", "Deep and comfortable", "y", "wobbly", "spartan", "yep", "nope", "yes"]
+    typed = ["hi there", "let's go", "me", "nope", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)]
+    typed += ["kneecap", "squatting", "years", "7/10", "nope", "yeah", "idk", "spartan and gym"]
+    typed += ["yep", "nope", "no", "ok", "my arch flattens", "heel lifted", "1, 3", "y", "wobbly"]
     for text in typed:
         await alex.send(text)
 
     assert "likely contributors" in alex.received[-1].text
     assert await bot.state_of(alex) == "result"
+    facts = (await bot.conversation_of(alex)).facts
+    assert facts["worse_with"] == ["squats"] and facts["activity"] == ["ocr", "lifting"]
+    assert facts["squat"] == ["hips_tight", "knees_in"], "typed picks answer at once"
     assert all(message.edits == 0 for message in alex.received), "typed answers edit nothing"
 
 
 async def test_person_with_a_red_flag_is_sent_to_a_doctor_not_a_sales_call(alex: Person) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
-    advice = await alex.press("Yes")
+    await start_to_first_safety_question(alex)
+    advice = await alex.press("Yes")  # a hot, swollen knee
 
     assert "emergency care now" in texts(advice)
     assert not any(message.buttons for message in advice), "no booking button, no more questions"
+
+
+# -- pick-several questions ---------------------------------------------------------------------
+
+
+async def test_person_picks_several_answers_on_one_message_then_presses_done(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    assert alex.question.rows[0] == ["Front, around the kneecap"]
+    await alex.press("Inside of the knee")
+    question = alex.question
+    text, turn, seen = question.text, question.turn, len(alex.received)
+    assert question.rows[-1] == ["Done"], "Done has the last row to itself"
+    assert question.picked == []
+
+    assert await alex.press("Stairs") == [], "a pick sends no new message"
+    assert (question.edits, question.picked, question.turn) == (1, ["Stairs"], turn + 1)
+    assert await alex.press("Running") == []
+    assert (question.edits, question.picked, question.turn) == (2, ["Stairs", "Running"], turn + 2)
+    assert question.text == text, "the question itself is unchanged: only its buttons are ticked"
+    assert await bot.state_of(alex) == "pain_worse"
+    assert (await bot.conversation_of(alex)).selection == ["stairs", "running"]
+
+    (next_question,) = await alex.press("Done")
+
+    assert question.text.endswith("» Stairs, Running") and question.reply_markup is None
+    assert "How long have you had this knee pain?" in next_question.text
+    assert len(alex.received) == seen + 1
+    assert (await bot.conversation_of(alex)).facts["worse_with"] == ["stairs", "running"]
+    assert len(telegram.answered_queries) == len(TO_PAIN_QUESTIONS) + 4, "every spinner stopped"
+
+
+async def test_person_who_unpicks_an_answer_or_picks_nothing_is_not_answered_for(
+    alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    await alex.press("Front, around the kneecap")
+    question = alex.question
+
+    await alex.press("Kneeling")
+    await alex.press(f"{PICK_MARK}Kneeling")
+    assert question.picked == [] and question.edits == 2
+    labels = question.labels
+    nudge, again = await alex.press("Done")
+
+    assert "pick at least one" in nudge.text and again.labels == labels
+    assert question.reply_markup is None, "only the newest copy of the question keeps buttons"
+    await alex.press("Not sure")  # answers on its own: nothing else can be picked with it
+    assert (await bot.conversation_of(alex)).facts["worse_with"] == ["unsure"]
+    assert await bot.state_of(alex) == "pain_duration"
+
+
+async def test_press_on_a_pick_from_before_the_last_edit_changes_nothing(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    await alex.press("Inside of the knee")
+    question = alex.question
+    running_before_the_edit = question.button("Running")["callback_data"]
+    await alex.press("Stairs")
+    turn = (await bot.conversation_of(alex)).turn
+
+    stale = await alex._act(telegram.press_update(alex.user, question, running_before_the_edit))
+
+    note, again = stale
+    assert "earlier question" in note.text
+    assert again.picked == ["Stairs"], "the current picks, shown again"
+    conversation = await bot.conversation_of(alex)
+    assert (conversation.turn, conversation.selection) == (turn, ["stairs"]), "nothing changed"
+    assert question.reply_markup is None, "the pressed copy lost its buttons; one copy is live"
+    await alex.press("Done")
+    assert (await bot.conversation_of(alex)).facts["worse_with"] == ["stairs"]
+
+
+async def test_double_tap_on_a_pick_picks_it_once(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    await alex.press("Inside of the knee")
+    question = alex.question
+    data = question.button("Squatting")["callback_data"]
+    seen = len(alex.received)
+
+    first = await telegram.push(telegram.press_update(alex.user, question, data))
+    second = await telegram.push(telegram.press_update(alex.user, question, data))
+    await asyncio.gather(bot.handled.wait(first), bot.handled.wait(second))
+
+    assert len(alex.received) == seen and question.edits == 1
+    assert question.picked == ["Squatting"], "the second tap did not unpick it"
+    assert (await bot.conversation_of(alex)).selection == ["squats"]
+
+
+async def test_pick_on_a_message_telegram_cannot_edit_comes_as_a_new_message(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    await alex.press("Inside of the knee")
+    question = alex.question
+    telegram.fail("editMessageText", 400, "Bad Request: message to edit not found")
+
+    (again,) = await alex.press("Walking or hiking")
+
+    assert again.picked == ["Walking or hiking"] and again.rows[-1] == ["Done"]
+    assert question.edits == 0
+    await alex.press("Done")  # on the new message
+    assert (await bot.conversation_of(alex)).facts["worse_with"] == ["walking"]
+
+
+async def test_person_who_types_several_answers_at_once_moves_on(
+    alex: Person, bot: RunningBot
+) -> None:
+    await start_to_pain_questions(alex)
+    await alex.send("inside")
+
+    reply = await alex.send("1, 3")
+
+    assert "How long have you had this knee pain?" in texts(reply)
+    assert (await bot.conversation_of(alex)).facts["worse_with"] == ["stairs", "running"]
 
 
 # -- deep links, commands, groups -------------------------------------------------------------
@@ -261,8 +399,7 @@ async def test_person_in_a_group_is_moved_to_a_private_chat(
 async def test_person_who_sends_stickers_photos_voice_or_files_gets_a_friendly_reply(
     alex: Person, bot: RunningBot
 ) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
+    await start_to_first_safety_question(alex)
     file = {"file_id": "f1", "file_unique_id": "u1"}
     contents = [
         {
@@ -282,23 +419,22 @@ async def test_person_who_sends_stickers_photos_voice_or_files_gets_a_friendly_r
     for content in contents:
         reply = await alex.send_content(**content)
         assert "can only read text" in reply[0].text
-        assert "Safety first (1 of 8)" in reply[-1].text, "the question comes back"
+        assert "Safety question 1" in reply[-1].text, "the question comes back"
 
-    assert await bot.state_of(alex) == "rf_injury"
+    assert await bot.state_of(alex) == "rf_hot_swollen"
 
 
 async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
     alex: Person, bot: RunningBot
 ) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
+    await start_to_first_safety_question(alex)
 
     edited = await alex.edit("yes")
     essay = await alex.send("It started years ago when I was hiking. " * 100)
 
     assert "edited a message" in texts(edited)
     assert "short answers" in texts(essay)
-    assert await bot.state_of(alex) == "rf_injury", "neither changed an answer"
+    assert await bot.state_of(alex) == "rf_hot_swollen", "neither changed an answer"
 
 
 async def test_person_who_forgets_everything_confirms_with_buttons(
@@ -319,25 +455,24 @@ async def test_person_who_forgets_everything_confirms_with_buttons(
 async def test_person_who_presses_an_old_button_sees_current_question(
     alex: Person, bot: RunningBot
 ) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
+    await start_to_first_safety_question(alex)
     first_safety_question = alex.question
     await alex.send("no")
 
     reply = await alex.press("Yes", on=first_safety_question)
 
     assert "earlier question" in reply[0].text
-    assert "Safety first (2 of 8)" in reply[-1].text
+    assert "Safety question 2" in reply[-1].text
     assert first_safety_question.reply_markup is None, "the old keyboard is gone"
-    assert await bot.state_of(alex) == "rf_pop", "the old 'Yes' was not applied"
+    assert await bot.state_of(alex) == "rf_after_procedure", "the old 'Yes' was not applied"
 
 
 async def test_person_who_double_taps_a_button_moves_on_once(
     telegram: FakeTelegram, alex: Person, bot: RunningBot
 ) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
+    await start_to_first_safety_question(alex)
     question = alex.question
+    assert question.rows == [["Yes", "No", "Not sure"]], "short choices share a row"
     data = question.button("No")["callback_data"]
     seen = len(alex.received)
 
@@ -346,9 +481,9 @@ async def test_person_who_double_taps_a_button_moves_on_once(
     await asyncio.gather(bot.handled.wait(first), bot.handled.wait(second))
 
     new = alex.received[seen:]
-    assert [m.text.splitlines()[0] for m in new] == ["Safety first (2 of 8)"]
-    assert await bot.state_of(alex) == "rf_pop"
-    assert len(telegram.answered_queries) == 3, "both taps stopped their spinner"
+    assert [m.text.splitlines()[0] for m in new] == ["Safety question 2"]
+    assert await bot.state_of(alex) == "rf_after_procedure"
+    assert len(telegram.answered_queries) == 5, "both taps stopped their spinner"
 
 
 async def test_press_answered_too_late_for_telegram_still_counts(
@@ -363,8 +498,8 @@ async def test_press_answered_too_late_for_telegram_still_counts(
 
     reply = await alex.press("Let's start")
 
-    assert "Safety first (1 of 8)" in texts(reply)
-    assert await bot.state_of(alex) == "rf_injury"
+    assert "who is this knee check for" in texts(reply)
+    assert await bot.state_of(alex) == "who"
 
 
 # -- flood limits, outages, restarts ----------------------------------------------------------
@@ -373,13 +508,12 @@ async def test_press_answered_too_late_for_telegram_still_counts(
 async def test_flood_limit_mid_conversation_is_waited_out_and_no_reply_is_lost(
     telegram: FakeTelegram, alex: Person
 ) -> None:
-    await alex.send("/start")
-    await alex.press("Let's start")
+    await start_to_first_safety_question(alex)
     telegram.fail("sendMessage", 429, retry_after=1)
 
     reply = await alex.press("No")
 
-    assert [m.text.splitlines()[0] for m in reply] == ["Safety first (2 of 8)"]
+    assert [m.text.splitlines()[0] for m in reply] == ["Safety question 2"]
     sent = [call["text"] for call in telegram.calls_to("sendMessage")]
     assert sent[-1] == sent[-2], "the refused message was sent again"
 
@@ -391,9 +525,9 @@ async def test_polling_carries_on_after_a_telegram_server_error(
     telegram.fail("getUpdates", 502, "Bad Gateway")
     await alex.press("Let's start")  # fetched by the poll already waiting
 
-    reply = await alex.press("No")  # needs the poll after the failed one
+    reply = await alex.press("Me")  # needs the poll after the failed one
 
-    assert "Safety first (2 of 8)" in texts(reply)
+    assert "start with an injury" in texts(reply)
 
 
 async def test_person_whose_bot_restarted_mid_screening_carries_on(
@@ -401,8 +535,7 @@ async def test_person_whose_bot_restarted_mid_screening_carries_on(
 ) -> None:
     async with bot_running(settings) as first_run:
         alex = person_named(telegram, first_run)
-        await alex.send("/start")
-        await alex.press("Let's start")
+        await start_to_first_safety_question(alex)
         await alex.press("No")
         question_before_restart = alex.question
 
@@ -410,8 +543,8 @@ async def test_person_whose_bot_restarted_mid_screening_carries_on(
         alex.wait_handled = second_run.handled.wait
         reply = await alex.press("No", on=question_before_restart)
 
-        assert "Safety first (3 of 8)" in texts(reply)
-        assert await second_run.state_of(alex) == "rf_locked"
+        assert "Safety question 3" in texts(reply)
+        assert await second_run.state_of(alex) == "rf_cauda_equina"
 
 
 async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
@@ -438,7 +571,7 @@ async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
         return process.returncode
 
     assert await bot_process_says("/start", None, "knee-pain check") == 0
-    assert await bot_process_says(None, "Let's start", "Safety first (1 of 8)") == 0
+    assert await bot_process_says(None, "Let's start", "who is this knee check for") == 0
 
 
 # -- webhook mode -----------------------------------------------------------------------------

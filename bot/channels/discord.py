@@ -219,6 +219,15 @@ def links_only(message: discord.Message | None) -> discord.ui.View | None:
     return view
 
 
+def _custom_ids(message: discord.Message | None) -> set[str]:
+    """The custom ids of the buttons on a message."""
+    return {
+        str(getattr(component, "custom_id", ""))
+        for row in (message.components if message else ())
+        for component in getattr(row, "children", (row,))
+    }
+
+
 def reply_parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
     """Every Discord message for one reply, in order."""
     return [part for message in reply.messages for part in message_parts(message, reply.turn)]
@@ -501,6 +510,21 @@ class ScreeningBot(discord.Client):
             log.info("discord: could not edit the pressed message: %s", error.status)
             return False
         return True
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A choice button the pressed message no longer shows: pressed on buttons the person
+        still saw after a pick had replaced them. discord.py drops such a press (its
+        `ChoiceButton` only matches buttons on the message), so it is answered here, as an old
+        button, rather than left to fail."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        decoded = decode_choice(custom_id.removeprefix(CUSTOM_ID_PREFIX))
+        if not custom_id.startswith(CUSTOM_ID_PREFIX) or decoded is None:
+            return
+        if custom_id in _custom_ids(interaction.message):  # the ChoiceButton takes it
+            return
+        await self.press(interaction, *decoded)
 
     async def on_message(self, message: discord.Message) -> None:
         """A DM: typed answers and commands; server messages are not read at all."""

@@ -35,7 +35,8 @@ INPUT_SAMPLES: dict[str, object] = {
 }
 SAMPLE_EXTRAS = {
     "name": "x", "too_long": True, "input_type": "number", "was_in_flow": True,
-    "already": False, "text": "hello", "offers_booking": True, "outcome": {"drivers": ["hip_mobility"]},
+    "already": False, "text": "hello", "offers_booking": True,
+    "outcome": {"drivers": ["hip_mobility"]},
     "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
 }
 

@@ -120,7 +120,7 @@ class Composer:
 
     def outcome(self, conv: Conversation, state: State) -> Outcome:
         """The structured result of a final state; a red flag wins over any result."""
-        flow = self.flows[conv.flow] if conv.flow in self.flows else None
+        flow = self.flows.get(conv.flow or "")
         named = named_drivers(flow, conv.scores, conv.facts) if flow else []
         explained = () if state.red_flag else tuple(explained_drivers(named))
         flag = flow.red_flags.get(state.red_flag) if flow and state.red_flag else None

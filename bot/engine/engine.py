@@ -38,8 +38,8 @@ from bot.engine.matching import (
     match_options,
     normalize,
 )
-from bot.engine.scoring import highest_red_flag
 from bot.engine.render import Renderer
+from bot.engine.scoring import highest_red_flag
 from bot.settings import Settings
 from bot.store import records
 from bot.store.base import ConversationStore
