@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,31 @@ from bot.handoff.booking import booking_link
 from bot.settings import Settings
 
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
+
+
+class AreaStatus(Mapping[str, str]):
+    """Each area's status (named, fine, unclear), worked out only if a template asks."""
+
+    def __init__(self, flow: Flow, named: list[str], answers: dict[str, Any]) -> None:
+        self._flow, self._named, self._answers = flow, named, answers
+        self._status: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._status is None:
+            self._status = {
+                d: driver_status(self._flow, d, self._named, self._answers)
+                for d in self._flow.drivers
+            }
+        return self._status
+
+    def __getitem__(self, driver: str) -> str:
+        return self._all()[driver]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._flow.drivers)
 
 
 def red_flag_on_record(conv: Conversation) -> bool:
@@ -41,7 +67,7 @@ class Composer:
         flow = self.flows.get(conv.flow) if conv.flow else None
         named = named_drivers(flow, conv.scores, conv.facts) if flow else []
         answers = conv.answers
-        status = {d: driver_status(flow, d, named, answers) for d in flow.drivers} if flow else {}
+        status = AreaStatus(flow, named, answers) if flow else {}
         return {
             "practice": self.settings.practice,
             "flow": flow,

@@ -63,6 +63,8 @@ def _definite(answer: Any) -> bool:
 
 def highest_red_flag(flow: Flow, flag_ids: Iterable[str]) -> RedFlag | None:
     """The red flag whose urgency is highest; on equal urgency, the one asked first."""
-    order = {flag_id: index for index, flag_id in enumerate(flow.red_flags)}
     flags = [flow.red_flags[f] for f in flag_ids if f in flow.red_flags]
+    if not flags:
+        return None
+    order = {flag_id: index for index, flag_id in enumerate(flow.red_flags)}
     return min(flags, key=lambda flag: (flag.rank, order[flag.id]), default=None)
