@@ -117,9 +117,9 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_engine
-    from bot.engine.check import check_all
     from bot.engine.flow import FlowError
     from bot.store.sqlite import SQLiteStore
+    from bot.tools.check import check_all
 
     try:
         engine = build_engine(settings, SQLiteStore(":memory:"))
@@ -137,7 +137,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _graph(args: argparse.Namespace, settings: Settings) -> int:
     from bot.engine.flow import load_flows
-    from bot.engine.graph import mermaid
+    from bot.tools.graph import mermaid
 
     flows = load_flows(Path(settings.dialogs_dir))
     if args.flow not in flows:
@@ -148,7 +148,7 @@ def _graph(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.engine.transcripts import run_all
+    from bot.tools.transcripts import run_all
 
     results = asyncio.run(run_all(args.paths, settings))
     for result in results:

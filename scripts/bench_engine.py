@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bot.app import build_engine
+from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind
 from bot.settings import load_settings
 
 # For me, no recent injury, "No" to every safety question, then random answers to the rest.

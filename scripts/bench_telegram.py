@@ -50,7 +50,7 @@ from bot.channels.telegram import (  # noqa: E402
     started,
     to_html,
 )
-from bot.engine.events import Event, EventKind, Reply  # noqa: E402
+from bot.core.events import Event, EventKind, Reply  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
 from tests.fakes.telegram_api import (  # noqa: E402

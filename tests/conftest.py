@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_engine
-from bot.engine.client import DialogClient
 from bot.engine.engine import Engine
 from bot.settings import Settings, load_settings
+from bot.tools.client import DialogClient
 
 # The safety questions an adult whose pain did not start with a recent injury is asked.
 SAFETY_QUESTIONS_NO_INJURY = (

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from bot.app import build_engine
-from bot.engine.check import check_all
 from bot.engine.flow import FlowError, FlowLoader, load_flow
 from bot.settings import ROOT, load_settings
 from bot.store.sqlite import SQLiteStore
+from bot.tools.check import check_all
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.engine.client import DialogClient
-from bot.engine.conversation import Conversation
+from bot.core.conversation import Conversation
 from bot.engine.engine import Engine
+from bot.tools.client import DialogClient
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, answer_safety_questions_no
 
 ALL_CHECKS_FINE = (

@@ -29,11 +29,11 @@ from bot.channels.discord import (
     discord_staff_notifier,
     markdown_chunks,
 )
-from bot.engine.client import DialogClient
-from bot.engine.effects import StaffNotice
+from bot.core.effects import StaffNotice
 from bot.engine.engine import Engine
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
+from bot.tools.client import DialogClient
 from tests.conftest import (
     HIP_MOBILITY_RUN,
     SAFETY_QUESTIONS_NO_INJURY,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from bot.app import build_engine
-from bot.engine.client import DialogClient
+from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind
 from bot.settings import Settings
+from bot.tools.client import DialogClient
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS, answer_safety_questions_no
 
 
@@ -184,7 +184,7 @@ async def test_stickers_and_unknown_commands_keep_the_question(person):
 
 
 async def test_practice_name_with_markup_characters_is_printed_literally(tmp_path):
-    from bot.engine.markup import parse
+    from bot.core.markup import parse
     from bot.settings import load_settings
 
     settings = load_settings(data_dir=tmp_path, practice={"name": "*Knees_R_Us* [PT](x)"})

@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 
 from bot.app import build_engine
-from bot.engine.client import DialogClient
-from bot.engine.effects import StaffNotice
-from bot.engine.events import Event, EventKind
+from bot.core.effects import StaffNotice
+from bot.core.events import Event, EventKind
 from bot.handoff.redirect import add_redirects
 from bot.handoff.reports import export_leads, funnel_table
 from bot.settings import load_settings
+from bot.tools.client import DialogClient
 from bot.web import create_web_app, serve
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
 
@@ -202,7 +202,7 @@ async def test_without_a_staff_chat_the_bot_promises_no_person_and_keeps_the_pla
 
 
 def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
-    from bot.store.records import Lead
+    from bot.core.records import Lead
 
     lead = Lead("telegram", "1", "=HYPERLINK(\"x\")", "a@b.co", "", "knee", "knee",
                 ("hip_mobility",), None, 0.0)

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from bot.engine.events import decode_choice, encode_choice, parse_command
+from bot.core.events import decode_choice, encode_choice, parse_command
+from bot.core.markup import escape, parse, plain, split_text
 from bot.engine.flow import Option, load_flow
-from bot.engine.graph import mermaid
-from bot.engine.markup import escape, parse, plain, split_text
 from bot.engine.matching import command_in_text, match_option, match_option_loosely
 from bot.engine.scoring import (
     driver_status,
@@ -21,6 +20,7 @@ from bot.engine.scoring import (
 )
 from bot.handoff.booking import booking_link
 from bot.settings import ROOT, Practice
+from bot.tools.graph import mermaid
 
 YES_NO = (
     Option("yes", "Yes", "a", synonyms=("y", "yeah", "yep")),

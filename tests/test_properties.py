@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import build_engine
-from bot.engine.client import DialogClient
 from bot.engine.engine import COMMANDS, FORGOTTEN, IDLE
 from bot.settings import load_settings
 from bot.store.sqlite import SQLiteStore
+from bot.tools.client import DialogClient
 
 ENGINE = build_engine(load_settings(data_dir="/nonexistent-unused"), SQLiteStore(":memory:"))
 FLOW = ENGINE.flows["knee"]

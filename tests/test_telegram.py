@@ -29,9 +29,9 @@ from bot.channels.telegram import (
     run,
     started,
 )
-from bot.engine.conversation import Conversation
+from bot.core.conversation import Conversation
+from bot.core.markup import parse
 from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
-from bot.engine.markup import parse
 from bot.settings import Settings, load_settings
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram_api import (
@@ -779,7 +779,7 @@ async def test_a_process_without_a_telegram_bot_still_reaches_the_staff_chat(
     tmp_path: Path, telegram: FakeTelegram
 ) -> None:
     from bot.channels.telegram_staff import rest_only_staff_chat
-    from bot.engine.effects import StaffNotice
+    from bot.core.effects import StaffNotice
 
     telegram.register_chat(STAFF_CHAT)
     settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])

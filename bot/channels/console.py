@@ -9,9 +9,9 @@ import sys
 import textwrap
 from typing import TextIO
 
+from bot.core.events import Event, Message, Reply
+from bot.core.markup import plain
 from bot.engine.engine import Engine
-from bot.engine.events import Event, Message, Reply
-from bot.engine.markup import plain
 
 CHANNEL = "console"
 

@@ -24,9 +24,8 @@ from discord.http import Route
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.channels.staff import AllStaffPlaces
-from bot.engine.effects import StaffNotice, StaffNotifier
-from bot.engine.engine import Engine
-from bot.engine.events import (
+from bot.core.effects import StaffNotice, StaffNotifier
+from bot.core.events import (
     Event,
     EventKind,
     Message,
@@ -34,8 +33,9 @@ from bot.engine.events import (
     decode_choice,
     encode_choice,
 )
+from bot.core.markup import Span, render, split_text
+from bot.engine.engine import Engine
 from bot.engine.flow import DONE_CHOICE
-from bot.engine.markup import Span, render, split_text
 from bot.engine.render import Renderer
 from bot.settings import Settings
 from bot.store.base import ConversationStore

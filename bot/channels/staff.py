@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.engine.effects import StaffNotice, StaffNotifier
+from bot.core.effects import StaffNotice, StaffNotifier
 
 log = logging.getLogger(__name__)
 

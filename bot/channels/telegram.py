@@ -44,8 +44,7 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
-from bot.engine.engine import COMMANDS, Engine
-from bot.engine.events import (
+from bot.core.events import (
     Choice,
     Event,
     EventKind,
@@ -55,8 +54,9 @@ from bot.engine.events import (
     encode_choice,
     parse_command,
 )
+from bot.core.markup import Span, plain, render, split_text
+from bot.engine.engine import COMMANDS, Engine
 from bot.engine.flow import DONE_CHOICE
-from bot.engine.markup import Span, plain, render, split_text
 from bot.handoff.redirect import add_redirects
 from bot.settings import Settings
 from bot.web import add_telegram_webhook, create_web_app, serve

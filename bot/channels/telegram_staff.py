@@ -17,9 +17,9 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.channels.staff import AllStaffPlaces
 from bot.channels.telegram import CHANNEL, html_chunks
-from bot.engine.effects import StaffNotice, StaffNotifier
+from bot.core.effects import StaffNotice, StaffNotifier
+from bot.core.events import Event, EventKind, Reply
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind, Reply
 from bot.settings import Settings
 from bot.store.base import ConversationStore
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.engine.conversation import Conversation
-from bot.engine.events import Choice, Link, Message, Outcome
+from bot.core.conversation import Conversation
+from bot.core.events import Choice, Link, Message, Outcome
+from bot.core.markup import plain
 from bot.engine.flow import DONE_CHOICE, Flow, RedFlag, State
-from bot.engine.markup import plain
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,

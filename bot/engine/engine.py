@@ -12,10 +12,11 @@ from typing import Any
 
 from transitions import Machine
 
+from bot.core import records
+from bot.core.conversation import Answer, Conversation
+from bot.core.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
+from bot.core.events import Choice, Event, EventKind, Message, Reply
 from bot.engine.compose import Composer, red_flag_on_record
-from bot.engine.conversation import Answer, Conversation
-from bot.engine.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
-from bot.engine.events import Choice, Event, EventKind, Message, Reply
 from bot.engine.flow import (
     DONE_CHOICE,
     DONE_TRIGGER,
@@ -41,7 +42,6 @@ from bot.engine.matching import (
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
 from bot.settings import Settings
-from bot.store import records
 from bot.store.base import ConversationStore
 
 COMMANDS = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from bot.engine.markup import TemplateText, escape
+from bot.core.markup import TemplateText, escape
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core import records
 from bot.engine.compose import LINK_TARGETS, target_url
 from bot.engine.engine import Engine
-from bot.store import records
 
 SUMMARY_LIMIT = 300
 KNOWN_CHANNELS = ("telegram", "discord", "console")

@@ -8,8 +8,8 @@ import json
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from bot.store import records
-from bot.store.records import Lead, StatRow
+from bot.core import records
+from bot.core.records import Lead, StatRow
 
 LEAD_FIELDS = ("created_at", "name", "email", "phone", "channel", "source", "flow", "drivers",
                "red_flag", "urgency", "flow_version")

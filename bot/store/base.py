@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.engine.conversation import Conversation
-from bot.store.records import Lead, StatRow
+from bot.core.conversation import Conversation
+from bot.core.records import Lead, StatRow
 
 
 class ConversationStore(Protocol):

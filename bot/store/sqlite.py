@@ -6,8 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bot.engine.conversation import Conversation
-from bot.store.records import Lead, StatRow
+from bot.core.conversation import Conversation
+from bot.core.records import Lead, StatRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (

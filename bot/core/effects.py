@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.store.records import Lead
+from bot.core.records import Lead
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ Used by transcripts (`python -m bot test-dialogs`), the unit tests and the bench
 
 from __future__ import annotations
 
+from bot.core.events import Event, EventKind, Reply
+from bot.core.markup import plain
 from bot.engine.engine import Engine
-from bot.engine.events import Event, EventKind, Reply
-from bot.engine.markup import plain
 
 
 class DialogClient:

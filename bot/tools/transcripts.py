@@ -23,11 +23,11 @@ from typing import Any
 import yaml
 
 from bot.app import build_engine
-from bot.engine.client import DialogClient
-from bot.engine.events import Reply
-from bot.engine.markup import plain
+from bot.core.events import Reply
+from bot.core.markup import plain
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
+from bot.tools.client import DialogClient
 
 CHANNEL = "transcript"
 

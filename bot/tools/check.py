@@ -8,10 +8,10 @@ from pathlib import Path
 
 from jinja2 import TemplateError, meta
 
+from bot.core.conversation import Answer, Conversation
+from bot.core.events import encode_choice
 from bot.engine.compose import LINK_TARGETS
-from bot.engine.conversation import Answer, Conversation
 from bot.engine.engine import ACTIONS, COMMANDS, Engine
-from bot.engine.events import encode_choice
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
 
 TELEGRAM_CALLBACK_BYTES = 64

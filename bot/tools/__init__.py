@@ -1,0 +1,1 @@
+"""Developer tools, kept apart from the runtime: check, graph, transcripts, a test client."""
