@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bot.engine.commands import load_commands
 from bot.engine.engine import Engine
 from bot.engine.flow import load_flows
 from bot.engine.render import Renderer
@@ -19,8 +20,10 @@ from bot.store.sqlite import SQLiteStore
 def build_engine(settings: Settings, store: ConversationStore | None = None) -> Engine:
     """An engine on the settings' flows and templates, with SQLite unless a store is given."""
     flows = load_flows(Path(settings.dialogs_dir))
+    commands = load_commands(Path(settings.dialogs_dir), flows, settings.default_flow)
     renderer = Renderer(Path(settings.templates_dir))
-    return Engine(flows, renderer, store or SQLiteStore(settings.database_path), settings)
+    store = store or SQLiteStore(settings.database_path)
+    return Engine(flows, renderer, store, settings, commands=commands)
 
 
 PURGE_EVERY = 24 * 3600.0

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from bot.app import build_engine
 from bot.core.events import decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
 from bot.engine.flow import Option, load_flow
-from bot.engine.matching import command_in_text, match_option, match_option_loosely
+from bot.engine.matching import match_option, match_option_loosely, normalize
 from bot.engine.scoring import (
     driver_status,
     explained_drivers,
@@ -19,7 +20,8 @@ from bot.engine.scoring import (
     named_drivers,
 )
 from bot.handoff.booking import booking_link
-from bot.settings import ROOT, Practice
+from bot.settings import ROOT, Practice, load_settings
+from bot.store.sqlite import SQLiteStore
 from bot.tools.graph import mermaid
 
 YES_NO = (
@@ -89,11 +91,20 @@ def test_loose_matching_forgives_small_typos_but_not_ambiguity():
 
 
 def test_command_words_are_found_anywhere_and_whole_phrases_exactly():
-    assert command_in_text("Can I book a call?") == "book"
-    assert command_in_text("any podcast?") == "podcast"
-    assert command_in_text("go back") == "back"
-    assert command_in_text("the back of my knee") is None
-    assert command_in_text("stop") == "cancel"
+    engine = build_engine(load_settings(data_dir="/nonexistent"), SQLiteStore(":memory:"))
+    commands = engine.commands
+
+    def asked(text: str) -> str | None:
+        command = commands.in_text(normalize(text), 480)
+        return command.name if command else None
+
+    assert asked("Can I book a call?") == "book"
+    assert asked("any podcast?") == "podcast"
+    assert asked("go back") == "back"
+    assert asked("the back of my knee") is None
+    assert asked("stop") == "stop" and commands.get("cancel").name == "stop"
+    assert asked("contact me") == "contact" and commands.get("contact").flow == "contact"
+    assert asked("book " * 200) is None  # keywords count only in short messages
 
 
 def test_areas_are_named_only_at_their_threshold_best_evidence_first():

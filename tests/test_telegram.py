@@ -52,7 +52,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarni
 
 ROOT = Path(__file__).resolve().parent.parent
 MENU = [
-    "start", "knee", "book", "contact", "youtube", "podcast", "help", "restart", "cancel", "forget"
+    "start", "knee", "contact", "restart", "stop", "help", "about", "book", "youtube", "podcast",
+    "forget",
 ]
 
 

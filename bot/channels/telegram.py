@@ -55,7 +55,7 @@ from bot.core.events import (
     parse_command,
 )
 from bot.core.markup import Span, plain, render, split_text
-from bot.engine.engine import COMMANDS, Engine
+from bot.engine.engine import Engine
 from bot.engine.flow import DONE_CHOICE
 from bot.handoff.redirect import add_redirects
 from bot.settings import Settings
@@ -72,8 +72,6 @@ RATE_LIMIT_RETRIES = 5
 CONCURRENT_UPDATES = 256
 WEBHOOK_PATH = "/telegram"
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
-# Commands the engine also accepts as a /start payload, so a deep link can carry them.
-DEEP_LINK_COMMANDS = ("book", "youtube", "podcast", "help", "about")
 # Choices share a keyboard row when every label is this short (as long as it can become once
 # picked, in a pick-several question): three across ("Yes", "No", "Not sure"), or two.
 THREE_ACROSS, TWO_ACROSS = 10, 14
@@ -157,11 +155,13 @@ def event_from_press(user_id: str, data: str) -> Event | None:
 
 def deep_link_payload(command: str, engine: Engine) -> str | None:
     """What a group command becomes in the private chat (`?start=<payload>`)."""
-    if command in engine.flows or command in DEEP_LINK_COMMANDS:
-        return command
-    if command in ("start", "restart"):
-        return engine.settings.default_flow
-    return None  # back, cancel, forget...: just open the private chat
+    found = engine.commands.get(command)
+    if found is not None and found.deep_link:
+        return found.name
+    if found is not None and found.action in ("start", "restart"):
+        entry = engine.commands.entry_of(engine.settings.default_flow)
+        return entry.name if entry is not None else None
+    return None  # back, stop, forget...: just open the private chat
 
 
 def addressed_elsewhere(text: str, bot_username: str) -> bool:
@@ -237,7 +237,7 @@ class TelegramChannel:
         if parsed is None or addressed_elsewhere(message.text, context.bot.username):
             return
         command = parsed[0]
-        if command not in COMMANDS and command not in self.engine.flows:
+        if self.engine.commands.get(command) is None:
             return
         payload = deep_link_payload(command, self.engine)
         url = create_deep_linked_url(context.bot.username, payload)
@@ -246,10 +246,12 @@ class TelegramChannel:
         await send_text(context, message.chat_id, text, InlineKeyboardMarkup([[button]]))
 
     async def set_command_menu(self, application: Application) -> None:
-        """The command menu (from templates/telegram/commands.j2, BotFather's format)."""
-        lines = plain(self.notice("commands")).splitlines()
-        pairs = [line.split(" - ", 1) for line in lines if " - " in line]
-        commands = [BotCommand(name.strip().lstrip("/"), about.strip()) for name, about in pairs]
+        """The command menu: the registry's Telegram commands, described from templates."""
+        described = self.engine.compose.render_names("common/commands.j2")
+        commands = [
+            BotCommand(c.name, c.description or getattr(described, c.name))
+            for c in self.engine.commands.for_menu(CHANNEL)
+        ]
         await application.bot.set_my_commands(commands)
 
     async def failed(self, update: object, context: Context) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.events import Reply
 from bot.core.records import Lead
 
 
@@ -43,6 +44,22 @@ class StaffNotice:
 
 
 Effect = RecordEvent | SaveLead | StaffNotice
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A person the bot can write to on their own: their conversation's channel and user id."""
+
+    channel: str
+    user_id: str
+
+
+class Outbox(Protocol):
+    """A channel's way to reach a person outside an answer to their update (staff relays,
+    reminders, retries). Every channel implements it."""
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        """Send every message of the reply to the person; log delivery problems, never raise."""
 
 
 class StaffNotifier(Protocol):

@@ -119,6 +119,10 @@ class Composer:
         """Button labels the engine adds itself (templates/common/labels.j2)."""
         return self.renderer.names("common/labels.j2", **(context or self.context(conv)))
 
+    def render_names(self, template: str) -> Any:
+        """The names a template sets, with only the practice in view (menus, labels)."""
+        return self.renderer.names(template, practice=self.settings.practice)
+
     def state_message(self, conv: Conversation, state: State) -> Message:
         """The message for a state: its template, its options, links, commands and outcome."""
         context = self.context(conv)
@@ -165,11 +169,11 @@ class Composer:
             state=state.id,
         )
 
-    def info(self, conv: Conversation, name: str) -> Message:
-        """The reply to help, about, book, youtube or podcast."""
+    def info(self, conv: Conversation, name: str, link: str = "") -> Message:
+        """The reply to help, about, book, youtube or podcast: its template and its link."""
         context = self.context(conv)
         text = self.renderer.render(f"common/{name}.j2", **context)
-        links = (self.link(conv, name, context),) if name in LINK_TARGETS else ()
+        links = (self.link(conv, link, context),) if link else ()
         return Message(text, links=links)
 
     def link(

@@ -14,8 +14,17 @@ from transitions import Machine
 
 from bot.core import records
 from bot.core.conversation import Answer, Conversation
-from bot.core.effects import Effect, RecordEvent, SaveLead, StaffNotice, StaffNotifier
+from bot.core.effects import (
+    Address,
+    Effect,
+    Outbox,
+    RecordEvent,
+    SaveLead,
+    StaffNotice,
+    StaffNotifier,
+)
 from bot.core.events import Choice, Event, EventKind, Message, Reply
+from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
 from bot.engine.flow import (
     DONE_CHOICE,
@@ -32,7 +41,7 @@ from bot.engine.flow import (
 from bot.engine.inputs import parse_input
 from bot.engine.machine import build_machine, holds
 from bot.engine.matching import (
-    command_in_text,
+    MAX_MATCH_LENGTH,
     is_hedged,
     match_option,
     match_option_loosely,
@@ -44,11 +53,6 @@ from bot.engine.scoring import highest_red_flag
 from bot.settings import Settings
 from bot.store.base import ConversationStore
 
-COMMANDS = (
-    "start", "restart", "back", "cancel", "help", "book", "youtube", "podcast", "about",
-    "forget", "talk",
-)
-INFO_COMMANDS = ("help", "about", "book", "youtube", "podcast")
 FORGET_YES, FORGET_NO = "forget_yes", "forget_no"
 STAFF_DONE = "/done"
 CONTACT_FACTS = ("name", "contact")
@@ -84,13 +88,16 @@ class Engine:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         notifier: StaffNotifier | None = None,
+        commands: Commands | None = None,
     ) -> None:
         self.flows = flows
+        self.commands = commands or Commands([])
         self.renderer = renderer
         self.store = store
         self.settings = settings
         self.clock = clock
         self.notifier = notifier
+        self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
         self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -99,7 +106,11 @@ class Engine:
     # -- the one entry point ------------------------------------------------------------------
 
     async def handle(self, event: Event) -> Reply:
-        """Process one event for its conversation and return what to say."""
+        """Process one event for its conversation and return what to say.
+
+        The turn is saved, with its funnel events and leads, under the person's lock; staff
+        notices go out after the lock is released, so a slow staff place never holds a person.
+        """
         async with self._conversation_lock(event.channel, event.user_id):
             conversation = await self.store.load(event.channel, event.user_id)
             conversation = conversation or Conversation(event.channel, event.user_id)
@@ -108,18 +119,35 @@ class Engine:
                 await self.store.delete(event.channel, event.user_id)
             else:
                 await self.store.save(conversation)
-            await self._carry_out(conversation, turn.effects)
-            return Reply(
-                messages=tuple(turn.messages),
-                turn=conversation.turn,
-                state=FORGOTTEN if turn.forgotten else (conversation.state or IDLE),
-                flow=conversation.flow,
-                stale=turn.stale,
-                applied=turn.applied,
-                extras={"answered": turn.answered} if turn.answered else {},
-                expects_text=self._expects_text(conversation),
-                edit=turn.edit,
-            )
+            notices = await self._store_effects(conversation, turn.effects)
+        await self._notify_staff(notices)
+        return Reply(
+            messages=tuple(turn.messages),
+            turn=conversation.turn,
+            state=FORGOTTEN if turn.forgotten else (conversation.state or IDLE),
+            flow=conversation.flow,
+            stale=turn.stale,
+            applied=turn.applied,
+            extras={"answered": turn.answered} if turn.answered else {},
+            expects_text=self._expects_text(conversation),
+            edit=turn.edit,
+        )
+
+    async def from_staff(self, address: Address, text: str) -> Reply:
+        """A staff member's reply to a person: handled as their event, delivered through the
+        person's own channel (whichever it is)."""
+        reply = await self.handle(Event(address.channel, address.user_id, EventKind.STAFF,
+                                        text=text))
+        await self.deliver(address, reply)
+        return reply
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        """Send a reply to a person on their channel's outbox, if that channel runs here."""
+        outbox = self.outboxes.get(address.channel)
+        if outbox is None:
+            log.warning("no outbox for channel %s; a reply was not delivered", address.channel)
+            return
+        await outbox.deliver(address, reply)
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
         """Light-markup text of a template outside any conversation (channel notices)."""
@@ -144,17 +172,25 @@ class Engine:
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
 
-    async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> None:
+    async def _store_effects(self, conv: Conversation, effects: list[Effect]) -> list[StaffNotice]:
+        """Save funnel events and leads with the turn; return the staff notices to send."""
+        notices = []
         for effect in effects:
             if isinstance(effect, RecordEvent):
                 await self.store.record(effect.kind, conv.channel, conv.user_id, effect.flow,
                                         effect.detail, at=self.clock(), version=effect.version)
             elif isinstance(effect, SaveLead):
                 await self.store.save_lead(effect.lead)
-            elif self.notifier is not None:
-                await self.notifier.notify(effect)
             else:
-                log.info("no staff chat configured; a %s notice was not sent", effect.kind)
+                notices.append(effect)
+        return notices
+
+    async def _notify_staff(self, notices: list[StaffNotice]) -> None:
+        for notice in notices:
+            if self.notifier is not None:
+                await self.notifier.notify(notice)
+            else:
+                log.info("no staff place configured; a %s notice was not sent", notice.kind)
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -172,47 +208,53 @@ class Engine:
         return self._text(conv, event.text)
 
     def _command(self, conv: Conversation, name: str, argument: str = "") -> _Turn:
-        name = name.lower()
-        if name in self.flows and self._unfinished(conv, name):
+        command = self.commands.get(name)
+        if command is None:
+            unknown = self.compose.say("common/unknown_command.j2", conv, name=name.lower())
+            return self._with_current(conv, unknown)
+        if command.action == "flow" and self._unfinished(conv, command.flow):
             return self._with_current(conv, self.compose.say("common/resumed.j2", conv))
-        if name in self.flows:
-            return self._start(conv, name, source=argument)
-        if name in ("start", "restart"):
-            return self._start_command(conv, name, argument)
-        if name == "back":
+        if command.action == "flow":
+            return self._start(conv, command.flow, source=argument)
+        if command.action in ("start", "restart"):
+            return self._start_command(conv, command.action, argument)
+        if command.action == "back":
             return self._back(conv)
-        if name == "cancel":
+        if command.action == "stop":
             return self._cancel(conv)
-        if name == "forget":
+        if command.action == "forget":
             return self._ask_forget(conv)
-        if name == "talk":
+        if command.action == "talk":
             return self._talk(conv)
-        if name == "book" and self._after_red_flag(conv):
+        return self._info(conv, command)
+
+    def _info(self, conv: Conversation, command: Command) -> _Turn:
+        """help, about, book...: a message (and its link) while the person keeps their place."""
+        if command.link == "book" and self._after_red_flag(conv):
             return _Turn([self._state_message(conv)])  # the advice again, never a booking
-        if name == "book" and red_flag_on_record(conv):
+        if command.link == "book" and red_flag_on_record(conv):
             return self._with_current(conv, self.compose.say("common/book_after_red_flag.j2", conv))
-        if name in INFO_COMMANDS:
-            return self._with_current(conv, self.compose.info(conv, name))
-        unknown = self.compose.say("common/unknown_command.j2", conv, name=name)
-        return self._with_current(conv, unknown)
+        return self._with_current(conv, self.compose.info(conv, command.name, command.link))
 
     def _unfinished(self, conv: Conversation, flow_id: str) -> bool:
         """A flow command mid-flow resumes it; only `restart` starts it over."""
         state = self._state(conv)
         return conv.flow == flow_id and state is not None and not state.final
 
-    def _start_command(self, conv: Conversation, name: str, argument: str) -> _Turn:
+    def _start_command(self, conv: Conversation, action: str, argument: str) -> _Turn:
         payload = normalize(argument)
-        if payload and payload not in self.flows:
+        command = self.commands.get(payload) if payload else None
+        if command is not None and command.deep_link and command.action != "flow":
             conv.source = conv.source or payload
-            if payload in INFO_COMMANDS:
-                return self._command(conv, payload)
-        flow_id = payload if payload in self.flows else None
-        if flow_id is None and name == "start" and self._unfinished(conv, conv.flow or ""):
+            return self._command(conv, payload)
+        flow_id = command.flow if command is not None and command.deep_link else None
+        if payload and flow_id is None:
+            conv.source = conv.source or payload  # a campaign tag, e.g. ?start=instagram
+        if flow_id is None and action == "start" and self._unfinished(conv, conv.flow or ""):
             flow_id = conv.flow  # a plain /start mid-way resumes; only restart starts over
         if flow_id is not None and self._unfinished(conv, flow_id):
-            return self._command(conv, flow_id)
-        if flow_id is None and name == "restart" and conv.flow:
+            return self._with_current(conv, self.compose.say("common/resumed.j2", conv))
+        if flow_id is None and action == "restart" and conv.flow:
             flow_id = conv.flow
         return self._start(conv, flow_id or self.settings.default_flow, source=payload)
 
@@ -237,7 +279,8 @@ class Engine:
             return self._text_for_forget(conv, text)
         state = self._state(conv)
         if state is None:
-            return self._command(conv, command_in_text(text) or self.settings.default_flow)
+            asked = self._command_in_text(text)
+            return self._command(conv, asked.name if asked else "start")
         if state.multi:
             picked = self._typed_selection(state, text)
             if picked is not None:
@@ -249,9 +292,9 @@ class Engine:
             value = parse_input(state.input, text, self.settings.phone_region)
             if value is not None:
                 return self._apply_input(conv, state, value)
-        command = command_in_text(text)
-        if command:
-            return self._command(conv, command)
+        command = self._command_in_text(text)
+        if command is not None:
+            return self._command(conv, command.name)
         unsure = state.option(UNSURE)
         if unsure is not None and is_hedged(text):  # "not sure really" is never "no"
             return self._apply_option(conv, state, unsure)
@@ -538,6 +581,9 @@ class Engine:
         return self._with_current(conv, kept, applied=True)
 
     # -- messages -----------------------------------------------------------------------------
+
+    def _command_in_text(self, text: str) -> Command | None:
+        return self.commands.in_text(normalize(text), 4 * MAX_MATCH_LENGTH)
 
     def _after_red_flag(self, conv: Conversation) -> bool:
         """At a red-flag exit: every message repeats its advice."""

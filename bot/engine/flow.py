@@ -17,6 +17,7 @@ import yaml
 ROUTE_TRIGGER = "_route"
 INPUT_TRIGGER = "_input"
 SKIP_TRIGGER = "_skip"
+COMMANDS_FILE = "commands.yaml"
 DONE_TRIGGER = "_done"
 DONE_CHOICE = "done"
 YES, NO, UNSURE = "yes", "no", "unsure"
@@ -176,6 +177,7 @@ class Flow:
     reviewed_by: str = ""  # the clinician who signed the specification off
     red_flags: dict[str, RedFlag] = field(default_factory=dict)  # in the order they are asked
     driver_specs: dict[str, Driver] = field(default_factory=dict)
+    entry: dict[str, Any] = field(default_factory=dict)  # how a person opens it (commands)
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -190,6 +192,8 @@ def load_flows(directory: Path) -> dict[str, Flow]:
     """Every `*.yaml` flow in a folder, keyed by flow id."""
     flows: dict[str, Flow] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if path.name == COMMANDS_FILE:
+            continue  # the command registry, not a flow
         flow = load_flow(path)
         if flow.id in flows:
             raise FlowError(f"{path}: flow id {flow.id!r} is already used by {flows[flow.id].path}")
@@ -234,6 +238,7 @@ def load_flow(path: Path) -> Flow:
         reviewed_by=str(clinical.get("reviewed_by") or ""),
         red_flags=red_flags,
         driver_specs=driver_specs,
+        entry=dict(raw.get("entry") or {}),
     )
 
 

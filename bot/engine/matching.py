@@ -16,43 +16,6 @@ _WHOLE_NUMBER = re.compile(r"[0-9]{1,3}")
 _DECIMAL = re.compile(r"[0-9]{1,6}(?:[.,][0-9]{1,3})?")
 _EDGE_PUNCTUATION = " \t\n.!?,;:'\"()[]{}-*_~`"
 
-# Words recognised anywhere in a message, without losing the person's place.
-KEYWORDS_ANYWHERE = {
-    "book": "book",
-    "booking": "book",
-    "appointment": "book",
-    "podcast": "podcast",
-    "youtube": "youtube",
-    "help": "help",
-    "restart": "restart",
-}
-# Whole messages that mean a command.
-WHOLE_MESSAGE_COMMANDS = {
-    "back": "back",
-    "go back": "back",
-    "undo": "back",
-    "cancel": "cancel",
-    "stop": "cancel",
-    "quit": "cancel",
-    "start": "start",
-    "start over": "restart",
-    "start again": "restart",
-    "forget me": "forget",
-    "delete my data": "forget",
-    "about": "about",
-    "contact me": "contact",
-    "please contact me": "contact",
-    "call me": "contact",
-    "talk to a person": "talk",
-    "talk to someone": "talk",
-    "talk to a human": "talk",
-    "speak to a person": "talk",
-    "speak to someone": "talk",
-    "real person": "talk",
-    "human": "talk",
-}
-
-
 # Hedged answers: on a question that offers "Not sure", these never count as yes or no.
 _HEDGED = re.compile(
     r"\b(?:not (?:really |quite |totally |very |too )?sure|unsure|uncertain|not certain|maybe"
@@ -134,19 +97,6 @@ def match_option_loosely(text: str, options: Sequence[Option]) -> Option | None:
 def _similarity(answer: str, option: Option) -> float:
     candidates = (normalize(option.label), *option.synonyms)
     return max(SequenceMatcher(None, answer, candidate).ratio() for candidate in candidates)
-
-
-def command_in_text(text: str) -> str | None:
-    """A command the person asked for in words: `can I book a call?` -> `book`."""
-    answer = normalize(text)
-    if answer in WHOLE_MESSAGE_COMMANDS:
-        return WHOLE_MESSAGE_COMMANDS[answer]
-    if len(answer) > 4 * MAX_MATCH_LENGTH:
-        return None
-    for word in _WORD.findall(answer):
-        if word in KEYWORDS_ANYWHERE:
-            return KEYWORDS_ANYWHERE[word]
-    return None
 
 
 def parse_number(text: str) -> float | None:

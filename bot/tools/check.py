@@ -10,8 +10,9 @@ from jinja2 import TemplateError, meta
 
 from bot.core.conversation import Answer, Conversation
 from bot.core.events import encode_choice
+from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
-from bot.engine.engine import ACTIONS, COMMANDS, Engine
+from bot.engine.engine import ACTIONS, Engine
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
 
 TELEGRAM_CALLBACK_BYTES = 64
@@ -19,6 +20,7 @@ DISCORD_CUSTOM_ID_CHARS = 100
 CHANNEL_PREFIX_ROOM = 8  # channels may prefix payloads, e.g. "kc:"
 LARGEST_TURN = 10**9
 LABEL_LIMIT = 80
+MENU_DESCRIPTION_LIMIT = 100  # Discord's slash-command description; Telegram allows 256
 MESSAGE_LIMIT = 4096
 COMMON_TEMPLATES = (
     "common/labels", "common/unsupported", "common/unknown_command", "common/reask",
@@ -59,7 +61,7 @@ class Problem:
 
 def check_all(engine: Engine) -> list[Problem]:
     """Every problem in every flow, its templates, the common templates and the settings."""
-    problems = _check_common(engine)
+    problems = _check_common(engine) + _check_commands(engine)
     for flow in engine.flows.values():
         problems += check_flow(engine, flow)
     problems += [
@@ -75,6 +77,28 @@ def check_all(engine: Engine) -> list[Problem]:
     return problems
 
 
+def _check_commands(engine: Engine) -> list[Problem]:
+    """Every command's template, link and menu description exists and fits the menus."""
+    problems, file = [], "dialogs/commands.yaml"
+    described = engine.compose.render_names("common/commands.j2")
+    for command in engine.commands.all:
+        where = f"commands.{command.name}"
+        if command.action == "info" and not engine.renderer.exists(f"common/{command.name}.j2"):
+            problems.append(Problem(file, "", where, f"missing template common/{command.name}.j2"))
+        if command.link and command.link not in LINK_TARGETS:
+            problems.append(Problem(file, "", where, f"unknown link {command.link!r}"))
+        if not command.menu:
+            continue
+        about = command.description or getattr(described, command.name, "")
+        if not about.strip():
+            problems.append(Problem(file, "", where, "shown in a menu but not described in "
+                                    "templates/common/commands.j2"))
+        elif len(about) > MENU_DESCRIPTION_LIMIT:
+            problems.append(Problem(file, "", where, f"description is {len(about)} characters, "
+                                    f"over {MENU_DESCRIPTION_LIMIT} (Discord's limit)"))
+    return problems
+
+
 def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     """Structure, reachability, buttons and templates of one flow."""
     file = str(flow.path)
@@ -82,7 +106,7 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     if flow.start not in flow.states:
         problems.append(Problem(file, "", "start", f"unknown state {flow.start!r}"))
     for state in flow.states.values():
-        problems += _check_state(flow, state, engine.flows)
+        problems += _check_state(flow, state, engine.commands)
         problems += _check_templates(engine, flow, state)
     problems += _check_reachable(flow)
     problems += _check_safety(flow)
@@ -105,7 +129,7 @@ def _targets(state: State) -> list[tuple[str, str]]:
     return found
 
 
-def _check_state(flow: Flow, state: State, flows: dict[str, Flow]) -> list[Problem]:
+def _check_state(flow: Flow, state: State, engine_commands: Commands) -> list[Problem]:
     file, problems = str(flow.path), []
     for field, target in _targets(state):
         if target not in flow.states:
@@ -137,7 +161,7 @@ def _check_state(flow: Flow, state: State, flows: dict[str, Flow]) -> list[Probl
         if link not in LINK_TARGETS:
             problems.append(Problem(file, state.id, "links", f"unknown link {link!r}"))
     for command in state.commands:
-        if command not in COMMANDS and command not in flows:
+        if engine_commands.get(command) is None:
             problems.append(Problem(file, state.id, "commands", f"unknown command {command!r}"))
     if state.action and state.action not in ACTIONS:
         problems.append(Problem(file, state.id, "action", f"unknown action {state.action!r}"))
