@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.core.effects import Outbox
+from bot.core.effects import Outbox, StaffNotifier
 
 
 class Channel(Outbox, Protocol):
@@ -12,6 +12,8 @@ class Channel(Outbox, Protocol):
 
     `start` connects and returns once updates are being taken; `stop` stops taking new
     updates, lets those in flight finish and be answered, then closes its connections.
+    Implementations are built as `Kind(engine, settings, webhook=False)` and say whether the
+    settings configure them with a static `configured(settings) -> bool`.
     """
 
     name: str
@@ -24,3 +26,7 @@ class Channel(Outbox, Protocol):
 
     def mount(self, app: Any) -> None:
         """Add this channel's routes (e.g. a webhook) to the one web server, if it has any."""
+
+    def staff_place(self) -> StaffNotifier | None:
+        """Where this channel posts staff notices (a staff chat or channel), once started;
+        None when the practice configured none here."""

@@ -1,0 +1,107 @@
+"""`python -m bot run`: one process runs every configured channel, the web server and the
+daily retention purge, and shuts them all down cleanly on SIGTERM or SIGINT.
+
+A channel runs when its settings are present (a token); the web server always runs. Staff
+places and outboxes are wired once, here: each running channel is the outbox for its people,
+and every staff place it offers gets every staff notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot.app import build_engine, purging_daily
+from bot.channels.discord import DiscordChannel
+from bot.channels.staff import AllStaffPlaces
+from bot.channels.telegram import TelegramChannel
+from bot.core.channel import Channel
+from bot.engine.engine import Engine
+from bot.server import create_app, serve
+from bot.settings import Settings
+
+CHANNELS = (TelegramChannel, DiscordChannel)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    """Starts the web server and the configured channels on one engine, and stops them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        only: Sequence[str] | None = None,
+        webhook: bool = False,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or build_engine(settings)
+        self.channels: list[Channel] = [
+            kind(self.engine, settings, webhook=webhook)
+            for kind in CHANNELS
+            if kind.configured(settings) and (only is None or kind.name in only)
+        ]
+        self.app = create_app(self.engine)
+        self._server: web.AppRunner | None = None
+        self._purge: contextlib.AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        """Web server first (webhooks need it), then every channel, then the daily purge."""
+        for channel in self.channels:
+            channel.mount(self.app)
+        self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
+        places = []
+        for channel in self.channels:
+            await channel.start()
+            self.engine.outboxes[channel.name] = channel
+            place = channel.staff_place()
+            if place is not None:
+                places.append(place)
+        self.engine.notifier = AllStaffPlaces(places) if places else None
+        self._purge = contextlib.AsyncExitStack()
+        await self._purge.enter_async_context(purging_daily(self.engine))
+        names = ", ".join(c.name for c in self.channels) or "no channel (web server only)"
+        log.info("running: %s; web server on %s:%s", names, self.settings.web_host,
+                 self.settings.web_port)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let in-flight ones be answered, then close everything."""
+        if self._purge is not None:
+            await self._purge.aclose()
+        for channel in reversed(self.channels):
+            try:
+                await channel.stop()
+            except Exception as error:  # one channel failing to stop must not strand the rest
+                log.error("%s did not stop cleanly: %s", channel.name, type(error).__name__)
+        if self._server is not None:
+            await self._server.cleanup()
+        await self.engine.store.close()
+
+
+async def serve_until_stopped(runner: Runner) -> int:
+    """Run until SIGTERM or SIGINT, then stop gracefully; 0 on a clean stop."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await runner.start()
+        await stopping.wait()
+        log.info("stopping: finishing updates in flight")
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+        await runner.stop()
+    return 0
+
+
+def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:
+    """The process entry point for `run`, `telegram`, `discord` and `web`."""
+    return asyncio.run(serve_until_stopped(Runner(settings, only=only, webhook=webhook)))
