@@ -11,7 +11,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot import run as runner
+from bot.app import build_engine
+from bot.channels.console import chat, say
+from bot.engine.engine import Engine
+from bot.engine.flow import FlowError, load_flows
+from bot.handoff.reports import export_leads, funnel_table
 from bot.settings import Settings, load_settings
+from bot.store.sqlite import SQLiteStore
+from bot.tools.check import check_all
+from bot.tools.graph import mermaid
+from bot.tools.transcripts import run_all
 
 log = logging.getLogger("bot")
 
@@ -71,15 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="delete data older than BOT_RETENTION_DAYS")
     purge.set_defaults(run=_purge)
 
+    run = commands.add_parser(
+        "run", help="run every configured channel, the web server and the daily purge"
+    )
+    run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
+    run.set_defaults(run=_run, only=None)
+
     web = commands.add_parser("web", help="run only the web server (health, link redirects)")
-    web.set_defaults(run=_web)
+    web.set_defaults(run=_run, only=(), webhook=False)
 
-    telegram = commands.add_parser("telegram", help="run the Telegram bot (BOT_TELEGRAM_TOKEN)")
+    telegram = commands.add_parser("telegram", help="run only Telegram (BOT_TELEGRAM_TOKEN)")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
-    telegram.set_defaults(run=_telegram)
+    telegram.set_defaults(run=_run, only=("telegram",))
 
-    discord = commands.add_parser("discord", help="run the Discord bot (BOT_DISCORD_TOKEN)")
-    discord.set_defaults(run=_discord)
+    discord = commands.add_parser("discord", help="run only Discord (BOT_DISCORD_TOKEN)")
+    discord.set_defaults(run=_run, only=("discord",), webhook=False)
     return parser
 
 
@@ -90,15 +106,11 @@ def _local_user() -> str:
         return "local"
 
 
-def _engine(settings: Settings):
-    from bot.app import build_engine
-
+def _engine(settings: Settings) -> Engine:
     return build_engine(settings)
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console import chat
-
     engine = _engine(settings)
     try:
         asyncio.run(chat(engine, args.user))
@@ -108,19 +120,12 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _say(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console import say
-
     engine = _engine(settings)
     asyncio.run(say(engine, args.user, " ".join(args.text), args.json, sys.stdout))
     return 0
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build_engine
-    from bot.engine.flow import FlowError
-    from bot.store.sqlite import SQLiteStore
-    from bot.tools.check import check_all
-
     try:
         engine = build_engine(settings, SQLiteStore(":memory:"))
     except FlowError as error:
@@ -136,9 +141,6 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _graph(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.engine.flow import load_flows
-    from bot.tools.graph import mermaid
-
     flows = load_flows(Path(settings.dialogs_dir))
     if args.flow not in flows:
         print(f"unknown flow {args.flow!r}; flows: {', '.join(sorted(flows))}", file=sys.stderr)
@@ -148,8 +150,6 @@ def _graph(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.tools.transcripts import run_all
-
     results = asyncio.run(run_all(args.paths, settings))
     for result in results:
         print(f"{'PASS' if result.passed else 'FAIL'} {result.path}: {result.name}")
@@ -160,21 +160,11 @@ def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed or not results else 0
 
 
-def _telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.telegram import run
-
-    return run(settings, webhook=args.webhook)
-
-
-def _discord(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.discord import run
-
-    return run(settings)
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    return runner.run(settings, only=args.only, webhook=args.webhook)
 
 
 def _leads_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.handoff.reports import export_leads
-
     engine = _engine(settings)
     leads = asyncio.run(engine.store.leads())
     sys.stdout.write(export_leads(leads, args.format))
@@ -182,8 +172,6 @@ def _leads_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.handoff.reports import funnel_table
-
     engine = _engine(settings)
     rows = asyncio.run(engine.store.stats())
     sys.stdout.write(funnel_table(rows, by_day=args.by_day))
@@ -195,9 +183,3 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     deleted = asyncio.run(engine.purge_expired())
     print(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
     return 0
-
-
-def _web(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.handoff.web_only import run_web
-
-    return run_web(_engine(settings))

@@ -11,11 +11,10 @@ import pytest
 from bot.app import build_engine
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
-from bot.handoff.redirect import add_redirects
 from bot.handoff.reports import export_leads, funnel_table
 from bot.settings import load_settings
 from bot.tools.client import DialogClient
-from bot.web import create_web_app, serve
+from bot.server import create_app, serve
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
 
 
@@ -215,8 +214,7 @@ def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
 @pytest.fixture
 async def web_server(settings):
     engine = build_engine(settings.model_copy(update={"public_url": "https://bot.test"}))
-    app = create_web_app()
-    add_redirects(app, engine)
+    app = create_app(engine)
     runner = await serve(app, "127.0.0.1", 0)
     port = runner.addresses[0][1]
     yield engine, f"http://127.0.0.1:{port}"

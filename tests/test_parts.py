@@ -161,14 +161,18 @@ def test_booking_link_carries_utm_and_provider_prefill():
     assert "a1" not in booking_link(plain_url, "console", None, "s")
 
 
-def test_graph_is_a_mermaid_flowchart_with_every_state():
+def test_graph_is_a_mermaid_state_diagram_of_every_state_drawn_by_transitions():
     flow = load_flow(ROOT / "dialogs" / "knee.yaml")
     chart = mermaid(flow)
-    assert chart.startswith("flowchart TD")
+    assert "stateDiagram-v2" in chart and f"v{flow.version}" in chart
     for state in flow.states:
-        assert f"    {state}" in chart
-    assert 'rf_hot_swollen -->|"yes"| redflag_hot_swollen' in chart
-    assert 'result_route -->|"unsure >= 3"| result_unsure' in chart
+        assert f'state "{state}" as {state}' in chart
+    assert "rf_hot_swollen --> redflag_hot_swollen: yes" in chart
+    assert "result_route --> result_unsure: _route [unsure >= 3]" in chart
+    assert "after_safety --> result_injury: _route [injury in this_week / weeks]" in chart
+    assert "pain_worse --> pain_duration: _done" in chart
+    assert "foot_mirror --> ankle_wall:" in chart and "_skip" in chart
+    assert "class redflag_hot_swollen redflag" in chart and "class result result" in chart
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

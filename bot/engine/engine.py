@@ -55,8 +55,8 @@ from bot.store.base import ConversationStore
 
 FORGET_YES, FORGET_NO = "forget_yes", "forget_no"
 STAFF_DONE = "/done"
-CONTACT_FACTS = ("name", "contact")
-ACTIONS = ("save_lead", "discard_contact")
+ACTIONS = ("save_lead", "discard_lead")
+LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`lead:`)
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
 FORGOTTEN = "forgotten"
@@ -442,31 +442,32 @@ class Engine:
         return effects
 
     def _act(self, conv: Conversation) -> list[Effect]:
-        """Run the current state's action, once its message has been composed."""
+        """Run the current state's action, once its message has been composed.
+
+        `save_lead` keeps a lead made of the facts the flow's `lead:` maps; `discard_lead`
+        keeps nothing. Either way those facts, and the answers that gave them, leave the
+        conversation: contact details live in the lead only.
+        """
         state = self._state(conv)
         if state is None or not state.action:
             return []
-        effects = self._save_lead(conv) if state.action == "save_lead" else []
-        for fact in CONTACT_FACTS:  # kept in the lead only, never in the conversation
+        flow = self.flows[conv.flow]
+        effects = self._save_lead(conv, flow) if state.action == "save_lead" else []
+        facts = set(flow.lead.values())
+        for fact in facts:
             conv.facts.pop(fact, None)
-        conv.history = [a for a in conv.history if a.state not in self._contact_states()]
+        given = {s.id for s in flow.states.values() if s.input and s.input.fact in facts}
+        conv.history = [a for a in conv.history if a.state not in given]
         return effects
 
-    def _contact_states(self) -> set[str]:
-        return {
-            state.id
-            for flow in self.flows.values()
-            for state in flow.states.values()
-            if state.input is not None and state.input.fact in CONTACT_FACTS
-        }
-
-    def _save_lead(self, conv: Conversation) -> list[Effect]:
-        contact = conv.facts.get("contact") or {}
+    def _save_lead(self, conv: Conversation, flow: Flow) -> list[Effect]:
+        fields = {name: conv.facts.get(fact) for name, fact in flow.lead.items()}
+        contact = fields.get("contact") or {}
         outcome = conv.last_outcome or {}
         lead = records.Lead(
             channel=conv.channel,
             user_id=conv.user_id,
-            name=str(conv.facts.get("name", "")),
+            name=str(fields.get("name") or ""),
             email=contact.get("email", ""),
             phone=contact.get("phone", ""),
             source=conv.source,

@@ -178,6 +178,7 @@ class Flow:
     red_flags: dict[str, RedFlag] = field(default_factory=dict)  # in the order they are asked
     driver_specs: dict[str, Driver] = field(default_factory=dict)
     entry: dict[str, Any] = field(default_factory=dict)  # how a person opens it (commands)
+    lead: dict[str, str] = field(default_factory=dict)  # lead field -> the fact that fills it
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -239,6 +240,7 @@ def load_flow(path: Path) -> Flow:
         red_flags=red_flags,
         driver_specs=driver_specs,
         entry=dict(raw.get("entry") or {}),
+        lead={str(k): str(v) for k, v in (raw.get("lead") or {}).items()},
     )
 
 

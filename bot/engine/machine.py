@@ -18,10 +18,28 @@ from bot.engine.scoring import named_drivers
 
 
 def build_machine(flow: Flow) -> Machine:
-    """Each option is a transition triggered by its id; typed input is `_input`; a finished
-    multi-select is `_done`; a state not asked is left by `_skip`; routing states try their
-    conditions in order on `_route`. Models (conversations) are passed in per call.
+    """One machine per flow; models (conversations) are passed in per call."""
+    states, transitions = machine_spec(flow)
+    return Machine(
+        model=None,
+        states=states,
+        transitions=transitions,
+        initial=flow.start,
+        send_event=True,
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+    )
+
+
+def machine_spec(flow: Flow) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The flow as `transitions` states and transitions.
+
+    Final states are marked final. Each option is a transition triggered by its id; typed
+    input is `_input`; a finished multi-select is `_done`; a state not asked is left by `_skip`;
+    routing states try their conditions in order on `_route`. Conditions are named for what
+    they test, so diagrams read well.
     """
+    states = [{"name": state.id, "final": state.final} for state in flow.states.values()]
     transitions: list[dict[str, Any]] = []
     for state in flow.states.values():
         if state.multi:
@@ -46,15 +64,22 @@ def build_machine(flow: Flow) -> Machine:
                     "conditions": [_condition_check(condition, flow)],
                 }
             )
-    return Machine(
-        model=None,
-        states=list(flow.states),
-        transitions=transitions,
-        initial=flow.start,
-        send_event=True,
-        auto_transitions=False,
-        ignore_invalid_triggers=False,
-    )
+    return states, transitions
+
+
+def describe(condition: Condition) -> str:
+    """A condition in words: `unsure >= 3`, `injury in this_week / weeks`, `always`."""
+    if condition.no_driver_named:
+        return "no area named"
+    if condition.score:
+        return f"{condition.score} >= {condition.at_least}"
+    if condition.fact and condition.empty is not None:
+        return f"{condition.fact} {'empty' if condition.empty else 'not empty'}"
+    if condition.fact and condition.one_of:
+        return f"{condition.fact} in {' / '.join(map(str, condition.one_of))}"
+    if condition.fact:
+        return f"{condition.fact} = {condition.equals}"
+    return "always"
 
 
 def holds(condition: Condition, flow: Flow, facts: dict[str, Any], scores: dict[str, int]) -> bool:
@@ -67,4 +92,5 @@ def _condition_check(condition: Condition, flow: Flow):
         model = event.model
         return holds(condition, flow, model.facts, model.scores)
 
+    check.__name__ = describe(condition)
     return check

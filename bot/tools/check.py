@@ -12,7 +12,7 @@ from bot.core.conversation import Answer, Conversation
 from bot.core.events import encode_choice
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
-from bot.engine.engine import ACTIONS, Engine
+from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
 
 TELEGRAM_CALLBACK_BYTES = 64
@@ -112,6 +112,22 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     problems += _check_safety(flow)
     problems += _check_drivers(flow)
     problems += _check_clinical(flow)
+    problems += _check_lead(flow)
+    return problems
+
+
+def _check_lead(flow: Flow) -> list[Problem]:
+    """A flow that saves leads maps known lead fields to facts its questions ask for."""
+    file, problems = str(flow.path), []
+    asked = {s.input.fact for s in flow.states.values() if s.input is not None}
+    for name, fact in flow.lead.items():
+        if name not in LEAD_FIELDS:
+            problems.append(Problem(file, "", f"lead.{name}", f"unknown lead field; one of "
+                                    f"{LEAD_FIELDS}"))
+        if fact not in asked:
+            problems.append(Problem(file, "", f"lead.{name}", f"no question asks for {fact!r}"))
+    if not flow.lead and any(s.action for s in flow.states.values()):
+        problems.append(Problem(file, "", "lead", "states act on a lead but `lead:` is empty"))
     return problems
 
 
