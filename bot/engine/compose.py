@@ -83,6 +83,7 @@ class Composer:
             "after_red_flag": red_flag_on_record(conv),
             "last_outcome": conv.last_outcome or {},
             "channel": conv.channel,
+            "p": flow.words(conv.facts) if flow else {},
             **self._safety_context(flow, conv, answers),
             **extra,
         }

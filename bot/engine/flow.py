@@ -179,6 +179,15 @@ class Flow:
     driver_specs: dict[str, Driver] = field(default_factory=dict)
     entry: dict[str, Any] = field(default_factory=dict)  # how a person opens it (commands)
     lead: dict[str, str] = field(default_factory=dict)  # lead field -> the fact that fills it
+    wording: dict[str, Any] = field(default_factory=dict)  # words by who the flow is about
+
+    def words(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The words for who this conversation is about (`p` in templates)."""
+        if not self.wording:
+            return {}
+        by_value = self.wording.get("words") or {}
+        value = facts.get(self.wording.get("fact", ""), self.wording.get("default"))
+        return by_value.get(value) or by_value.get(self.wording.get("default"), {})
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -241,6 +250,7 @@ def load_flow(path: Path) -> Flow:
         driver_specs=driver_specs,
         entry=dict(raw.get("entry") or {}),
         lead={str(k): str(v) for k, v in (raw.get("lead") or {}).items()},
+        wording=dict(raw.get("wording") or {}),
     )
 
 
