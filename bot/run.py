@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -92,7 +93,12 @@ async def serve_until_stopped(runner: Runner) -> int:
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
     try:
-        await runner.start()
+        try:
+            await runner.start()
+        except Exception as error:  # a channel that cannot start says why, in one line
+            log.debug("start failed", exc_info=True)
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         await stopping.wait()
         log.info("stopping: finishing updates in flight")
     finally:
@@ -104,4 +110,9 @@ async def serve_until_stopped(runner: Runner) -> int:
 
 def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:
     """The process entry point for `run`, `telegram`, `discord` and `web`."""
+    for kind in CHANNELS:
+        if only is not None and kind.name in only and not kind.configured(settings):
+            print(f"error: BOT_{kind.name.upper()}_TOKEN is not set, so {kind.name} cannot run;"
+                  f" see docs/{kind.name}.md", file=sys.stderr)
+            return 2
     return asyncio.run(serve_until_stopped(Runner(settings, only=only, webhook=webhook)))

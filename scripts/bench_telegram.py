@@ -18,7 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -41,19 +42,16 @@ from telegram.ext import (  # noqa: E402
 )
 
 from bot.app import build_engine  # noqa: E402
-from bot.channels.telegram import (  # noqa: E402
-    CHANNEL,
-    CONCURRENT_UPDATES,
-    build_application,
-    html_chunks,
-    keyboard,
-    started,
-    to_html,
-)
+from bot.channels.telegram import TelegramChannel  # noqa: E402
+from bot.channels.telegram.handlers import CHANNEL  # noqa: E402
+from bot.channels.telegram.lifecycle import POLL_TIMEOUT  # noqa: E402
+from bot.channels.telegram.ordering import CONCURRENT_UPDATES  # noqa: E402
+from bot.channels.telegram.render import html_chunks, keyboard, to_html  # noqa: E402
+from bot.channels.telegram.webhook import ALLOWED_UPDATES  # noqa: E402
 from bot.core.events import Event, EventKind, Reply  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
-from tests.fakes.telegram_api import (  # noqa: E402
+from tests.fakes.telegram import (  # noqa: E402
     SCREENING_BY_BUTTONS,
     TOKEN,
     FakeTelegram,
@@ -243,25 +241,47 @@ async def run_round(kind: str, people: int, data_dir: Path) -> float:
     child.start()
     base_url = await asyncio.to_thread(ours.recv)
     settings = bench_settings(base_url, data_dir / kind)
-    engine = build_engine(settings)
-    if kind == SCREENING:
-        application = build_application(settings, engine, rate_limiter=unthrottled_limiter())
-    elif kind == REPLAY:
-        application = replay_application(base_url, await recorded_screening(settings))
-    else:
-        application = echo_application(base_url, edit=kind == ECHO_SAME_CALLS)
     try:
-        async with started(application, settings, poll_timeout=1):
+        async with running(kind, settings, base_url):
             cpu = time.process_time()
             ours.send("go")
             elapsed, fake_cpu = await asyncio.to_thread(ours.recv)
             bot_cpu = time.process_time() - cpu
             print(f"  cpu busy: bot {bot_cpu / elapsed:.0%}, fake+people {fake_cpu / elapsed:.0%}")
     finally:
-        await engine.store.close()
         ours.send("stopped")
         await asyncio.to_thread(child.join)
     return people * UPDATES_PER_PERSON / elapsed
+
+
+@asynccontextmanager
+async def running(kind: str, settings: Settings, base_url: str) -> AsyncIterator[None]:
+    """The screening bot as the runner starts it (`TelegramChannel`), or a bare bot, polling."""
+    if kind == SCREENING:
+        engine = build_engine(settings)
+        channel = TelegramChannel(engine, settings, rate_limiter=unthrottled_limiter())
+        await channel.start()
+        try:
+            yield
+        finally:
+            await channel.stop()
+            await engine.store.close()
+        return
+    if kind == REPLAY:
+        application = replay_application(base_url, await recorded_screening(settings))
+    else:
+        application = echo_application(base_url, edit=kind == ECHO_SAME_CALLS)
+    async with application:  # initialize, and shut down at the end
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+        )
+        try:
+            yield
+        finally:
+            await application.updater.stop()
+            await application.stop()
 
 
 def bench_settings(base_url: str, data_dir: Path) -> Settings:

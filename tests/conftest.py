@@ -35,7 +35,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in list(os.environ):
         if name.startswith("BOT_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("BOT_SETTINGS_FILE", str(tmp_path / "no-settings.yaml"))
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)  # an empty settings file
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 """The Discord channel end to end: the real discord.py client against a fake Discord.
 
-The fake (tests/fakes/discord_api.py) serves REST and the gateway on 127.0.0.1; each test is a
-person using the server and their DMs, and checks what they (and everyone else) can see.
+The fake (tests/fakes/discord/) serves REST and the gateway on 127.0.0.1; the bot runs as the
+process does, through `bot.run.Runner(settings, only=["discord"])`. Each test is a person using
+the server and their DMs (or a staff member in the staff channel), and checks what they, and
+everyone else, can see.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,21 +19,14 @@ from pathlib import Path
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-from pydantic import SecretStr
 
-from bot.app import build_engine
-from bot.channels.discord import (
-    CHANNEL,
-    DISCORD_API,
-    DISCORD_GATEWAY,
-    START_BUTTON_ID,
-    ScreeningBot,
-    choice_custom_id,
-    discord_staff_notifier,
-    markdown_chunks,
-)
-from bot.core.effects import StaffNotice
+from bot.channels.discord import DiscordChannel
+from bot.channels.discord.lifecycle import DISCORD_API, DISCORD_GATEWAY
+from bot.channels.discord.render import CHANNEL, choice_custom_id, markdown_chunks
+from bot.core.effects import Address, StaffNotice
+from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
+from bot.run import Runner
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
@@ -39,17 +35,22 @@ from tests.conftest import (
     SAFETY_QUESTIONS_NO_INJURY,
     answer_safety_questions_no,
 )
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     GUILD_ID,
     MANAGE_GUILD,
     STAFF_CHANNEL_ID,
     FakeDiscord,
+    Person,
     Sent,
+    StaffMember,
+    pings_anyone,
+    read,
 )
+from tests.test_new_flow import project_with_hip_flow
 
 TOKEN = "fake-discord-token-4f9a1c"
 ROOT = Path(__file__).resolve().parent.parent
-ANNA, BEN, MOD = 101, 102, 103
+ANNA, BEN, MOD, KIM = 101, 102, 103, 201  # Kim works at the practice
 
 # Button labels from dialogs/knee.yaml, in the order a person with hip trouble presses them:
 # for herself, no recent injury, "No" to every safety question; in the pick-several questions
@@ -84,6 +85,7 @@ THROUGH_THE_CHECK = [
 PICKS = ["Squatting", "Lifting or gym", "Hips feel tight, can't go deep",
          "Knees drift in toward each other"]
 SUCCESS, PRIMARY = 3, 1  # button styles: a picked option is green
+GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES = 1 << 0, 1 << 9, 1 << 12  # gateway intents
 
 
 # -- harness ------------------------------------------------------------------------------------
@@ -91,11 +93,12 @@ SUCCESS, PRIMARY = 3, 1  # button styles: a picked option is green
 
 @dataclass
 class Server:
-    """The fake Discord plus the bots started against it, stopped at the end of a test."""
+    """The fake Discord plus the bot processes started against it, stopped after a test."""
 
     fake: FakeDiscord
     data_dir: Path
-    bots: list[tuple[ScreeningBot, asyncio.Task[None], Engine]] = field(default_factory=list)
+    runners: list[Runner] = field(default_factory=list)
+    stopped: set[int] = field(default_factory=set)
 
     def settings(self, guild_id: int | None = None, **overrides: object) -> Settings:
         return Settings(
@@ -103,35 +106,33 @@ class Server:
             discord_token=TOKEN,
             discord_api_url=self.fake.url,
             discord_guild_id=guild_id,
+            web_port=0,
             **overrides,
         )
 
-    async def start_bot(self, guild_id: int | None = None, **overrides: object) -> ScreeningBot:
-        """A fresh bot process: new client, new engine, the same SQLite file."""
-        settings = self.settings(guild_id, **overrides)
-        engine = build_engine(settings)
-        bot = ScreeningBot(engine, settings.discord_guild_id, settings.discord_api_url)
-        task = asyncio.create_task(bot.start(TOKEN))
-        self.bots.append((bot, task, engine))
-        identified = asyncio.create_task(self.fake.wait_identified(len(self.bots)))
-        await asyncio.wait([task, identified], return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            identified.cancel()
-            task.result()  # the bot stopped during start-up: show why
-        await identified
-        return bot
+    async def start_bot(self, guild_id: int | None = None, **overrides: object) -> Runner:
+        """A fresh bot process: new runner, client and engine, the same SQLite file."""
+        runner = Runner(self.settings(guild_id, **overrides), only=["discord"])
+        self.runners.append(runner)
+        await runner.start()
+        return runner
 
     @property
     def engine(self) -> Engine:
         """The engine of the bot started last."""
-        return self.bots[-1][2]
+        return self.runners[-1].engine
+
+    @property
+    def channel(self) -> DiscordChannel:
+        (channel,) = self.runners[-1].channels
+        assert isinstance(channel, DiscordChannel)
+        return channel
 
     async def stop_bot(self) -> None:
-        """The bot process ends (a deploy, a crash)."""
-        bot, task, engine = self.bots[-1]
-        await bot.close()
-        await task
-        await engine.store.close()
+        """The bot process ends (a deploy, SIGTERM): the runner stops everything."""
+        runner = self.runners[-1]
+        self.stopped.add(id(runner))
+        await runner.stop()
 
     async def turn_of(self, user_id: int) -> int:
         store = SQLiteStore(self.data_dir / "bot.sqlite3")
@@ -140,81 +141,32 @@ class Server:
         return conversation.turn if conversation else 0
 
 
-@dataclass
-class Person:
-    """Someone on the practice's server."""
-
-    fake: FakeDiscord
-    user_id: int
-    permissions: int = 0
-
-    async def runs(self, command: str, *, in_dm: bool = False) -> None:
-        since = len(self.fake.requests)
-        await self.fake.slash(
-            self.user_id, command, in_guild=not in_dm, permissions=self.permissions
-        )
-        await self.fake.settle(since)
-
-    async def presses(self, label: str, on: Sent | None = None) -> None:
-        message = on or self.latest_with(label)
-        button = message.button(label)
-        assert button is not None, f"no {label!r} button on {message.content[:60]!r}"
-        since = len(self.fake.requests)
-        await self.fake.click(self.user_id, message, button["custom_id"])
-        await self.fake.settle(since)
-
-    async def double_clicks(self, label: str) -> None:
-        """Two presses of one button that reach the bot at the same moment."""
-        message = self.latest_with(label)
-        button = message.button(label)
-        assert button is not None
-        since = len(self.fake.requests)
-        await self.fake.click(self.user_id, message, button["custom_id"])
-        await self.fake.click(self.user_id, message, button["custom_id"])
-        await self.fake.settle(since + 1)
-
-    async def types(self, text: str) -> None:
-        since = len(self.fake.requests)
-        await self.fake.dm(self.user_id, text)
-        await self.fake.settle(since)
-
-    def sees(self) -> list[Sent]:
-        return self.fake.visible_to(self.user_id)
-
-    def latest_with(self, label: str) -> Sent:
-        found = [s for s in self.sees() if s.button(label)]
-        assert found, f"{label!r} is not on any message this person sees"
-        return found[-1]
-
-    def last_message(self) -> Sent:
-        return self.sees()[-1]
-
-    def dm(self) -> list[Sent]:
-        return [s for s in self.sees() if not s.ephemeral]
-
-
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     fake = FakeDiscord(TOKEN)
     await fake.start()
     server = Server(fake, tmp_path)
     yield server
-    for bot, task, engine in server.bots:
-        if not bot.is_closed():
-            await bot.close()
-            await asyncio.gather(task, return_exceptions=True)
-            await engine.store.close()
+    for runner in server.runners:
+        if id(runner) not in server.stopped:
+            await runner.stop()
     await fake.stop()
     Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = DISCORD_API, DISCORD_GATEWAY  # as found
 
 
 @pytest.fixture
-def person(server: Server) -> Callable[[int, str], Person]:
+def person(server: Server) -> Callable[..., Person]:
     def make(user_id: int, name: str, permissions: int = 0) -> Person:
         server.fake.add_user(user_id, name)
         return Person(server.fake, user_id, permissions)
 
     return make
+
+
+@pytest.fixture
+def staff(server: Server) -> StaffMember:
+    server.fake.add_user(KIM, "kim")
+    return StaffMember(server.fake, KIM)
 
 
 def assert_every_interaction_acknowledged_in_time(fake: FakeDiscord) -> None:
@@ -330,7 +282,7 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
     await ben.runs("post-kneecheck")  # not a moderator
     (post,) = server.fake.public()
     assert "free knee check" in post.content
-    assert post.button("Start the knee check")["custom_id"] == START_BUTTON_ID
+    assert post.button("Start the knee check")["custom_id"] == "start:kneecheck"
     assert "posted" in moderator.last_message().content
     assert "Only moderators" in ben.last_message().content
     await anna.presses("Start the knee check", on=post)
@@ -494,22 +446,26 @@ async def test_person_with_closed_dms_screens_in_private_replies(server: Server,
 
 
 async def test_commands_sync_to_the_guild_at_once_or_globally(server: Server) -> None:
-    expected = {"kneecheck", "contact", "book", "youtube", "podcast", "about", "forget"}
-    expected.add("post-kneecheck")
-
     await server.start_bot(guild_id=GUILD_ID)
     await server.stop_bot()
     await server.start_bot()
+
+    menu = {c.name for c in server.engine.commands.for_menu(CHANNEL)}  # the registry's
+    assert {"kneecheck", "contact", "help", "about", "book", "forget"} <= menu
 
     (guild, in_guild), (everywhere, global_commands) = server.fake.command_syncs
     assert (guild, everywhere) == (GUILD_ID, None)
     for commands in (in_guild, global_commands):
         by_name = {c["name"]: c for c in commands}
-        assert set(by_name) == expected
+        assert set(by_name) == menu | {"post-kneecheck"}
         assert int(by_name["post-kneecheck"]["default_member_permissions"]) == MANAGE_GUILD
         assert by_name["kneecheck"]["default_member_permissions"] is None
+        assert by_name["kneecheck"]["description"] == "Start the free knee pain check"
+        assert by_name["help"]["description"] == "What I can do"  # common/commands.j2
+        assert all(0 < len(c["description"]) <= 100 for c in commands)
     intents = server.fake.identifies[0]["intents"]
-    assert intents == (1 << 0) | (1 << 12)  # guilds and DM messages; nothing privileged
+    assert intents == GUILDS | DIRECT_MESSAGES  # nothing privileged, no server messages
+    assert not server.fake.unknown_routes
 
 
 async def test_what_the_practice_writes_is_shown_literally(server: Server, person) -> None:
@@ -522,6 +478,7 @@ async def test_what_the_practice_writes_is_shown_literally(server: Server, perso
     about = anna.last_message()
     assert about.ephemeral
     assert "**About Fix\\_It \\*Physio\\* @\u200beveryone**" in about.content
+    assert read(about.content).bold[0] == f"About {name}" and not pings_anyone(about.content)
 
 
 def test_long_messages_are_split_under_discords_limit() -> None:
@@ -536,36 +493,42 @@ def test_long_messages_are_split_under_discords_limit() -> None:
 
 
 def test_button_ids_carry_the_turn_and_fit_discords_limit() -> None:
-    assert choice_custom_id(12, "yes") == "kc:12|yes"
-    assert len(choice_custom_id(10**9, "x" * 86)) == 100
+    assert choice_custom_id(12, "yes") == "choice:12|yes"
+    assert len(choice_custom_id(10**9, "x" * 82)) == 100
     with pytest.raises(ValueError, match="too long"):
         choice_custom_id(12, "x" * 100)
+
+
+# -- the process: python -m bot discord ----------------------------------------------------------
 
 
 def _cli_env(tmp_path: Path, fake_url: str, token: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env |= {
-        "BOT_SETTINGS_FILE": str(tmp_path / "no-settings.yaml"),
+        "BOT_SETTINGS_FILE": os.devnull,  # an empty settings file
         "BOT_DATA_DIR": str(tmp_path),
         "BOT_DISCORD_API_URL": fake_url,
+        "BOT_WEB_PORT": "0",
     }
     if token is not None:
         env["BOT_DISCORD_TOKEN"] = token
     return env
 
 
-async def _bot_cli(tmp_path: Path, fake_url: str, token: str | None) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "-v",
-        "discord",
+async def _start_cli(
+    tmp_path: Path, fake_url: str, token: str | None
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "-v", "discord",
         cwd=ROOT,
         env=_cli_env(tmp_path, fake_url, token),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def _bot_cli(tmp_path: Path, fake_url: str, token: str | None) -> tuple[int, str]:
+    process = await _start_cli(tmp_path, fake_url, token)
     output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     return process.returncode or 0, output.decode()
 
@@ -590,6 +553,31 @@ async def test_owner_with_a_rejected_token_gets_a_clear_error_without_the_token(
     assert wrong not in output and "wrong.token" not in output
     assert "Traceback" not in output
     assert ("GET", "/api/v10/users/@me") in server.fake.requests  # it really asked Discord
+
+
+async def test_sigterm_while_a_person_waits_answers_them_then_exits_cleanly(
+    server: Server, person, tmp_path: Path
+) -> None:
+    anna = person(ANNA, "anna")
+    process = await _start_cli(tmp_path, server.fake.url, TOKEN)
+    try:
+        await server.fake.wait_identified(1, timeout=30)
+        await server.fake.until(lambda: server.fake.command_syncs, 10, "no command sync")
+        server.fake.slow_sends = 1.0  # her answer is still on its way when SIGTERM comes
+        interaction = await server.fake.slash(ANNA, "kneecheck")
+        await server.fake.until(lambda: interaction.acked_at is not None, 10, "not deferred")
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 0, output.decode()
+    assert "knee-pain check" in anna.dm()[0].content  # answered before the process ended
+    assert "sent you a DM" in anna.last_message().content
+    assert "Traceback" not in output.decode()
 
 
 # -- leads, staff channel, talking to a person ---------------------------------------------------
@@ -719,6 +707,9 @@ async def test_person_who_forgets_after_leaving_details_has_no_lead_left(
     assert "deleted everything stored about you" in ben.last_message().content
     assert await server.engine.store.leads() == []
     assert await server.engine.store.load(CHANNEL, str(BEN)) is None
+    (lead,) = server.fake.staff_posts()  # the notice staff got is blanked, not left behind
+    assert read(lead.content).text == "[deleted at the person's request]"
+    assert "ben@example.com" not in str(lead.message)
 
 
 async def test_staff_channel_the_bot_cannot_post_in_never_costs_the_person_an_answer(
@@ -737,20 +728,173 @@ async def test_staff_channel_the_bot_cannot_post_in_never_costs_the_person_an_an
     assert "stairs" not in caplog.text and TOKEN not in caplog.text
 
 
-async def test_process_without_a_gateway_posts_staff_notices_over_rest(server: Server) -> None:
-    settings = server.settings(staff_discord_channel_id=STAFF_CHANNEL_ID)
-    made = await discord_staff_notifier(settings)
-    assert made is not None
-    staff, client = made
-    try:
-        text = "**New contact request** via telegram\nName: Kim_Lee @everyone"
-        await staff.notify(StaffNotice("lead", "telegram", "555", text))
-    finally:
-        await client.close()
+# -- staff replies, from the Discord staff channel or any other staff place ---------------------
 
-    (post,) = server.fake.staff_posts()
-    assert post.content == "**New contact request** via telegram\nName: Kim\\_Lee @\u200beveryone"
-    assert server.fake.identifies == []  # logged in over REST only, never on the gateway
-    assert await discord_staff_notifier(server.settings()) is None  # no staff channel set
-    rejected = settings.model_copy(update={"discord_token": SecretStr("wrong")})
-    assert await discord_staff_notifier(rejected) is None
+
+async def test_staff_member_who_replies_to_a_request_reaches_the_person_in_their_dm(
+    server: Server, person, staff: StaffMember
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    anna = person(ANNA, "anna")
+    await anna.types("talk to a person")
+    (request,) = staff.notices()
+    assert "Reply to this message to answer them" in read(request.content).text
+
+    await staff.replies(request, "Hi Anna, Kim here. Does it hurt on *stairs*?")
+
+    answer = anna.last_message()
+    assert not answer.ephemeral and answer.channel_id == server.fake.dm_channels[ANNA]
+    assert read(answer.content).text == (
+        "Get Your Fix Physical Therapy: Hi Anna, Kim here. Does it hurt on *stairs*?"
+    )
+    await anna.types("Yes, going down mostly")
+    relayed = staff.notices()[-1]
+    assert "Yes, going down mostly" in read(relayed.content).text
+    assert read(relayed.content).mentions == (ANNA,)
+
+    await staff.replies(relayed, "/done")  # a reply to any of her messages works too
+
+    assert "has closed this chat" in anna.reads()
+    assert "has ended" in read(staff.notices()[-1].content).text
+    posted = len(staff.notices())
+    await anna.types("book")
+    assert len(staff.notices()) == posted, "she is back with the bot"
+    assert "Book a complimentary call" in {b["label"] for b in anna.last_message().buttons}
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_staff_reply_without_its_mention_is_not_lost_silently(
+    server: Server, person, staff: StaffMember
+) -> None:
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    anna = person(ANNA, "anna")
+    await anna.types("talk to a person")
+    (request,) = staff.notices()
+    seen = len(anna.sees())
+
+    await staff.replies(request, "Hello!", mention=False)  # Discord shows the bot no text
+    await staff.replies(staff.notices()[-1], "Thanks, noted")  # a reply to the bot's hint
+
+    assert len(anna.sees()) == seen
+    hint = staff.notices()[-1]
+    assert "couldn't read that reply" in read(hint.content).text
+    assert len(staff.notices()) == 2, "replies to anything but a notice are left alone"
+    assert server.fake.identifies[0]["intents"] == GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES
+
+
+async def test_staff_reply_from_another_staff_place_reaches_the_person_on_discord(
+    server: Server, person, caplog: pytest.LogCaptureFixture
+) -> None:
+    await server.start_bot()
+    telegram_staff_chat = Inbox()  # what the Telegram staff chat is to the engine
+    server.engine.notifier = telegram_staff_chat
+    anna = person(ANNA, "anna")
+    person(BEN, "ben")
+    server.fake.closed_dms.add(BEN)  # Ben's privacy settings refuse DMs
+    await anna.types("talk to a person")
+    assert [n.kind for n in telegram_staff_chat.notices] == ["talk_request"]
+    seen = len(anna.sees())
+
+    await server.engine.from_staff(Address(CHANNEL, str(ANNA)), "We can see you on Tuesday")
+    await server.engine.from_staff(Address(CHANNEL, str(BEN)), "Hi Ben, about your knee")
+
+    (answer,) = anna.sees()[seen:]
+    assert read(answer.content).text.endswith("We can see you on Tuesday")
+    assert answer.channel_id == server.fake.dm_channels[ANNA] and not answer.ephemeral
+    assert server.fake.interactions == {}  # nothing Anna did: the bot wrote first
+    assert "a reply to a person was not delivered: Forbidden 403" in caplog.text
+    assert "knee" not in caplog.text and "Tuesday" not in caplog.text
+
+
+async def test_a_reply_delivered_later_comes_with_buttons_that_work(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    reply = await server.engine.handle(Event(CHANNEL, str(ANNA), EventKind.COMMAND,
+                                             command="kneecheck"))
+
+    await server.channel.deliver(Address(CHANNEL, str(ANNA)), reply)  # e.g. a reminder
+    await anna.presses("Let's start")
+
+    assert "**Your answer:** Let's start" in anna.dm()[0].content
+    assert anna.last_message().button("Me") is not None
+
+
+class Inbox:
+    """A staff place that keeps what it is told (stands in for the Telegram staff chat)."""
+
+    def __init__(self) -> None:
+        self.notices: list[StaffNotice] = []
+
+    async def notify(self, notice: StaffNotice) -> None:
+        self.notices.append(notice)
+
+
+# -- stopping -----------------------------------------------------------------------------------
+
+
+async def test_stopping_answers_every_interaction_and_dm_in_flight_first(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    people = [person(ANNA + n, f"person{n}") for n in range(3)]
+    typist = person(BEN + 10, "typist")
+    server.fake.slow_sends = 0.5  # every answer takes a while to go out
+    pending = [await server.fake.slash(p.user_id, "kneecheck") for p in people]
+    await server.fake.dm(typist.user_id, "hi")
+    await server.fake.until(lambda: all(i.acked_at for i in pending), 5, "not deferred")
+
+    await server.stop_bot()  # what SIGTERM does, through the runner
+
+    for someone in people:
+        assert "knee-pain check" in someone.dm()[0].content
+        assert "sent you a DM" in someone.last_message().content
+    assert "knee-pain check" in typist.dm()[0].content
+    assert_every_interaction_acknowledged_in_time(server.fake)
+    requests = len(server.fake.requests)
+    await server.fake.slash(ANNA, "about")  # after the stop: nobody is listening any more
+    await asyncio.sleep(0.3)
+    assert len(server.fake.requests) == requests
+
+
+# -- flows and buttons from data ----------------------------------------------------------------
+
+
+async def test_a_new_flow_from_yaml_gets_its_slash_command_and_runs_in_dms(
+    server: Server, person, tmp_path: Path
+) -> None:
+    project = project_with_hip_flow(tmp_path / "project")
+    await server.start_bot(dialogs_dir=project / "dialogs", templates_dir=project / "templates")
+    sam = person(ANNA, "sam")
+
+    await sam.runs("hipcheck")
+    await sam.presses("Let's go")
+    await sam.presses("Stiff in the morning")
+
+    ((_, commands),) = server.fake.command_syncs
+    hipcheck = next(c for c in commands if c["name"] == "hipcheck")
+    assert hipcheck["description"] == "Start the two-question hip check"
+    assert "hip check" in sam.dm()[0].content
+    assert "Morning stiffness" in sam.last_message().content
+    assert sam.last_message().button("Watch on YouTube") is not None
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_person_who_presses_a_button_from_an_older_version_is_told_how_to_start(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    moderator, anna = person(MOD, "moderator", MANAGE_GUILD), person(ANNA, "anna")
+    await moderator.runs("post-kneecheck")
+    (post,) = server.fake.public()
+
+    since = len(server.fake.requests)
+    await server.fake.click(ANNA, post, "kc:start")  # the id buttons had before
+    await server.fake.settle(since)
+
+    note = anna.last_message()
+    assert note.ephemeral and "/kneecheck" in read(note.content).text
+    assert_every_interaction_acknowledged_in_time(server.fake)
+
+

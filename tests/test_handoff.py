@@ -12,9 +12,9 @@ from bot.app import build_engine
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
 from bot.handoff.reports import export_leads, funnel_table
+from bot.server import create_app, serve
 from bot.settings import load_settings
 from bot.tools.client import DialogClient
-from bot.server import create_app, serve
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
 
 

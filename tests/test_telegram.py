@@ -1,5 +1,6 @@
-"""The Telegram channel end to end: the real python-telegram-bot Application over real HTTP,
-against a fake Bot API on 127.0.0.1 (tests/fakes/telegram_api.py)."""
+"""The Telegram channel end to end: `TelegramChannel` started by the one runner (bot/run.py),
+the real python-telegram-bot Application over real HTTP, against a fake Bot API on 127.0.0.1
+(tests/fakes/telegram/)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,26 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import PIPE
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
-from telegram.ext import Application
 
-from bot.app import build_engine
-from bot.channels.telegram import (
-    SPLIT_AT,
-    build_application,
-    callback_data,
-    html_chunks,
-    run,
-    started,
-)
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.render import SPLIT_AT, callback_data, html_chunks
+from bot.cli import main
 from bot.core.conversation import Conversation
+from bot.core.effects import Address, StaffNotice
+from bot.core.events import Event, Reply
 from bot.core.markup import parse
 from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
+from bot.run import Runner, serve_until_stopped
 from bot.settings import Settings, load_settings
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
-from tests.fakes.telegram_api import (
+from tests.fakes.telegram import (
     BOT_USERNAME,
     PICK_MARK,
     SCREENING_BY_BUTTONS,
@@ -51,7 +48,7 @@ from tests.fakes.telegram_api import (
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 ROOT = Path(__file__).resolve().parent.parent
-MENU = [
+MENU = [  # at least these, from dialogs/commands.yaml and the knee flow's entry
     "start", "knee", "contact", "restart", "stop", "help", "about", "book", "youtube", "podcast",
     "forget",
 ]
@@ -62,11 +59,22 @@ MENU = [
 
 @dataclass
 class RunningBot:
-    """A started bot: its Application, its engine and a way to wait for handled updates."""
+    """The runner with only Telegram started, and a way to wait for handled updates."""
 
-    application: Application
-    engine: Engine
+    runner: Runner
+    channel: TelegramChannel
     handled: HandledUpdates
+    telegram: FakeTelegram
+
+    @property
+    def engine(self) -> Engine:
+        return self.runner.engine
+
+    def person(
+        self, user_id: int = 501, first_name: str = "Alex", chat: dict[str, object] | None = None
+    ) -> Person:
+        """Someone in a chat with the bot: their private chat unless another is given."""
+        return Person(self.telegram, self.handled.wait, user_id, first_name, chat or {})
 
     async def state_of(self, person: Person) -> str:
         return (await self.conversation_of(person)).state
@@ -89,6 +97,7 @@ def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: objec
         "telegram_token": TOKEN,
         "telegram_base_url": telegram.base_url,
         "telegram_base_file_url": telegram.base_file_url,
+        "web_port": 0,  # any free port: the runner always serves the web app
     }
     return load_settings(**(values | overrides))
 
@@ -98,33 +107,43 @@ def settings(tmp_path: Path, telegram: FakeTelegram) -> Settings:
     return telegram_settings(tmp_path, telegram)
 
 
-@asynccontextmanager
-async def bot_running(settings: Settings, webhook: bool = False) -> AsyncIterator[RunningBot]:
-    """The bot as `python -m bot telegram` builds it, started against the fake."""
-    engine = build_engine(settings)
-    application = build_application(settings, engine, webhook=webhook)
+async def start_bot(
+    settings: Settings, telegram: FakeTelegram, webhook: bool = False
+) -> RunningBot:
+    """The bot as `python -m bot telegram` runs it: the runner, with only Telegram."""
+    runner = Runner(settings, only=["telegram"], webhook=webhook)
+    (channel,) = runner.channels
+    assert isinstance(channel, TelegramChannel)
     handled = HandledUpdates()
-    handled.attach(application)
+    handled.attach(channel.application)
     try:
-        async with started(application, settings, webhook=webhook, poll_timeout=1):
-            yield RunningBot(application, engine, handled)
+        await runner.start()
+    except BaseException:
+        await runner.stop()
+        raise
+    return RunningBot(runner, channel, handled, telegram)
+
+
+@asynccontextmanager
+async def bot_running(
+    settings: Settings, telegram: FakeTelegram, webhook: bool = False
+) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(settings, telegram, webhook)
+    try:
+        yield bot
     finally:
-        await engine.store.close()
+        await bot.runner.stop()
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
-    async with bot_running(settings) as running:
+async def bot(settings: Settings, telegram: FakeTelegram) -> AsyncIterator[RunningBot]:
+    async with bot_running(settings, telegram) as running:
         yield running
 
 
-def person_named(telegram: FakeTelegram, bot: RunningBot, user_id: int = 501) -> Person:
-    return Person(telegram, bot.handled.wait, user_id)
-
-
 @pytest.fixture
-def alex(telegram: FakeTelegram, bot: RunningBot) -> Person:
-    return person_named(telegram, bot)
+def alex(bot: RunningBot) -> Person:
+    return bot.person()
 
 
 async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
@@ -159,6 +178,38 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def webhook_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
+    """Webhook mode with a known secret, on a known port behind a public https:// address:
+    the fake posts there through its stand-in for the practice's reverse proxy."""
+    port = free_port()
+    telegram.reverse_proxy = f"http://127.0.0.1:{port}"
+    values: dict[str, object] = {
+        "web_port": port,
+        "telegram_webhook_url": "https://bot.practice.test/telegram",
+        "telegram_webhook_secret": "right-secret",
+    }
+    return telegram_settings(tmp_path, telegram, **(values | overrides))
+
+
+def local_url(settings: Settings, path: str) -> str:
+    """An address on the bot's own web server, as the reverse proxy reaches it."""
+    return f"http://127.0.0.1:{settings.web_port}{path}"
+
+
+@dataclass
+class RecordingOutbox:
+    """Another channel's outbox, as the engine sees it: it keeps what it was asked to send."""
+
+    delivered: list[tuple[Address, Reply]] = field(default_factory=list)
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        self.delivered.append((address, reply))
+
+    @property
+    def texts(self) -> list[str]:
+        return [message.text for _, reply in self.delivered for message in reply.messages]
 
 
 # -- screenings -------------------------------------------------------------------------------
@@ -283,7 +334,7 @@ async def test_press_on_a_pick_from_before_the_last_edit_changes_nothing(
     await alex.press("Stairs")
     turn = (await bot.conversation_of(alex)).turn
 
-    stale = await alex._act(telegram.press_update(alex.user, question, running_before_the_edit))
+    stale = await alex.act(telegram.press_update(alex.user, question, running_before_the_edit))
 
     note, again = stale
     assert "earlier question" in note.text
@@ -370,7 +421,9 @@ async def test_command_menu_is_set_when_the_bot_starts(
     telegram: FakeTelegram, bot: RunningBot
 ) -> None:
     (menu,) = telegram.calls_to("setMyCommands")
-    assert [command["command"] for command in menu["commands"]] == MENU
+    shown = [command["command"] for command in menu["commands"]]
+    assert shown == [command.name for command in bot.engine.commands.for_menu("telegram")]
+    assert shown[:2] == ["start", "knee"] and set(MENU) <= set(shown)
     assert all(command["description"] for command in menu["commands"])
 
 
@@ -378,7 +431,7 @@ async def test_person_in_a_group_is_moved_to_a_private_chat(
     telegram: FakeTelegram, bot: RunningBot
 ) -> None:
     group = {"id": -1001, "type": "supergroup", "title": "Knee club"}
-    sam = Person(telegram, bot.handled.wait, 502, chat=group)
+    sam = bot.person(502, chat=group)
 
     invitation = await sam.send(f"/knee@{BOT_USERNAME}")
     chatter = await sam.send("my knee hurts when I run")
@@ -534,18 +587,45 @@ async def test_polling_carries_on_after_a_telegram_server_error(
 async def test_person_whose_bot_restarted_mid_screening_carries_on(
     telegram: FakeTelegram, settings: Settings
 ) -> None:
-    async with bot_running(settings) as first_run:
-        alex = person_named(telegram, first_run)
+    async with bot_running(settings, telegram) as first_run:
+        alex = first_run.person()
         await start_to_first_safety_question(alex)
         await alex.press("No")
         question_before_restart = alex.question
 
-    async with bot_running(settings) as second_run:
+    async with bot_running(settings, telegram) as second_run:
         alex.wait_handled = second_run.handled.wait
         reply = await alex.press("No", on=question_before_restart)
 
         assert "Safety question 3" in texts(reply)
         assert await second_run.state_of(alex) == "rf_cauda_equina"
+
+
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_stopping_while_updates_are_in_flight_answers_every_one_first(
+    telegram: FakeTelegram, tmp_path: Path, webhook: bool
+) -> None:
+    settings = (webhook_settings if webhook else telegram_settings)(tmp_path, telegram)
+    bot = await start_bot(settings, telegram, webhook)
+    try:
+        people = [bot.person(600 + n) for n in range(4)]
+        telegram.slow_down("sendMessage", 0.3)
+        pushed = [
+            await telegram.push(telegram.message_update(p.user, p.chat, text="/start"))
+            for p in people
+        ]
+        first = people[0]  # a second update from the same person waits behind the first
+        pushed.append(await telegram.push(telegram.message_update(first.user, first.chat,
+                                                                  text="/help")))
+        await telegram.wait_for_calls("sendMessage", len(people))  # every chat mid-reply
+        assert not bot.handled.ids, "nothing was finished before the stop"
+    finally:
+        await bot.runner.stop()
+
+    assert bot.handled.ids == set(pushed), "every update taken was handled before stop returned"
+    for person in people:
+        assert "knee-pain check" in texts(person.received[:1])
+    assert "Here's what I can do" in texts(first.received), "the one waiting behind, too"
 
 
 async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
@@ -555,6 +635,7 @@ async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
         "BOT_TELEGRAM_TOKEN": TOKEN,
         "BOT_TELEGRAM_BASE_URL": telegram.base_url,
         "BOT_DATA_DIR": str(tmp_path / "data"),
+        "BOT_WEB_PORT": "0",
     }
     alex = Person(telegram, wait_handled=lambda update_id: asyncio.sleep(0), user_id=503)
 
@@ -575,32 +656,58 @@ async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
     assert await bot_process_says(None, "Let's start", "who is this knee check for") == 0
 
 
+async def test_sigterm_while_people_wait_for_answers_answers_them_then_exits_0(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    env = os.environ | {
+        "BOT_TELEGRAM_TOKEN": TOKEN,
+        "BOT_TELEGRAM_BASE_URL": telegram.base_url,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+        "BOT_WEB_PORT": "0",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "telegram", cwd=ROOT, env=env, stderr=PIPE
+    )
+    try:
+        await telegram.wait_for_calls("getUpdates", 1, timeout=20)  # polling: it is running
+        people = [Person(telegram, lambda _: asyncio.sleep(0), 700 + n) for n in range(3)]
+        telegram.slow_down("sendMessage", 0.5)
+        for person in people:
+            await telegram.push(telegram.message_update(person.user, person.chat, text="/start"))
+        await telegram.wait_for_calls("sendMessage", len(people), timeout=20)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 0, stderr.decode()
+    for person in people:
+        assert "knee-pain check" in texts(person.received)
+
+
 # -- webhook mode -----------------------------------------------------------------------------
 
 
 async def test_webhook_takes_updates_with_the_secret_and_refuses_all_others(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    port = free_port()
-    webhook_url = f"http://127.0.0.1:{port}/telegram"
-    settings = telegram_settings(
-        tmp_path,
-        telegram,
-        web_port=port,
-        telegram_webhook_url=webhook_url,
-        telegram_webhook_secret="right-secret",
-    )
-    async with bot_running(settings, webhook=True) as bot:
-        assert (telegram.webhook_url, telegram.webhook_secret) == (webhook_url, "right-secret")
-        alex = person_named(telegram, bot)
+    settings = webhook_settings(tmp_path, telegram)
+    async with bot_running(settings, telegram, webhook=True) as bot:
+        assert (telegram.webhook_url, telegram.webhook_secret) == (
+            "https://bot.practice.test/telegram", "right-secret"
+        )
+        alex = bot.person()
         welcome = await alex.send("/start")
         assert "knee-pain check" in texts(welcome)
 
         update = telegram.message_update(alex.user, alex.chat, text="/start") | {"update_id": 9000}
+        webhook = local_url(settings, "/telegram")
         async with aiohttp.ClientSession() as client:
-            wrong = await client.post(webhook_url, json=update, headers={SECRET_HEADER: "guess"})
-            missing = await client.post(webhook_url, json=update)
-            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+            wrong = await client.post(webhook, json=update, headers={SECRET_HEADER: "guess"})
+            missing = await client.post(webhook, json=update)
+            health = await client.get(local_url(settings, "/healthz"))
 
         assert (wrong.status, missing.status, health.status) == (403, 403, 200)
         assert telegram.webhook_answers == [200]
@@ -608,11 +715,31 @@ async def test_webhook_takes_updates_with_the_secret_and_refuses_all_others(
         assert 9000 not in bot.handled.ids and len(alex.received) == 1
 
 
+async def test_webhook_refuses_updates_once_stopping_so_telegram_sends_them_again(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = webhook_settings(tmp_path, telegram)
+    bot = await start_bot(settings, telegram, webhook=True)
+    alex = bot.person()
+    await bot.channel.stop()  # the web server still runs: the route answers, but takes nothing
+    try:
+        await telegram.push(telegram.message_update(alex.user, alex.chat, text="/start"))
+    finally:
+        await bot.runner.stop()
+
+    assert telegram.webhook_answers == [503], "Telegram keeps an update it gets no 200 for"
+    assert telegram.webhook_url, "the webhook stays set for the next start"
+
+
 # -- tokens -----------------------------------------------------------------------------------
 
 
-def test_missing_token_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(load_settings(data_dir=tmp_path / "data"), webhook=False)
+def test_missing_token_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+
+    code = main(["telegram"])
 
     assert code == 2
     err = capsys.readouterr().err
@@ -629,7 +756,7 @@ async def test_rejected_token_is_a_clear_error_and_never_logged(
     wrong_token = "987654:a-revoked-token-nobody-should-see"
     settings = telegram_settings(tmp_path, telegram, telegram_token=wrong_token)
 
-    code = await asyncio.to_thread(run, settings, False)
+    code = await serve_until_stopped(Runner(settings, only=["telegram"]))
 
     captured = capsys.readouterr()
     assert code == 1
@@ -667,13 +794,41 @@ async def test_practice_name_with_html_characters_is_shown_literally(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     settings = telegram_settings(tmp_path, telegram, practice={"name": "Fix & <Move> *PT*"})
-    async with bot_running(settings) as bot:
-        welcome = await person_named(telegram, bot).send("/start")
+    async with bot_running(settings, telegram) as bot:
+        welcome = await bot.person().send("/start")
 
     assert "Fix & <Move> *PT*" in texts(welcome)
 
 
-# -- leads, staff chat and the relay (issue 5) --------------------------------------------------
+# -- the outbox: reaching a person on their own -------------------------------------------------
+
+
+async def test_a_reply_delivered_on_its_own_reaches_the_private_chat_with_live_buttons(
+    bot: RunningBot, alex: Person
+) -> None:
+    reply = await bot.engine.handle(Event.from_text("telegram", str(alex.user_id), "/start"))
+
+    await bot.channel.deliver(Address("telegram", str(alex.user_id)), reply)
+
+    assert "knee-pain check" in texts(alex.received)
+    assert alex.question.labels == ["Let's start", "What will you ask?", "Not now"]
+    assert "who is this knee check for" in texts(await alex.press("Let's start"))
+
+
+async def test_a_reply_to_a_person_who_blocked_the_bot_is_logged_by_kind_only(
+    telegram: FakeTelegram, bot: RunningBot, alex: Person, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = await bot.engine.handle(Event.from_text("telegram", str(alex.user_id), "/start"))
+    telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+
+    await bot.channel.deliver(Address("telegram", str(alex.user_id)), reply)  # does not raise
+
+    assert alex.received == []
+    assert "not delivered: Forbidden" in caplog.text
+    assert "knee-pain check" not in caplog.text, "never the message text"
+
+
+# -- leads, staff chat and the relay ------------------------------------------------------------
 
 STAFF_CHAT = {"id": -100777, "type": "supergroup", "title": "Practice staff"}
 
@@ -683,21 +838,17 @@ async def staffed_bot(
     tmp_path: Path, telegram: FakeTelegram
 ) -> AsyncIterator[tuple[RunningBot, Person]]:
     """The bot with a staff chat, and a staff member in it."""
-    from bot.channels.telegram_staff import attach_staff_places
-
     settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
-    async with bot_running(settings) as running:
-        close = await attach_staff_places(running.engine, settings, running.application.bot)
-        staff = Person(telegram, running.handled.wait, 900, first_name="Dana", chat=STAFF_CHAT)
+    async with bot_running(settings, telegram) as running:
+        staff = running.person(900, first_name="Dana", chat=STAFF_CHAT)
         yield running, staff
-        await close()
 
 
 async def test_person_who_asks_to_be_contacted_is_a_lead_and_staff_see_it(
     telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
 ) -> None:
     bot, staff = staffed_bot
-    alex = person_named(telegram, bot)
+    alex = bot.person()
     await alex.send("/start")
     for label in SCREENING_BY_BUTTONS:
         await alex.press(label)
@@ -721,7 +872,7 @@ async def test_staff_and_person_talk_through_the_bot_until_staff_are_done(
     telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
 ) -> None:
     bot, staff = staffed_bot
-    alex = person_named(telegram, bot)
+    alex = bot.person()
     await alex.send("/start")
     told = await alex.send("talk to a person")
     assert "let the team" in texts(told)
@@ -745,6 +896,68 @@ async def test_staff_and_person_talk_through_the_bot_until_staff_are_done(
     assert url_buttons(back_with_bot[0]), "the person is back with the bot"
 
 
+async def test_staff_reply_reaches_a_person_whose_conversation_is_on_another_channel(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    bot, staff = staffed_bot
+    discord = RecordingOutbox()
+    bot.engine.outboxes["discord"] = discord
+    await bot.engine.handle(Event.from_text("discord", "42", "/start"))
+    await bot.engine.handle(Event.from_text("discord", "42", "talk to a person"))
+    request = staff.received[-1]
+    assert "talk to a person" in request.text
+
+    await staff.reply("Easy runs are fine, no hills.", to=request)
+
+    ((address, _),) = discord.delivered
+    assert address == Address("discord", "42")
+    assert "Easy runs are fine, no hills." in discord.texts[0]
+    await bot.engine.handle(Event.from_text("discord", "42", "Thanks! And stairs?"))
+    assert "Thanks! And stairs?" in staff.received[-1].text, "the person's words come back"
+    await staff.reply("/done", to=request)
+    assert "closed this chat" in discord.texts[-1]
+    assert "has ended" in staff.received[-1].text
+    assert all(int(call["chat_id"]) != 42 for call in telegram.calls_to("sendMessage")), (
+        "nothing went to a Telegram chat of that id"
+    )
+
+
+async def test_staff_notice_shows_the_persons_words_literally(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    bot, staff = staffed_bot
+    place = bot.channel.staff_place()
+    assert place is not None
+
+    await place.notify(StaffNotice("lead", "discord", "42", "**New contact request** <b>x"))
+
+    (notice,) = staff.received
+    assert notice.text == "New contact request <b>x"  # bold rendered, the person's text escaped
+    assert notice.entities[0]["type"] == "bold"
+    address = await bot.engine.store.relay_target(f"telegram:{STAFF_CHAT['id']}",
+                                                  str(notice.message_id))
+    assert address == ("discord", "42"), "staff may reply to it, whatever the person's channel"
+
+
+async def test_notices_about_a_person_who_is_forgotten_are_blanked_in_the_staff_chat(
+    telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
+) -> None:
+    bot, staff = staffed_bot
+    alex = bot.person()
+    await alex.send("/start")
+    await alex.send("talk to a person")
+    await alex.send("My knee hurts on the stairs")
+    about_alex = list(staff.received)
+    assert len(about_alex) == 2
+
+    await alex.send("/forget")
+    await alex.press("Yes, delete everything")
+
+    assert [notice.text for notice in about_alex] == ["[deleted at the person's request]"] * 2
+    assert not any("knee hurts" in message.text for message in staff.received)
+    assert await bot.engine.store.load("telegram", str(alex.user_id)) is None
+
+
 async def test_staff_chatter_that_is_not_a_reply_is_left_alone(
     telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
 ) -> None:
@@ -758,12 +971,8 @@ async def test_link_clicks_are_counted_by_the_bots_web_server_in_polling_mode(
     port = free_port()
     settings = telegram_settings(tmp_path, telegram, public_url=f"http://127.0.0.1:{port}",
                                  web_port=port)
-    engine = build_engine(settings)
-    application = build_application(settings, engine)
-    handled = HandledUpdates()
-    handled.attach(application)
-    async with started(application, settings, poll_timeout=1, engine=engine):
-        alex = Person(telegram, handled.wait, 501)
+    async with bot_running(settings, telegram) as bot:
+        alex = bot.person()
         await alex.send("/start")
         booking, _question_again = await alex.send("book")
         url = url_buttons(booking)["Book a complimentary call"]
@@ -771,32 +980,8 @@ async def test_link_clicks_are_counted_by_the_bots_web_server_in_polling_mode(
         async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as hop:
             assert hop.status == 302
             assert "utm_source=telegram" in hop.headers["Location"]
-    clicks = [row for row in await engine.store.stats() if row.kind == "link_click"]
+        clicks = [row for row in await bot.engine.store.stats() if row.kind == "link_click"]
     assert [(row.channel, row.detail, row.count) for row in clicks] == [("telegram", "book", 1)]
-    await engine.store.close()
-
-
-async def test_a_process_without_a_telegram_bot_still_reaches_the_staff_chat(
-    tmp_path: Path, telegram: FakeTelegram
-) -> None:
-    from bot.channels.telegram_staff import rest_only_staff_chat
-    from bot.core.effects import StaffNotice
-
-    telegram.register_chat(STAFF_CHAT)
-    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
-    engine = build_engine(settings)
-    made = await rest_only_staff_chat(settings, engine.store)
-    assert made is not None
-    staff_chat, bot = made
-    await staff_chat.notify(StaffNotice("lead", "discord", "42", "**New contact request** <b>x"))
-    (notice,) = telegram.messages_to(STAFF_CHAT["id"])
-    assert notice.text == "New contact request <b>x"  # bold rendered, person's text escaped
-    assert await engine.store.relay_target(str(STAFF_CHAT["id"]), "1") is None
-    await staff_chat.close()  # it made the bot, so it shuts it down
-    assert staff_chat.owns_bot and bot is staff_chat.bot
-    no_chat = telegram_settings(tmp_path, telegram)
-    assert await rest_only_staff_chat(no_chat, engine.store) is None
-    await engine.store.close()
 
 
 async def test_pressing_the_contact_button_on_the_result_keeps_its_link_buttons(

@@ -24,10 +24,3 @@ class AllStaffPlaces:
                 # The notice itself holds personal details: log only what kind it was.
                 log.warning("could not send a %s notice to %s: %s", notice.kind,
                             type(place).__name__, type(error).__name__)
-
-    async def close(self) -> None:
-        """Close the places that hold connections of their own."""
-        for place in self.places:
-            close = getattr(place, "close", None)
-            if close is not None:
-                await close()

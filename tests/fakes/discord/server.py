@@ -1,11 +1,12 @@
-"""A small fake Discord on 127.0.0.1 for end-to-end tests with the real discord.py client.
+"""The wire side of a fake Discord on 127.0.0.1, for the real discord.py client.
 
 It serves the REST routes the bot calls (login, application info, gateway address, command
 sync, interaction callbacks, webhook follow-ups and edits, DM channels, channel messages) and a
-gateway websocket (HELLO, IDENTIFY -> READY, heartbeat ACK). Tests push INTERACTION_CREATE and
-MESSAGE_CREATE events as a person would cause them, and read back what the bot did: every
-message with its content, buttons, flags and who can see it, and what reached the practice's
-private staff channel.
+gateway websocket (HELLO, IDENTIFY -> READY, heartbeat ACK). It sends each client only the
+events its intents ask for, and, as Discord does, hides what a server message says from a bot
+without the Message Content intent unless the message mentions it. Tests push
+INTERACTION_CREATE and MESSAGE_CREATE events as a person would cause them (see person.py) and
+read back every message the bot sent, with its content, buttons, flags and who can see it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ PUBLIC_CHANNEL_ID = 900_000_000_000_000_200
 STAFF_CHANNEL_ID = 900_000_000_000_000_300  # private: only the practice's staff read it
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
+GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15  # gateway intents
 BOT_USER = {
     "id": str(APP_ID),
     "username": "kneecheck",
@@ -107,7 +109,8 @@ class FakeDiscord:
         self.forbidden_channels: set[int] = set()  # the bot lacks Send Messages there
         self._ids = itertools.count(APP_ID + 10_000)
         self._sequence = itertools.count(1)
-        self._sockets: list[web.WebSocketResponse] = []
+        self._sockets: dict[web.WebSocketResponse, int] = {}  # socket -> intents identified
+        self.slow_sends = 0.0  # seconds each follow-up or channel message takes to be answered
         self._last_request_at = 0.0
         self._runner: web.AppRunner | None = None
 
@@ -127,6 +130,8 @@ class FakeDiscord:
         app.router.add_patch(f"{api}/webhooks/{{app}}/{{token}}/messages/{{message}}", self._edit)
         app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
+        app.router.add_patch(f"{api}/channels/{{channel}}/messages/{{message}}",
+                             self._edit_channel_message)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app)
@@ -159,7 +164,7 @@ class FakeDiscord:
 
     async def wait_identified(self, count: int, timeout: float = 10.0) -> None:
         """Until `count` clients have identified on the gateway."""
-        await self._until(lambda: len(self.identifies) >= count, timeout, "no IDENTIFY")
+        await self.until(lambda: len(self.identifies) >= count, timeout, "no IDENTIFY")
 
     async def slash(
         self, user_id: int, name: str, *, in_guild: bool = True, permissions: int = 0
@@ -178,16 +183,34 @@ class FakeDiscord:
         """A person types a message in their DM with the bot."""
         channel_id = self._dm_channel(user_id)
         message = self._message(channel_id, text, author=self.users[user_id])
-        await self.dispatch("MESSAGE_CREATE", message)
+        await self.dispatch("MESSAGE_CREATE", message, DIRECT_MESSAGES)
 
-    async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0) -> None:
-        """Until the bot made a request after `since` and then stayed quiet for `quiet` s."""
+    async def reply(self, user_id: int, to: Sent, text: str, *, mention: bool = True) -> None:
+        """Someone replies (Discord's Reply) to a message the bot posted in a server channel;
+        `mention` is the reply's @ON switch, on by default, which mentions the bot."""
+        message = self._message(to.channel_id, text, author=self.users[user_id])
+        message["type"] = 19  # a reply
+        message["message_reference"] = {"message_id": str(to.id),
+                                        "channel_id": str(to.channel_id),
+                                        "guild_id": str(GUILD_ID)}
+        message["referenced_message"] = to.message
+        message["guild_id"] = str(GUILD_ID)
+        message["member"] = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False}
+        message["mentions"] = [BOT_USER] if mention else []
+        await self.dispatch("MESSAGE_CREATE", message, GUILD_MESSAGES)
+
+    async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0, *,
+                     answer_expected: bool = True) -> None:
+        """Until the bot made a request after `since` (unless no answer is expected) and then
+        stayed quiet for `quiet` s."""
         loop = asyncio.get_running_loop()
+        began = loop.time()
 
         def done() -> bool:
-            return len(self.requests) > since and loop.time() - self._last_request_at >= quiet
+            answered = len(self.requests) > since or not answer_expected
+            return answered and loop.time() - max(self._last_request_at, began) >= quiet
 
-        await self._until(done, timeout, "the bot did not answer")
+        await self.until(done, timeout, "the bot did not answer")
 
     def visible_to(self, user_id: int) -> list[Sent]:
         """Every bot message this person can see privately: their DM and ephemeral replies."""
@@ -202,12 +225,23 @@ class FakeDiscord:
         """Every bot message in the private staff channel."""
         return [s for s in self.sent.values() if s.channel_id == STAFF_CHANNEL_ID]
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every connected client."""
-        payload = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
-        for socket in list(self._sockets):
-            if not socket.closed:
-                await socket.send_str(json.dumps(payload))
+    async def dispatch(self, event: str, data: dict[str, Any], intent: int = 0) -> None:
+        """Send a gateway event to every identified client whose intents include `intent`."""
+        for socket, intents in list(self._sockets.items()):
+            if socket.closed or intents < 0 or (intent and not intents & intent):
+                continue
+            payload = {"op": 0, "t": event, "s": next(self._sequence),
+                       "d": self._as_seen_with(intents, data)}
+            await socket.send_str(json.dumps(payload))
+
+    @staticmethod
+    def _as_seen_with(intents: int, data: dict[str, Any]) -> dict[str, Any]:
+        """A server message without the Message Content intent: empty, unless it mentions
+        the bot (DMs always carry their content)."""
+        mentioned = any(m["id"] == BOT_USER["id"] for m in data.get("mentions", ()))
+        if "guild_id" not in data or "content" not in data or intents & MESSAGE_CONTENT:
+            return data
+        return data if mentioned else {**data, "content": ""}
 
     # -- REST -----------------------------------------------------------------------------------
 
@@ -288,6 +322,7 @@ class FakeDiscord:
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self.interactions[request.match_info["token"]]
+        await asyncio.sleep(self.slow_sends)
         return _json(self._post(interaction, await request.json()).message)
 
     async def _edit(self, request: web.Request) -> web.Response:
@@ -314,9 +349,19 @@ class FakeDiscord:
         if channel_id in self.forbidden_channels:
             return _json({"message": "Missing Permissions", "code": 50013}, status=403)
         body = await request.json()
+        await asyncio.sleep(self.slow_sends)
         message = self._message(channel_id, body.get("content") or "", author=BOT_USER, extra=body)
         self.sent[int(message["id"])] = Sent(message, owner, body)
         return _json(message)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        message_id = int(request.match_info["message"])
+        sent = self.sent.get(message_id)
+        if sent is None or sent.channel_id != int(request.match_info["channel"]):
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        return _json(self._apply_edit(message_id, await request.json()))
 
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unknown_routes.append((request.method, request.path))
@@ -327,13 +372,13 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        self._sockets.append(socket)
+        self._sockets[socket] = -1  # not identified yet: no events
         await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         async for frame in socket:
             if frame.type is not WSMsgType.TEXT:
                 break
             await self._on_gateway_frame(socket, json.loads(frame.data))
-        self._sockets.remove(socket)
+        del self._sockets[socket]
         return socket
 
     async def _on_gateway_frame(self, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
@@ -344,6 +389,7 @@ class FakeDiscord:
                 await socket.close(code=4004, message=b"Authentication failed.")
                 return
             self.identifies.append(frame["d"])
+            self._sockets[socket] = int(frame["d"]["intents"])
             ready = {
                 "v": 10,
                 "user": BOT_USER,
@@ -472,7 +518,8 @@ class FakeDiscord:
             message["guild_id"] = str(GUILD_ID)
         return message
 
-    async def _until(self, condition: Any, timeout: float, what: str) -> None:
+    async def until(self, condition: Any, timeout: float, what: str) -> None:
+        """Until `condition()` holds; TimeoutError(`what`) after `timeout` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not condition():

@@ -1,0 +1,84 @@
+"""The slash commands Discord shows, all read from the command registry.
+
+The registry (dialogs/commands.yaml and each flow's `entry`) says which commands the Discord
+menu offers and which flow an entry command opens. One command is Discord's own: moderators
+post a public start button for the default flow, named after that flow's Discord entry
+command (`post-` + its name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.channels.discord.render import CHANNEL
+from bot.engine.commands import Command
+from bot.engine.engine import Engine
+
+POST_PREFIX = "post-"
+DESCRIPTION_LIMIT = 100
+MODERATORS = discord.Permissions(manage_guild=True)
+IN_GUILD, IN_BOT_DM = 0, 1  # where a command may be used (Discord's interaction contexts)
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """The registry's Discord menu, and the default flow's start button."""
+
+    commands: tuple[Command, ...]
+    descriptions: dict[str, str]
+    start: Command | None  # the default flow's Discord entry command, if it has one
+    start_label: str  # the public start button's label
+    post_description: str
+
+    @property
+    def post(self) -> str:
+        """The moderators' command that posts the start button; "" without an entry."""
+        return POST_PREFIX + self.start.name if self.start else ""
+
+    def command(self, name: str) -> Command | None:
+        """The registry command a slash command or start button names, if Discord offers it."""
+        return next((c for c in self.commands if c.name == name), None)
+
+    def payload(self) -> list[dict[str, Any]]:
+        """Every command as Discord's bulk overwrite takes it."""
+        everyone = [
+            {"type": 1, "name": c.name, "description": self.descriptions[c.name],
+             "contexts": [IN_GUILD, IN_BOT_DM], "default_member_permissions": None}
+            for c in self.commands
+        ]
+        if not self.post:
+            return everyone
+        moderators = {"type": 1, "name": self.post, "description": self.post_description,
+                      "contexts": [IN_GUILD], "default_member_permissions": str(MODERATORS.value)}
+        return [*everyone, moderators]
+
+
+def build_menu(engine: Engine) -> Menu:
+    """The menu from the registry; descriptions from the flow file or common/commands.j2."""
+    commands = tuple(engine.commands.for_menu(CHANNEL))
+    names = engine.compose.render_names("common/commands.j2")
+    descriptions = {
+        c.name: (c.description or str(getattr(names, c.name, "")) or c.name)[:DESCRIPTION_LIMIT]
+        for c in commands
+    }
+    default = engine.settings.default_flow
+    start = next((c for c in commands if c.flow == default), None)
+    labels = engine.renderer.names("discord/labels.j2", practice=engine.settings.practice,
+                                   flow=engine.flows.get(default), entry=start)
+    return Menu(commands, descriptions, start, str(labels.start_button),
+                str(labels.post)[:DESCRIPTION_LIMIT])
+
+
+async def sync(client: discord.Client, menu: Menu, guild_id: int | None) -> int:
+    """Overwrite the commands in one guild (they show at once) or globally; how many."""
+    assert client.application_id is not None  # known once logged in
+    if guild_id is None:
+        synced = await client.http.bulk_upsert_global_commands(client.application_id,
+                                                               menu.payload())
+    else:
+        synced = await client.http.bulk_upsert_guild_commands(client.application_id, guild_id,
+                                                              menu.payload())
+    return len(synced)

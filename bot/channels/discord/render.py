@@ -1,0 +1,200 @@
+"""Replies as Discord messages: light markup to Discord Markdown, chunks, buttons.
+
+Every button that answers carries a custom id the channel reads itself when it is pressed
+(`choice:12|yes`, `start:<entry command>`), so buttons keep working after a restart and
+nothing is kept in memory per message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from bot.core.events import Message, Reply, decode_choice, encode_choice
+from bot.core.markup import Span, render, split_text
+from bot.engine.engine import Engine
+from bot.engine.flow import DONE_CHOICE
+
+CHANNEL = "discord"
+CHOICE_PREFIX = "choice:"  # a choice button: `choice:<turn>|<choice id>`
+START_PREFIX = "start:"  # a public start button: `start:<entry command>`
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+ROWS, PER_ROW = 5, 5  # a message holds at most 5 rows of 5 buttons
+MESSAGE_LIMIT = 2000
+ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
+NO_MENTIONS = discord.AllowedMentions.none()
+
+Part = tuple[str, discord.ui.View | None]
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+def markdown(text: str) -> str:
+    """Discord Markdown from light markup; every span's text is escaped (markdown, mentions)."""
+    return render(text, _markdown_span)
+
+
+def _markdown_span(span: Span) -> str:
+    text = _escape(span.text)
+    if span.kind == "bold":
+        return f"**{text}**"
+    if span.kind == "italic":
+        return f"_{text}_"
+    if span.kind == "link":
+        url = span.url.replace(" ", "%20").replace(")", "%29").replace(">", "%3E")
+        return f"<{url}>" if span.text == span.url else f"[{text}](<{url}>)"
+    return text
+
+
+def _escape(text: str) -> str:
+    escaped = escape_mentions(escape_markdown(text))
+    return re.sub(r"(?m)^\\- ", "- ", escaped)  # keep the light markup's `- ` list lines
+
+
+def markdown_chunks(text: str, limit: int = MESSAGE_LIMIT - ROOM_FOR_ANSWER) -> list[str]:
+    """Split the light-markup source, then render each chunk; every chunk fits `limit`."""
+    chunks: list[str] = []
+    for piece in split_text(text, limit):
+        rendered = markdown(piece)
+        if len(rendered) > limit and len(piece) > 1:  # escaping made it grow: split finer
+            chunks += markdown_chunks(piece, limit // 2)
+        elif rendered.strip():
+            chunks.append(rendered)
+    return chunks
+
+
+def notice(engine: Engine, template: str, **extra: Any) -> str:
+    """A Discord-only note (templates/discord/) as Discord Markdown."""
+    return markdown(engine.notice(template, channel=CHANNEL, **extra))
+
+
+# -- custom ids -----------------------------------------------------------------------------------
+
+
+def choice_custom_id(turn: int, choice_id: str) -> str:
+    """`choice:12|yes`: the turn travels with the press, so old buttons are recognised."""
+    custom_id = CHOICE_PREFIX + encode_choice(turn, choice_id)
+    if len(custom_id) > CUSTOM_ID_LIMIT:
+        raise ValueError(f"choice id {choice_id!r} is too long for a Discord button")
+    return custom_id
+
+
+def start_custom_id(command: str) -> str:
+    """`start:<entry command>`: a public button that opens that command's flow."""
+    return START_PREFIX + command
+
+
+def read_choice(custom_id: str) -> tuple[int, str] | None:
+    """(turn, choice id) of a choice button; None for any other button."""
+    if not custom_id.startswith(CHOICE_PREFIX):
+        return None
+    return decode_choice(custom_id.removeprefix(CHOICE_PREFIX))
+
+
+def read_start(custom_id: str) -> str | None:
+    """The entry command of a start button; None for any other button."""
+    command = custom_id.removeprefix(START_PREFIX)
+    return command if custom_id.startswith(START_PREFIX) and command else None
+
+
+# -- buttons --------------------------------------------------------------------------------------
+
+
+class Buttons(discord.ui.View):
+    """Components only. Presses are read by custom id when they arrive (see interactions.py),
+    so discord.py keeps no view per sent message."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def choice_button(turn: int, choice_id: str, label: str, *, selected: bool = False,
+                  row: int | None = None) -> discord.ui.Button[Buttons]:
+    """A choice: blue, or green once picked in a pick-several question."""
+    return discord.ui.Button(
+        label=(label or choice_id)[:LABEL_LIMIT],
+        style=discord.ButtonStyle.success if selected else discord.ButtonStyle.primary,
+        custom_id=choice_custom_id(turn, choice_id),
+        row=row,
+    )
+
+
+def start_view(command: str, label: str) -> Buttons:
+    """The public start button of a flow's entry command (green)."""
+    view = Buttons()
+    view.add_item(discord.ui.Button(label=label[:LABEL_LIMIT], style=discord.ButtonStyle.success,
+                                    custom_id=start_custom_id(command)))
+    return view
+
+
+def buttons(message: Message, turn: int) -> Buttons | None:
+    """Choice buttons (picked ones green), then link buttons.
+
+    In a pick-several question "Done" gets a row of its own under the options (and the links
+    the rows after it), when that fits Discord's five rows.
+    """
+    if not message.choices and not message.links:
+        return None
+    view = Buttons()
+    choices = [choice for choice in message.choices if choice.id != DONE_CHOICE]
+    finish = [choice for choice in message.choices if choice.id == DONE_CHOICE]
+    done_row = -(-len(choices) // PER_ROW)  # the row after the options
+    link_row = done_row + len(finish)
+    fits = bool(finish) and link_row + -(-len(message.links) // PER_ROW) <= ROWS
+    for choice in choices:
+        view.add_item(choice_button(turn, choice.id, choice.label, selected=choice.selected))
+    for number, choice in enumerate(finish):
+        view.add_item(choice_button(turn, choice.id, choice.label,
+                                    row=done_row + number if fits else None))
+    for number, link in enumerate(message.links):
+        row = link_row + number // PER_ROW if fits else None
+        view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url, row=row))
+    return view
+
+
+def links_only(message: discord.Message | None) -> Buttons | None:
+    """The link buttons of a message (a pressed message keeps its links, loses its choices)."""
+    links = [
+        discord.ui.Button(label=component.label, url=component.url)
+        for row in (message.components if message else ())
+        for component in getattr(row, "children", ())
+        if isinstance(component, discord.components.Button) and component.url
+    ]
+    if not links:
+        return None
+    view = Buttons()
+    for button in links:
+        view.add_item(button)
+    return view
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def message_parts(message: Message, turn: int) -> list[Part]:
+    """Discord messages for one engine message: text chunks, buttons on the last one."""
+    chunks = markdown_chunks(message.text)
+    view = buttons(message, turn)
+    if not chunks:
+        return [("", view)] if view else []
+    parts: list[Part] = [(chunk, None) for chunk in chunks]
+    parts[-1] = (chunks[-1], view)
+    return parts
+
+
+def reply_parts(reply: Reply) -> list[Part]:
+    """Every Discord message for one reply, in order."""
+    return [part for message in reply.messages for part in message_parts(message, reply.turn)]
+
+
+def with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` only when there are buttons (a follow-up takes no `view=None`)."""
+    return {"view": view} if view is not None else {}

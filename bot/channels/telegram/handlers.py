@@ -1,0 +1,183 @@
+"""What the person did, as the engine hears it: each handler turns a Telegram update into an
+`Event`, hands it to the engine, and sends the `Reply` back.
+
+No dialog logic lives here: which commands exist and what a deep link carries come from the
+engine's command registry; what to say comes from the engine and the templates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.helpers import create_deep_linked_url
+
+from bot.channels.telegram.send import (
+    answer_quietly,
+    drop_keyboard,
+    edit_in_place,
+    send_reply,
+    send_text,
+    show_answer,
+)
+from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
+from bot.core.markup import plain
+from bot.engine.commands import Command, Commands
+from bot.engine.engine import Engine
+
+CHANNEL = "telegram"
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class Handlers:
+    """Handlers named for what the person did; each hands an Event to the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def notice(self, template: str, **extra: Any) -> str:
+        """A Telegram-only line (templates/telegram/<template>.j2) as light markup."""
+        return self.engine.notice(f"telegram/{template}.j2", channel=CHANNEL, **extra)
+
+    async def typed_message(self, update: Update, context: Context) -> None:
+        """A text or a /command in the private chat."""
+        assert update.message is not None and update.effective_user is not None
+        user_id = str(update.effective_user.id)
+        event = Event.from_text(CHANNEL, user_id, update.message.text or "")
+        await self._answer(update, context, event)
+
+    async def sent_something_unreadable(self, update: Update, context: Context) -> None:
+        """A sticker, photo, voice note, file...: the engine answers kindly."""
+        assert update.effective_user is not None
+        event = Event(CHANNEL, str(update.effective_user.id), EventKind.UNSUPPORTED)
+        await self._answer(update, context, event)
+
+    async def pressed_button(self, update: Update, context: Context) -> None:
+        """A press on a choice button: answer the query, apply it, show the answer chosen.
+
+        A pick in a pick-several question changes the question itself: the pressed message is
+        edited in place (ticks, and buttons for the new turn) instead of a new message.
+        """
+        query = update.callback_query
+        assert query is not None
+        event = event_from_press(str(query.from_user.id), query.data or "")
+        if event is None or not is_private(update):  # not ours, or not where health is discussed
+            await answer_quietly(query)
+            return
+        reply = await self.engine.handle(event)
+        if reply.edit:
+            _, edited = await asyncio.gather(answer_quietly(query), edit_in_place(query, reply))
+            if not edited:  # the message is gone or too old to edit: send the question anew
+                await send_reply(context.bot, chat_id_of(update), reply)
+            return
+        await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
+        await send_reply(context.bot, chat_id_of(update), reply)
+
+    async def edited_message(self, update: Update, context: Context) -> None:
+        """An edit of an earlier message: answers are not changed behind the person's back."""
+        assert update.effective_chat is not None
+        await send_text(context.bot, update.effective_chat.id, self.notice("edited"))
+
+    async def used_command_in_group(self, update: Update, context: Context) -> None:
+        """A command in a group: move to the private chat, where health details belong."""
+        message = update.message
+        assert message is not None and message.text is not None
+        parsed = parse_command(message.text)
+        if parsed is None or addressed_elsewhere(message.text, context.bot.username):
+            return
+        command = self.engine.commands.get(parsed[0])
+        if command is None:
+            return
+        payload = deep_link_payload(command, self.engine.commands)
+        url = create_deep_linked_url(context.bot.username, payload)
+        button = InlineKeyboardButton(plain(self.notice("private_button")), url=url)
+        text = self.notice("group", command=parsed[0], carried=payload is not None)
+        await send_text(context.bot, message.chat_id, text, InlineKeyboardMarkup([[button]]))
+
+    async def failed(self, update: object, context: Context) -> None:
+        """Log the error's type and place, never what the person wrote."""
+        error = context.error
+        log.error("telegram handler failed: %s", type(error).__name__, exc_info=error)
+
+    async def _answer(self, update: Update, context: Context, event: Event) -> None:
+        reply = await self.engine.handle(event)
+        await send_reply(context.bot, chat_id_of(update), reply)
+
+    async def _tidy_pressed_message(self, query: CallbackQuery, reply: Reply) -> None:
+        """Show the answer on the question, or take the keyboard off an old one."""
+        if reply.extras.get("answered"):
+            await show_answer(query, self.notice("answered", answer=reply.extras["answered"]))
+        elif reply.messages:  # an old button: it no longer applies, so it goes
+            await drop_keyboard(query)
+
+
+def add_handlers(application: Application, handlers: Handlers, staff_chat: int | None) -> None:
+    """Route each kind of update to the handler for what the person did."""
+    private = filters.ChatType.PRIVATE
+    new_message = filters.UpdateType.MESSAGE
+    groups = filters.ChatType.GROUPS
+    if staff_chat is not None:  # staff talk there; only their replies to notices are for us
+        groups = groups & ~filters.Chat(staff_chat)
+    application.add_handlers(
+        [
+            CallbackQueryHandler(handlers.pressed_button),
+            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, handlers.edited_message),
+            MessageHandler(private & new_message & filters.TEXT, handlers.typed_message),
+            MessageHandler(private & new_message, handlers.sent_something_unreadable),
+            MessageHandler(groups & filters.COMMAND, handlers.used_command_in_group),
+        ]
+    )
+    application.add_error_handler(handlers.failed)
+
+
+def event_from_press(user_id: str, data: str) -> Event | None:
+    """A button press; None when the button is not one of ours."""
+    decoded = decode_choice(data)
+    if decoded is None:
+        return None
+    turn, choice_id = decoded
+    return Event(CHANNEL, user_id, EventKind.PRESS, choice_id=choice_id, turn=turn)
+
+
+def deep_link_payload(command: Command, commands: Commands) -> str | None:
+    """What a group command becomes in the private chat (`?start=<payload>`): itself when the
+    registry lets it arrive as a deep link; for start and restart, the default flow's entry."""
+    if command.name in commands.deep_links():
+        return command.name
+    if command.action in ("start", "restart"):
+        entry = commands.entry_of(commands.default_flow)
+        return entry.name if entry is not None else None
+    return None  # back, stop, forget...: just open the private chat
+
+
+def addressed_elsewhere(text: str, bot_username: str) -> bool:
+    """True for `/cmd@OtherBot`: a command in a group meant for another bot."""
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    _, at, name = head.partition("@")
+    return bool(at) and name.lower() != bot_username.lower()
+
+
+def is_private(update: Update) -> bool:
+    """True in a one-to-one chat (or when Telegram no longer says which chat it was)."""
+    chat = update.effective_chat
+    return chat is None or chat.type == ChatType.PRIVATE
+
+
+def chat_id_of(update: Update) -> int:
+    """Where to answer: the update's chat, else the person's private chat."""
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    assert update.effective_user is not None
+    return update.effective_user.id

@@ -1,0 +1,204 @@
+"""`TelegramChannel`: the Telegram bot's lifecycle (start, stop), its webhook route, its staff
+chat, and its outbox (`deliver`), as the one runner (bot/run.py) drives every channel."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
+
+from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
+from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.send import describe, send_reply
+from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
+from bot.channels.telegram.webhook import ALLOWED_UPDATES, Webhook
+from bot.core.effects import Address, StaffNotifier
+from bot.core.events import Reply
+from bot.engine.engine import Engine
+from bot.settings import Settings
+
+POLL_TIMEOUT = 10.0  # seconds a getUpdates call waits for updates; stopping cuts it short
+RATE_LIMIT_RETRIES = 5
+
+log = logging.getLogger(__name__)
+
+
+class CouldNotStart(RuntimeError):
+    """Telegram refused or could not be reached at start; the message says why, in one line,
+    without the token."""
+
+
+class TelegramChannel:
+    """The bot on Telegram: long polling or a webhook, handlers, staff chat, outbox."""
+
+    name = CHANNEL
+
+    @staticmethod
+    def configured(settings: Settings) -> bool:
+        """True when a bot token is set."""
+        return bool(token_of(settings))
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        webhook: bool = False,
+        rate_limiter: BaseRateLimiter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.webhook = webhook
+        hide_in_logs(token_of(settings))  # before the library logs its URLs, which carry it
+        self.application = build_application(settings, webhook=webhook,
+                                              rate_limiter=rate_limiter)
+        add_handlers(self.application, Handlers(engine), settings.staff_telegram_chat_id)
+        if settings.staff_telegram_chat_id is not None:
+            add_staff_replies(self.application, engine, settings.staff_telegram_chat_id)
+        self._route: Webhook | None = None
+        self._staff: TelegramStaffChat | None = None
+
+    def mount(self, app: web.Application) -> None:
+        """In webhook mode, the route Telegram posts updates to."""
+        if self.webhook:
+            self._route = Webhook(self.settings)
+            self._route.mount(app)
+
+    async def start(self) -> None:
+        """Connect, set the command menu, and take updates (polling, or the webhook mounted
+        before); raises CouldNotStart, in one line and without the token, when that fails."""
+        try:
+            await self._start()
+        except InvalidToken:
+            await self._close()
+            raise CouldNotStart(
+                "Telegram rejected BOT_TELEGRAM_TOKEN; check it with @BotFather."
+            ) from None
+        except (TelegramError, OSError, ValueError) as error:
+            await self._close()
+            why = describe(error).replace(token_of(self.settings), "<token>")
+            raise CouldNotStart(f"the Telegram bot could not start: {why}") from None
+
+    async def stop(self) -> None:
+        """Stop taking updates, let those taken be handled and answered, then disconnect."""
+        await self._close()
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        """Send a reply to a person's private chat (its id is their user id); never raises."""
+        try:
+            await send_reply(self.application.bot, int(address.user_id), reply)
+        except Exception as error:  # an outbox reports and carries on; the text is not logged
+            log.warning("a reply to a person on telegram was not delivered: %s",
+                        type(error).__name__)
+
+    def staff_place(self) -> StaffNotifier | None:
+        """The staff chat, once started, when BOT_STAFF_TELEGRAM_CHAT_ID is set."""
+        return self._staff
+
+    async def _start(self) -> None:
+        if self.webhook and self._route is None:
+            raise ValueError("webhook mode: mount(app) on the web server before start()")
+        try:
+            await self.application.initialize()
+        except BaseException:
+            await self.application.bot.shutdown()  # getMe failed: close the clients it opened
+            raise
+        await self._set_command_menu()
+        await self.application.start()
+        if self._route is not None:
+            await self._route.open(self.application)
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(
+                timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+            )
+        chat_id = self.settings.staff_telegram_chat_id
+        if chat_id is not None:
+            self._staff = TelegramStaffChat(self.application.bot, chat_id, self.engine.store)
+        log.info("telegram: @%s is taking updates by %s", self.application.bot.username,
+                 "webhook" if self._route is not None else "polling")
+
+    async def _set_command_menu(self) -> None:
+        """The command menu, from the command registry; a bot without one still works."""
+        try:
+            await self.application.bot.set_my_commands(command_menu(self.engine))
+        except TelegramError as error:
+            log.warning("telegram: the command menu was not set: %s", describe(error))
+
+    async def _close(self) -> None:
+        """Whatever was started, stopped in order: the route, polling, handling, connections."""
+        if self._route is not None:
+            await self._route.close()
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()  # handles every update already taken
+        await self.application.shutdown()
+
+
+def build_application(
+    settings: Settings, *, webhook: bool = False, rate_limiter: BaseRateLimiter | None = None
+) -> Application:
+    """The python-telegram-bot Application: HTML replies without link previews, flood limits
+    waited out, each chat's updates in order; no updater in webhook mode."""
+    builder = (
+        ApplicationBuilder()
+        .token(token_of(settings))
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(PerChatUpdateProcessor())
+    )
+    if webhook:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+def command_menu(engine: Engine) -> list[BotCommand]:
+    """The registry's Telegram commands, described by the flow or common/commands.j2."""
+    described = engine.compose.render_names("common/commands.j2")
+    return [
+        BotCommand(command.name, command.description or getattr(described, command.name))
+        for command in engine.commands.for_menu(CHANNEL)
+    ]
+
+
+def token_of(settings: Settings) -> str:
+    token = settings.telegram_token
+    return token.get_secret_value().strip() if token is not None else ""
+
+
+class _HideToken(logging.Filter):
+    """Replace the token in every log line (library messages may quote URLs or errors)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = trace.replace(self.token, "<token>")
+        return True
+
+
+def hide_in_logs(token: str) -> None:
+    """Keep the token out of every log line: httpx's request lines (which carry it in the URL)
+    stay below INFO, and a filter on each root handler replaces it anywhere else."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _HideToken) and f.token == token for f in handler.filters):
+            handler.addFilter(_HideToken(token))

@@ -1,0 +1,89 @@
+"""What a reply looks like on Telegram: light markup as HTML, split under the length limit,
+choices as an inline keyboard whose buttons carry the turn, links as URL buttons."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import MessageLimit
+
+from bot.core.events import Choice, Message, encode_choice
+from bot.core.markup import Span, render, split_text
+from bot.engine.flow import DONE_CHOICE
+
+# Split the light-markup source below Telegram's 4096: rendering only removes characters, and
+# the headroom covers characters Telegram counts twice (UTF-16 surrogate pairs).
+SPLIT_AT = MessageLimit.MAX_TEXT_LENGTH - 96
+CALLBACK_DATA_LIMIT = 64
+# Choices share a keyboard row when every label is this short (as long as it can become once
+# picked, in a pick-several question): three across ("Yes", "No", "Not sure"), or two.
+THREE_ACROSS, TWO_ACROSS = 10, 14
+PICK_MARK = 2  # what a picked option's label gains: "✓ "
+
+
+def html_span(span: Span) -> str:
+    """One span of light markup as Telegram HTML; all text is escaped here."""
+    text = html.escape(span.text, quote=False)
+    if span.kind == "bold":
+        return f"<b>{text}</b>"
+    if span.kind == "italic":
+        return f"<i>{text}</i>"
+    if span.kind == "link":
+        return f'<a href="{html.escape(span.url)}">{text}</a>'
+    return text
+
+
+def to_html(text: str) -> str:
+    """Light markup rendered as Telegram HTML."""
+    return render(text, html_span)
+
+
+def html_chunks(text: str) -> list[str]:
+    """HTML messages under Telegram's limit; the source is split first so no tag is cut."""
+    return [to_html(chunk) for chunk in split_text(text, SPLIT_AT) if chunk.strip()]
+
+
+def callback_data(turn: int, choice_id: str) -> str:
+    """Button payload with the turn it was shown on; Telegram allows 64 bytes."""
+    data = encode_choice(turn, choice_id)
+    if len(data.encode()) > CALLBACK_DATA_LIMIT:
+        raise ValueError(f"choice id {choice_id!r} is too long for a Telegram button")
+    return data
+
+
+def keyboard(message: Message, turn: int) -> InlineKeyboardMarkup | None:
+    """Choices as callback buttons (short ones share a row), then links, one per row."""
+    rows = choice_rows(message, turn)
+    rows += [[InlineKeyboardButton(link.label, url=link.url)] for link in message.links]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def choice_rows(message: Message, turn: int) -> list[list[InlineKeyboardButton]]:
+    """Rows of choice buttons; in a pick-several question "Done" gets the last row to itself.
+
+    How many share a row depends on the longest label counted as if picked, so the layout
+    stays put while the person picks and unpicks.
+    """
+    choices = [choice for choice in message.choices if choice.id != DONE_CHOICE]
+    finish = [choice for choice in message.choices if choice.id == DONE_CHOICE]
+    mark = PICK_MARK if finish else 0
+    widest = max((len(c.label) + (0 if c.selected else mark) for c in choices), default=0)
+    across = 3 if widest <= THREE_ACROSS else 2 if widest <= TWO_ACROSS else 1
+    buttons = [choice_button(choice, turn) for choice in choices]
+    rows = [buttons[start : start + across] for start in range(0, len(buttons), across)]
+    return rows + [[choice_button(choice, turn)] for choice in finish]
+
+
+def choice_button(choice: Choice, turn: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(choice.label, callback_data=callback_data(turn, choice.id))
+
+
+def links_only(message: object) -> InlineKeyboardMarkup | None:
+    """The URL buttons of a message's keyboard (a pressed message keeps its links)."""
+    markup = getattr(message, "reply_markup", None)
+    rows = [
+        [button] for row in (markup.inline_keyboard if markup else ()) for button in row
+        if button.url
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None

@@ -1,0 +1,103 @@
+"""Messages out: a reply sent to a chat, a pressed message edited or tidied, a spinner stopped.
+
+Every call here goes to Telegram through the bot given; problems editing are logged and
+swallowed (the message may be gone), problems sending are the caller's to handle.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
+from telegram import Message as TelegramMessage
+from telegram.error import TelegramError
+
+from bot.channels.telegram.render import SPLIT_AT, html_chunks, keyboard, links_only, to_html
+from bot.core.events import Reply
+from bot.core.markup import plain
+
+OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
+
+log = logging.getLogger(__name__)
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Every message of a reply, in order, each split under the length limit."""
+    for message in reply.messages:
+        await send_text(bot, chat_id, message.text, keyboard(message, reply.turn))
+
+
+async def send_text(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> list[TelegramMessage]:
+    """Light markup as one or more HTML messages; the buttons go under the last one."""
+    chunks = html_chunks(text)
+    sent = []
+    for number, chunk in enumerate(chunks, 1):
+        last = number == len(chunks)
+        sent.append(await bot.send_message(chat_id, chunk, reply_markup=markup if last else None))
+    return sent
+
+
+async def answer_quietly(query: CallbackQuery) -> None:
+    """Stop the button's spinner; a query too old to answer is fine."""
+    try:
+        await query.answer()
+    except TelegramError as error:  # the reply still goes out; only the spinner lingers
+        if any(phrase in str(error).lower() for phrase in OLD_QUERY_ERRORS):
+            log.debug("callback query was too old to answer")
+        else:
+            log.warning("could not answer a callback query: %s", describe(error))
+
+
+async def show_answer(query: CallbackQuery, line: str) -> None:
+    """Add the answer line (light markup) under the pressed question and drop its choice
+    buttons, so the chat reads as a clean transcript; a question too long gets no line."""
+    question = query.message
+    if not isinstance(question, TelegramMessage) or not question.text:
+        return
+    if len(question.text) + len(plain(line)) + 2 > SPLIT_AT:
+        await drop_keyboard(query)
+        return
+    try:
+        await query.edit_message_text(
+            f"{question.text_html}\n\n{to_html(line)}", reply_markup=links_only(question)
+        )
+    except TelegramError as error:  # deleted meanwhile, or already shows it
+        log.debug("could not show the answer: %s", describe(error))
+
+
+async def drop_keyboard(query: CallbackQuery) -> None:
+    """Take the choice buttons off the pressed message; a message gone or unchanged is fine."""
+    if not isinstance(query.message, TelegramMessage):  # too old: Telegram no longer shows it
+        return
+    try:
+        await query.edit_message_reply_markup(links_only(query.message))
+    except TelegramError as error:
+        log.debug("could not drop a keyboard: %s", describe(error))
+
+
+async def edit_in_place(query: CallbackQuery, reply: Reply) -> bool:
+    """Replace the pressed message with the reply's one message (a pick in a pick-several
+    question); False when Telegram refuses, so the caller sends it instead."""
+    if not isinstance(query.message, TelegramMessage) or len(reply.messages) != 1:
+        return False
+    (message,) = reply.messages
+    chunks = html_chunks(message.text)
+    if not chunks:
+        return False
+    try:  # a long question was sent in parts, the buttons under the last: that is the one pressed
+        await query.edit_message_text(chunks[-1], reply_markup=keyboard(message, reply.turn))
+    except TelegramError as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.debug("could not edit the pressed message: %s", describe(error))
+        return False
+    return True
+
+
+def describe(error: BaseException) -> str:
+    """An error in one line for the operator, without anything secret."""
+    if isinstance(error, TelegramError):
+        return f"{type(error).__name__}: {error.message}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,91 @@
+"""Webhook mode: Telegram posts updates to a route on the bot's one web server.
+
+Only requests carrying the secret token given to `setWebhook` are taken; the route answers
+503 while the channel is not taking updates (before start, while stopping), so Telegram keeps
+those updates and sends them again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.settings import Settings
+
+WEBHOOK_PATH = "/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+log = logging.getLogger(__name__)
+
+
+def webhook_address(settings: Settings) -> str:
+    """The public URL Telegram posts to: the setting, else `<public_url>/telegram`."""
+    if settings.telegram_webhook_url:
+        return settings.telegram_webhook_url
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + WEBHOOK_PATH
+    raise ValueError("webhook mode needs BOT_TELEGRAM_WEBHOOK_URL or BOT_PUBLIC_URL")
+
+
+class Webhook:
+    """The `POST <path of the webhook URL>` route, and telling Telegram where it is."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = webhook_address(settings)
+        self.path = urlsplit(self.url).path or WEBHOOK_PATH
+        configured = settings.telegram_webhook_secret
+        self.secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        self._application: Application | None = None
+        self._receiving = 0  # requests past the checks, their update not yet queued
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(self.path, self.receive_update)
+
+    async def open(self, application: Application) -> None:
+        """Take updates into the application's queue, and point Telegram at the route."""
+        self._application = application
+        await application.bot.set_webhook(
+            self.url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def close(self) -> None:
+        """Stop taking updates; return once every update already taken is in the queue.
+
+        The webhook stays set, so Telegram keeps what arrives meanwhile for the next start.
+        """
+        self._application = None
+        await self._idle.wait()
+
+    async def receive_update(self, request: web.Request) -> web.Response:
+        """One update from Telegram, accepted only with the right secret token."""
+        offered = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(offered.encode(), self.secret.encode()):
+            log.warning("webhook call without the right secret token from %s", request.remote)
+            return web.Response(status=403, text="forbidden")
+        application = self._application
+        if application is None:
+            return web.Response(status=503, text="not taking updates now")
+        self._receiving += 1
+        self._idle.clear()
+        try:
+            data = await request.json()
+            update = Update.de_json(data, application.bot)
+            await application.update_queue.put(update)
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError):
+            return web.Response(status=400, text="not an update")
+        finally:
+            self._receiving -= 1
+            if not self._receiving:
+                self._idle.set()
+        return web.Response(text="ok")

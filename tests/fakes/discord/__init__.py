@@ -1,0 +1,35 @@
+"""A fake Discord and the people who use the bot through it.
+
+- server.py: the wire server (REST and the gateway on 127.0.0.1), what it keeps and records;
+- markdown.py: Discord Markdown read back as a person sees it;
+- person.py: a person using slash commands, buttons and DMs, and a staff member replying.
+"""
+
+from tests.fakes.discord.markdown import Shown, pings_anyone, read
+from tests.fakes.discord.person import Person, StaffMember
+from tests.fakes.discord.server import (
+    APP_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    PUBLIC_CHANNEL_ID,
+    STAFF_CHANNEL_ID,
+    FakeDiscord,
+    Interaction,
+    Sent,
+)
+
+__all__ = [
+    "APP_ID",
+    "GUILD_ID",
+    "MANAGE_GUILD",
+    "PUBLIC_CHANNEL_ID",
+    "STAFF_CHANNEL_ID",
+    "FakeDiscord",
+    "Interaction",
+    "Person",
+    "Sent",
+    "Shown",
+    "StaffMember",
+    "pings_anyone",
+    "read",
+]

@@ -1,0 +1,430 @@
+"""The fake Telegram Bot API on 127.0.0.1, speaking the real wire protocol.
+
+`POST /bot<token>/<method>` with form fields, JSON answers: python-telegram-bot runs unmodified
+against it. It keeps the messages the bot sent (their HTML read as Telegram reads it, see
+entities.py), records every call, queues updates for long polling or posts them to a webhook
+(through the bot's reverse proxy, when one is given), and fails (429, 5xx, 400) or answers
+slowly on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from tests.fakes.telegram.entities import RejectedHtml, parse_html
+
+TOKEN = "123456:TEST-token-for-the-fake-api"
+BOT_ID = 123456
+BOT_USERNAME = "ScreeningTestBot"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "entities", "scope"}
+JSON_FIELDS |= {"link_preview_options", "reply_parameters"}
+PICK_MARK = "✓ "  # what a picked option's label starts with in a pick-several question
+
+Update = dict[str, Any]
+
+
+@dataclass
+class Call:
+    """One Bot API request the bot made."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Failure:
+    """An error the fake answers instead of doing the call."""
+
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+class ApiError(Exception):
+    """A Bot API error answer."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.failure = Failure(status, description, retry_after)
+
+
+@dataclass
+class SentMessage:
+    """A message the bot sent, as the fake holds it after reading its HTML."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    entities: list[dict[str, Any]]
+    reply_markup: dict[str, Any] | None = None
+    edits: int = 0
+
+    @property
+    def buttons(self) -> list[dict[str, str]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
+
+    @property
+    def labels(self) -> list[str]:
+        return [button["text"] for button in self.buttons]
+
+    @property
+    def picked(self) -> list[str]:
+        """The labels ticked in a pick-several question, without their tick."""
+        marked = [label for label in self.labels if label.startswith(PICK_MARK)]
+        return [label.removeprefix(PICK_MARK) for label in marked]
+
+    @property
+    def turn(self) -> int | None:
+        """The turn the choice buttons were shown on (their callback data is `<turn>|<id>`)."""
+        data = [b["callback_data"] for b in self.buttons if "callback_data" in b]
+        return int(data[0].split("|", 1)[0]) if data else None
+
+    def button(self, label: str) -> dict[str, str]:
+        for button in self.buttons:
+            if button["text"] == label:
+                return button
+        raise AssertionError(f"no button {label!r} among {self.labels}")
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """The keyboard's labels, row by row."""
+        keyboard = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [[button["text"] for button in row] for row in keyboard]
+
+
+class FakeTelegram:
+    """The fake Bot API server: start it, point the bot's base_url at it, push updates."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.sent: list[SentMessage] = []
+        self.chats: dict[int, dict[str, Any]] = {}
+        self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_answers: list[int] = []
+        self.reverse_proxy = ""  # where webhook posts really go: the bot behind its HTTPS proxy
+        self.answered_queries: list[str] = []
+        self.unauthorized: list[str] = []
+        self._messages: dict[tuple[int, int], SentMessage] = {}
+        self._pending: list[Update] = []
+        self._arrived = asyncio.Event()
+        self._called = asyncio.Event()
+        self._failures: dict[str, list[Failure]] = {}
+        self._delays: dict[str, float] = {}
+        self._by_chat: dict[int, list[SentMessage]] = {}
+        self._waiters: dict[int, list[tuple[Callable[[], bool], asyncio.Future[None]]]] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._query_ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> FakeTelegram:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._endpoint)
+        app.router.add_get("/bot{token}/{method}", self._endpoint)
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeTelegram:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # -- what tests control -------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str = "",
+        *,
+        retry_after: int = 0,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` with an error instead of doing them."""
+        text = description or {429: f"Too Many Requests: retry after {retry_after}"}.get(
+            status, "Internal Server Error"
+        )
+        failure = Failure(status, text, retry_after or None)
+        self._failures.setdefault(method, []).extend([failure] * times)
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Take `seconds` over every call of `method` from now on (0 for full speed)."""
+        self._delays[method] = seconds
+
+    async def push(self, update: Update) -> int:
+        """Deliver an update: queue it for getUpdates, or post it to the webhook."""
+        update = {"update_id": next(self._update_ids), **update}
+        if self.webhook_url:
+            await self._post_to_webhook(update)
+        else:
+            self._pending.append(update)
+            self._arrived.set()
+        return update["update_id"]
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [call.params for call in self.calls if call.method == method]
+
+    async def wait_for_calls(self, method: str, count: int, timeout: float = 10.0) -> None:
+        """Return once the bot has made `count` calls of `method` in all (answered or not)."""
+        async with asyncio.timeout(timeout):
+            while len(self.calls_to(method)) < count:
+                self._called.clear()
+                await self._called.wait()
+
+    def messages_to(self, chat_id: int) -> list[SentMessage]:
+        return list(self._by_chat.get(chat_id, []))
+
+    async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> None:
+        """Return once the bot has sent `count` messages to the chat in all."""
+        await self.wait_until(chat_id, lambda: len(self._by_chat.get(chat_id, [])) >= count,
+                              timeout)
+
+    async def wait_until(
+        self, chat_id: int, condition: Callable[[], bool], timeout: float = 10.0
+    ) -> None:
+        """Return once `condition()` holds, checked each time the bot sends a message to the
+        chat or edits one there."""
+        if condition():
+            return
+        reached = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(chat_id, []).append((condition, reached))
+        await asyncio.wait_for(reached, timeout)
+
+    def _changed(self, chat_id: int) -> None:
+        waiters = self._waiters.get(chat_id, [])
+        for waiter in [w for w in waiters if w[0]()]:
+            waiters.remove(waiter)
+            if not waiter[1].done():
+                waiter[1].set_result(None)
+
+    # -- updates a person makes ---------------------------------------------------------------
+
+    def register_chat(self, chat: dict[str, Any]) -> None:
+        self.chats[chat["id"]] = chat
+
+    def message_update(self, user: dict[str, Any], chat: dict[str, Any], **content: Any) -> Update:
+        """A new message; `text` starting with / gets its bot_command entity like Telegram."""
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            **content,
+        }
+        text = content.get("text", "")
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return {"message": message}
+
+    def press_update(self, user: dict[str, Any], message: SentMessage, data: str) -> Update:
+        """A press on an inline button of a message the bot sent."""
+        return {
+            "callback_query": {
+                "id": str(next(self._query_ids)),
+                "from": user,
+                "chat_instance": "1",
+                "data": data,
+                "message": self.message_json(message),
+            }
+        }
+
+    def message_json(self, message: SentMessage) -> dict[str, Any]:
+        """A message the bot sent, as the Bot API shows it (in a press, or a reply to it)."""
+        data = {
+            "message_id": message.message_id,
+            "date": int(time.time()),
+            "chat": self.chats[message.chat_id],
+            "text": message.text,
+            "from": {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Screening",
+                "username": BOT_USERNAME,
+            },
+        }
+        if message.entities:
+            data["entities"] = message.entities
+        if message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        return data
+
+    # -- the HTTP side ------------------------------------------------------------------------
+
+    async def _endpoint(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            self.unauthorized.append(request.match_info["method"])
+            return _error(Failure(401, "Unauthorized"))
+        method = request.match_info["method"]
+        params = _decode(dict(await request.post()))
+        self.calls.append(Call(method, params))
+        self._called.set()
+        if self._delays.get(method):
+            await asyncio.sleep(self._delays[method])
+        failures = self._failures.get(method)
+        if failures:
+            return _error(failures.pop(0))
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return _error(Failure(404, "Not Found"))
+        try:
+            result = await handler(params)
+        except ApiError as error:
+            return _error(error.failure)
+        except RejectedHtml as error:
+            return _error(Failure(400, str(error)))
+        return web.json_response({"ok": True, "result": result})
+
+    async def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Screening",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> list[Update]:
+        if self.webhook_url:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(params.get("offset") or 0)
+        self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        if not self._pending:
+            self._arrived.clear()
+            timeout = float(params.get("timeout") or 0)
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return []
+        return self._pending[: int(params.get("limit") or 100)]
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        if chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        text, entities = (
+            parse_html(params["text"])
+            if params.get("parse_mode") == "HTML"
+            else (params["text"], [])
+        )
+        message = SentMessage(
+            chat_id, next(self._message_ids), text, entities, params.get("reply_markup")
+        )
+        self.sent.append(message)
+        self._messages[chat_id, message.message_id] = message
+        self._by_chat.setdefault(chat_id, []).append(message)
+        self._changed(chat_id)
+        return self.message_json(message)
+
+    async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(params)
+        text, entities = parse_html(params["text"])
+        markup = params.get("reply_markup")
+        if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
+            raise ApiError(400, "Bad Request: message is not modified")
+        message.text, message.entities, message.reply_markup = text, entities, markup
+        message.edits += 1
+        self._changed(message.chat_id)
+        return self.message_json(message)
+
+    async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(params)
+        if params.get("reply_markup") == message.reply_markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        message.reply_markup = params.get("reply_markup")
+        message.edits += 1
+        self._changed(message.chat_id)
+        return self.message_json(message)
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        self.answered_queries.append(params["callback_query_id"])
+        return True
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook_url = self.webhook_secret = ""
+        return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook_url = params["url"]
+        self.webhook_secret = params.get("secret_token", "")
+        return True
+
+    async def _api_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+
+    def _find(self, params: dict[str, Any]) -> SentMessage:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self._messages:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return self._messages[key]
+
+    async def _post_to_webhook(self, update: Update) -> None:
+        self._client = self._client or aiohttp.ClientSession()
+        headers = {SECRET_HEADER: self.webhook_secret} if self.webhook_secret else {}
+        url = self.webhook_url
+        if self.reverse_proxy:  # the public https:// address, as the proxy forwards it
+            url = self.reverse_proxy.rstrip("/") + urlsplit(url).path
+        async with self._client.post(url, json=update, headers=headers) as answer:
+            self.webhook_answers.append(answer.status)
+
+
+def _decode(form: dict[str, Any]) -> dict[str, Any]:
+    """Form fields as the Bot API reads them: objects arrive JSON-encoded."""
+    return {k: json.loads(v) if k in JSON_FIELDS else v for k, v in form.items()}
+
+
+def _error(failure: Failure) -> web.Response:
+    body: dict[str, Any] = {
+        "ok": False,
+        "error_code": failure.status,
+        "description": failure.description,
+    }
+    if failure.retry_after is not None:
+        body["parameters"] = {"retry_after": failure.retry_after}
+    return web.json_response(body, status=failure.status)
