@@ -1,4 +1,5 @@
-"""`python -m bot ...`: chat, say, check, graph, test-dialogs, and the platform runners."""
+"""`python -m bot ...`: chat, say, check, graph, test-dialogs, leads, mydata, audit, and the
+platform runners."""
 
 from __future__ import annotations
 
@@ -9,21 +10,26 @@ import logging
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from bot import run as runner
 from bot.app import build_engine
+from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import chat, say
+from bot.core.markup import plain
 from bot.engine.engine import Engine
 from bot.engine.flow import FlowError, load_flows
-from bot.handoff.reports import export_leads, funnel_table
-from bot.settings import Settings, load_settings
-from bot.store.sqlite import SQLiteStore
+from bot.engine.privacy import as_json, describe, is_empty
+from bot.handoff.reports import audit_text, export_leads, funnel_table
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store.sqlite import SQLiteStore, private_folder
 from bot.tools.check import check_all
 from bot.tools.graph import mermaid
 from bot.tools.transcripts import run_all
 
 log = logging.getLogger("bot")
+# Libraries whose informational lines carry what must not be logged (request URLs hold the
+# bot token): warnings only, at any verbosity. `transitions` is quieted where flows are built.
+QUIET_LIBRARIES = ("httpx", "httpcore")
+INVALID = "Settings are not valid: "
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,17 +40,33 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
-    except ValidationError as error:
-        print(f"Settings are not valid:\n{error}", file=sys.stderr)
+        if args.uses_data:
+            make_data_folder(settings.data_dir)
+    except SettingsError as error:
+        for line in error.lines:
+            print(f"{INVALID}{line}", file=sys.stderr)
         return 2
     return args.run(args, settings)
+
+
+def make_data_folder(folder: Path) -> None:
+    """Create the data folder (private) before a command uses it; SettingsError if it cannot."""
+    try:
+        private_folder(folder)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingsError([f"data_dir (BOT_DATA_DIR): cannot create {folder}: {reason}"]) \
+            from None
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.set_defaults(uses_data=True)  # check, graph and test-dialogs leave it alone
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
@@ -58,21 +80,34 @@ def _parser() -> argparse.ArgumentParser:
     say.set_defaults(run=_say)
 
     check = commands.add_parser("check", help="validate every flow and template")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=_check, uses_data=False)
 
     graph = commands.add_parser("graph", help="print a Mermaid flowchart of a flow")
     graph.add_argument("flow")
-    graph.set_defaults(run=_graph)
+    graph.set_defaults(run=_graph, uses_data=False)
 
     dialogs = commands.add_parser("test-dialogs", help="run YAML conversation transcripts")
     dialogs.add_argument("paths", nargs="+", type=Path)
-    dialogs.set_defaults(run=_test_dialogs)
+    dialogs.set_defaults(run=_test_dialogs, uses_data=False)
 
     leads = commands.add_parser("leads", help="the practice's leads")
     leads_commands = leads.add_subparsers(required=True, metavar="ACTION")
     export = leads_commands.add_parser("export", help="print every lead")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.set_defaults(run=_leads_export)
+
+    mydata = commands.add_parser("mydata", help="everything stored about one person")
+    mydata.add_argument("--user", required=True)
+    mydata.add_argument("--channel", default=CONSOLE, help=f"their channel (default: {CONSOLE})")
+    mydata.add_argument("--json", action="store_true", help="as JSON (a download)")
+    mydata.set_defaults(run=_mydata)
+
+    audit = commands.add_parser(
+        "audit", help="what the bot asked one person and what it concluded (local only)"
+    )
+    audit.add_argument("user")
+    audit.add_argument("--channel", help="only this channel (default: every channel)")
+    audit.set_defaults(run=_audit)
 
     stats = commands.add_parser("stats", help="funnel counts by channel, flow and day")
     stats.add_argument("--by-day", action="store_true", help="one row per day too")
@@ -168,6 +203,32 @@ def _leads_export(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     leads = asyncio.run(engine.store.leads())
     sys.stdout.write(export_leads(leads, args.format))
+    return 0
+
+
+def _mydata(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    stored = asyncio.run(engine.store.stored_about(args.channel, args.user))
+    described = describe(stored, engine.flows)
+    if args.json:
+        sys.stdout.write(as_json(described))
+    else:
+        text = engine.notice("common/mydata.j2", args.channel, data=described,
+                             nothing=is_empty(described))
+        sys.stdout.write(plain(text) + "\n")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    channels = [args.channel] if args.channel else asyncio.run(
+        engine.store.channels_of(args.user))
+    if not channels:
+        print(f"nothing stored about {args.user!r}", file=sys.stderr)
+        return 1
+    for number, channel in enumerate(channels):
+        stored = asyncio.run(engine.store.stored_about(channel, args.user))
+        sys.stdout.write(("\n" if number else "") + audit_text(describe(stored, engine.flows)))
     return 0
 
 

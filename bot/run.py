@@ -21,7 +21,7 @@ from bot.app import build_engine, purging_daily
 from bot.channels.discord import DiscordChannel
 from bot.channels.staff import AllStaffPlaces
 from bot.channels.telegram import TelegramChannel
-from bot.core.channel import Channel
+from bot.core.channel import Channel, ChannelError
 from bot.engine.engine import Engine
 from bot.server import create_app, serve
 from bot.settings import Settings
@@ -95,7 +95,7 @@ async def serve_until_stopped(runner: Runner) -> int:
     try:
         try:
             await runner.start()
-        except Exception as error:  # a channel that cannot start says why, in one line
+        except ChannelError as error:  # a channel that cannot start says why, in one line
             log.debug("start failed", exc_info=True)
             print(f"error: {error}", file=sys.stderr)
             return 1

@@ -2,23 +2,40 @@
 
 Health, the click-counting `/go/<link>` redirect, and whatever the channels add with their
 `mount(app)` (the Telegram webhook; later the web chat and booking webhooks).
+
+It is built to face the internet: a connection must send its request headers within
+`HEADER_TIMEOUT` and its body within `BODY_TIMEOUT`, idle connections close after
+`IDLE_TIMEOUT`, at most `MAX_CONNECTIONS` are open at once, and the `Server` header names no
+software version.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.engine.engine import Engine
 from bot.handoff.redirect import add_redirects
+
+HEADER_TIMEOUT = 10.0  # seconds for a new connection to send its first request's headers
+BODY_TIMEOUT = 15.0  # seconds for a request's body (a webhook update is a few kilobytes)
+IDLE_TIMEOUT = 15.0  # seconds an idle keep-alive connection stays open
+MAX_CONNECTIONS = 200  # open connections at once; more are refused until some close
+MAX_BODY = 1024**2  # bytes
+SERVER_NAME = "pt-screening-bot"
+_HEADERS_END = (b"\r\n\r\n", b"\n\n")
 
 log = logging.getLogger(__name__)
 
 
 def create_app(engine: Engine) -> web.Application:
     """The application with `GET /healthz` and `GET /go/<link>`; channels add their routes."""
-    app = web.Application()
+    app = web.Application(middlewares=[body_in_time], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(name_no_version)
     app.router.add_get("/healthz", healthz)
     add_redirects(app, engine)
     return app
@@ -29,9 +46,123 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+@web.middleware
+async def body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's body before its handler runs, and give up on one that trickles in."""
+    if request.can_read_body:
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                await request.read()  # kept by aiohttp: the handler's read() or json() reuses it
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(text="request body too slow") from None
+    return await handler(request)
+
+
+async def name_no_version(request: web.Request, response: web.StreamResponse) -> None:
+    """`Server: pt-screening-bot`, never the aiohttp and Python versions."""
+    response.headers["Server"] = SERVER_NAME
+
+
+async def serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    max_connections: int = MAX_CONNECTIONS,
+    header_timeout: float = HEADER_TIMEOUT,
+) -> web.AppRunner:
     """Start listening; the caller ends it with `await runner.cleanup()`."""
-    runner = web.AppRunner(app, access_log=None)  # URLs may one day carry personal details
+    runner = web.AppRunner(app, access_log=None,  # URLs may one day carry personal details
+                           keepalive_timeout=IDLE_TIMEOUT)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await GuardedSite(runner, host, port, max_connections, header_timeout).start()
     return runner
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections are counted and capped, and cut off when they are slow to
+    send their first request's headers; aiohttp's own handler serves each one."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, max_connections: int,
+                 header_timeout: float) -> None:
+        super().__init__(runner)
+        self.host, self.port = host, port
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.open = 0
+
+    @property
+    def name(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.host, self.port, reuse_address=True
+        )
+
+    def handler(self) -> asyncio.Protocol:
+        """A new aiohttp request handler (the runner's server is its protocol factory)."""
+        server = self._runner.server
+        assert server is not None, "the runner is set up before the site starts"
+        return server()
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: refused over the cap, closed if its first headers are late; everything
+    else is passed to aiohttp's request handler."""
+
+    def __init__(self, site: GuardedSite) -> None:
+        self.site = site
+        self.inner: Any = None  # aiohttp's RequestHandler, once the connection is taken
+        self.deadline: asyncio.TimerHandle | None = None
+        self.tail = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        if self.site.open >= self.site.max_connections:
+            transport.abort()  # refused: connection_lost follows with nothing to release
+            return
+        self.site.open += 1
+        self.transport = transport
+        self.deadline = asyncio.get_running_loop().call_later(
+            self.site.header_timeout, self._too_slow
+        )
+        self.inner = self.site.handler()
+        self.inner.connection_made(transport)
+
+    def _too_slow(self) -> None:
+        self.deadline = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.deadline is not None:
+            seen = self.tail + data
+            if any(end in seen for end in _HEADERS_END):
+                self.deadline.cancel()
+                self.deadline = None
+            self.tail = seen[-3:]
+        if self.inner is not None:
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        if self.inner is None:
+            return
+        self.site.open -= 1
+        self.transport = None
+        self.inner.connection_lost(exc)

@@ -1,30 +1,118 @@
 """Settings: embedded defaults, an optional YAML settings file, then BOT_* environment variables.
 
 Everything that belongs to the practice lives here, so another practice runs the bot by editing
-`settings.yaml` (or the environment), never code.
+`settings.yaml` (or the environment), never code. Settings that cannot work fail when they are
+read, each with one plain line naming the setting and what is wrong (`SettingsError`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+import yaml
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 PLACEHOLDER_HOST = "example.com"
 ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "BOT_"
+SETTINGS_FILE_VARIABLE = "BOT_SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = Path("settings.yaml")
+DATABASE_FILE = "bot.sqlite3"
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_FLOW_ID = re.compile(r"""^id:\s*["']?([\w-]+)""", re.MULTILINE)
+_SHOWN_INPUT = 60  # characters of a wrong value repeated in the error line
 
 
-def _settings_file() -> Path:
-    return Path(os.environ.get("BOT_SETTINGS_FILE", "settings.yaml"))
+class SettingsError(ValueError):
+    """Settings that cannot work; `lines` holds one plain line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) address with a host and no spaces (never `javascript:` and the like)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// address")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must be an address without spaces")
+    return value
+
+
+def _optional_http_url(value: str) -> str:
+    return _http_url(value) if value else value
+
+
+def _https_url(value: str) -> str:
+    if value and urlsplit(_http_url(value)).scheme != "https":
+        raise ValueError("must be an https:// address (Telegram only posts to HTTPS)")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
+OptionalHttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+def _host(value: str) -> str:
+    """An IP address or a host name the server can listen on."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    numeric = all(label.isdigit() for label in labels)
+    if numeric or len(value) > 253 or not all(_HOST_LABEL.fullmatch(x) for x in labels):
+        raise ValueError("must be an IP address or a host name, such as 127.0.0.1 or 0.0.0.0")
+    return value
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (or 0 for any free port)")
+    return value
+
+
+def _folder(value: Path) -> Path:
+    """A folder the bot reads (dialogs, templates): it must exist."""
+    if not value.exists():
+        raise ValueError(f"folder {value} does not exist")
+    if not value.is_dir():
+        raise ValueError(f"{value} is a file, not a folder")
+    return value
+
+
+def _writable_folder(value: Path) -> Path:
+    """The data folder: an existing folder this user can write, or a path where one can be
+    made (the commands that use it create it first, and say so plainly when they cannot)."""
+    if value.exists():
+        if not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        if not os.access(value, os.W_OK | os.X_OK):
+            raise ValueError(f"{value} is not writable by this user")
+        return value
+    existing = value
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{value} cannot be created: {existing} is a file, not a folder")
+    return value
 
 
 class Practice(BaseSettings):
@@ -34,12 +122,12 @@ class Practice(BaseSettings):
 
     name: str = "Get Your Fix Physical Therapy"
     clinician: str = "your physical therapist"
-    youtube_url: str = "https://www.youtube.com/@example.com-placeholder"
+    youtube_url: HttpUrl = "https://www.youtube.com/@example.com-placeholder"
     podcast_name: str = "Highly Functional"
-    podcast_url: str = "https://podcasts.example.com/highly-functional"
-    facebook_url: str = "https://www.facebook.com/groups/example.com-placeholder"
-    instagram_url: str = "https://www.instagram.com/example.com-placeholder"
-    booking_url: str = "https://calendly.example.com/your-practice/complimentary-call"
+    podcast_url: HttpUrl = "https://podcasts.example.com/highly-functional"
+    facebook_url: HttpUrl = "https://www.facebook.com/groups/example.com-placeholder"
+    instagram_url: HttpUrl = "https://www.instagram.com/example.com-placeholder"
+    booking_url: HttpUrl = "https://calendly.example.com/your-practice/complimentary-call"
     booking_provider: Literal["calendly", "cal.com", "plain"] = "calendly"
 
     def placeholders(self) -> list[str]:
@@ -58,36 +146,44 @@ class Practice(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """All settings; environment variables use the BOT_ prefix (nested with `__`)."""
+    """All settings; environment variables use the BOT_ prefix (nested with `__`).
+
+    An empty environment variable means "not set", so an env file with `BOT_X=` lines (such as
+    `.env.example`) works as shipped.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="BOT_", env_nested_delimiter="__", extra="forbid", env_file=None
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", env_file=None,
+        env_ignore_empty=True,
     )
 
-    data_dir: Path = Path("data")
-    dialogs_dir: Path = ROOT / "dialogs"
-    templates_dir: Path = ROOT / "templates"
+    data_dir: Annotated[Path, AfterValidator(_writable_folder)] = Path("data")
+    dialogs_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "dialogs"
+    templates_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "templates"
     default_flow: str = "knee"
     retention_days: int = Field(default=365, ge=1)
     phone_region: str = "US"  # how phone numbers without a country code are read
     practice: Practice = Field(default_factory=Practice)
     # Telegram (python -m bot telegram)
     telegram_token: SecretStr | None = None
-    telegram_base_url: str = "https://api.telegram.org/bot"
-    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: str = ""
+    telegram_base_url: HttpUrl = "https://api.telegram.org/bot"
+    telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: OptionalHttpsUrl = ""
     telegram_webhook_secret: SecretStr | None = None
     # Discord (python -m bot discord)
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
-    discord_api_url: str = ""  # empty: discord.com; tests point it at a local fake
+    discord_api_url: OptionalHttpUrl = ""  # empty: discord.com; tests point it at a local fake
     # Staff notifications: private places where staff hear about leads and requests
     staff_telegram_chat_id: int | None = None
     staff_discord_channel_id: int | None = None
     # The bot's own web server: health check, Telegram webhooks, booking redirects
-    web_host: str = "127.0.0.1"
-    web_port: int = 8080
-    public_url: str = ""
+    web_host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
+    web_port: Annotated[int, AfterValidator(_port)] = 8080
+    public_url: OptionalHttpUrl = ""
+    # Signs the link buttons' click tokens, so a click is counted once per person and link.
+    # Unset: a random key per process (a click after a restart may be counted again).
+    link_secret: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -98,16 +194,117 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_settings_file())
-        return (init_settings, env_settings, yaml_source)
+        file_source = InitSettingsSource(settings_cls, read_settings_file())
+        return (init_settings, env_settings, file_source)
+
+    @model_validator(mode="after")
+    def _default_flow_exists(self) -> Settings:
+        flows = flow_ids(self.dialogs_dir)
+        if self.default_flow not in flows:
+            there = ", ".join(sorted(flows)) or "none"
+            raise ValueError(f"default_flow: no flow {self.default_flow!r} in "
+                             f"{self.dialogs_dir} (flows there: {there})")
+        return self
 
     @cached_property
     def database_path(self) -> Path:
-        """The SQLite file inside the data folder (created on first use)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir / "bot.sqlite3"
+        """The SQLite file inside the data folder (the store creates both, privately)."""
+        return self.data_dir / DATABASE_FILE
+
+    @cached_property
+    def link_key(self) -> bytes:
+        """The key that signs click tokens: `link_secret`, else random for this process."""
+        if self.link_secret is not None:
+            return self.link_secret.get_secret_value().encode()
+        return secrets.token_bytes(32)
+
+
+def flow_ids(directory: Path) -> set[str]:
+    """The `id:` of every flow file in a folder, read cheaply (the flow loader checks the rest)."""
+    ids = set()
+    for path in directory.glob("*.yaml"):
+        try:
+            match = _FLOW_ID.search(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if match:
+            ids.add(match.group(1))
+    return ids
+
+
+def settings_file() -> tuple[Path, bool]:
+    """The settings file to read, and whether it was asked for (BOT_SETTINGS_FILE)."""
+    named = os.environ.get(SETTINGS_FILE_VARIABLE, "")
+    return (Path(named), True) if named else (DEFAULT_SETTINGS_FILE, False)
+
+
+def read_settings_file() -> dict[str, Any]:
+    """The settings file as a mapping; {} when there is none. Raises SettingsError."""
+    path, asked = settings_file()
+    where = f"{SETTINGS_FILE_VARIABLE} ({path})" if asked else f"settings file {path}"
+    if not path.exists():
+        if asked:
+            raise SettingsError([f"{where}: the file does not exist"])
+        return {}
+    if path.is_dir():
+        raise SettingsError([f"{where}: is a folder, not a settings file"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError([f"{where}: is not a text file (YAML expected)"]) from None
+    except OSError as error:
+        raise SettingsError([f"{where}: cannot be read: {error.strerror}"]) from None
+    if "\x00" in text:
+        raise SettingsError([f"{where}: is not a text file (YAML expected)"])
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise SettingsError([f"{where}: is not valid YAML{line}: {problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise SettingsError([f"{where}: must be a mapping of setting: value, not {kind}"])
+    return data
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One plain line per problem: the setting (and its variable), what is wrong, the value."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not location and ": " in message:  # a whole-model check names its setting itself
+            location, message = [message.split(": ", 1)[0]], message.split(": ", 1)[1]
+        name = ".".join(location) or "settings"
+        variable = ENV_PREFIX + "__".join(location).upper()
+        if problem["type"] == "extra_forbidden":
+            message = "is not a setting"
+        lines.append(f"{name} ({variable}): {message}{_shown(problem, message)}")
+    return lines
+
+
+def _shown(problem: Any, message: str) -> str:
+    """The wrong value, briefly, unless it is a secret or the message already says it."""
+    value = problem.get("input")
+    secret = any(str(part).endswith(("token", "secret")) for part in problem["loc"])
+    if secret or problem["type"] in ("missing", "extra_forbidden"):
+        return ""
+    if not isinstance(value, str | int | float) or str(value) in message:
+        return ""
+    text = str(value)
+    return f" (got {text if len(text) <= _SHOWN_INPUT else text[:_SHOWN_INPUT] + '...'!r})"
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and the optional settings file."""
-    return Settings(**overrides)
+    """Read settings from the environment and the optional settings file.
+
+    Raises SettingsError, one line per problem, when they cannot work.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_errors(error)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -177,7 +178,7 @@ def test_graph_is_a_mermaid_state_diagram_of_every_state_drawn_by_transitions():
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {"BOT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin",
-           "BOT_SETTINGS_FILE": str(data_dir / "none.yaml")}
+           "BOT_SETTINGS_FILE": os.devnull}
     return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
                           text=True, check=False, cwd=ROOT)
 

@@ -7,6 +7,11 @@ from typing import Any, Protocol
 from bot.core.effects import Outbox, StaffNotifier
 
 
+class ChannelError(RuntimeError):
+    """A channel could not start (a refused token, an unreachable platform): the message says
+    why in one line and never holds a secret."""
+
+
 class Channel(Outbox, Protocol):
     """A platform the bot talks on (Telegram, Discord, the web chat).
 

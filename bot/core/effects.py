@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.events import Reply
-from bot.core.records import Lead
+from bot.core.records import Consent, Lead
+
+# The notice kind that asks staff places to replace earlier notices about a person.
+FORGOTTEN_NOTICE = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +33,33 @@ class SaveLead:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveConsent:
+    """Keep the record of one consent (what to, which text version, when, where)."""
+
+    consent: Consent
+
+
+@dataclass(frozen=True, slots=True)
 class StaffNotice:
     """A short message for the practice's private staff chat or channel (light markup).
 
     `channel` and `user_id` say whose conversation it is about, so a staff reply can be
     relayed back to that person.
+
+    A `forgotten` notice is not posted: it lists in `redact` the earlier notices about the
+    person, as (staff place, message id) pairs from the relays table, and each staff place
+    replaces its own with `text` ("[deleted at the person's request]") where its platform
+    allows editing.
     """
 
-    kind: str  # lead | talk_request | relay_message | relay_ended
+    kind: str  # lead | talk_request | relay_message | relay_ended | consent_withdrawn | forgotten
     channel: str
     user_id: str
     text: str
+    redact: tuple[tuple[str, str], ...] = ()
 
 
-Effect = RecordEvent | SaveLead | StaffNotice
+Effect = RecordEvent | SaveLead | SaveConsent | StaffNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +79,14 @@ class Outbox(Protocol):
 
 
 class StaffNotifier(Protocol):
-    """Somewhere staff are told about leads and requests (a Telegram chat, a Discord channel)."""
+    """Somewhere staff are told about leads and requests (a Telegram chat, a Discord channel).
+
+    Every notice posted is remembered with `store.save_relay(place, message_id, channel,
+    user_id)`, so a staff reply reaches the person and a forget can find it again. A notice of
+    kind `forgotten` is never posted: the place edits each of its messages listed in
+    `notice.redact` (those whose place is its own) to `notice.text`, and logs, by kind only,
+    any it cannot edit.
+    """
 
     async def notify(self, notice: StaffNotice) -> None:
         """Deliver one notice; must not raise for delivery problems (log them instead)."""

@@ -1,8 +1,10 @@
-"""What the store keeps besides conversations: funnel events and leads."""
+"""What the store keeps besides conversations: funnel events, leads and consents."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bot.core.conversation import Conversation
 
 # Funnel event kinds, stored one row per happening so stats survive restarts.
 STARTED = "started"
@@ -12,6 +14,12 @@ LINK_CLICK = "link_click"
 LEAD = "lead"
 TALK_REQUEST = "talk_request"
 EVENT_KINDS = (STARTED, FINISHED, RED_FLAG, LINK_CLICK, LEAD, TALK_REQUEST)
+
+# What a person may consent to: being contacted, having their details stored, reminders.
+CONTACTED = "contacted"
+STORED = "stored"
+REMINDERS = "reminders"
+CONSENT_KINDS = (CONTACTED, STORED, REMINDERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,47 @@ class Lead:
     created_at: float
     flow_version: str = ""
     urgency: str | None = None
+    consent_version: str = ""  # the version of the consent text the person said yes to
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One consent a person gave: to what, to which version of the text, when, on which channel.
+
+    `version` names the exact words asked (the flow's declared version and a fingerprint of
+    the template); `withdrawn_at` is set when the person takes it back.
+    """
+
+    channel: str
+    user_id: str
+    kind: str
+    version: str
+    at: float
+    withdrawn_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One stored funnel event of one person."""
+
+    kind: str
+    flow: str
+    detail: str
+    version: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredData:
+    """Everything stored about one person on one channel (for /mydata and the audit)."""
+
+    channel: str
+    user_id: str
+    conversation: Conversation | None = None
+    events: tuple[EventRecord, ...] = ()
+    leads: tuple[Lead, ...] = ()
+    consents: tuple[Consent, ...] = ()
+    staff_notices: int = 0  # notices about them posted to the practice's staff places
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ import yaml
 
 from bot.engine.flow import COMMANDS_FILE, Flow, FlowError, FlowLoader
 
-ACTIONS = ("start", "restart", "back", "stop", "forget", "talk", "info", "flow")
+ACTIONS = ("start", "restart", "back", "stop", "forget", "talk", "info", "flow", "mydata",
+           "withdraw")
 _NAME = re.compile(r"[a-z0-9_]{1,32}")  # what Telegram and Discord both accept
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -34,6 +35,11 @@ class Command:
     link: str = ""
     flow: str = ""  # for a flow's entry command: the flow it opens
     description: str = ""  # for a flow's entry command; the others are in a template
+
+    @property
+    def opens_flow(self) -> bool:
+        """It starts (or resumes) a screening, so a channel takes the person somewhere private."""
+        return bool(self.flow) or self.action in ("start", "restart")
 
 
 class Commands:

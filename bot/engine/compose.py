@@ -18,6 +18,7 @@ from bot.engine.scoring import (
     named_drivers,
 )
 from bot.handoff.booking import booking_link
+from bot.handoff.clicks import TOKEN_PARAMETER, click_token
 from bot.settings import Settings
 
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
@@ -180,13 +181,19 @@ class Composer:
     def link(
         self, conv: Conversation, name: str, context: dict[str, Any], labels: Any = None
     ) -> Link:
-        """A link button; through the bot's redirect (which counts clicks) when it has a URL."""
+        """A link button; through the bot's redirect (which counts clicks) when it has a URL.
+
+        The redirect URL carries a signed token, never the person's id: the click is counted
+        once per person and link.
+        """
         labels = labels or self.labels(conv)
         summary = self.summary(conv, context) if name == "book" else ""
         if self.settings.public_url:
             query = {"channel": conv.channel, "flow": conv.flow or ""}
             if summary:
                 query["summary"] = summary
+            token = click_token(self.settings.link_key, conv.channel, conv.user_id, name)
+            query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
         else:
             url = target_url(self.settings, name, conv.channel, conv.flow, summary)

@@ -15,10 +15,12 @@ from transitions import Machine
 from bot.core import records
 from bot.core.conversation import Answer, Conversation
 from bot.core.effects import (
+    FORGOTTEN_NOTICE,
     Address,
     Effect,
     Outbox,
     RecordEvent,
+    SaveConsent,
     SaveLead,
     StaffNotice,
     StaffNotifier,
@@ -48,8 +50,10 @@ from bot.engine.matching import (
     match_options,
     normalize,
 )
+from bot.engine.privacy import consent_version, consents_given, describe, is_empty
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
+from bot.handoff.clicks import pseudonym
 from bot.settings import Settings
 from bot.store.base import ConversationStore
 
@@ -60,6 +64,8 @@ LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
 FORGOTTEN = "forgotten"
+MYDATA, WITHDRAW = "mydata", "withdraw"  # commands that read or change what the store keeps
+CONSENT_WITHDRAWN = "consent_withdrawn"
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,7 @@ class _Turn:
     forgotten: bool = False
     effects: list[Effect] = field(default_factory=list)
     edit: bool = False  # the one message replaces the pressed one (a multi-select pick)
+    privacy: str = ""  # mydata | withdraw: finished against the store, under the person's lock
 
 
 class Engine:
@@ -100,6 +107,7 @@ class Engine:
         self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
         self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
+        self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
 
@@ -116,9 +124,11 @@ class Engine:
             conversation = conversation or Conversation(event.channel, event.user_id)
             turn = self._dispatch(conversation, event)
             if turn.forgotten:
-                await self.store.delete(event.channel, event.user_id)
+                turn.effects += await self._forget(event.channel, event.user_id)
             else:
                 await self.store.save(conversation)
+            if turn.privacy:
+                turn = await self._privacy(conversation, turn)
             notices = await self._store_effects(conversation, turn.effects)
         await self._notify_staff(notices)
         return Reply(
@@ -181,6 +191,8 @@ class Engine:
                                         effect.detail, at=self.clock(), version=effect.version)
             elif isinstance(effect, SaveLead):
                 await self.store.save_lead(effect.lead)
+            elif isinstance(effect, SaveConsent):
+                await self.store.save_consent(effect.consent)
             else:
                 notices.append(effect)
         return notices
@@ -226,6 +238,8 @@ class Engine:
             return self._ask_forget(conv)
         if command.action == "talk":
             return self._talk(conv)
+        if command.action in (MYDATA, WITHDRAW):
+            return _Turn(applied=command.action == WITHDRAW, privacy=command.action)
         return self._info(conv, command)
 
     def _info(self, conv: Conversation, command: Command) -> _Turn:
@@ -438,7 +452,10 @@ class Engine:
         else:
             effects.append(RecordEvent(records.FINISHED, flow.id, state.id, flow.version))
         if flow.drivers or flow.red_flags:
-            conv.last_outcome = self.compose.outcome(conv, state).as_dict()
+            # The answers go with the outcome: a clinician's audit shows what it came from,
+            # even after the person moves on to another flow.
+            answers = [[a.state, a.value, a.typed] for a in conv.history]
+            conv.last_outcome = {**self.compose.outcome(conv, state).as_dict(), "answers": answers}
         return effects
 
     def _act(self, conv: Conversation) -> list[Effect]:
@@ -464,6 +481,7 @@ class Engine:
         fields = {name: conv.facts.get(fact) for name, fact in flow.lead.items()}
         contact = fields.get("contact") or {}
         outcome = conv.last_outcome or {}
+        version = self.consent_versions.get(flow.id, "")
         lead = records.Lead(
             channel=conv.channel,
             user_id=conv.user_id,
@@ -477,9 +495,12 @@ class Engine:
             created_at=self.clock(),
             flow_version=str(outcome.get("version", "")),
             urgency=outcome.get("urgency"),
+            consent_version=version,
         )
         text = self.compose.render("staff/lead.j2", conv, lead=lead, outcome=outcome)
-        return [SaveLead(lead), RecordEvent(records.LEAD, conv.flow or ""),
+        consents = consents_given(flow, version, conv.channel, conv.user_id, self.clock())
+        return [SaveLead(lead), *(SaveConsent(c) for c in consents),
+                RecordEvent(records.LEAD, conv.flow or ""),
                 StaffNotice("lead", conv.channel, conv.user_id, text)]
 
     def _back(self, conv: Conversation) -> _Turn:
@@ -574,12 +595,50 @@ class Engine:
     def _answer_forget(self, conv: Conversation, confirmed: bool) -> _Turn:
         conv.pending = ""
         if confirmed:
-            effects = self._end_relay(conv)
+            # No "chat ended" notice: it would be a new record of the person after the delete;
+            # the `forgotten` notice blanks the chat's notices instead.
             done = self.compose.say("common/forgotten.j2", conv)
-            return _Turn([done], applied=True, forgotten=True, effects=effects)
+            return _Turn([done], applied=True, forgotten=True)
         conv.turn += 1
         kept = self.compose.say("common/kept.j2", conv)
         return self._with_current(conv, kept, applied=True)
+
+    async def _forget(self, channel: str, user_id: str) -> list[Effect]:
+        """Delete everything kept about the person; ask staff places to blank their notices.
+
+        The notices' message ids are read first: the delete takes the record of them too.
+        """
+        earlier = await self.store.relay_messages(channel, user_id)
+        await self.store.delete(channel, user_id)
+        await self.store.forget_clicks(pseudonym(self.settings.link_key, channel, user_id))
+        if not earlier:
+            return []
+        text = self.compose.render("staff/forgotten.j2", Conversation(channel, user_id))
+        return [StaffNotice(FORGOTTEN_NOTICE, channel, user_id, text, redact=tuple(earlier))]
+
+    # -- what is stored: see it, withdraw consent -------------------------------------------------
+
+    async def _privacy(self, conv: Conversation, turn: _Turn) -> _Turn:
+        """/mydata shows everything stored; /withdraw takes back every consent and deletes the
+        contact details it covered. Either way the person keeps their place."""
+        stored = describe(await self.store.stored_about(conv.channel, conv.user_id), self.flows)
+        if turn.privacy == MYDATA:
+            shown = self.compose.say("common/mydata.j2", conv, data=stored,
+                                     nothing=is_empty(stored))
+            return self._with_current(conv, shown)
+        standing = [c for c in stored["consents"] if c["withdrawn_at"] is None]
+        if not standing and not stored["leads"]:
+            nothing = self.compose.say("common/withdrawn.j2", conv, withdrawn=False)
+            return self._with_current(conv, nothing)
+        await self.store.withdraw_consents(conv.channel, conv.user_id, self.clock())
+        await self.store.delete_leads(conv.channel, conv.user_id)
+        done = self._with_current(conv, self.compose.say("common/withdrawn.j2", conv,
+                                                         withdrawn=True), applied=True)
+        asked_at = sorted({lead["at"] for lead in stored["leads"]}
+                          | {consent["given_at"] for consent in standing})
+        text = self.compose.render("staff/consent_withdrawn.j2", conv, asked_at=asked_at)
+        done.effects.append(StaffNotice(CONSENT_WITHDRAWN, conv.channel, conv.user_id, text))
+        return done
 
     # -- messages -----------------------------------------------------------------------------
 

@@ -161,6 +161,16 @@ class Driver:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentSpec:
+    """What a "yes" in a flow agrees to (`to`), the state whose words ask for it, and the
+    version of those words (bumped whenever the state's template changes)."""
+
+    asked_in: str
+    to: tuple[str, ...]
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
     """A whole screening flow: its states, drivers, counters and the file it came from."""
 
@@ -180,6 +190,7 @@ class Flow:
     entry: dict[str, Any] = field(default_factory=dict)  # how a person opens it (commands)
     lead: dict[str, str] = field(default_factory=dict)  # lead field -> the fact that fills it
     wording: dict[str, Any] = field(default_factory=dict)  # words by who the flow is about
+    consent: ConsentSpec | None = None  # what saving this flow's lead is consented to
 
     def words(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The words for who this conversation is about (`p` in templates)."""
@@ -251,6 +262,23 @@ def load_flow(path: Path) -> Flow:
         entry=dict(raw.get("entry") or {}),
         lead={str(k): str(v) for k, v in (raw.get("lead") or {}).items()},
         wording=dict(raw.get("wording") or {}),
+        consent=_consent(raw.get("consent"), path),
+    )
+
+
+def _consent(raw: Any, path: Path) -> ConsentSpec | None:
+    """`consent: {asked_in: state, to: [contacted, stored], version: "2"}`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FlowError(f"{path}: field 'consent' must be a mapping")
+    to = raw.get("to") or ()
+    if not isinstance(to, list):
+        raise FlowError(f"{path}: consent: field 'to' must be a list")
+    return ConsentSpec(
+        asked_in=str(_required(raw, "asked_in", path, "consent")),
+        to=tuple(str(kind) for kind in to),
+        version=str(_required(raw, "version", path, "consent")),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from transitions import EventData, Machine
@@ -16,9 +17,15 @@ from bot.engine.flow import (
 )
 from bot.engine.scoring import named_drivers
 
+# `transitions` logs every state entered and left ("Finished processing state redflag_... enter
+# callbacks"): a person's answers, in time with their stored row. Only its errors, which name
+# no state, may reach the log, whatever the verbosity.
+TRANSITIONS_LOG_LEVEL = logging.ERROR
+
 
 def build_machine(flow: Flow) -> Machine:
     """One machine per flow; models (conversations) are passed in per call."""
+    logging.getLogger("transitions").setLevel(TRANSITIONS_LOG_LEVEL)
     states, transitions = machine_spec(flow)
     return Machine(
         model=None,

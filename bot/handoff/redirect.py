@@ -1,16 +1,21 @@
 """`GET /go/{target}`: count a link click, then send the person on to the practice's page.
 
 Targets are names (book, youtube, podcast, facebook, instagram), never URLs: the redirect only
-ever forwards to an address from settings, so it cannot be used as an open redirect.
+ever forwards to an address from settings, so it cannot be used as an open redirect. A click is
+counted once per person and link (bot/handoff/clicks.py), however often the link is opened.
 """
 
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from bot.core import records
 from bot.engine.compose import LINK_TARGETS, target_url
 from bot.engine.engine import Engine
+from bot.handoff.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 
 SUMMARY_LIMIT = 300
 KNOWN_CHANNELS = ("telegram", "discord", "console")
@@ -28,8 +33,22 @@ def add_redirects(app: web.Application, engine: Engine) -> None:
         flow = request.query.get("flow", "")
         flow = flow if flow in engine.flows else ""
         summary = request.query.get("summary", "")[:SUMMARY_LIMIT]
-        await engine.store.record(records.LINK_CLICK, channel, "", flow, target)
+        now = time.time()
+        if await engine.store.count_click(_clicker(request, engine, channel, target, now),
+                                          target, now):
+            await engine.store.record(records.LINK_CLICK, channel, "", flow, target, at=now)
         url = target_url(engine.settings, target, channel, flow or None, summary)
         raise web.HTTPFound(url)
 
     app.router.add_get("/go/{target}", go)
+
+
+def _clicker(request: web.Request, engine: Engine, channel: str, target: str, now: float) -> str:
+    """Who clicked, as a pseudonym: from the link's signed token, else the address and day."""
+    key = engine.settings.link_key
+    token = request.query.get(TOKEN_PARAMETER, "")
+    who = clicker(key, token, channel, target) if token else None
+    if who is not None:
+        return who
+    day = datetime.fromtimestamp(now, UTC).date().isoformat()
+    return anonymous_clicker(key, request.remote or "", day)

@@ -1,4 +1,4 @@
-"""What the practice reads: leads as CSV or JSON, and the funnel as a table."""
+"""What the practice reads: leads as CSV or JSON, the funnel as a table, and a person's audit."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import io
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.core import records
 from bot.core.records import Lead, StatRow
 
 LEAD_FIELDS = ("created_at", "name", "email", "phone", "channel", "source", "flow", "drivers",
-               "red_flag", "urgency", "flow_version")
+               "red_flag", "urgency", "flow_version", "consent_version")
 FUNNEL_COLUMNS = (
     ("started", records.STARTED, None),
     ("finished", records.FINISHED, None),
@@ -50,6 +51,7 @@ def _lead_row(lead: Lead) -> dict[str, str]:
         "red_flag": lead.red_flag or "",
         "urgency": lead.urgency or "",
         "flow_version": lead.flow_version,
+        "consent_version": lead.consent_version,
     }
 
 
@@ -87,3 +89,65 @@ def _detail_matches(detail: str, wanted: str | None) -> bool:
     if wanted == "*other":
         return detail != "book"
     return detail == wanted
+
+
+def audit_text(described: dict[str, Any]) -> str:
+    """What the bot asked one person and what it concluded, for a clinician's review.
+
+    `described` is bot/engine/privacy.py's `describe`: answers by question (ids and words), the
+    latest finished screening with its flow version, and every stored event with its version.
+    """
+    lines = [f"Audit of {described['user_id']} on {described['channel']}"]
+    screening = described["last_screening"]
+    if screening:
+        lines += ["", f"Latest finished screening: {screening['flow']} "
+                  f"v{screening['flow_version'] or '?'} ({screening['flow_title']})"]
+        if screening["red_flag"]:
+            lines.append(f"  concluded: red flag {screening['red_flag']} "
+                         f"({screening['red_flag_title']}), urgency {screening['urgency']}")
+        else:
+            named = ", ".join(screening["drivers"]) or "no area named"
+            lines.append(f"  concluded: {screening['result']}: {named}")
+        if screening["unsure_flags"]:
+            lines.append(f"  still unsure on: {', '.join(screening['unsure_flags'])}")
+        lines += _answer_lines(screening["answers"])
+    conversation = described["conversation"]
+    if conversation and conversation["answers"]:
+        state = "finished" if conversation["finished"] else "in progress"
+        lines += ["", f"Current conversation: {conversation['flow']} ({state}, at "
+                  f"{conversation['question']})"]
+        lines += _answer_lines(conversation["answers"])
+    if described["events"]:
+        lines += ["", "Events:"]
+        for event in described["events"]:
+            version = f" v{event['flow_version']}" if event["flow_version"] else ""
+            detail = f" {event['detail']}" if event["detail"] else ""
+            lines.append(f"  {event['at']}  {event['kind']} {event['flow']}{detail}{version}")
+    for consent in described["consents"]:
+        withdrawn = f", withdrawn {consent['withdrawn_at']}" if consent["withdrawn_at"] else ""
+        lines.append(f"Consent {consent['kind']}: text {consent['text_version']}, given "
+                     f"{consent['given_at']}{withdrawn}")
+    if described["leads"]:
+        lines.append(f"Leads: {len(described['leads'])}")
+    if len(lines) == 1:
+        lines.append("nothing stored")
+    return "\n".join(lines) + "\n"
+
+
+def _answer_lines(answers: list[dict[str, Any]]) -> list[str]:
+    if not answers:
+        return ["  (no answers on record)"]
+    width = max(len(a["question_id"]) for a in answers)
+    return ["  asked and answered:"] + [
+        f"    {a['question_id'].ljust(width)}  {_answer_id(a['answer_id'])} "
+        f"({a['answer']})" + ("  [typed]" if a["typed"] else "")
+        for a in answers
+    ]
+
+
+def _answer_id(value: object) -> str:
+    if isinstance(value, list):
+        return "+".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "typed"
+    return str(value)

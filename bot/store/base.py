@@ -1,15 +1,19 @@
-"""The interface every store implements (SQLite now; Redis for replicas later)."""
+"""The interface every store implements (SQLite now; PostgreSQL for replicas later)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from bot.core.conversation import Conversation
-from bot.core.records import Lead, StatRow
+from bot.core.records import Consent, Lead, StatRow, StoredData
 
 
 class ConversationStore(Protocol):
-    """Conversations by (channel, user_id), plus funnel events and leads."""
+    """Conversations by (channel, user_id), plus funnel events, leads and consents.
+
+    Whatever a person's rows are deleted from must keep nothing recoverable of them: SQLite
+    overwrites deleted rows and empties its log; PostgreSQL deletes them in one transaction.
+    """
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
@@ -18,13 +22,26 @@ class ConversationStore(Protocol):
         """Persist the conversation (called after every turn)."""
 
     async def delete(self, channel: str, user_id: str) -> None:
-        """Remove everything stored about this person on this channel: state, events, leads."""
+        """Remove everything stored about this person on this channel, in one transaction:
+        state, events, leads, consents and the record of staff notices about them."""
+
+    async def stored_about(self, channel: str, user_id: str) -> StoredData:
+        """Everything kept about one person on one channel (/mydata, the audit)."""
+
+    async def channels_of(self, user_id: str) -> list[str]:
+        """The channels on which anything is kept about a user id."""
 
     async def record(
         self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
         at: float | None = None, version: str = "",
     ) -> None:
         """Append one funnel event (outcomes carry the flow version they came from)."""
+
+    async def count_click(self, clicker: str, target: str, at: float) -> bool:
+        """Mark a click on a link by a pseudonymous clicker; False when already counted."""
+
+    async def forget_clicks(self, clicker: str) -> None:
+        """Drop the click marks of one pseudonymous clicker."""
 
     async def events(self, channel: str, user_id: str) -> list[tuple[str, str, str, str]]:
         """One person's funnel events, oldest first: (kind, flow, detail, version)."""
@@ -38,10 +55,25 @@ class ConversationStore(Protocol):
     async def leads(self) -> list[Lead]:
         """Every lead, oldest first."""
 
+    async def delete_leads(self, channel: str, user_id: str) -> int:
+        """Delete one person's leads; how many there were."""
+
+    async def save_consent(self, consent: Consent) -> None:
+        """Keep the record of one consent."""
+
+    async def consents(self, channel: str, user_id: str) -> list[Consent]:
+        """One person's consents, oldest first, withdrawn ones included."""
+
+    async def withdraw_consents(self, channel: str, user_id: str, at: float) -> int:
+        """Mark every consent still standing as withdrawn; how many were."""
+
     async def save_relay(
         self, staff_chat: str, message_id: str, channel: str, user_id: str
     ) -> None:
         """Remember whose conversation a staff notice is about."""
+
+    async def relay_messages(self, channel: str, user_id: str) -> list[tuple[str, str]]:
+        """Every staff notice about a person still on record: (staff place, message id)."""
 
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from jinja2 import TemplateError, meta
 
 from bot.core.conversation import Answer, Conversation
 from bot.core.events import encode_choice
+from bot.core.records import CONSENT_KINDS
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
 from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
@@ -30,8 +32,32 @@ COMMON_TEMPLATES = (
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
     "staff/relay_message", "staff/relay_ended", "common/resumed",
     "common/talk_unavailable", "common/pick_one",
-    "common/book_after_red_flag",
+    "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
+    "staff/consent_withdrawn",
 )
+# What /mydata is shown, for checking common/mydata.j2 (bot/engine/privacy.py `describe`).
+_SAMPLE_ANSWER = {"question_id": "who", "question": "Who", "answer_id": "me", "answer": "Me",
+                  "typed": False}
+SAMPLE_DATA = {
+    "channel": "check", "user_id": "check",
+    "conversation": {"flow": "knee", "flow_title": "Knee pain check", "question": "who",
+                     "finished": False, "source": "instagram", "talking_with_staff": False,
+                     "started_at": "2025-01-01T10:00:00+00:00",
+                     "updated_at": "2025-01-01T10:05:00+00:00", "answers": [_SAMPLE_ANSWER]},
+    "last_screening": {"flow": "knee", "flow_title": "Knee pain check", "flow_version": "2",
+                       "result": "result", "likely_contributors": ["Hip mobility"],
+                       "drivers": ["hip_mobility"], "red_flag": None, "red_flag_title": "",
+                       "urgency": None, "unsure_flags": [], "answers": [_SAMPLE_ANSWER]},
+    "events": [{"at": "2025-01-01T10:00:00+00:00", "kind": "started", "flow": "knee",
+                "detail": "", "flow_version": ""}] * 25,
+    "leads": [{"at": "2025-01-01T10:06:00+00:00", "name": "Sam", "email": "sam@example.com",
+               "phone": "", "source": "", "flow": "knee", "drivers": [], "red_flag": None,
+               "urgency": None, "flow_version": "2", "consent_version": "2+0123abcd"}],
+    "consents": [{"kind": "contacted", "text_version": "2+0123abcd",
+                  "given_at": "2025-01-01T10:06:00+00:00", "channel": "check",
+                  "withdrawn_at": "2025-01-02T10:00:00+00:00"}],
+    "staff_notices": 2,
+}
 INPUT_SAMPLES: dict[str, object] = {
     "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
 }
@@ -40,7 +66,11 @@ SAMPLE_EXTRAS = {
     "already": False, "text": "hello", "offers_booking": True,
     "outcome": {"drivers": ["hip_mobility"]},
     "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
+    "data": SAMPLE_DATA, "nothing": False, "withdrawn": True,
+    "asked_at": ["2025-01-01T10:06:00+00:00"],
 }
+# Data folder modes that let other users of the host read people's answers.
+READABLE_BY_OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +98,10 @@ def check_all(engine: Engine) -> list[Problem]:
         Problem("settings", "", f"practice.{name}", "still a placeholder address", warning=True)
         for name in engine.settings.practice.placeholders()
     ]
+    problems += check_data_folder(engine.settings.data_dir, engine.settings.database_path)
+    if engine.settings.public_url and engine.settings.link_secret is None:
+        problems.append(Problem("settings", "", "link_secret", "not set: link clicks made "
+                                "before a restart may be counted twice", warning=True))
     if engine.settings.default_flow not in engine.flows:
         problems.append(
             Problem(
@@ -113,6 +147,43 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     problems += _check_drivers(flow)
     problems += _check_clinical(flow)
     problems += _check_lead(flow)
+    problems += _check_consent(flow)
+    return problems
+
+
+def check_data_folder(folder: Path, database: Path) -> list[Problem]:
+    """Warn when other users of the host can read the data folder or the database files."""
+    problems = []
+    for path in (folder, database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # not made yet: the bot creates it readable by its own user alone
+        if mode & READABLE_BY_OTHERS:
+            fix = "chmod 700" if path == folder else "chmod 600"
+            problems.append(Problem("settings", "", "data_dir", f"{path} can be read by other "
+                                    f"users of this host (mode {stat.S_IMODE(mode):o}); run "
+                                    f"`{fix} {path}`", warning=True))
+    return problems
+
+
+def _check_consent(flow: Flow) -> list[Problem]:
+    """A flow that saves a lead says what the "yes" agrees to, where it is asked, and the
+    version of those words."""
+    file, consent = str(flow.path), flow.consent
+    saves = any(s.action == "save_lead" for s in flow.states.values())
+    if consent is None:
+        return [Problem(file, "", "consent", "states save a lead but `consent:` is missing "
+                        "(what the person agrees to, where, and the wording's version)")
+                ] if saves else []
+    problems = []
+    if consent.asked_in not in flow.states:
+        problems.append(Problem(file, "", "consent.asked_in",
+                                f"unknown state {consent.asked_in!r}"))
+    unknown = [kind for kind in consent.to if kind not in CONSENT_KINDS]
+    if unknown or not consent.to:
+        problems.append(Problem(file, "", "consent.to", f"must list what is agreed to, of "
+                                f"{CONSENT_KINDS}; unknown: {unknown}"))
     return problems
 
 

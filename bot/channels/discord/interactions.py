@@ -28,7 +28,6 @@ from bot.channels.discord.render import (
     with_view,
 )
 from bot.core.events import Event, EventKind, Reply
-from bot.engine.commands import Command
 from bot.engine.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class Interactions:
         command = self.menu.command(name)
         if self.menu.post and name == self.menu.post:
             await self.posted_start_button(interaction)
-        elif command is not None and opens_a_flow(command):
+        elif command is not None and command.opens_flow:
             await self.started_flow(interaction, command.name)
         else:  # an info command, or one no longer offered: the engine says which
             await self.ran_command(interaction, name)
@@ -194,11 +193,6 @@ class Interactions:
     def _notice(self, template: str) -> str:
         return notice(self.engine, template, start_button=self.menu.start_label,
                       entry=self.menu.start.name if self.menu.start else "")
-
-
-def opens_a_flow(command: Command) -> bool:
-    """A command whose reply is a flow's first question, so it belongs in the person's DMs."""
-    return bool(command.flow) or command.action in ("start", "restart")
 
 
 async def _defer_privately(interaction: discord.Interaction) -> None:

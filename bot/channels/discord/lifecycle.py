@@ -24,6 +24,7 @@ from bot.channels.discord.interactions import Interactions
 from bot.channels.discord.menu import Menu, build_menu, sync
 from bot.channels.discord.render import CHANNEL, NO_MENTIONS
 from bot.channels.discord.staff import DiscordStaffChannel
+from bot.core.channel import ChannelError
 from bot.core.effects import Address, StaffNotifier
 from bot.core.events import Reply
 from bot.engine.engine import Engine
@@ -38,7 +39,7 @@ CONNECT_ERRORS = (discord.HTTPException, discord.GatewayNotFound, discord.Connec
 log = logging.getLogger(__name__)
 
 
-class CouldNotStart(RuntimeError):
+class CouldNotStart(ChannelError):
     """Discord refused or could not be reached at start; the message says why, in one line,
     without the token."""
 

@@ -16,6 +16,7 @@ from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.send import describe, send_reply
 from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
 from bot.channels.telegram.webhook import ALLOWED_UPDATES, Webhook
+from bot.core.channel import ChannelError
 from bot.core.effects import Address, StaffNotifier
 from bot.core.events import Reply
 from bot.engine.engine import Engine
@@ -27,7 +28,7 @@ RATE_LIMIT_RETRIES = 5
 log = logging.getLogger(__name__)
 
 
-class CouldNotStart(RuntimeError):
+class CouldNotStart(ChannelError):
     """Telegram refused or could not be reached at start; the message says why, in one line,
     without the token."""
 

@@ -1,0 +1,204 @@
+"""Settings that cannot work fail clearly: one plain line naming the setting and what is wrong,
+exit code 2, never a traceback; an empty variable means "not set"; `.env.example` works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from bot import cli
+from bot.settings import ROOT, SettingsError, load_settings
+
+PREFIX = "Settings are not valid: "
+
+
+def check_fails(capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `python -m bot check` in-process; it must fail with exactly one plain line."""
+    assert cli.main(["check"]) == 2
+    err = capsys.readouterr().err
+    (line,) = err.splitlines()
+    assert line.startswith(PREFIX) and "Traceback" not in err
+    return line.removeprefix(PREFIX)
+
+
+def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | bytes) -> Path:
+    path = tmp_path / "settings.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    monkeypatch.setenv("BOT_SETTINGS_FILE", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _data_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+
+
+# -- the settings file ------------------------------------------------------------------------
+
+
+def test_malformed_yaml_names_the_file_and_the_line(tmp_path, monkeypatch, capsys):
+    path = settings_file(tmp_path, monkeypatch, "practice:\n  name: [unclosed\ndata_dir: x\n")
+    line = check_fails(capsys)
+    assert line.startswith(f"BOT_SETTINGS_FILE ({path}): is not valid YAML at line")
+
+
+def test_a_yaml_list_is_not_a_settings_file(tmp_path, monkeypatch, capsys):
+    settings_file(tmp_path, monkeypatch, "- data_dir: x\n- web_port: 1\n")
+    assert "must be a mapping of setting: value, not a list" in check_fails(capsys)
+
+
+def test_a_binary_file_is_not_a_settings_file(tmp_path, monkeypatch, capsys):
+    settings_file(tmp_path, monkeypatch, bytes(range(256)) * 4)
+    assert "is not a text file" in check_fails(capsys)
+
+
+def test_a_settings_file_that_does_not_exist_is_an_error_not_ignored(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", str(tmp_path / "setings.yaml"))
+    assert check_fails(capsys) == f"BOT_SETTINGS_FILE ({tmp_path}/setings.yaml): the file " \
+                                  "does not exist"
+
+
+def test_a_folder_is_not_a_settings_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", str(tmp_path))
+    assert "is a folder, not a settings file" in check_fails(capsys)
+
+
+def test_an_unknown_setting_in_the_file_is_named(tmp_path, monkeypatch, capsys):
+    settings_file(tmp_path, monkeypatch, "practice:\n  nme: Knees R Us\n")
+    assert check_fails(capsys) == "practice.nme (BOT_PRACTICE__NME): is not a setting"
+
+
+def test_a_javascript_booking_url_in_the_file_is_refused(tmp_path, monkeypatch, capsys):
+    settings_file(tmp_path, monkeypatch, "practice:\n  booking_url: 'javascript:alert(1)'\n")
+    line = check_fails(capsys)
+    assert line.startswith("practice.booking_url (BOT_PRACTICE__BOOKING_URL): must be an "
+                           "http:// or https:// address")
+
+
+# -- one environment variable at a time -------------------------------------------------------
+
+CASES = {
+    "unknown default flow": ({"BOT_DEFAULT_FLOW": "nope"},
+                             "default_flow (BOT_DEFAULT_FLOW): no flow 'nope'"),
+    "port too high": ({"BOT_WEB_PORT": "99999"}, "web_port (BOT_WEB_PORT): must be a port"),
+    "negative port": ({"BOT_WEB_PORT": "-1"}, "web_port (BOT_WEB_PORT): must be a port"),
+    "port not a number": ({"BOT_WEB_PORT": "eighty"}, "web_port (BOT_WEB_PORT): "),
+    "bad host": ({"BOT_WEB_HOST": "not a host!"}, "web_host (BOT_WEB_HOST): must be an IP"),
+    "bad address": ({"BOT_WEB_HOST": "999.1.2.3"}, "web_host (BOT_WEB_HOST): must be an IP"),
+    "booking url not a url": ({"BOT_PRACTICE__BOOKING_URL": "not a url"},
+                              "practice.booking_url (BOT_PRACTICE__BOOKING_URL): must be an "
+                              "http:// or https:// address (got 'not a url')"),
+    "javascript booking url": ({"BOT_PRACTICE__BOOKING_URL": "javascript:alert(1)"},
+                               "practice.booking_url (BOT_PRACTICE__BOOKING_URL): must be"),
+    "public url with a space": ({"BOT_PUBLIC_URL": "foo bar"},
+                                "public_url (BOT_PUBLIC_URL): must be an http"),
+    "webhook not https": ({"BOT_TELEGRAM_WEBHOOK_URL": "http://bot.test/hook"},
+                          "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must be an https"),
+    "dialogs folder missing": ({"BOT_DIALOGS_DIR": "{tmp}/no-dialogs"},
+                               "dialogs_dir (BOT_DIALOGS_DIR): folder {tmp}/no-dialogs does "
+                               "not exist"),
+    "templates folder missing": ({"BOT_TEMPLATES_DIR": "{tmp}/no-templates"},
+                                 "templates_dir (BOT_TEMPLATES_DIR): folder {tmp}/no-templates "
+                                 "does not exist"),
+    "data folder is a file": ({"BOT_DATA_DIR": "{tmp}/a-file"},
+                              "data_dir (BOT_DATA_DIR): {tmp}/a-file is a file, not a folder"),
+    "data folder under a file": ({"BOT_DATA_DIR": "{tmp}/a-file/data"},
+                                 "data_dir (BOT_DATA_DIR): {tmp}/a-file/data cannot be created: "
+                                 "{tmp}/a-file is a file"),
+}
+
+
+@pytest.mark.parametrize(("variables", "expected"), CASES.values(), ids=CASES.keys())
+def test_each_wrong_setting_gives_one_plain_line(variables, expected, tmp_path, monkeypatch,
+                                                 capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    assert check_fails(capsys).startswith(expected.replace("{tmp}", str(tmp_path)))
+
+
+def test_a_secret_is_never_repeated_in_the_error(monkeypatch):
+    monkeypatch.setenv("BOT_TELEGRAM_TOKEN", "123:very-secret")
+    monkeypatch.setenv("BOT_WEB_PORT", "99999")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "very-secret" not in str(error.value)
+
+
+def test_an_unwritable_data_folder_is_named(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    if os.geteuid() == 0:  # root may write anywhere: play a user who may not
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **options: Path(path) != folder
+                            and real_access(path, mode, **options))
+    monkeypatch.setenv("BOT_DATA_DIR", str(folder))
+    assert check_fails(capsys) == f"data_dir (BOT_DATA_DIR): {folder} is not writable by " \
+                                  "this user"
+
+
+def test_a_data_folder_that_cannot_be_made_is_named_before_anything_runs(monkeypatch,
+                                                                          capsys):
+    monkeypatch.setenv("BOT_DATA_DIR", "/proc/bot-data")  # not even root can make it
+    assert cli.main(["stats"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{PREFIX}data_dir (BOT_DATA_DIR): cannot create /proc/bot-data: ")
+    assert cli.main(["check"]) == 0  # check needs no data folder
+
+
+def test_the_command_line_exits_2_without_a_traceback():
+    env = {"PATH": "/usr/bin:/bin", "BOT_SETTINGS_FILE": os.devnull, "BOT_WEB_PORT": "99999",
+           "BOT_PUBLIC_URL": "foo bar"}
+    result = subprocess.run([sys.executable, "-m", "bot", "check"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"{PREFIX}web_port (BOT_WEB_PORT): must be a port number from 1 to 65535 (or 0 for any "
+        "free port) (got '99999')",
+        f"{PREFIX}public_url (BOT_PUBLIC_URL): must be an http:// or https:// address "
+        "(got 'foo bar')",
+    ]
+
+
+# -- empty values and the shipped examples ----------------------------------------------------
+
+
+def test_an_empty_variable_means_not_set(monkeypatch):
+    for name in ("BOT_DISCORD_GUILD_ID", "BOT_STAFF_TELEGRAM_CHAT_ID",
+                 "BOT_STAFF_DISCORD_CHANNEL_ID", "BOT_WEB_PORT", "BOT_PUBLIC_URL",
+                 "BOT_TELEGRAM_TOKEN", "BOT_PRACTICE__NAME"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert settings.discord_guild_id is None and settings.staff_telegram_chat_id is None
+    assert settings.web_port == 8080 and settings.telegram_token is None
+    assert settings.practice.name == "Get Your Fix Physical Therapy"
+
+
+def test_the_shipped_env_example_works_as_it_is(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # its data folder is ./data
+    monkeypatch.delenv("BOT_DATA_DIR")
+    variables = dotenv_values(ROOT / ".env.example")
+    assert "BOT_DISCORD_GUILD_ID" in variables  # shipped empty, as compose's env_file reads it
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value or "")
+    settings = load_settings()
+    assert settings.practice.clinician == "Dr. Jane Doe, PT, DPT"
+    assert settings.discord_guild_id is None and settings.data_dir == Path("data")
+    assert cli.main(["check"]) == 0
+    assert "errors" in capsys.readouterr().out
+
+
+def test_the_shipped_settings_example_works_as_it_is(monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", str(ROOT / "settings.example.yaml"))
+    settings = load_settings()
+    assert settings.practice.booking_url.startswith("https://")
