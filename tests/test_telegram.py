@@ -43,6 +43,7 @@ from tests.fakes.telegram import (
     SentMessage,
     parse_html,
 )
+from tests.test_new_flow import project_with_hip_flow
 
 # python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -425,6 +426,26 @@ async def test_command_menu_is_set_when_the_bot_starts(
     assert shown == [command.name for command in bot.engine.commands.for_menu("telegram")]
     assert shown[:2] == ["start", "knee"] and set(MENU) <= set(shown)
     assert all(command["description"] for command in menu["commands"])
+
+
+async def test_a_new_flow_from_yaml_gets_its_menu_command_and_runs_in_the_private_chat(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    project = project_with_hip_flow(tmp_path / "project")
+    settings = telegram_settings(tmp_path, telegram, dialogs_dir=project / "dialogs",
+                                 templates_dir=project / "templates")
+    async with bot_running(settings, telegram) as bot:
+        sam = bot.person(user_id=611, first_name="Sam")
+        await sam.send("/hipcheck")
+        await sam.press("Let's go")
+        await sam.press("Stiff in the morning")
+        (menu,) = telegram.calls_to("setMyCommands")
+        described = {c["command"]: c["description"] for c in menu["commands"]}
+        assert described["hipcheck"] == "Start the two-question hip check"
+        assert "hip check" in sam.received[0].text
+        assert "Morning stiffness" in sam.received[-1].text
+        assert "Watch on YouTube" in url_buttons(sam.received[-1])
+        assert (await bot.conversation_of(sam)).state == "hip_stiff_result"
 
 
 async def test_person_in_a_group_is_moved_to_a_private_chat(
