@@ -80,19 +80,24 @@ async def run(people: int, concurrency: int, data_dir: Path) -> None:
             await one_person(engine, f"person-{queue.pop()}", rng, latencies)
 
     gc.collect()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     await engine.store.close()
-    report(people, concurrency, latencies, elapsed)
+    report(people, concurrency, latencies, elapsed, cpu)
 
 
-def report(people: int, concurrency: int, latencies: list[float], elapsed: float) -> None:
+def report(
+    people: int, concurrency: int, latencies: list[float], elapsed: float, cpu: float
+) -> None:
     ordered = sorted(latencies)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"people: {people}, concurrency: {concurrency}, turns: {len(latencies)}")
     print(f"throughput: {len(latencies) / elapsed:,.0f} turns/s ({elapsed:.2f} s)")
+    # CPU per turn is steadier than turns/s on a shared machine: quote both.
+    print(f"CPU per turn: {cpu / len(latencies) * 1000:.3f} ms "
+          f"(= {len(latencies) / cpu:,.0f} turns per CPU-second)")
     print(f"turn latency: p50 {statistics.median(ordered) * 1000:.3f} ms, "
           f"p99 {p99 * 1000:.3f} ms, max {ordered[-1] * 1000:.3f} ms")
     print(f"peak memory (max RSS): {peak_mib:.1f} MiB")
