@@ -10,23 +10,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from bot.app import build_engine, purging_daily
-from bot.channels.discord import DiscordChannel
 from bot.channels.staff import AllStaffPlaces
-from bot.channels.telegram import TelegramChannel
 from bot.core.channel import Channel, ChannelError
 from bot.engine.engine import Engine
 from bot.server import create_app, serve
 from bot.settings import Settings
 
-CHANNELS = (TelegramChannel, DiscordChannel)
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    """Where a channel's class lives ("package:Class"), and the setting (its token) without
+    which it does not run. A channel's package, and its platform's library, is imported only
+    when that setting is present: a Telegram-only process never loads discord.py."""
+
+    where: str
+    token_setting: str
+
+    def load(self) -> Any:
+        """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py)."""
+        module, _, name = self.where.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def configured(self, settings: Settings) -> bool:
+        """True when its token is set, as the channel's own `configured` reads it."""
+        if getattr(settings, self.token_setting) is None:
+            return False  # not set: not even imported
+        return bool(self.load().configured(settings))
+
+
+CHANNELS = {
+    "telegram": ChannelEntry("bot.channels.telegram:TelegramChannel", "telegram_token"),
+    "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token"),
+}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 log = logging.getLogger(__name__)
@@ -45,9 +71,9 @@ class Runner:
         self.settings = settings
         self.engine = engine or build_engine(settings)
         self.channels: list[Channel] = [
-            kind(self.engine, settings, webhook=webhook)
-            for kind in CHANNELS
-            if kind.configured(settings) and (only is None or kind.name in only)
+            entry.load()(self.engine, settings, webhook=webhook)
+            for name, entry in CHANNELS.items()
+            if (only is None or name in only) and entry.configured(settings)
         ]
         self.app = create_app(self.engine)
         self._server: web.AppRunner | None = None
@@ -110,9 +136,9 @@ async def serve_until_stopped(runner: Runner) -> int:
 
 def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:
     """The process entry point for `run`, `telegram`, `discord` and `web`."""
-    for kind in CHANNELS:
-        if only is not None and kind.name in only and not kind.configured(settings):
-            print(f"error: BOT_{kind.name.upper()}_TOKEN is not set, so {kind.name} cannot run;"
-                  f" see docs/{kind.name}.md", file=sys.stderr)
+    for name, entry in CHANNELS.items():
+        if only is not None and name in only and not entry.configured(settings):
+            print(f"error: BOT_{entry.token_setting.upper()} is not set, so {name} cannot run;"
+                  f" see docs/{name}.md", file=sys.stderr)
             return 2
     return asyncio.run(serve_until_stopped(Runner(settings, only=only, webhook=webhook)))

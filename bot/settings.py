@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
     telegram_webhook_url: OptionalHttpsUrl = ""
     telegram_webhook_secret: SecretStr | None = None
+    # How the bot talks to the Bot API: aiohttp (bot/channels/telegram/request.py, fast) or
+    # httpx (python-telegram-bot's own). Both read a proxy from HTTPS_PROXY / ALL_PROXY.
+    telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # Discord (python -m bot discord)
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

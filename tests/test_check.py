@@ -206,3 +206,43 @@ def test_a_safety_block_without_red_flags_is_refused_when_loading(project):
     edit_whole_flow(project, lambda f: f["safety"].update(red_flags=[]))
     with pytest.raises(FlowError, match="red_flags"):
         load_flow(project / "dialogs" / "knee.yaml")
+
+
+# -- what a person is shown: labels read aloud, styles, Telegram's profile and group menu -------
+
+
+def test_a_label_with_a_slash_or_a_marker_is_an_error_screen_readers_spell_them(project):
+    edit_flow(project, lambda s: s["hip_squat"]["options"][-1].update(label="Not sure / skip"))
+    labels = project / "templates" / "common" / "labels.j2"
+    labels.write_text(labels.read_text().replace('"No, keep going"', '"» Keep going"'))
+    found = problems_in(project)
+    assert any("'hip_squat'" in p and "options.unsure.label" in p and "'/'" in p for p in found)
+    assert any("labels.j2" in p and "forget_no" in p and "'»'" in p for p in found)
+    assert all("read out by screen readers" in p for p in found)
+
+
+def test_an_unknown_style_or_two_expected_answers_is_an_error(project):
+    def restyle(states):
+        states["welcome"]["options"][1].update(style="primary")
+        states["pain_where"]["options"][0].update(style="loud")
+
+    edit_flow(project, restyle)
+    found = problems_in(project)
+    assert any("'welcome'" in p and "one expected answer at most" in p for p in found)
+    assert any("'pain_where'" in p and "unknown style 'loud'" in p for p in found)
+
+
+def test_a_telegram_description_over_its_limit_is_an_error(project):
+    short = project / "templates" / "telegram" / "short_description.j2"
+    short.write_text("A free knee pain check. " * 6)
+    (problem,) = problems_in(project)
+    assert "short_description.j2" in problem and "over Telegram's 120" in problem
+
+
+def test_a_group_menu_command_that_would_not_reach_the_private_chat_is_an_error(project):
+    path = project / "dialogs" / "commands.yaml"
+    path.write_text(path.read_text().replace(
+        "forget:  {action: forget, menu: [telegram, discord],",
+        "forget:  {action: forget, menu: [telegram, discord], groups: true,"))
+    (problem,) = problems_in(project)
+    assert "commands.forget.groups" in problem and "deep_link" in problem

@@ -9,6 +9,7 @@ everyone else, can see.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -47,6 +48,15 @@ from tests.fakes.discord import (
     read,
 )
 from tests.test_new_flow import project_with_hip_flow
+from tests.test_telegram import (
+    CONTACT_DETAILS,
+    EMAIL,
+    LIBRARY_LOGGERS,
+    NAME,
+    PHONE,
+    PHONE_TYPED,
+    log_leaks,
+)
 
 TOKEN = "fake-discord-token-4f9a1c"
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +94,7 @@ THROUGH_THE_CHECK = [
 ]
 PICKS = ["Squatting", "Lifting or gym", "Hips feel tight, can't go deep",
          "Knees drift in toward each other"]
-SUCCESS, PRIMARY = 3, 1  # button styles: a picked option is green
+PRIMARY, SECONDARY, SUCCESS, DANGER = 1, 2, 3, 4  # button styles: blue, grey, green, red
 GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES = 1 << 0, 1 << 9, 1 << 12  # gateway intents
 
 
@@ -371,9 +381,9 @@ async def test_person_picks_several_answers_on_one_message_then_presses_done(
     assert [message_id for message_id, _ in server.fake.edits] == [question.id, question.id]
     picked = {label: style for label, style in styles(question).items() if label.startswith("✓")}
     assert picked == {"✓ Stairs": SUCCESS, "✓ Running": SUCCESS}
-    assert {style for label, style in styles(question).items() if label not in picked} == {
-        PRIMARY
-    }
+    rest = {label: style for label, style in styles(question).items() if label not in picked}
+    assert rest.pop("Done") == PRIMARY, "the way on is the expected answer"
+    assert set(rest.values()) == {SECONDARY}
     assert question.button("Done")["custom_id"] == choice_custom_id(turn + 2, "done")
     assert "What makes it worse?" in question.content and "Your answer" not in question.content
 
@@ -405,7 +415,7 @@ async def test_press_on_a_pick_from_before_the_last_edit_changes_nothing(
     note, again = anna.sees()[seen:]
     assert "from an earlier question" in note.content
     assert_every_interaction_acknowledged_in_time(server.fake)  # never "interaction failed"
-    assert styles(again)["✓ Stairs"] == SUCCESS and styles(again)["Squatting"] == PRIMARY
+    assert styles(again)["✓ Stairs"] == SUCCESS and styles(again)["Squatting"] == SECONDARY
     assert len(server.fake.edits) == edits, "the pressed message is left as it was"
     saved = await server.engine.store.load(CHANNEL, str(ANNA))
     assert saved is not None and (saved.turn, saved.selection) == (turn, ["stairs"])
@@ -445,17 +455,21 @@ async def test_person_with_closed_dms_screens_in_private_replies(server: Server,
     assert_nothing_public_but(server.fake, [])
 
 
-async def test_commands_sync_to_the_guild_at_once_or_globally(server: Server) -> None:
+async def test_commands_sync_to_the_guild_at_once_and_globally_for_dms(server: Server) -> None:
     await server.start_bot(guild_id=GUILD_ID)
+    in_server, in_dm = (server.fake.commands_shown(in_guild=p) for p in (True, False))
     await server.stop_bot()
     await server.start_bot()
 
     menu = {c.name for c in server.engine.commands.for_menu(CHANNEL)}  # the registry's
     assert {"kneecheck", "contact", "help", "about", "book", "forget"} <= menu
 
-    (guild, in_guild), (everywhere, global_commands) = server.fake.command_syncs
-    assert (guild, everywhere) == (GUILD_ID, None)
-    for commands in (in_guild, global_commands):
+    (guild, own), (dms, for_dms), (everywhere, global_commands) = server.fake.command_syncs
+    assert (guild, dms, everywhere) == (GUILD_ID, None, None)
+    assert sorted(in_server) == sorted(menu | {"post-kneecheck"}), "each once in the server"
+    assert set(in_dm) == menu, "the screening's commands in DMs too, the moderators' not"
+    assert all(c["contexts"] == [1] for c in for_dms) and "contexts" not in own[0]
+    for commands in (own, global_commands):
         by_name = {c["name"]: c for c in commands}
         assert set(by_name) == menu | {"post-kneecheck"}
         assert int(by_name["post-kneecheck"]["default_member_permissions"]) == MANAGE_GUILD
@@ -463,9 +477,66 @@ async def test_commands_sync_to_the_guild_at_once_or_globally(server: Server) ->
         assert by_name["kneecheck"]["description"] == "Start the free knee pain check"
         assert by_name["help"]["description"] == "What I can do"  # common/commands.j2
         assert all(0 < len(c["description"]) <= 100 for c in commands)
+    assert by_name["kneecheck"]["contexts"] == [0, 1], "without a guild: servers and DMs"
+    assert by_name["post-kneecheck"]["contexts"] == [0]
     intents = server.fake.identifies[0]["intents"]
     assert intents == GUILDS | DIRECT_MESSAGES  # nothing privileged, no server messages
     assert not server.fake.unknown_routes
+
+
+async def test_person_in_a_dm_finds_help_and_about_and_starts_the_check_there(
+    server: Server, person
+) -> None:
+    await server.start_bot(guild_id=GUILD_ID)  # synced to the practice's server for speed
+    anna = person(ANNA, "anna")
+
+    await anna.runs("help", in_dm=True)
+    help_ = anna.last_message()
+    await anna.runs("about", in_dm=True)
+    about = anna.last_message()
+    await anna.runs("kneecheck", in_dm=True)
+
+    assert "Here's what I can do" in help_.content and not help_.ephemeral
+    assert "press a button or type your answer" in read(help_.content).text
+    assert "About" in about.content and "isn't medical advice" in read(about.content).text
+    assert "knee-pain check" in anna.dm()[-1].content
+    assert_nothing_public_but(server.fake, [])
+
+
+async def test_commands_synced_to_one_server_only_are_not_in_a_dms_picker(
+    server: Server, person
+) -> None:
+    await server.start_bot(guild_id=GUILD_ID)
+    anna = person(ANNA, "anna")
+    del server.fake.command_syncs[1:]  # as an older version left it: the server's own only
+
+    await anna.runs("help")  # in the server, still there
+    with pytest.raises(AssertionError, match="not in the command picker in a DM"):
+        await anna.runs("help", in_dm=True)
+    assert "Here's what I can do" in anna.last_message().content
+
+
+async def test_buttons_are_blue_for_the_expected_answer_grey_for_the_rest_red_for_forget(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+
+    await anna.runs("kneecheck", in_dm=True)
+    welcome = styles(anna.last_message())
+    await anna.presses("Let's start")
+    who = styles(anna.last_message())
+    await anna.presses("Me")
+    await anna.presses("No")
+    safety = styles(anna.last_message())
+    await anna.runs("forget", in_dm=True)
+    forget = styles(anna.last_message())
+
+    assert welcome == {"Let's start": PRIMARY, "What will you ask?": SECONDARY,
+                       "Not now": SECONDARY}, "style: primary in dialogs/knee.yaml"
+    assert set(who.values()) == {SECONDARY}, "no answer about a person is expected"
+    assert safety == {"Yes": SECONDARY, "No": SECONDARY, "Not sure": SECONDARY}
+    assert forget == {"Yes, delete everything": DANGER, "No, keep going": SECONDARY}
 
 
 async def test_what_the_practice_writes_is_shown_literally(server: Server, person) -> None:
@@ -898,3 +969,54 @@ async def test_person_who_presses_a_button_from_an_older_version_is_told_how_to_
     assert_every_interaction_acknowledged_in_time(server.fake)
 
 
+
+# -- logs ---------------------------------------------------------------------------------------
+
+
+async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
+    server: Server, person, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # the root logger and the capturing handler
+    for name in LIBRARY_LOGGERS:  # before the bot starts: it may quiet some of them on purpose
+        caplog.set_level(logging.DEBUG, logger=name)
+    await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
+    zebulon = person(ANNA, "zebulon")  # the name on their Discord profile, too
+    seen: set[str] = set()  # every answer id pressed and state id visited
+
+    async def state() -> str:
+        conversation = await server.engine.store.load(CHANNEL, str(ANNA))
+        assert conversation is not None
+        return conversation.state
+
+    async def press(label: str) -> None:
+        message = zebulon.latest_with(label)
+        seen.add(message.button(label)["custom_id"].split("|", 1)[-1])
+        await zebulon.presses(label, on=message)
+        seen.add(await state())
+
+    async def type_(text: str) -> None:
+        await zebulon.types(text)
+        seen.add(await state())
+
+    await zebulon.runs("kneecheck")
+    for label in THROUGH_THE_CHECK:  # a whole screening, by buttons
+        await press(label)
+    assert "result" in seen and "hips_tight" in seen
+    await press("Ask the practice to contact me")
+    await type_(NAME)
+    await type_(EMAIL)
+    await press("Yes, please contact me")
+    await zebulon.runs("contact", in_dm=True)  # and again, with a phone number typed
+    await type_(NAME)
+    await type_(PHONE_TYPED)
+    await press("Yes, please contact me")
+    assert "contact_saved" in seen
+    leads = await server.engine.store.leads()
+    assert sorted(lead.email or lead.phone for lead in leads) == sorted([EMAIL, PHONE])
+    notices = server.fake.staff_posts()
+    assert sum(NAME in notice.content for notice in notices) == 2, "the library carried it"
+    await server.stop_bot()
+
+    assert any(r.name.startswith("discord") for r in caplog.records), "library lines captured"
+    secrets = (*CONTACT_DETAILS, TOKEN)
+    assert log_leaks(caplog.records, secrets, seen, server.engine) == {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -30,7 +31,7 @@ from bot.core.markup import parse
 from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
 from bot.run import Runner, serve_until_stopped
 from bot.settings import Settings, load_settings
-from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
+from tests.conftest import HIP_MOBILITY_RUN, SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import (
     BOT_USERNAME,
     PICK_MARK,
@@ -44,6 +45,7 @@ from tests.fakes.telegram import (
     parse_html,
 )
 from tests.test_new_flow import project_with_hip_flow
+from tests.test_privacy import ids_used
 
 # python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -231,7 +233,7 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
             assert alex.question is question and f"{PICK_MARK}{label}" in question.labels
             continue
         assert question.reply_markup is None, "the answered question keeps no keyboard"
-        assert question.text.endswith(f"» {answer}"), "the question shows the answer chosen"
+        assert question.text.endswith(f"Your answer: {answer}"), "the question shows the answer"
 
     result = alex.received[-1]
     assert "likely contributors" in result.text
@@ -298,7 +300,8 @@ async def test_person_picks_several_answers_on_one_message_then_presses_done(
 
     (next_question,) = await alex.press("Done")
 
-    assert question.text.endswith("» Stairs, Running") and question.reply_markup is None
+    assert question.text.endswith("Your answer: Stairs, Running")
+    assert question.reply_markup is None
     assert "How long have you had this knee pain?" in next_question.text
     assert len(alex.received) == seen + 1
     assert (await bot.conversation_of(alex)).facts["worse_with"] == ["stairs", "running"]
@@ -418,14 +421,141 @@ async def test_person_from_a_book_deep_link_gets_the_booking_button(
     assert conversation is not None and conversation.source == "book"
 
 
-async def test_command_menu_is_set_when_the_bot_starts(
-    telegram: FakeTelegram, bot: RunningBot
+async def test_private_chats_show_every_command_and_groups_only_those_that_work_there(
+    telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    (menu,) = telegram.calls_to("setMyCommands")
-    shown = [command["command"] for command in menu["commands"]]
-    assert shown == [command.name for command in bot.engine.commands.for_menu("telegram")]
-    assert shown[:2] == ["start", "knee"] and set(MENU) <= set(shown)
-    assert all(command["description"] for command in menu["commands"])
+    older = [{"command": "cancel", "description": "Cancel"}]  # what an older version set
+    telegram.command_scopes["default"] = older
+    async with bot_running(telegram_settings(tmp_path, telegram), telegram) as bot:
+        registry = bot.engine.commands
+        private, groups = telegram.menu_in("private"), telegram.menu_in("supergroup")
+        group = {"id": -1002, "type": "supergroup", "title": "Runners"}
+        invitations = {name: await bot.person(503, chat=group).send(f"/{name}")
+                       for name in groups}
+
+    assert private == [command.name for command in registry.for_menu("telegram")]
+    assert private[:2] == ["start", "knee"] and set(MENU) <= set(private)
+    assert groups == [c.name for c in registry.for_menu("telegram", groups=True)]
+    assert groups == ["start", "help", "about", "book"], "groups: true in dialogs/commands.yaml"
+    assert "default" not in telegram.command_scopes, "the older menu is gone from every chat"
+    menu = telegram.command_scopes["all_private_chats"]
+    assert all(command["description"] for command in menu)
+    for name, (invitation,) in invitations.items():  # each one is carried to the private chat
+        (link,) = url_buttons(invitation).values()
+        assert "?start=" in link and "again" not in invitation.text, name
+
+
+async def test_person_opening_the_bot_reads_what_it_does_and_that_it_is_not_medical_advice(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, telegram, practice={"name": "Fix & Move <PT>"})
+    async with bot_running(settings, telegram):
+        pass
+    async with bot_running(settings, telegram):  # a restart sets nothing again
+        pass
+
+    description = telegram.descriptions["description"]
+    short = telegram.descriptions["short_description"]
+    assert "knee pain" in description.lower() and "Fix & Move <PT>" in description
+    assert "isn't medical advice" in description and "Start" in description
+    assert "Fix & Move <PT>" in short and "Not medical advice" in short
+    assert len(description) <= 512 and len(short) <= 120
+    assert "**" not in description + short, "plain text: no markup shows"
+    assert len(telegram.calls_to("setMyDescription")) == 1
+    assert len(telegram.calls_to("setMyShortDescription")) == 1
+    assert len(telegram.calls_to("setMyCommands")) == 2, "private chats and groups, once"
+
+
+async def test_a_practice_name_too_long_for_the_profile_is_cut_and_the_bot_still_starts(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    name = "Physical Therapy " * 30  # over 500 characters
+    settings = telegram_settings(tmp_path, telegram, practice={"name": name})
+    async with bot_running(settings, telegram) as bot:
+        alex = bot.person()
+        await alex.send("/start")
+
+    assert 0 < len(telegram.descriptions["description"]) <= 512
+    assert 0 < len(telegram.descriptions["short_description"]) <= 120
+    assert telegram.descriptions["description"].endswith("…")
+    assert alex.question.labels[0] == "Let's start"
+
+
+async def test_a_refused_profile_leaves_the_bot_answering(
+    telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    telegram.fail("setMyDescription", 400, "Bad Request: description is too long")
+    telegram.fail("setMyCommands", 400, "Bad Request: BOT_COMMAND_INVALID")
+    async with bot_running(telegram_settings(tmp_path, telegram), telegram) as bot:
+        alex = bot.person()
+        welcome = await alex.send("/start")
+
+    assert "knee-pain check" in texts(welcome)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("descriptions were not set" in w for w in warnings)
+    assert any("command menus were not set" in w for w in warnings)
+
+
+async def test_stop_is_one_word_in_the_menu_the_help_and_the_reply_to_cancel(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    menu = {c["command"]: c["description"] for c in telegram.command_scopes["all_private_chats"]}
+    await alex.send("/start")
+    help_ = texts(await alex.send("/help"))
+    stopped = texts(await alex.send("/cancel"))  # the old word still works
+
+    assert "stop" in menu and "cancel" not in menu and menu["stop"].startswith("Stop")
+    assert "stop: stop the check" in help_ and "cancel" not in help_.lower()
+    assert "stopped the check" in stopped and "cancel" not in stopped.lower()
+    assert {"about", "help"} <= set(menu)
+
+
+async def test_person_who_types_something_unclear_is_told_to_tap_a_button_or_type(
+    alex: Person, bot: RunningBot
+) -> None:
+    await start_to_first_safety_question(alex)
+
+    (reask, question) = await alex.send("purple elephant")
+    help_ = texts(await alex.send("/help"))
+
+    assert "tap a button or type your answer" in reask.text
+    assert "number" not in reask.text, "Telegram's buttons carry no numbers"
+    assert "You can tap a button or type your answer" in help_ and "number" not in help_
+    assert "Safety question 1" in question.text
+
+
+async def test_short_answers_share_a_row_and_long_ones_have_a_row_each(
+    alex: Person, bot: RunningBot
+) -> None:
+    shown = []
+    await alex.send("/start")
+    for label in ("Let's start", "Me", "No"):
+        shown.append(alex.question.rows)
+        await alex.press(label)
+    welcome, who, injury = shown
+
+    assert alex.question.rows == [["Yes", "No", "Not sure"]], "three short ones: one row"
+    assert who == [["Me"], ["My child (under 18)"], ["Another adult"]]
+    assert welcome == [["Let's start"], ["What will you ask?"], ["Not now"]]
+    assert injury == [["Yes, in the last 7 days"], ["Yes, 1 to 6 weeks ago"], ["No"],
+                      ["Not sure"]], "one long label puts every answer on a row of its own"
+
+
+async def test_buttons_and_answer_lines_read_as_words_to_a_screen_reader(
+    telegram: FakeTelegram, alex: Person, bot: RunningBot
+) -> None:
+    await alex.send("/start")
+    for choice_id in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):
+        await alex.choose(choice_id)
+    await alex.send("/forget")
+
+    calls = [*telegram.calls_to("sendMessage"), *telegram.calls_to("editMessageText")]
+    keyboards = [call["reply_markup"] for call in calls if call.get("reply_markup")]
+    labels = [b["text"] for k in keyboards for row in k["inline_keyboard"] for b in row]
+    assert "Not sure, or couldn't try it" in labels and "Yes, delete everything" in labels
+    assert not [label for label in labels if "/" in label or "»" in label]
+    assert not [m.text for m in alex.received if "»" in m.text]
+    assert any(m.text.endswith("Your answer: Me") for m in alex.received)
 
 
 async def test_a_new_flow_from_yaml_gets_its_menu_command_and_runs_in_the_private_chat(
@@ -439,8 +569,8 @@ async def test_a_new_flow_from_yaml_gets_its_menu_command_and_runs_in_the_privat
         await sam.send("/hipcheck")
         await sam.press("Let's go")
         await sam.press("Stiff in the morning")
-        (menu,) = telegram.calls_to("setMyCommands")
-        described = {c["command"]: c["description"] for c in menu["commands"]}
+        menu = telegram.command_scopes["all_private_chats"]
+        described = {c["command"]: c["description"] for c in menu}
         assert described["hipcheck"] == "Start the two-question hip check"
         assert "hip check" in sam.received[0].text
         assert "Morning stiffness" in sam.received[-1].text
@@ -1018,3 +1148,85 @@ async def test_pressing_the_contact_button_on_the_result_keeps_its_link_buttons(
         "Watch on YouTube", "Listen to Highly Functional", "Book a complimentary call"
     }
     assert "Ask the practice to contact me" not in result.labels
+
+
+# -- logs ---------------------------------------------------------------------------------------
+
+# Loggers turned to DEBUG before the bot starts; the bot may quiet some of them on purpose.
+LIBRARY_LOGGERS = ("telegram", "httpx", "httpcore", "discord", "aiohttp", "transitions", "bot")
+NAME, EMAIL = "Zebulon Quarry", "zq.private@example.com"
+PHONE_TYPED, PHONE = "+1 415 555 2671", "+14155552671"
+CONTACT_DETAILS = (NAME, "Zebulon", "Quarry", EMAIL, "zq.private", PHONE_TYPED, PHONE,
+                   "555 2671", "5552671")
+# Answer ids that are ordinary words in library lines ("connect_tcp ... socket_options=None",
+# "Bootstrap done"): looked for only in what a line was filled in with, as test_privacy does.
+ORDINARY_WORDS = {"begin", "me", "no", "yes", "none", "done", "now", "long", "pass", "skip", "who"}
+
+
+def log_leaks(
+    records: list[logging.LogRecord], secrets: tuple[str, ...], pressed: set[str],
+    engine: Engine,
+) -> dict[str, list[str]]:
+    """Each captured line that gives something away, and what: a contact detail or the token
+    anywhere in it (any case); any state or answer id of any flow as a word in what it was
+    filled in with (its args); an id pressed or a state visited, unless an ordinary word, or
+    any id with an underscore ("rf_hot_swollen", "12|hips_tight"), as a word anywhere in it."""
+    ids = ids_used(engine) | pressed
+    distinctive = {i for i in ids if "_" in i} | (pressed - ORDINARY_WORDS)
+    found: dict[str, list[str]] = {}
+    for record in records:
+        message = record.getMessage()
+        args = record.args if isinstance(record.args, tuple) else (record.args or ())
+        filled = " ".join(str(arg) for arg in args if arg is not None)  # not "Shard ID None"
+        filled_words = set(re.findall(r"[\w']+", filled.lower()))
+        words = set(re.findall(r"[\w']+", message.lower()))
+        leaked = [secret for secret in secrets if secret.lower() in message.lower()]
+        leaked += sorted((ids & filled_words) | (distinctive & words))
+        if leaked:
+            found[f"{record.name}: {message[:200]}"] = leaked
+    return found
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
+    tmp_path: Path, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
+    caplog.set_level(logging.DEBUG)  # the root logger and the capturing handler
+    for name in LIBRARY_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"],
+                                 telegram_transport=transport)
+    async with bot_running(settings, telegram) as bot:
+        staff = bot.person(900, first_name="Dana", chat=STAFF_CHAT)
+        person = bot.person(first_name="Zebulon")  # the name on their Telegram profile, too
+        seen: set[str] = set()  # every answer id pressed and state id visited
+
+        async def press(label: str) -> None:
+            seen.add(person.question.button(label)["callback_data"].split("|", 1)[1])
+            await person.press(label)
+            seen.add(await bot.state_of(person))
+
+        await person.send("/start")
+        for choice_id in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):  # a whole screening
+            await person.choose(choice_id)
+            seen |= {choice_id, await bot.state_of(person)}
+        assert "result" in seen and "hips_tight" in seen
+        await press("Ask the practice to contact me")
+        for contact in (EMAIL, PHONE_TYPED):  # a request with consent, by email then by phone
+            if contact == PHONE_TYPED:
+                await person.send("/contact")
+            for text in (NAME, contact):
+                await person.send(text)
+                seen.add(await bot.state_of(person))
+            await press("Yes, please contact me")
+        assert "contact_saved" in seen
+        leads = await bot.engine.store.leads()
+        assert sorted(lead.email or lead.phone for lead in leads) == sorted([EMAIL, PHONE])
+
+    assert sum(NAME in notice.text for notice in staff.received) == 2, "the library carried it"
+    # httpx's stack logs each call at DEBUG; the aiohttp transport logs nothing of its own
+    library, level = ("httpcore", logging.DEBUG) if transport == "httpx" else ("telegram", 0)
+    assert any(r.name.startswith(library) and r.levelno >= level
+               for r in caplog.records), "library lines were captured"
+    secrets = (*CONTACT_DETAILS, TOKEN, TOKEN.split(":")[1])
+    assert log_leaks(caplog.records, secrets, seen, bot.engine) == {}

@@ -4,26 +4,61 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 import textwrap
 from typing import TextIO
 
 from bot.core.events import Event, Message, Reply
-from bot.core.markup import plain
+from bot.core.markup import Span, parse, plain, plain_span
 from bot.engine.engine import Engine
 
 CHANNEL = "console"
+BOLD, NORMAL = "\033[1m", "\033[22m"  # ANSI: bold on, bold off
+LONG_URL = 60  # a link longer than this goes last, on a line of its own, so it stays whole
 
 
-def format_message(message: Message) -> str:
-    """Plain text with buttons as a numbered list and links as `label: url`."""
-    parts = [plain(message.text)]
+def format_message(message: Message, styled: bool = False) -> str:
+    """Terminal text (see `terminal_text`), buttons as a numbered list, links as
+    `-> label: url`; a long link last, its address on a line of its own."""
+    parts = [terminal_text(message.text, styled)]
     if message.choices:
         parts.append("\n".join(f"  {n}. {c.label}" for n, c in enumerate(message.choices, 1)))
-    if message.links:
-        parts.append("\n".join(f"  -> {link.label}: {link.url}" for link in message.links))
+    short = [link for link in message.links if len(link.url) <= LONG_URL]
+    long = [link for link in message.links if len(link.url) > LONG_URL]
+    lines = [f"  -> {link.label}: {link.url}" for link in short]
+    lines += [f"  -> {link.label}:\n{link.url}" for link in long]
+    parts.append("\n".join(lines))
     return "\n\n".join(part for part in parts if part)
+
+
+def terminal_text(text: str, styled: bool) -> str:
+    """Light markup for a terminal: bold as ANSI bold where `styled`; elsewhere a heading (a
+    line that is all bold) in upper case, other bold as plain words; links as `label (url)`."""
+    lines = []
+    for line in text.split("\n"):
+        spans = parse(line)
+        if styled:
+            lines.append("".join(_styled(span) for span in spans))
+        elif [span.kind for span in spans if span.text.strip()] == ["bold"]:
+            lines.append(plain(line).upper())
+        else:
+            lines.append(plain(line))
+    return "\n".join(lines)
+
+
+def _styled(span: Span) -> str:
+    if span.kind == "bold":
+        return f"{BOLD}{span.text}{NORMAL}"
+    return plain_span(span)
+
+
+def shows_bold(out: TextIO) -> bool:
+    """True for a terminal that shows ANSI bold: not a pipe or file, not TERM=dumb, and not
+    turned off with NO_COLOR (no-color.org)."""
+    return (out.isatty() and os.environ.get("TERM", "") != "dumb"
+            and not os.environ.get("NO_COLOR"))
 
 
 def reply_as_json_lines(reply: Reply) -> list[str]:
@@ -47,12 +82,14 @@ def reply_as_json_lines(reply: Reply) -> list[str]:
 async def say(
     engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO, width: int = 0
 ) -> Reply:
-    """Run one turn and print the reply (wrapped to `width` columns when given)."""
+    """Run one turn and print the reply (wrapped to `width` columns when given; bold where
+    `out` is a terminal that shows it)."""
     reply = await engine.handle(Event.from_text(CHANNEL, user_id, text))
     if as_json:
         out.write("".join(line + "\n" for line in reply_as_json_lines(reply)))
     else:
-        shown = "\n\n".join(format_message(m) for m in reply.messages)
+        styled = shows_bold(out)
+        shown = "\n\n".join(format_message(m, styled) for m in reply.messages)
         out.write((_wrap(shown, width) if width else shown) + "\n")
     return reply
 

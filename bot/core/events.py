@@ -39,6 +39,12 @@ class Event:
                    argument=command[1])
 
 
+# How a choice stands out, where a channel can show it (Discord's button colours): the expected
+# answer, the one that deletes something, or neither ("").
+PRIMARY, DANGER = "primary", "danger"
+STYLES = (PRIMARY, DANGER)
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     """A button that answers the current question."""
@@ -46,6 +52,7 @@ class Choice:
     id: str
     label: str
     selected: bool = False  # picked, in a multi-select question not yet done
+    style: str = ""  # PRIMARY, DANGER or "" (see STYLES)
 
 
 @dataclass(frozen=True, slots=True)

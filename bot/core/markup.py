@@ -99,10 +99,11 @@ def _best_cut(text: str, limit: int) -> int:
 
 def plain(text: str) -> str:
     """Render as plain text: links become `label (url)`."""
-    return render(text, _plain_span)
+    return render(text, plain_span)
 
 
-def _plain_span(span: Span) -> str:
+def plain_span(span: Span) -> str:
+    """One span as plain text: a link becomes `label (url)`."""
     if span.kind == "link":
         return span.text if span.text == span.url else f"{span.text} ({span.url})"
     return span.text

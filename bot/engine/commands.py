@@ -32,6 +32,7 @@ class Command:
     anywhere: tuple[str, ...] = ()
     deep_link: bool = False
     menu: tuple[str, ...] = ()
+    groups: bool = False  # a group chat's menu shows it too (it moves the person to a DM)
     link: str = ""
     flow: str = ""  # for a flow's entry command: the flow it opens
     description: str = ""  # for a flow's entry command; the others are in a template
@@ -74,10 +75,10 @@ class Commands:
                 return self._anywhere[word]
         return None
 
-    def for_menu(self, channel: str) -> list[Command]:
-        """The commands a channel's menu shows: start, the flows' entries, then the rest in
-        file order."""
-        shown = [c for c in self.all if channel in c.menu]
+    def for_menu(self, channel: str, groups: bool = False) -> list[Command]:
+        """The commands a channel's menu shows (in group chats, only those marked `groups`):
+        start, the flows' entries, then the rest in file order."""
+        shown = [c for c in self.all if channel in c.menu and (c.groups or not groups)]
         return sorted(shown, key=lambda c: (0 if c.action == "start" else 1 if c.flow else 3)
                       + (c.flow != self.default_flow if c.flow else 0))
 
@@ -124,6 +125,7 @@ def _command(name: str, spec: dict[str, Any], path: Path) -> Command:
         anywhere=tuple(str(w).lower() for w in spec.get("anywhere") or ()),
         deep_link=bool(spec.get("deep_link", False)),
         menu=tuple(spec.get("menu") or ()),
+        groups=bool(spec.get("groups", False)),
         link=str(spec.get("link") or ""),
     )
 
@@ -141,6 +143,7 @@ def _entry_commands(flow: Flow) -> list[Command]:
             words=words if index == 0 else (),
             deep_link=bool(entry.get("deep_link", False)),
             menu=tuple(menu or ()),
+            groups=bool(entry.get("groups", False)),
             flow=flow.id,
             description=str(entry.get("description") or flow.title),
         )

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.conversation import Conversation
-from bot.core.events import Choice, Link, Message, Outcome
+from bot.core.events import PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.flow import DONE_CHOICE, Flow, RedFlag, State
 from bot.engine.render import Renderer
@@ -141,14 +141,14 @@ class Composer:
     @staticmethod
     def _choices(conv: Conversation, state: State, labels: Any) -> tuple[Choice, ...]:
         if not state.multi:
-            return tuple(Choice(option.id, option.label) for option in state.options)
+            return tuple(Choice(o.id, o.label, style=o.style) for o in state.options)
         picked = set(conv.selection)
         marked = tuple(
             Choice(o.id, f"{labels.picked} {o.label}" if o.id in picked else o.label,
-                   selected=o.id in picked)
+                   selected=o.id in picked, style=o.style)
             for o in state.options
         )
-        return (*marked, Choice(DONE_CHOICE, labels.done))
+        return (*marked, Choice(DONE_CHOICE, labels.done, style=PRIMARY))  # the way on
 
     def outcome(self, conv: Conversation, state: State) -> Outcome:
         """The structured result of a final state; a red flag wins over any result."""

@@ -25,7 +25,7 @@ from bot.core.effects import (
     StaffNotice,
     StaffNotifier,
 )
-from bot.core.events import Choice, Event, EventKind, Message, Reply
+from bot.core.events import DANGER, Choice, Event, EventKind, Message, Reply
 from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
 from bot.engine.flow import (
@@ -575,7 +575,8 @@ class Engine:
         conv.pending = "forget"
         conv.turn += 1
         labels = self.compose.labels(conv)
-        choices = (Choice(FORGET_YES, labels.forget_yes), Choice(FORGET_NO, labels.forget_no))
+        choices = (Choice(FORGET_YES, labels.forget_yes, style=DANGER),
+                   Choice(FORGET_NO, labels.forget_no))
         text = self.compose.render("common/forget_confirm.j2", conv)
         return _Turn([Message(text, choices)], applied=True)
 

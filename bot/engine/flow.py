@@ -54,6 +54,7 @@ class Option:
     facts: dict[str, Any] = field(default_factory=dict)
     synonyms: tuple[str, ...] = ()
     exclusive: bool = False  # in a multi-select question, this answer stands alone
+    style: str = ""  # `primary` for the expected answer, `danger` for one that deletes
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +457,7 @@ def _options(
                 facts=dict(change.get("facts", option.facts)),
                 synonyms=option.synonyms,
                 exclusive=option.exclusive,
+                style=str(change.get("style", option.style)),
             )
         )
     return tuple(built)
@@ -473,6 +475,7 @@ def _option(item: dict[str, Any], path: Path, where: str) -> Option:
         facts=dict(item.get("facts") or {}),
         synonyms=tuple(str(s).lower() for s in item.get("synonyms") or ()),
         exclusive=bool(item.get("exclusive", False)),
+        style=str(item.get("style") or ""),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import TemplateError, meta
@@ -16,6 +15,10 @@ from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
 from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
+from bot.tools.check_shown import check_shown
+from bot.tools.problem import Problem
+
+__all__ = ["Problem", "check_all", "check_data_folder", "check_flow"]
 
 TELEGRAM_CALLBACK_BYTES = 64
 DISCORD_CUSTOM_ID_CHARS = 100
@@ -73,25 +76,9 @@ SAMPLE_EXTRAS = {
 READABLE_BY_OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding: where it is and what is wrong."""
-
-    file: str
-    state: str
-    field: str
-    message: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        kind = "warning" if self.warning else "error"
-        where = f"state {self.state!r}, field {self.field!r}" if self.state else self.field
-        return f"{self.file}: {where}: {kind}: {self.message}"
-
-
 def check_all(engine: Engine) -> list[Problem]:
     """Every problem in every flow, its templates, the common templates and the settings."""
-    problems = _check_common(engine) + _check_commands(engine)
+    problems = _check_common(engine) + _check_commands(engine) + check_shown(engine)
     for flow in engine.flows.values():
         problems += check_flow(engine, flow)
     problems += [

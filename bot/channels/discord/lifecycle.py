@@ -118,7 +118,7 @@ class DiscordClient(discord.Client):
         guild_id = self.channel.settings.discord_guild_id
         synced = await sync(self, self.channel.menu, guild_id)
         log.info("discord: %d commands synced (%s)", synced,
-                 f"guild {guild_id}" if guild_id else "global")
+                 f"guild {guild_id}, and globally for DMs" if guild_id else "global")
 
     async def _gateway(self) -> yarl.URL:
         if not self.channel.settings.discord_api_url:

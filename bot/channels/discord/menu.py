@@ -4,6 +4,11 @@ The registry (dialogs/commands.yaml and each flow's `entry`) says which commands
 menu offers and which flow an entry command opens. One command is Discord's own: moderators
 post a public start button for the default flow, named after that flow's Discord entry
 command (`post-` + its name).
+
+Where the commands show: synced globally, in every server the bot is in and in its DMs (where
+the screening runs). With BOT_DISCORD_GUILD_ID they are that server's own as well, which show
+there at once; a server's own commands never show in DMs, so the global copy then shows in DMs
+only, and no command shows twice in the server.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ POST_PREFIX = "post-"
 DESCRIPTION_LIMIT = 100
 MODERATORS = discord.Permissions(manage_guild=True)
 IN_GUILD, IN_BOT_DM = 0, 1  # where a command may be used (Discord's interaction contexts)
+EVERYWHERE, IN_DMS = [IN_GUILD, IN_BOT_DM], [IN_BOT_DM]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +48,21 @@ class Menu:
         """The registry command a slash command or start button names, if Discord offers it."""
         return next((c for c in self.commands if c.name == name), None)
 
-    def payload(self) -> list[dict[str, Any]]:
-        """Every command as Discord's bulk overwrite takes it."""
+    def payload(self, contexts: list[int] | None = EVERYWHERE) -> list[dict[str, Any]]:
+        """Every command as Discord's bulk overwrite takes it, used where `contexts` say (a
+        global command), or None for one server's own (which take no contexts). The
+        moderators' command is for servers only."""
+        where = {"contexts": contexts} if contexts is not None else {}
         everyone = [
-            {"type": 1, "name": c.name, "description": self.descriptions[c.name],
-             "contexts": [IN_GUILD, IN_BOT_DM], "default_member_permissions": None}
+            {"type": 1, "name": c.name, "description": self.descriptions[c.name], **where,
+             "default_member_permissions": None}
             for c in self.commands
         ]
-        if not self.post:
+        if not self.post or contexts == IN_DMS:
             return everyone
+        in_servers = {"contexts": [IN_GUILD]} if contexts is not None else {}
         moderators = {"type": 1, "name": self.post, "description": self.post_description,
-                      "contexts": [IN_GUILD], "default_member_permissions": str(MODERATORS.value)}
+                      **in_servers, "default_member_permissions": str(MODERATORS.value)}
         return [*everyone, moderators]
 
 
@@ -73,12 +83,12 @@ def build_menu(engine: Engine) -> Menu:
 
 
 async def sync(client: discord.Client, menu: Menu, guild_id: int | None) -> int:
-    """Overwrite the commands in one guild (they show at once) or globally; how many."""
-    assert client.application_id is not None  # known once logged in
+    """Overwrite the commands globally, for servers and DMs; with a guild, that server's own
+    (they show at once) and the global ones for DMs only. How many were synced."""
+    app = client.application_id
+    assert app is not None  # known once logged in
     if guild_id is None:
-        synced = await client.http.bulk_upsert_global_commands(client.application_id,
-                                                               menu.payload())
-    else:
-        synced = await client.http.bulk_upsert_guild_commands(client.application_id, guild_id,
-                                                              menu.payload())
-    return len(synced)
+        return len(await client.http.bulk_upsert_global_commands(app, menu.payload()))
+    own = await client.http.bulk_upsert_guild_commands(app, guild_id, menu.payload(None))
+    dms = await client.http.bulk_upsert_global_commands(app, menu.payload(IN_DMS))
+    return len(own) + len(dms)

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.events import Message, Reply, decode_choice, encode_choice
+from bot.core.events import DANGER, PRIMARY, Choice, Message, Reply, decode_choice, encode_choice
 from bot.core.markup import Span, render, split_text
 from bot.engine.engine import Engine
 from bot.engine.flow import DONE_CHOICE
@@ -27,6 +27,10 @@ ROWS, PER_ROW = 5, 5  # a message holds at most 5 rows of 5 buttons
 MESSAGE_LIMIT = 2000
 ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
 NO_MENTIONS = discord.AllowedMentions.none()
+# A choice's colour: blue for the answer the question expects (the flow's `style: primary`,
+# "Done"), red for one that deletes, grey for the rest, green once picked in a pick-several
+# question. Which answer is expected is the flow's to say, never this file's.
+STYLES = {PRIMARY: discord.ButtonStyle.primary, DANGER: discord.ButtonStyle.danger}
 
 Part = tuple[str, discord.ui.View | None]
 
@@ -116,13 +120,13 @@ class Buttons(discord.ui.View):
         return False
 
 
-def choice_button(turn: int, choice_id: str, label: str, *, selected: bool = False,
-                  row: int | None = None) -> discord.ui.Button[Buttons]:
-    """A choice: blue, or green once picked in a pick-several question."""
+def choice_button(turn: int, choice: Choice, row: int | None = None) -> discord.ui.Button[Buttons]:
+    """A choice, coloured by its style (see STYLES)."""
+    style = STYLES.get(choice.style, discord.ButtonStyle.secondary)
     return discord.ui.Button(
-        label=(label or choice_id)[:LABEL_LIMIT],
-        style=discord.ButtonStyle.success if selected else discord.ButtonStyle.primary,
-        custom_id=choice_custom_id(turn, choice_id),
+        label=(choice.label or choice.id)[:LABEL_LIMIT],
+        style=discord.ButtonStyle.success if choice.selected else style,
+        custom_id=choice_custom_id(turn, choice.id),
         row=row,
     )
 
@@ -136,7 +140,7 @@ def start_view(command: str, label: str) -> Buttons:
 
 
 def buttons(message: Message, turn: int) -> Buttons | None:
-    """Choice buttons (picked ones green), then link buttons.
+    """Choice buttons (coloured by style, picked ones green), then link buttons.
 
     In a pick-several question "Done" gets a row of its own under the options (and the links
     the rows after it), when that fits Discord's five rows.
@@ -150,10 +154,9 @@ def buttons(message: Message, turn: int) -> Buttons | None:
     link_row = done_row + len(finish)
     fits = bool(finish) and link_row + -(-len(message.links) // PER_ROW) <= ROWS
     for choice in choices:
-        view.add_item(choice_button(turn, choice.id, choice.label, selected=choice.selected))
+        view.add_item(choice_button(turn, choice))
     for number, choice in enumerate(finish):
-        view.add_item(choice_button(turn, choice.id, choice.label,
-                                    row=done_row + number if fits else None))
+        view.add_item(choice_button(turn, choice, row=done_row + number if fits else None))
     for number, link in enumerate(message.links):
         row = link_row + number // PER_ROW if fits else None
         view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url, row=row))

@@ -5,6 +5,7 @@
 - handlers.py: what the person did -> Event -> engine -> reply;
 - ordering.py: each chat's updates one by one, many chats at once;
 - webhook.py: the webhook route on the one web server, with its secret-token check;
+- profile.py: what a person sees before writing: descriptions, command menus by chat type;
 - staff.py: the staff chat: notices in, staff replies out to the person, on any channel;
 - lifecycle.py: `TelegramChannel`, started and stopped by bot/run.py.
 """

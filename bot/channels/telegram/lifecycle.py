@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
 
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.profile import set_profile
+from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.send import describe, send_reply
 from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
 from bot.channels.telegram.webhook import ALLOWED_UPDATES, Webhook
@@ -55,6 +57,8 @@ class TelegramChannel:
         self.settings = settings
         self.webhook = webhook
         hide_in_logs(token_of(settings))  # before the library logs its URLs, which carry it
+        library = logging.getLogger("telegram")  # its DEBUG lines carry every update and call
+        library.setLevel(max(logging.INFO, library.getEffectiveLevel()))
         self.application = build_application(settings, webhook=webhook,
                                               rate_limiter=rate_limiter)
         add_handlers(self.application, Handlers(engine), settings.staff_telegram_chat_id)
@@ -70,8 +74,9 @@ class TelegramChannel:
             self._route.mount(app)
 
     async def start(self) -> None:
-        """Connect, set the command menu, and take updates (polling, or the webhook mounted
-        before); raises CouldNotStart, in one line and without the token, when that fails."""
+        """Connect, set the descriptions and command menus, and take updates (polling, or the
+        webhook mounted before); raises CouldNotStart, in one line and without the token, when
+        that fails."""
         try:
             await self._start()
         except InvalidToken:
@@ -108,7 +113,7 @@ class TelegramChannel:
         except BaseException:
             await self.application.bot.shutdown()  # getMe failed: close the clients it opened
             raise
-        await self._set_command_menu()
+        await set_profile(self.application.bot, self.engine)
         await self.application.start()
         if self._route is not None:
             await self._route.open(self.application)
@@ -122,13 +127,6 @@ class TelegramChannel:
             self._staff = TelegramStaffChat(self.application.bot, chat_id, self.engine.store)
         log.info("telegram: @%s is taking updates by %s", self.application.bot.username,
                  "webhook" if self._route is not None else "polling")
-
-    async def _set_command_menu(self) -> None:
-        """The command menu, from the command registry; a bot without one still works."""
-        try:
-            await self.application.bot.set_my_commands(command_menu(self.engine))
-        except TelegramError as error:
-            log.warning("telegram: the command menu was not set: %s", describe(error))
 
     async def _close(self) -> None:
         """Whatever was started, stopped in order: the route, polling, handling, connections."""
@@ -146,7 +144,8 @@ def build_application(
     settings: Settings, *, webhook: bool = False, rate_limiter: BaseRateLimiter | None = None
 ) -> Application:
     """The python-telegram-bot Application: HTML replies without link previews, flood limits
-    waited out, each chat's updates in order; no updater in webhook mode."""
+    waited out, each chat's updates in order, the Bot API over the transport chosen
+    (BOT_TELEGRAM_TRANSPORT); no updater in webhook mode."""
     builder = (
         ApplicationBuilder()
         .token(token_of(settings))
@@ -160,18 +159,13 @@ def build_application(
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerChatUpdateProcessor())
     )
+    if settings.telegram_transport == "aiohttp":  # else python-telegram-bot's httpx
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(connection_pool_size=1)  # one long poll at a time, as the library's
+        )
     if webhook:
         builder = builder.updater(None)
     return builder.build()
-
-
-def command_menu(engine: Engine) -> list[BotCommand]:
-    """The registry's Telegram commands, described by the flow or common/commands.j2."""
-    described = engine.compose.render_names("common/commands.j2")
-    return [
-        BotCommand(command.name, command.description or getattr(described, command.name))
-        for command in engine.commands.for_menu(CHANNEL)
-    ]
 
 
 def token_of(settings: Settings) -> str:

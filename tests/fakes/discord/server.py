@@ -7,6 +7,11 @@ events its intents ask for, and, as Discord does, hides what a server message sa
 without the Message Content intent unless the message mentions it. Tests push
 INTERACTION_CREATE and MESSAGE_CREATE events as a person would cause them (see person.py) and
 read back every message the bot sent, with its content, buttons, flags and who can see it.
+
+A person can run only a slash command their command picker shows where they are, as Discord
+decides it from the last sync of each place: a server's own commands in that server only,
+never in DMs; a global command wherever its `contexts` say (none: everywhere). Who may use a
+command in a server is left to the bot, since a server's admins can change it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ GUILD_ID = 900_000_000_000_000_100
 PUBLIC_CHANNEL_ID = 900_000_000_000_000_200
 STAFF_CHANNEL_ID = 900_000_000_000_000_300  # private: only the practice's staff read it
 EPHEMERAL = 1 << 6
+IN_GUILD, IN_BOT_DM, IN_PRIVATE_CHANNEL = 0, 1, 2  # interaction contexts
 MANAGE_GUILD = 1 << 5
 GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15  # gateway intents
 BOT_USER = {
@@ -166,10 +172,26 @@ class FakeDiscord:
         """Until `count` clients have identified on the gateway."""
         await self.until(lambda: len(self.identifies) >= count, timeout, "no IDENTIFY")
 
+    def commands_shown(self, *, in_guild: bool) -> list[str]:
+        """The slash commands a person's command picker shows in the server, or in their DM
+        with the bot: each place's last bulk overwrite counts."""
+        latest = dict(self.command_syncs)  # guild id (None: global) -> commands, last one wins
+        context = IN_GUILD if in_guild else IN_BOT_DM
+        everywhere = (IN_GUILD, IN_BOT_DM, IN_PRIVATE_CHANNEL)
+        shown = [c["name"] for c in latest.get(None, [])
+                 if context in (c.get("contexts") or everywhere)]
+        if in_guild:
+            shown += [c["name"] for c in latest.get(GUILD_ID, [])]
+        return shown
+
     async def slash(
         self, user_id: int, name: str, *, in_guild: bool = True, permissions: int = 0
     ) -> Interaction:
-        """A person runs a slash command in the server (or in their DM with the bot)."""
+        """A person runs a slash command in the server (or in their DM with the bot); only one
+        their command picker shows there can be run."""
+        if name not in self.commands_shown(in_guild=in_guild):
+            place = "the server" if in_guild else "a DM"
+            raise AssertionError(f"/{name} is not in the command picker in {place}")
         data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": []}
         return await self._interact(2, user_id, data, in_guild, permissions)
 

@@ -4,7 +4,8 @@
 against it. It keeps the messages the bot sent (their HTML read as Telegram reads it, see
 entities.py), records every call, queues updates for long polling or posts them to a webhook
 (through the bot's reverse proxy, when one is given), and fails (429, 5xx, 400) or answers
-slowly on demand.
+slowly on demand. It keeps the bot's profile as a person sees it: the description in an empty
+chat, the short description, and the command menu of each chat type (command scopes).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,15 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "entities", "scope"}
 JSON_FIELDS |= {"link_preview_options", "reply_parameters"}
 PICK_MARK = "✓ "  # what a picked option's label starts with in a pick-several question
+DESCRIPTION_LIMITS = {"description": 512, "short_description": 120}  # characters
+COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+COMMAND_DESCRIPTION_LIMIT, COMMANDS_LIMIT = 256, 100
+# Which command scopes a chat of each type shows, most specific first (chat-specific scopes aside).
+SCOPES_SHOWN = {
+    "private": ("all_private_chats", "default"),
+    "group": ("all_group_chats", "default"),
+    "supergroup": ("all_group_chats", "default"),
+}
 
 Update = dict[str, Any]
 
@@ -117,6 +128,8 @@ class FakeTelegram:
         self.webhook_answers: list[int] = []
         self.reverse_proxy = ""  # where webhook posts really go: the bot behind its HTTPS proxy
         self.answered_queries: list[str] = []
+        self.descriptions = {"description": "", "short_description": ""}
+        self.command_scopes: dict[str, list[dict[str, str]]] = {}  # scope type -> commands
         self.unauthorized: list[str] = []
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._pending: list[Update] = []
@@ -207,6 +220,14 @@ class FakeTelegram:
             while len(self.calls_to(method)) < count:
                 self._called.clear()
                 await self._called.wait()
+
+    def menu_in(self, chat_type: str) -> list[str]:
+        """The commands a person sees in the menu of a chat of this type ("private",
+        "group"), as Telegram picks the scope: the most specific one that is set."""
+        for scope in SCOPES_SHOWN[chat_type]:
+            if scope in self.command_scopes:
+                return [command["command"] for command in self.command_scopes[scope]]
+        return []
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         return list(self._by_chat.get(chat_id, []))
@@ -380,6 +401,40 @@ class FakeTelegram:
         return True
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        commands = params["commands"]
+        if len(commands) > COMMANDS_LIMIT:
+            raise ApiError(400, "Bad Request: too many commands")
+        for command in commands:
+            if not COMMAND_NAME.fullmatch(command.get("command", "")):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 0 < len(command.get("description", "")) <= COMMAND_DESCRIPTION_LIMIT:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.command_scopes[_scope(params)] = commands
+        return True
+
+    async def _api_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, str]]:
+        return self.command_scopes.get(_scope(params), [])
+
+    async def _api_deleteMyCommands(self, params: dict[str, Any]) -> bool:
+        self.command_scopes.pop(_scope(params), None)
+        return True
+
+    async def _api_setMyDescription(self, params: dict[str, Any]) -> bool:
+        return self._set_description("description", params.get("description") or "")
+
+    async def _api_getMyDescription(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"description": self.descriptions["description"]}
+
+    async def _api_setMyShortDescription(self, params: dict[str, Any]) -> bool:
+        return self._set_description("short_description", params.get("short_description") or "")
+
+    async def _api_getMyShortDescription(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"short_description": self.descriptions["short_description"]}
+
+    def _set_description(self, kind: str, text: str) -> bool:
+        if len(text) > DESCRIPTION_LIMITS[kind]:
+            raise ApiError(400, f"Bad Request: {kind} is too long")
+        self.descriptions[kind] = text
         return True
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
@@ -412,6 +467,11 @@ class FakeTelegram:
             url = self.reverse_proxy.rstrip("/") + urlsplit(url).path
         async with self._client.post(url, json=update, headers=headers) as answer:
             self.webhook_answers.append(answer.status)
+
+
+def _scope(params: dict[str, Any]) -> str:
+    """The type of command scope a call names; none given is the default scope."""
+    return str((params.get("scope") or {}).get("type", "default"))
 
 
 def _decode(form: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,108 @@
+"""The console channel as `python -m bot chat` and `say` print it, and `make chat` setting it up.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.channels.console import BOLD, CHANNEL, NORMAL, format_message, say
+from bot.engine.engine import Engine
+from bot.tools.client import DialogClient
+from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Terminal(io.StringIO):
+    """What a person's terminal receives: a TTY, unlike a pipe or a file."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+async def typed(engine: Engine, *texts: str, terminal: bool = False) -> str:
+    """What the console printed for the last of these lines, typed one after another (to a
+    terminal, or to a pipe)."""
+    out: io.StringIO = io.StringIO()
+    for text in texts:
+        out = Terminal() if terminal else io.StringIO()
+        await say(engine, "sam", text, as_json=False, out=out)
+    return out.getvalue()
+
+
+async def test_person_at_a_terminal_sees_headings_in_bold_and_a_pipe_gets_capitals(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+    terminal = await typed(engine, "/help", terminal=True)
+    piped = await typed(engine, "/help")
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = await typed(engine, "/help", terminal=True)
+
+    assert terminal.startswith(f"{BOLD}Here's what I can do{NORMAL}\n")
+    assert f"- {BOLD}stop{NORMAL}: stop the check" in terminal
+    assert piped.startswith("HERE'S WHAT I CAN DO\n"), "a heading stands out without styles"
+    assert "- stop: stop the check" in piped, "words in bold inside a line stay as they are"
+    assert "\033[" not in piped and no_color == piped
+
+
+async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: Engine) -> None:
+    sam = DialogClient(engine, "sam", channel=CHANNEL)
+    await sam.send("/start")
+    for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):
+        await sam.click(choice)
+
+    result = format_message(sam.last.messages[-1])
+
+    lines = result.splitlines()
+    assert lines[-2] == "  -> Book a complimentary call:"
+    assert lines[-1].startswith(engine.settings.practice.booking_url)
+    assert len(lines[-1]) > 200 and " " not in lines[-1], "the whole address, unbroken"
+    assert "  -> Watch on YouTube: https://" in result, "short links keep their line"
+    assert "  1. Ask the practice to contact me" in result
+
+
+async def test_person_on_the_console_who_types_something_unclear_is_told_to_type_a_number(
+    engine: Engine,
+) -> None:
+    reask = await typed(engine, "/start", "purple elephant")
+
+    assert "Please type an answer's number or its words." in reask
+    assert "  1. Let's start" in reask, "the numbered answers come again"
+
+
+def test_make_chat_installs_the_runtime_only_quietly_and_make_test_everything(
+    tmp_path: Path,
+) -> None:
+    venv = tmp_path / "venv"
+
+    def planned(target: str) -> list[str]:
+        made = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=ROOT, check=True,
+                              capture_output=True, text=True)
+        return made.stdout.splitlines()
+
+    def requirements(lines: list[str]) -> list[str]:
+        (listing,) = [line for line in lines if "tomllib" in line]
+        command = listing.split(" > ")[0].replace(f"{venv}/bin/python", shlex.quote(
+            sys.executable))
+        listed = subprocess.run(command, shell=True, cwd=ROOT, check=True, capture_output=True,
+                                text=True)
+        return listed.stdout.split()
+
+    chat, test = planned("chat"), planned("test")
+
+    installs = [line for line in chat if " install " in line]
+    assert installs and all("--quiet" in line and " -e " not in line for line in installs)
+    assert not [line for line in chat if "requirements-dev" in line or ".[dev]" in line]
+    runtime, everything = requirements(chat), requirements(test)
+    assert any(r.startswith("python-telegram-bot") for r in runtime)
+    assert not [r for r in runtime if r.startswith(("pytest", "ruff", "hypothesis"))]
+    assert set(runtime) < set(everything) and any(r.startswith("pytest") for r in everything)
