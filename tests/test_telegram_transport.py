@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from telegram import Bot, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -99,12 +99,23 @@ def seconds(period: int | timedelta) -> float:
 # -- answers from Telegram, as python-telegram-bot's errors -----------------------------------
 
 
-async def test_a_message_goes_out_and_its_answer_comes_back(telegram: FakeTelegram) -> None:
+async def test_a_message_goes_out_as_json_and_its_answer_comes_back(
+    telegram: FakeTelegram,
+) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="3|yes")]])
     async with bot_through(telegram) as bot:
-        sent = await bot.send_message(ALEX["id"], "<b>Hello</b> & welcome", parse_mode="HTML")
+        sent = await bot.send_message(ALEX["id"], "<b>Hello</b> & welcome", parse_mode="HTML",
+                                      reply_markup=keyboard)
 
     assert sent.text == "Hello & welcome" and sent.chat.id == ALEX["id"]
-    assert telegram.calls_to("sendMessage")[0]["text"] == "<b>Hello</b> & welcome"
+    assert sent.reply_markup == keyboard
+    (call,) = telegram.calls_to("sendMessage")
+    assert call == {  # one JSON object: numbers as numbers, objects as objects
+        "chat_id": ALEX["id"],
+        "text": "<b>Hello</b> & welcome",
+        "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "3|yes"}]]},
+    }
 
 
 async def test_flood_limit_is_retry_after_with_telegrams_wait(telegram: FakeTelegram) -> None:

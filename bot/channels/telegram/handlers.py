@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import lru_cache
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,6 +24,7 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 
 from bot.channels.telegram.send import (
+    AnswerLine,
     answer_quietly,
     drop_keyboard,
     edit_in_place,
@@ -36,6 +38,7 @@ from bot.engine.commands import Command, Commands
 from bot.engine.engine import Engine
 
 CHANNEL = "telegram"
+ANSWER_LINES = 512  # answer lines kept rendered: labels, and the picks of pick-several questions
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -46,6 +49,9 @@ class Handlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # A press shows its answer under the question: the same label, the same line, so it
+        # is rendered and read once, not on every press.
+        self.answer_line = lru_cache(maxsize=ANSWER_LINES)(self._answer_line)
 
     def notice(self, template: str, **extra: Any) -> str:
         """A Telegram-only line (templates/telegram/<template>.j2) as light markup."""
@@ -118,9 +124,12 @@ class Handlers:
     async def _tidy_pressed_message(self, query: CallbackQuery, reply: Reply) -> None:
         """Show the answer on the question, or take the keyboard off an old one."""
         if reply.extras.get("answered"):
-            await show_answer(query, self.notice("answered", answer=reply.extras["answered"]))
+            await show_answer(query, self.answer_line(reply.extras["answered"]))
         elif reply.messages:  # an old button: it no longer applies, so it goes
             await drop_keyboard(query)
+
+    def _answer_line(self, answer: str) -> AnswerLine:
+        return AnswerLine.of(self.notice("answered", answer=answer))
 
 
 def add_handlers(application: Application, handlers: Handlers, staff_chat: int | None) -> None:

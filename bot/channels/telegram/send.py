@@ -7,6 +7,7 @@ swallowed (the message may be gone), problems sending are the caller's to handle
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
 from telegram import Message as TelegramMessage
@@ -19,6 +20,19 @@ from bot.core.markup import plain
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    """The line shown under an answered question: its HTML, and how many characters it shows."""
+
+    html: str
+    length: int
+
+    @classmethod
+    def of(cls, line: str) -> AnswerLine:
+        """From light markup, read once."""
+        return cls(to_html(line), len(plain(line)))
 
 
 async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
@@ -50,18 +64,18 @@ async def answer_quietly(query: CallbackQuery) -> None:
             log.warning("could not answer a callback query: %s", describe(error))
 
 
-async def show_answer(query: CallbackQuery, line: str) -> None:
-    """Add the answer line (light markup) under the pressed question and drop its choice
-    buttons, so the chat reads as a clean transcript; a question too long gets no line."""
+async def show_answer(query: CallbackQuery, line: AnswerLine) -> None:
+    """Add the answer line under the pressed question and drop its choice buttons, so the chat
+    reads as a clean transcript; a question too long gets no line."""
     question = query.message
     if not isinstance(question, TelegramMessage) or not question.text:
         return
-    if len(question.text) + len(plain(line)) + 2 > SPLIT_AT:
+    if len(question.text) + line.length + 2 > SPLIT_AT:
         await drop_keyboard(query)
         return
     try:
         await query.edit_message_text(
-            f"{question.text_html}\n\n{to_html(line)}", reply_markup=links_only(question)
+            f"{question.text_html}\n\n{line.html}", reply_markup=links_only(question)
         )
     except TelegramError as error:  # deleted meanwhile, or already shows it
         log.debug("could not show the answer: %s", describe(error))

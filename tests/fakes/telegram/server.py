@@ -1,8 +1,8 @@
 """The fake Telegram Bot API on 127.0.0.1, speaking the real wire protocol.
 
-`POST /bot<token>/<method>` with form fields, JSON answers: python-telegram-bot runs unmodified
-against it. It keeps the messages the bot sent (their HTML read as Telegram reads it, see
-entities.py), records every call, queues updates for long polling or posts them to a webhook
+`POST /bot<token>/<method>` with a JSON object or form fields, JSON answers: python-telegram-bot
+runs unmodified against it. It keeps the messages the bot sent (their HTML read as Telegram reads
+it, see entities.py), records every call, queues updates for long polling or posts them to a webhook
 (through the bot's reverse proxy, when one is given), and fails (429, 5xx, 400) or answers
 slowly on demand. It keeps the bot's profile as a person sees it: the description in an empty
 chat, the short description, and the command menu of each chat type (command scopes).
@@ -314,7 +314,7 @@ class FakeTelegram:
             self.unauthorized.append(request.match_info["method"])
             return _error(Failure(401, "Unauthorized"))
         method = request.match_info["method"]
-        params = _decode(dict(await request.post()))
+        params = await _parameters(request)
         self.calls.append(Call(method, params))
         self._called.set()
         if self._delays.get(method):
@@ -472,6 +472,17 @@ class FakeTelegram:
 def _scope(params: dict[str, Any]) -> str:
     """The type of command scope a call names; none given is the default scope."""
     return str((params.get("scope") or {}).get("type", "default"))
+
+
+async def _parameters(request: web.Request) -> dict[str, Any]:
+    """A call's parameters, sent as the Bot API takes them: a JSON object, or form fields
+    (URL-encoded, or multipart with files)."""
+    if request.content_type == "application/json":
+        parameters = await request.json()
+        if not isinstance(parameters, dict):
+            raise web.HTTPBadRequest(text="Bad Request: parameters must be a JSON object")
+        return parameters
+    return _decode(dict(await request.post()))
 
 
 def _decode(form: dict[str, Any]) -> dict[str, Any]:
