@@ -7,7 +7,7 @@ bot's aiohttp one. Every run has fresh processes: one for the fake and the peopl
 bot, so each bot's CPU (getrusage over the run) and peak RSS are its own. Rounds interleave the
 bots and the sizes, so the machine's drift touches them alike; figures are medians.
 
-    .venv/bin/python scripts/bench_telegram.py [--rounds 3] [--people 50 150]
+    .venv/bin/python scripts/bench_telegram.py [--rounds 2] [--people 50 150] [--httpx-bot]
 
 The last line is for machines:
 `screening bot CPU ms/update: <at 50> <at 150>; updates/s: <at 50> <at 150>`.
@@ -119,7 +119,7 @@ def main(rounds: int, sizes: list[int], httpx_bot: bool = False) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--people", type=int, nargs="+", default=[50, 150])
     parser.add_argument("--httpx-bot", action="store_true",
                         help="also run the screening bot on httpx (python-telegram-bot's own)")
