@@ -13,16 +13,17 @@ from bot.engine.engine import Engine
 from bot.engine.flow import load_flows
 from bot.engine.render import Renderer
 from bot.settings import Settings
+from bot.store import open_store
 from bot.store.base import ConversationStore
-from bot.store.sqlite import SQLiteStore
 
 
 def build_engine(settings: Settings, store: ConversationStore | None = None) -> Engine:
-    """An engine on the settings' flows and templates, with SQLite unless a store is given."""
+    """An engine on the settings' flows and templates, on the store given or the one the
+    settings choose (SQLite unless BOT_DATABASE_URL is set)."""
     flows = load_flows(Path(settings.dialogs_dir))
     commands = load_commands(Path(settings.dialogs_dir), flows, settings.default_flow)
     renderer = Renderer(Path(settings.templates_dir))
-    store = store or SQLiteStore(settings.database_path)
+    store = store or open_store(settings)
     return Engine(flows, renderer, store, settings, commands=commands)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from bot.app import build_engine, purging_daily
 from bot.channels.staff import AllStaffPlaces
 from bot.core.channel import Channel, ChannelError
 from bot.engine.engine import Engine
-from bot.server import create_app, serve
+from bot.server import READY, create_app, serve
 from bot.settings import Settings
 
 
@@ -75,17 +76,27 @@ class Runner:
             for name, entry in CHANNELS.items()
             if (only is None or name in only) and entry.configured(settings)
         ]
+        self.engine.delivered_channels.update(CHANNELS)  # some process delivers each
         self.app = create_app(self.engine)
         self._server: web.AppRunner | None = None
         self._purge: contextlib.AsyncExitStack | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Web server first (webhooks need it), then every channel, then the daily purge."""
+        """The store (connected, schema migrated), the web server (webhooks need it), every
+        channel, then the outbox sender and the daily purge."""
+        try:
+            await self.engine.store.open()
+        except Exception as error:
+            raise ChannelError(f"the database could not be opened: {type(error).__name__}: "
+                               f"{_without_password(str(error))}") from None
         for channel in self.channels:
             channel.mount(self.app)
         self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
         places = []
         for channel in self.channels:
+            if getattr(channel, "replies_by_outbox", False):
+                self.engine.queued_channels.add(channel.name)
             await channel.start()
             self.engine.outboxes[channel.name] = channel
             place = channel.staff_place()
@@ -94,12 +105,16 @@ class Runner:
         self.engine.notifier = AllStaffPlaces(places) if places else None
         self._purge = contextlib.AsyncExitStack()
         await self._purge.enter_async_context(purging_daily(self.engine))
+        self._sender = asyncio.create_task(self.engine.deliveries.run(), name="outbox")
+        self.app[READY]["ready"] = True
         names = ", ".join(c.name for c in self.channels) or "no channel (web server only)"
         log.info("running: %s; web server on %s:%s", names, self.settings.web_host,
                  self.settings.web_port)
 
     async def stop(self) -> None:
-        """Stop taking updates, let in-flight ones be answered, then close everything."""
+        """Stop taking updates, let in-flight ones be answered, then close everything; what
+        is still in the outbox is sent by the next process."""
+        self.app[READY]["ready"] = False
         if self._purge is not None:
             await self._purge.aclose()
         for channel in reversed(self.channels):
@@ -107,9 +122,18 @@ class Runner:
                 await channel.stop()
             except Exception as error:  # one channel failing to stop must not strand the rest
                 log.error("%s did not stop cleanly: %s", channel.name, type(error).__name__)
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
         if self._server is not None:
             await self._server.cleanup()
         await self.engine.store.close()
+
+
+def _without_password(text: str) -> str:
+    """A database error without the password of a URL it may quote."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 async def serve_until_stopped(runner: Runner) -> int:

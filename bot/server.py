@@ -27,23 +27,44 @@ IDLE_TIMEOUT = 15.0  # seconds an idle keep-alive connection stays open
 MAX_CONNECTIONS = 200  # open connections at once; more are refused until some close
 MAX_BODY = 1024**2  # bytes
 SERVER_NAME = "pt-screening-bot"
+READY_TIMEOUT = 2.0  # seconds the database has to answer a readiness probe
+ENGINE = web.AppKey("engine", Engine)
+READY = web.AppKey("ready", dict)  # {"ready": bool}: set by the runner once all is started
 _HEADERS_END = (b"\r\n\r\n", b"\n\n")
 
 log = logging.getLogger(__name__)
 
 
 def create_app(engine: Engine) -> web.Application:
-    """The application with `GET /healthz` and `GET /go/<link>`; channels add their routes."""
+    """The application with `GET /healthz`, `GET /readyz` and `GET /go/<link>`; channels add
+    their routes."""
     app = web.Application(middlewares=[body_in_time], client_max_size=MAX_BODY)
     app.on_response_prepare.append(name_no_version)
+    app[ENGINE] = engine
+    app[READY] = {"ready": False}
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     add_redirects(app, engine)
     return app
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness for load balancers and orchestrators."""
+    """Liveness for load balancers and orchestrators: the process answers."""
     return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: every channel started and the database answers; 503 otherwise (starting,
+    stopping, database unreachable), so a load balancer sends updates elsewhere."""
+    if not request.app[READY]["ready"]:
+        return web.json_response({"status": "not ready"}, status=503)
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await request.app[ENGINE].store.ping()
+    except Exception as error:
+        log.warning("readiness: the database did not answer: %s", type(error).__name__)
+        return web.json_response({"status": "database unreachable"}, status=503)
+    return web.json_response({"status": "ready"})
 
 
 @web.middleware

@@ -64,6 +64,18 @@ def _https_url(value: str) -> str:
     return value
 
 
+def _database_url(value: SecretStr | None) -> SecretStr | None:
+    """A PostgreSQL address (`postgresql://user:password@host:5432/db`); the password in it is
+    never shown in an error."""
+    if value is None:
+        return None
+    parts = urlsplit(value.get_secret_value().strip())
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.query):
+        raise ValueError("must be a postgresql://user:password@host:5432/database address "
+                         "(leave it empty for SQLite in BOT_DATA_DIR)")
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
 OptionalHttpsUrl = Annotated[str, AfterValidator(_https_url)]
@@ -158,6 +170,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Annotated[Path, AfterValidator(_writable_folder)] = Path("data")
+    # Empty: SQLite in data_dir. A postgresql:// address: PostgreSQL, for several replicas.
+    database_url: Annotated[SecretStr | None, AfterValidator(_database_url)] = None
     dialogs_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "dialogs"
     templates_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "templates"
     default_flow: str = "knee"

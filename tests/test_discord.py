@@ -873,7 +873,8 @@ async def test_staff_reply_from_another_staff_place_reaches_the_person_on_discor
     assert read(answer.content).text.endswith("We can see you on Tuesday")
     assert answer.channel_id == server.fake.dm_channels[ANNA] and not answer.ephemeral
     assert server.fake.interactions == {}  # nothing Anna did: the bot wrote first
-    assert "a reply to a person was not delivered: Forbidden 403" in caplog.text
+    assert "a message to a person on discord was dropped after 1 attempt(s): Forbidden 403" \
+        in caplog.text
     assert "knee" not in caplog.text and "Tuesday" not in caplog.text
 
 

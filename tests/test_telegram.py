@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from subprocess import PIPE
 from urllib.parse import parse_qs, urlsplit
@@ -861,6 +861,7 @@ async def test_webhook_takes_updates_with_the_secret_and_refuses_all_others(
             health = await client.get(local_url(settings, "/healthz"))
 
         assert (wrong.status, missing.status, health.status) == (403, 403, 200)
+        await telegram.webhook_settled()
         assert telegram.webhook_answers == [200]
         await asyncio.sleep(0.1)
         assert 9000 not in bot.handled.ids and len(alex.received) == 1
@@ -875,6 +876,7 @@ async def test_webhook_refuses_updates_once_stopping_so_telegram_sends_them_agai
     await bot.channel.stop()  # the web server still runs: the route answers, but takes nothing
     try:
         await telegram.push(telegram.message_update(alex.user, alex.chat, text="/start"))
+        await telegram.webhook_settled()
     finally:
         await bot.runner.stop()
 
@@ -966,16 +968,19 @@ async def test_a_reply_delivered_on_its_own_reaches_the_private_chat_with_live_b
     assert "who is this knee check for" in texts(await alex.press("Let's start"))
 
 
-async def test_a_reply_to_a_person_who_blocked_the_bot_is_logged_by_kind_only(
+async def test_a_reply_to_a_person_who_blocked_the_bot_is_dropped_and_logged_by_kind_only(
     telegram: FakeTelegram, bot: RunningBot, alex: Person, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reply = await bot.engine.handle(Event.from_text("telegram", str(alex.user_id), "/start"))
     telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    address = Address("telegram", str(alex.user_id))
+    reply = await bot.engine.handle(Event.from_text("telegram", str(alex.user_id), "/start"))
+    assert reply.queued and await bot.engine.store.undelivered(*astuple(address)) == 1
 
-    await bot.channel.deliver(Address("telegram", str(alex.user_id)), reply)  # does not raise
+    assert not await bot.engine.flush(address), "refused for good: not sent"
 
     assert alex.received == []
-    assert "not delivered: Forbidden" in caplog.text
+    assert await bot.engine.store.undelivered(*astuple(address)) == 0, "not retried forever"
+    assert "dropped after 1 attempt(s): Forbidden" in caplog.text
     assert "knee-pain check" not in caplog.text, "never the message text"
 
 

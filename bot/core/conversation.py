@@ -10,6 +10,7 @@ from typing import Any
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
     "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at", "selection",
+    "last_sequence",
 )
 
 
@@ -47,6 +48,7 @@ class Conversation:
     started_at: float = 0.0
     updated_at: float = 0.0
     selection: list[str] = field(default_factory=list)  # picks so far in a multi-select
+    last_sequence: int = 0  # the platform's number of the latest update applied (Telegram's)
 
     @property
     def answers(self) -> dict[str, Any]:

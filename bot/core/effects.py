@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.events import Reply
+from bot.core.events import Message, Reply
 from bot.core.records import Consent, Lead
 
 # The notice kind that asks staff places to replace earlier notices about a person.
@@ -70,12 +70,39 @@ class Address:
     user_id: str
 
 
+class DeliveryFailed(Exception):
+    """A message could not be sent now. `retry_after`: seconds the platform asked to wait
+    (429); `permanent`: sending again cannot help (the person blocked the bot, the chat is
+    gone), so the message is dropped instead of retried."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None,
+                 permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
 class Outbox(Protocol):
-    """A channel's way to reach a person outside an answer to their update (staff relays,
-    reminders, retries). Every channel implements it."""
+    """A channel's way to reach a person on its own: the messages a turn saved in the store's
+    outbox, staff relays, retries after a failure or a restart. Every channel implements it."""
 
     async def deliver(self, address: Address, reply: Reply) -> None:
-        """Send every message of the reply to the person; log delivery problems, never raise."""
+        """Send every message of the reply to the person, in order. Raises `DeliveryFailed`
+        (never anything else) when the platform cannot take it now; the message text is never
+        part of the error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message waiting in the store's outbox: saved with the turn that produced it, deleted
+    once the platform took it. `turn` is the turn its buttons answer."""
+
+    id: int
+    address: Address
+    turn: int
+    message: Message
+    attempts: int = 0
 
 
 class StaffNotifier(Protocol):

@@ -28,6 +28,12 @@ class Event:
     turn: int | None = None
     command: str = ""
     argument: str = ""
+    # The platform's id for the update that carried it ("" when there is none, e.g. the
+    # console): an update already applied is answered from the stored reply, never again.
+    update_id: str = ""
+    # Where the platform numbers updates in the order they happened (Telegram's update_id),
+    # that number: an update older than one already applied for the person is not applied.
+    sequence: int = 0
 
     @classmethod
     def from_text(cls, channel: str, user_id: str, text: str) -> Event:
@@ -127,6 +133,8 @@ class Reply:
     extras: dict[str, str] = field(default_factory=dict)
     expects_text: bool = False  # the current question wants a typed answer (a name, a number)
     edit: bool = False  # the one message replaces the message that was pressed (a pick)
+    repeated: bool = False  # the update was applied before: this is the reply it got then
+    queued: tuple[int, ...] = ()  # ids of its messages in the store's outbox, sent from there
 
     @property
     def outcome(self) -> Outcome | None:
@@ -137,6 +145,7 @@ class Reply:
 
 
 CHOICE_SEPARATOR = "|"
+MAX_TURN_DIGITS = 9  # a turn in button data longer than this is not one the bot ever showed
 
 
 def encode_choice(turn: int, choice_id: str) -> str:
@@ -147,9 +156,14 @@ def encode_choice(turn: int, choice_id: str) -> str:
 def decode_choice(payload: str) -> tuple[int, str] | None:
     """Inverse of encode_choice; None when the payload is not one of ours."""
     turn, sep, choice_id = payload.partition(CHOICE_SEPARATOR)
-    if not sep or not turn.isdigit() or not choice_id:
+    if not sep or not choice_id or not _plain_number(turn):
         return None
     return int(turn), choice_id
+
+
+def _plain_number(text: str) -> bool:
+    """ASCII digits only, and not absurdly many (`str.isdigit` also takes "²" and "٣")."""
+    return 0 < len(text) <= MAX_TURN_DIGITS and text.isascii() and text.isdigit()
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transitions import Machine
@@ -18,7 +18,6 @@ from bot.core.effects import (
     FORGOTTEN_NOTICE,
     Address,
     Effect,
-    Outbox,
     RecordEvent,
     SaveConsent,
     SaveLead,
@@ -26,6 +25,7 @@ from bot.core.effects import (
     StaffNotifier,
 )
 from bot.core.events import DANGER, Choice, Event, EventKind, Message, Reply
+from bot.core.wire import reply_from_json, reply_to_json
 from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
 from bot.engine.flow import (
@@ -50,6 +50,7 @@ from bot.engine.matching import (
     match_options,
     normalize,
 )
+from bot.engine.outbox import Deliveries
 from bot.engine.privacy import consent_version, consents_given, describe, is_empty
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
@@ -63,6 +64,7 @@ ACTIONS = ("save_lead", "discard_lead")
 LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`lead:`)
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
+LATE_WINDOW = 86400.0  # seconds an out-of-order update can still arrive (see _arrived_late)
 FORGOTTEN = "forgotten"
 MYDATA, WITHDRAW = "mydata", "withdraw"  # commands that read or change what the store keeps
 CONSENT_WITHDRAWN = "consent_withdrawn"
@@ -104,10 +106,13 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.notifier = notifier
-        self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
         self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
         self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
+        self.deliveries = Deliveries(store, clock)
+        self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
+        self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
+        self.delivered_channels: set[str] = set()  # channels some process runs an outbox for
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
 
@@ -116,21 +121,61 @@ class Engine:
     async def handle(self, event: Event) -> Reply:
         """Process one event for its conversation and return what to say.
 
-        The turn is saved, with its funnel events and leads, under the person's lock; staff
-        notices go out after the lock is released, so a slow staff place never holds a person.
+        The whole turn is one store transaction under the person's lock (across processes and
+        replicas): the new state, its funnel events, leads, consents, the update's id and, for
+        channels that send through the outbox, the outgoing messages, all saved or none. An
+        update already applied gets the reply it got then. Staff notices go out after the
+        transaction, so a slow staff place never holds a person.
         """
-        async with self._conversation_lock(event.channel, event.user_id):
-            conversation = await self.store.load(event.channel, event.user_id)
+        address = Address(event.channel, event.user_id)
+        async with (
+            self._conversation_lock(event.channel, event.user_id),
+            self.store.turn(event.channel, event.user_id) as store,
+        ):
+            if event.update_id:
+                earlier = await store.reply_to_update(event.channel, event.update_id)
+                if earlier is not None:
+                    return reply_from_json(earlier)
+            conversation = await store.load(event.channel, event.user_id)
             conversation = conversation or Conversation(event.channel, event.user_id)
-            turn = self._dispatch(conversation, event)
-            if turn.forgotten:
-                turn.effects += await self._forget(event.channel, event.user_id)
-            else:
-                await self.store.save(conversation)
-            if turn.privacy:
-                turn = await self._privacy(conversation, turn)
-            notices = await self._store_effects(conversation, turn.effects)
+            turn = await self._turn(store, conversation, event)
+            notices = await self._store_effects(store, conversation, turn.effects)
+            reply = self._reply(conversation, turn)
+            if self._sends_by_outbox(event):
+                reply = await self._enqueue(store, address, reply)
+            if event.update_id:
+                await store.remember_update(event.channel, event.update_id, event.user_id,
+                                            reply_to_json(reply), self.clock())
         await self._notify_staff(notices)
+        return reply
+
+    async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> _Turn:
+        """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
+        if self._arrived_late(conv, event):
+            turn = self._late(conv)
+        elif event.kind is EventKind.TEXT and await store.undelivered(conv.channel, conv.user_id):
+            await store.drop_undelivered(conv.channel, conv.user_id)
+            turn = self._show_again(conv)
+        else:
+            turn = self._dispatch(conv, event)
+        if event.sequence and not turn.stale:
+            conv.last_sequence = event.sequence
+        if turn.forgotten:
+            turn.effects += await self._forget(store, event.channel, event.user_id)
+        else:
+            await store.save(conv)
+        if turn.privacy:
+            turn = await self._privacy(store, conv, turn)
+        return turn
+
+    def _arrived_late(self, conv: Conversation, event: Event) -> bool:
+        """An update numbered before the last one applied for this person. Only within a day
+        of that one: platforms resend for a day at most, and Telegram may number afresh after
+        a quiet week."""
+        recent = self.clock() - conv.updated_at < LATE_WINDOW
+        return bool(event.sequence) and event.sequence < conv.last_sequence and recent
+
+    def _reply(self, conversation: Conversation, turn: _Turn) -> Reply:
         return Reply(
             messages=tuple(turn.messages),
             turn=conversation.turn,
@@ -143,21 +188,37 @@ class Engine:
             edit=turn.edit,
         )
 
+    def _sends_by_outbox(self, event: Event) -> bool:
+        """Replies to a person's own update go through the outbox on channels that ask for it;
+        staff replies on every channel some process can deliver to (the person's channel may
+        run in another process than the staff place)."""
+        if event.kind is EventKind.STAFF:
+            return event.channel in self.delivered_channels
+        return event.channel in self.queued_channels
+
+    async def _enqueue(self, store: ConversationStore, address: Address, reply: Reply) -> Reply:
+        now = self.clock()
+        ids = [await store.enqueue(address, reply.turn, m, now) for m in reply.messages]
+        return replace(reply, queued=tuple(ids))
+
     async def from_staff(self, address: Address, text: str) -> Reply:
         """A staff member's reply to a person: handled as their event, delivered through the
-        person's own channel (whichever it is)."""
+        person's own channel (whichever it is, in whichever process runs it)."""
         reply = await self.handle(Event(address.channel, address.user_id, EventKind.STAFF,
                                         text=text))
-        await self.deliver(address, reply)
+        if not await self.flush(address):
+            self.deliveries.wake()
         return reply
 
-    async def deliver(self, address: Address, reply: Reply) -> None:
-        """Send a reply to a person on their channel's outbox, if that channel runs here."""
-        outbox = self.outboxes.get(address.channel)
-        if outbox is None:
-            log.warning("no outbox for channel %s; a reply was not delivered", address.channel)
-            return
-        await outbox.deliver(address, reply)
+    async def flush(self, address: Address) -> bool:
+        """Send the person's messages waiting in the outbox now; True when none is left."""
+        return await self.deliveries.flush(address)
+
+    async def delivered(self, reply: Reply) -> None:
+        """A channel showed the reply another way (edited the pressed message in place): its
+        queued messages are not to be sent."""
+        for outgoing_id in reply.queued:
+            await self.store.sent(outgoing_id)
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
         """Light-markup text of a template outside any conversation (channel notices)."""
@@ -182,17 +243,19 @@ class Engine:
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
 
-    async def _store_effects(self, conv: Conversation, effects: list[Effect]) -> list[StaffNotice]:
+    async def _store_effects(
+        self, store: ConversationStore, conv: Conversation, effects: list[Effect]
+    ) -> list[StaffNotice]:
         """Save funnel events and leads with the turn; return the staff notices to send."""
         notices = []
         for effect in effects:
             if isinstance(effect, RecordEvent):
-                await self.store.record(effect.kind, conv.channel, conv.user_id, effect.flow,
-                                        effect.detail, at=self.clock(), version=effect.version)
+                await store.record(effect.kind, conv.channel, conv.user_id, effect.flow,
+                                   effect.detail, at=self.clock(), version=effect.version)
             elif isinstance(effect, SaveLead):
-                await self.store.save_lead(effect.lead)
+                await store.save_lead(effect.lead)
             elif isinstance(effect, SaveConsent):
-                await self.store.save_consent(effect.consent)
+                await store.save_consent(effect.consent)
             else:
                 notices.append(effect)
         return notices
@@ -532,6 +595,23 @@ class Engine:
         stale = self.compose.say("common/stale.j2", conv)
         return self._with_current(conv, stale, stale=True)
 
+    def _late(self, conv: Conversation) -> _Turn:
+        """An update older than one already applied (it was delayed or resent): not applied."""
+        late = self.compose.say("common/late.j2", conv)
+        return self._with_current(conv, late, stale=True)
+
+    def _show_again(self, conv: Conversation) -> _Turn:
+        """A typed answer while the last question is still on its way to the person: they have
+        not seen it, so nothing is applied and the question is shown again."""
+        missed = self.compose.say("common/undelivered.j2", conv)
+        if conv.pending == "forget":
+            conv.pending = ""
+            asked = self._ask_forget(conv)
+            return _Turn([missed, *asked.messages], stale=True, applied=True)
+        state = self._state(conv)
+        messages = [missed] if state is None else [missed, self._state_message(conv)]
+        return _Turn(messages, stale=True)
+
     # -- talking with staff -------------------------------------------------------------------
 
     def _talk(self, conv: Conversation) -> _Turn:
@@ -604,14 +684,14 @@ class Engine:
         kept = self.compose.say("common/kept.j2", conv)
         return self._with_current(conv, kept, applied=True)
 
-    async def _forget(self, channel: str, user_id: str) -> list[Effect]:
+    async def _forget(self, store: ConversationStore, channel: str, user_id: str) -> list[Effect]:
         """Delete everything kept about the person; ask staff places to blank their notices.
 
         The notices' message ids are read first: the delete takes the record of them too.
         """
-        earlier = await self.store.relay_messages(channel, user_id)
-        await self.store.delete(channel, user_id)
-        await self.store.forget_clicks(pseudonym(self.settings.link_key, channel, user_id))
+        earlier = await store.relay_messages(channel, user_id)
+        await store.delete(channel, user_id)
+        await store.forget_clicks(pseudonym(self.settings.link_key, channel, user_id))
         if not earlier:
             return []
         text = self.compose.render("staff/forgotten.j2", Conversation(channel, user_id))
@@ -619,10 +699,10 @@ class Engine:
 
     # -- what is stored: see it, withdraw consent -------------------------------------------------
 
-    async def _privacy(self, conv: Conversation, turn: _Turn) -> _Turn:
+    async def _privacy(self, store: ConversationStore, conv: Conversation, turn: _Turn) -> _Turn:
         """/mydata shows everything stored; /withdraw takes back every consent and deletes the
         contact details it covered. Either way the person keeps their place."""
-        stored = describe(await self.store.stored_about(conv.channel, conv.user_id), self.flows)
+        stored = describe(await store.stored_about(conv.channel, conv.user_id), self.flows)
         if turn.privacy == MYDATA:
             shown = self.compose.say("common/mydata.j2", conv, data=stored,
                                      nothing=is_empty(stored))
@@ -631,8 +711,8 @@ class Engine:
         if not standing and not stored["leads"]:
             nothing = self.compose.say("common/withdrawn.j2", conv, withdrawn=False)
             return self._with_current(conv, nothing)
-        await self.store.withdraw_consents(conv.channel, conv.user_id, self.clock())
-        await self.store.delete_leads(conv.channel, conv.user_id)
+        await store.withdraw_consents(conv.channel, conv.user_id, self.clock())
+        await store.delete_leads(conv.channel, conv.user_id)
         done = self._with_current(conv, self.compose.say("common/withdrawn.j2", conv,
                                                          withdrawn=True), applied=True)
         asked_at = sorted({lead["at"] for lead in stored["leads"]}

@@ -1,10 +1,15 @@
-"""The interface every store implements (SQLite now; PostgreSQL for replicas later)."""
+"""The interface every store implements: SQLite (bot/store/sqlite.py) and PostgreSQL
+(bot/store/postgres.py), both on the queries in bot/store/sql.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from bot.core.conversation import Conversation
+from bot.core.effects import Address, Outgoing
+from bot.core.events import Message
 from bot.core.records import Consent, Lead, StatRow, StoredData
 
 
@@ -14,6 +19,19 @@ class ConversationStore(Protocol):
     Whatever a person's rows are deleted from must keep nothing recoverable of them: SQLite
     overwrites deleted rows and empties its log; PostgreSQL deletes them in one transaction.
     """
+
+    async def open(self) -> None:
+        """Connect and migrate the schema (a store also opens itself on first use)."""
+
+    async def ping(self) -> None:
+        """Raises when the database does not answer (the readiness probe)."""
+
+    def turn(
+        self, channel: str, user_id: str
+    ) -> AbstractAsyncContextManager[ConversationStore]:
+        """One person's turn: the store it yields runs every call in one transaction that
+        holds the person's lock across processes and replicas, committed at the end of the
+        block, or rolled back if the block raises."""
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
@@ -77,6 +95,38 @@ class ConversationStore(Protocol):
 
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
+
+    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
+        """The stored reply (JSON) of an update already applied, or None for a new one."""
+
+    async def remember_update(
+        self, channel: str, update_id: str, user_id: str, reply: str, at: float
+    ) -> None:
+        """Mark an update applied, with the reply it got (in the same turn as its effects)."""
+
+    async def enqueue(self, address: Address, turn: int, message: Message, at: float) -> int:
+        """Keep a message to send with the turn that made it; its id."""
+
+    async def undelivered(self, channel: str, user_id: str) -> int:
+        """How many messages to this person are still waiting to be sent."""
+
+    async def drop_undelivered(self, channel: str, user_id: str) -> int:
+        """Give up on this person's waiting messages (the current question goes instead)."""
+
+    async def due(self, channels: Sequence[str], now: float, limit: int = 100) -> list[Outgoing]:
+        """Messages due now on these channels, each the oldest waiting for its person."""
+
+    async def next_for(self, address: Address, now: float) -> Outgoing | None:
+        """The person's oldest waiting message, if it is due and nobody is sending it."""
+
+    async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
+        """Take a message to send it; False when another process (or task) has it."""
+
+    async def sent(self, outgoing_id: int) -> None:
+        """The platform took it: it leaves the outbox."""
+
+    async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
+        """Sending failed: free it, to be tried again from `at`."""
 
     async def purge(self, older_than: float) -> dict[str, int]:
         """Delete what is older than the retention window."""

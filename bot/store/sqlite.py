@@ -6,106 +6,25 @@ forget or a purge the write-ahead log is checkpointed into the database and trun
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
-import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from bot.core.conversation import Conversation
-from bot.core.records import Consent, EventRecord, Lead, StatRow, StoredData
+from bot.store import migrations
+from bot.store.sql import Queries, nothing
 
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 DATABASE_SIDE_FILES = ("-wal", "-shm", "-journal")
 MEMORY = ":memory:"
+BUSY_TIMEOUT = 5.0  # seconds a turn waits for another process's write to finish
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    channel    TEXT NOT NULL,
-    user_id    TEXT NOT NULL,
-    data       TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (channel, user_id)
-) WITHOUT ROWID;
--- No index on updated_at: only the daily purge reads it, and every turn would pay for one.
-DROP INDEX IF EXISTS conversations_by_age;
-
-CREATE TABLE IF NOT EXISTS events (
-    id      INTEGER PRIMARY KEY,
-    channel TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    flow    TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    detail  TEXT NOT NULL DEFAULT '',
-    at      REAL NOT NULL,
-    version TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS events_by_person ON events (channel, user_id);
-CREATE INDEX IF NOT EXISTS events_by_age ON events (at);
-
-CREATE TABLE IF NOT EXISTS leads (
-    id         INTEGER PRIMARY KEY,
-    channel    TEXT NOT NULL,
-    user_id    TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    email      TEXT NOT NULL,
-    phone      TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    flow       TEXT NOT NULL,
-    drivers    TEXT NOT NULL,
-    red_flag   TEXT,
-    created_at REAL NOT NULL,
-    flow_version TEXT NOT NULL DEFAULT '',
-    urgency    TEXT
-);
-CREATE INDEX IF NOT EXISTS leads_by_person ON leads (channel, user_id);
-
-CREATE TABLE IF NOT EXISTS relays (
-    staff_chat TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    channel    TEXT NOT NULL,
-    user_id    TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (staff_chat, message_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relays_by_person ON relays (channel, user_id);
-
-CREATE TABLE IF NOT EXISTS consents (
-    id           INTEGER PRIMARY KEY,
-    channel      TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    version      TEXT NOT NULL,
-    at           REAL NOT NULL,
-    withdrawn_at REAL
-);
-CREATE INDEX IF NOT EXISTS consents_by_person ON consents (channel, user_id);
-
--- Link clicks already counted: a pseudonym (never a user id or an address) and the link.
-CREATE TABLE IF NOT EXISTS clicks (
-    clicker TEXT NOT NULL,
-    target  TEXT NOT NULL,
-    at      REAL NOT NULL,
-    PRIMARY KEY (clicker, target)
-) WITHOUT ROWID;
-"""
-
-_LEAD_COLUMNS = (
-    "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
-    " flow_version, urgency, consent_version"
-)
-_CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
-# Columns added after the first release, for databases made before them.
-_ADDED_COLUMNS = {
-    "events": {"version": "TEXT NOT NULL DEFAULT ''"},
-    "leads": {"flow_version": "TEXT NOT NULL DEFAULT ''", "urgency": "TEXT",
-              "consent_version": "TEXT NOT NULL DEFAULT ''"},
-}
-# Everything kept about a person, by (channel, user_id): what a forget deletes.
-PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents")
 
 
 def private_folder(folder: Path) -> None:
@@ -136,14 +55,21 @@ def _make_private(path: Path) -> None:
             os.chmod(file, PRIVATE_FILE)
 
 
-class SQLiteStore:
-    """Conversations, funnel events and leads in one SQLite file.
+class StoreBusy(RuntimeError):
+    """Another process held the database for longer than the busy timeout."""
+
+
+class SQLiteStore(Queries):
+    """Conversations, funnel events, leads, outgoing messages and updates applied, in one
+    SQLite file.
 
     Calls are synchronous inside the async methods on purpose: a primary-key read or a
     one-row upsert on a local WAL file takes microseconds, less than a hop to a thread pool.
+    A turn is an immediate write transaction: it holds the database's write lock, so turns of
+    several processes on one file (the bot and a `say`) run one after another.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = str(path)
         on_disk = self.path != MEMORY
         if on_disk:
@@ -152,241 +78,116 @@ class SQLiteStore:
         self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten with zeros
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
-        self._add_missing_columns()
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        self._migrate()
         if on_disk:
             _make_private(Path(self.path))
+        self._turn_lock = asyncio.Lock()  # one connection: one transaction at a time
+        self._in_turn = False
+        self._checkpoint_due = False
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file has not had, each in its own transaction."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(migrations.SQLITE[version:], start=version + 1):
+            self._db.executescript(f"BEGIN IMMEDIATE; {script}")
+            if number == 1:
+                self._add_missing_columns()
+            self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
 
     def _add_missing_columns(self) -> None:
-        for table, columns in _ADDED_COLUMNS.items():
+        for table, columns in migrations.SQLITE_ADDED_COLUMNS.items():
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             for name, kind in columns.items():
                 if name not in have:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
-    # -- conversations ------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Nothing to do: the file is opened and migrated when the store is made."""
 
-    async def load(self, channel: str, user_id: str) -> Conversation | None:
-        row = self._db.execute(
-            "SELECT data FROM conversations WHERE channel = ? AND user_id = ?",
-            (channel, user_id),
-        ).fetchone()
-        return Conversation.from_json(row[0]) if row else None
+    async def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    async def save(self, conversation: Conversation) -> None:
-        conversation.updated_at = time.time()
-        self._db.execute(
-            "INSERT INTO conversations (channel, user_id, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (channel, user_id) DO UPDATE"
-            " SET data = excluded.data, updated_at = excluded.updated_at",
-            (
-                conversation.channel,
-                conversation.user_id,
-                conversation.to_json(),
-                conversation.updated_at,
-            ),
-        )
+    # -- how statements run -------------------------------------------------------------------
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._db.execute(sql, params).fetchall()
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._db.execute(sql, params).rowcount
+
+    def _atomic(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return nothing() if self._in_turn else self._transaction()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        self._begin()
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreBusy("the database is busy with another process") from None
+            raise
+
+    @contextlib.asynccontextmanager
+    async def turn(self, channel: str, user_id: str) -> AsyncIterator[SQLiteStore]:
+        """One person's turn: everything done through the store it yields is committed
+        together at the end of the block, or rolled back if the block raises."""
+        async with self._turn_lock:
+            self._begin()
+            self._in_turn = True
+            try:
+                yield self
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._in_turn = False
+            if self._checkpoint_due:
+                self._checkpoint()
+
+    # -- what deletes leave behind ------------------------------------------------------------
 
     async def delete(self, channel: str, user_id: str) -> None:
-        """Forget a person: their conversation, events, leads, consents and staff notices, in one
-        transaction, then nothing left of them in the log either."""
-        with self._db:
-            self._db.execute("BEGIN")
-            for table in PERSON_TABLES:
-                self._db.execute(
-                    f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
-                    (channel, user_id),
-                )
+        """Forget a person: their conversation, events, leads, consents, staff notices, updates
+        and waiting messages, in one transaction, then nothing left of them in the log either."""
+        await super().delete(channel, user_id)
         self._checkpoint()
+
+    async def delete_leads(self, channel: str, user_id: str) -> int:
+        deleted = await super().delete_leads(channel, user_id)
+        self._checkpoint()
+        return deleted
+
+    async def purge(self, older_than: float) -> dict[str, int]:
+        deleted = await super().purge(older_than)
+        if any(deleted.values()):
+            self._checkpoint()
+        return deleted
 
     def _checkpoint(self) -> None:
         """Move the write-ahead log into the database and empty it, so deleted rows survive in
-        neither file (their pages in the database were zeroed by secure_delete)."""
+        neither file (their pages in the database were zeroed by secure_delete). Inside a turn
+        it waits for the commit."""
+        if self._in_turn:
+            self._checkpoint_due = True
+            return
+        self._checkpoint_due = False
         busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning("the database log could not be emptied now (another reader); deleted "
                         "rows stay in it until the next checkpoint")
 
-    async def stored_about(self, channel: str, user_id: str) -> StoredData:
-        """Everything kept about one person on one channel."""
-        where = (channel, user_id)
-        events = self._db.execute(
-            "SELECT kind, flow, detail, version, at FROM events WHERE channel = ? AND user_id = ?"
-            " ORDER BY id", where,
-        ).fetchall()
-        leads = self._db.execute(
-            f"SELECT {_LEAD_COLUMNS} FROM leads WHERE channel = ? AND user_id = ?"
-            " ORDER BY created_at", where,
-        ).fetchall()
-        return StoredData(
-            channel=channel,
-            user_id=user_id,
-            conversation=await self.load(channel, user_id),
-            events=tuple(EventRecord(*row) for row in events),
-            leads=tuple(_lead(row) for row in leads),
-            consents=tuple(await self.consents(channel, user_id)),
-            staff_notices=len(await self.relay_messages(channel, user_id)),
-        )
-
-    async def channels_of(self, user_id: str) -> list[str]:
-        """The channels on which anything is kept about a user id."""
-        rows = self._db.execute(
-            " UNION ".join(f"SELECT channel FROM {table} WHERE user_id = ?"
-                           for table in PERSON_TABLES) + " ORDER BY channel",
-            (user_id,) * len(PERSON_TABLES),
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    # -- funnel events ------------------------------------------------------------------------
-
-    async def record(
-        self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
-        at: float | None = None, version: str = "",
-    ) -> None:
-        """Append one funnel event (outcomes carry the flow version they came from)."""
-        self._db.execute(
-            "INSERT INTO events (channel, user_id, flow, kind, detail, at, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (channel, user_id, flow, kind, detail, time.time() if at is None else at, version),
-        )
-
-    async def count_click(self, clicker: str, target: str, at: float) -> bool:
-        """Mark a click on a link by a pseudonymous clicker; False when it was already counted."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO clicks (clicker, target, at) VALUES (?, ?, ?)",
-            (clicker, target, at),
-        )
-        return cursor.rowcount == 1
-
-    async def forget_clicks(self, clicker: str) -> None:
-        """Drop the click marks of one pseudonymous clicker (part of a forget)."""
-        self._db.execute("DELETE FROM clicks WHERE clicker = ?", (clicker,))
-
-    async def events(self, channel: str, user_id: str) -> list[tuple[str, str, str, str]]:
-        """One person's funnel events, oldest first: (kind, flow, detail, version)."""
-        return self._db.execute(
-            "SELECT kind, flow, detail, version FROM events WHERE channel = ? AND user_id = ?"
-            " ORDER BY id",
-            (channel, user_id),
-        ).fetchall()
-
-    async def stats(self) -> list[StatRow]:
-        """Event counts by day, channel, flow, kind and detail, oldest day first."""
-        rows = self._db.execute(
-            "SELECT date(at, 'unixepoch') AS day, channel, flow, kind, detail, count(*)"
-            " FROM events GROUP BY day, channel, flow, kind, detail"
-            " ORDER BY day, channel, flow, kind, detail"
-        ).fetchall()
-        return [StatRow(*row) for row in rows]
-
-    # -- leads --------------------------------------------------------------------------------
-
-    async def save_lead(self, lead: Lead) -> None:
-        self._db.execute(
-            f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (lead.channel, lead.user_id, lead.name, lead.email, lead.phone, lead.source,
-             lead.flow, ",".join(lead.drivers), lead.red_flag, lead.created_at,
-             lead.flow_version, lead.urgency, lead.consent_version),
-        )
-
-    async def leads(self) -> list[Lead]:
-        rows = self._db.execute(
-            f"SELECT {_LEAD_COLUMNS} FROM leads ORDER BY created_at"
-        ).fetchall()
-        return [_lead(row) for row in rows]
-
-    async def delete_leads(self, channel: str, user_id: str) -> int:
-        """Delete one person's leads (their consent to be stored was withdrawn); how many."""
-        cursor = self._db.execute(
-            "DELETE FROM leads WHERE channel = ? AND user_id = ?", (channel, user_id)
-        )
-        self._checkpoint()
-        return cursor.rowcount
-
-    # -- consents -----------------------------------------------------------------------------
-
-    async def save_consent(self, consent: Consent) -> None:
-        self._db.execute(
-            f"INSERT INTO consents ({_CONSENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (consent.channel, consent.user_id, consent.kind, consent.version, consent.at,
-             consent.withdrawn_at),
-        )
-
-    async def consents(self, channel: str, user_id: str) -> list[Consent]:
-        """One person's consents, oldest first, withdrawn ones included."""
-        rows = self._db.execute(
-            f"SELECT {_CONSENT_COLUMNS} FROM consents WHERE channel = ? AND user_id = ?"
-            " ORDER BY id",
-            (channel, user_id),
-        ).fetchall()
-        return [Consent(*row) for row in rows]
-
-    async def withdraw_consents(self, channel: str, user_id: str, at: float) -> int:
-        """Mark every consent still standing as withdrawn; how many were."""
-        cursor = self._db.execute(
-            "UPDATE consents SET withdrawn_at = ?"
-            " WHERE channel = ? AND user_id = ? AND withdrawn_at IS NULL",
-            (at, channel, user_id),
-        )
-        return cursor.rowcount
-
-    # -- staff relays -------------------------------------------------------------------------
-
-    async def save_relay(
-        self, staff_chat: str, message_id: str, channel: str, user_id: str
-    ) -> None:
-        """Remember whose conversation a staff notice is about, so staff can reply to it."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO relays (staff_chat, message_id, channel, user_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (staff_chat, message_id, channel, user_id, time.time()),
-        )
-
-    async def relay_messages(self, channel: str, user_id: str) -> list[tuple[str, str]]:
-        """Every staff notice about a person still on record: (staff place, message id)."""
-        rows = self._db.execute(
-            "SELECT staff_chat, message_id FROM relays WHERE channel = ? AND user_id = ?"
-            " ORDER BY created_at",
-            (channel, user_id),
-        ).fetchall()
-        return [(row[0], row[1]) for row in rows]
-
-    async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
-        """(channel, user_id) of the person a staff notice was about, if it was one of ours."""
-        row = self._db.execute(
-            "SELECT channel, user_id FROM relays WHERE staff_chat = ? AND message_id = ?",
-            (staff_chat, message_id),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    # -- retention ----------------------------------------------------------------------------
-
-    async def purge(self, older_than: float) -> dict[str, int]:
-        """Delete conversations, events and leads last touched before a time; counts per table.
-
-        Consents go with them and click marks expire too (neither is counted: they only ever
-        exist beside the rows that are).
-        """
-        deleted = {}
-        with self._db:
-            self._db.execute("BEGIN")
-            for table, column in (("conversations", "updated_at"), ("events", "at"),
-                                  ("leads", "created_at"), ("relays", "created_at")):
-                cursor = self._db.execute(
-                    f"DELETE FROM {table} WHERE {column} < ?",
-                    (older_than,),
-                )
-                deleted[table] = cursor.rowcount
-            self._db.execute("DELETE FROM consents WHERE at < ?", (older_than,))
-            self._db.execute("DELETE FROM clicks WHERE at < ?", (older_than,))
-        if any(deleted.values()):
-            self._checkpoint()
-        return deleted
-
     async def close(self) -> None:
         self._db.close()
-
-
-def _lead(row: tuple) -> Lead:
-    return Lead(*row[:7], tuple(d for d in row[7].split(",") if d), *row[8:])

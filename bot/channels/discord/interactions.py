@@ -144,7 +144,9 @@ class Interactions:
 
     async def _handle(self, interaction: discord.Interaction, kind: EventKind,
                       **fields: Any) -> Reply:
-        return await self.engine.handle(Event(CHANNEL, str(interaction.user.id), kind, **fields))
+        event = Event(CHANNEL, str(interaction.user.id), kind, update_id=str(interaction.id),
+                      **fields)
+        return await self.engine.handle(event)
 
     async def _edit_pressed(self, interaction: discord.Interaction, reply: Reply) -> bool:
         """The pressed message becomes the reply's one message; False when Discord refuses

@@ -25,7 +25,7 @@ from bot.channels.discord.menu import Menu, build_menu, sync
 from bot.channels.discord.render import CHANNEL, NO_MENTIONS
 from bot.channels.discord.staff import DiscordStaffChannel
 from bot.core.channel import ChannelError
-from bot.core.effects import Address, StaffNotifier
+from bot.core.effects import Address, DeliveryFailed, StaffNotifier
 from bot.core.events import Reply
 from bot.engine.engine import Engine
 from bot.settings import Settings
@@ -237,16 +237,19 @@ class DiscordChannel:
 
     async def deliver(self, address: Address, reply: Reply) -> None:
         """DM the person every message of the reply, with its buttons (staff relays, from any
-        channel's staff place); never raises."""
+        channel's staff place). Raises DeliveryFailed: for good when Discord refuses (DMs
+        closed, user gone), to retry later otherwise; the text is never logged."""
         client = self.client
-        if client is None or client.is_closed() or not address.user_id.isdigit():
-            log.warning("discord: a reply was not delivered: the channel is not running")
-            return
-        await self.in_flight.start(self._deliver(client, int(address.user_id), reply))
-
-    async def _deliver(self, client: discord.Client, user_id: int, reply: Reply) -> None:
+        if client is None or client.is_closed():
+            raise DeliveryFailed("the Discord channel is not running")
+        if not address.user_id.isascii() or not address.user_id.isdigit():
+            raise DeliveryFailed("not a Discord user id", permanent=True)
         try:
-            await send_reply(await client.create_dm(discord.Object(id=user_id)), reply)
-        except SEND_ERRORS as error:  # the text is not logged: it may hold health details
-            log.warning("discord: a reply to a person was not delivered: %s %s",
-                        type(error).__name__, getattr(error, "status", ""))
+            dm = await client.create_dm(discord.Object(id=int(address.user_id)))
+            await send_reply(dm, reply)
+        except (discord.Forbidden, discord.NotFound) as error:
+            why = f"{type(error).__name__} {error.status}"
+            raise DeliveryFailed(why, permanent=True) from None
+        except SEND_ERRORS as error:
+            why = f"{type(error).__name__} {getattr(error, 'status', '')}"
+            raise DeliveryFailed(why) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -28,10 +29,10 @@ from bot.channels.telegram.send import (
     answer_quietly,
     drop_keyboard,
     edit_in_place,
-    send_reply,
     send_text,
     show_answer,
 )
+from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
 from bot.core.markup import plain
 from bot.engine.commands import Command, Commands
@@ -49,6 +50,9 @@ class Handlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Updates whose handling raised: the webhook answers them 500 and polling fetches them
+        # again, so Telegram (or the next poll) brings them back; applied ones are not redone.
+        self.failed_updates: set[int] = set()
         # A press shows its answer under the question: the same label, the same line, so it
         # is rendered and read once, not on every press.
         self.answer_line = lru_cache(maxsize=ANSWER_LINES)(self._answer_line)
@@ -62,13 +66,13 @@ class Handlers:
         assert update.message is not None and update.effective_user is not None
         user_id = str(update.effective_user.id)
         event = Event.from_text(CHANNEL, user_id, update.message.text or "")
-        await self._answer(update, context, event)
+        await self._answer(update, with_update_id(event, update))
 
     async def sent_something_unreadable(self, update: Update, context: Context) -> None:
         """A sticker, photo, voice note, file...: the engine answers kindly."""
         assert update.effective_user is not None
         event = Event(CHANNEL, str(update.effective_user.id), EventKind.UNSUPPORTED)
-        await self._answer(update, context, event)
+        await self._answer(update, with_update_id(event, update))
 
     async def pressed_button(self, update: Update, context: Context) -> None:
         """A press on a choice button: answer the query, apply it, show the answer chosen.
@@ -82,14 +86,20 @@ class Handlers:
         if event is None or not is_private(update):  # not ours, or not where health is discussed
             await answer_quietly(query)
             return
-        reply = await self.engine.handle(event)
+        reply = await self.engine.handle(with_update_id(event, update))
+        address = Address(CHANNEL, event.user_id)
+        if reply.repeated:  # handled before: its messages are sent, or waiting in the outbox
+            await asyncio.gather(answer_quietly(query), self.engine.flush(address))
+            return
         if reply.edit:
             _, edited = await asyncio.gather(answer_quietly(query), edit_in_place(query, reply))
-            if not edited:  # the message is gone or too old to edit: send the question anew
-                await send_reply(context.bot, chat_id_of(update), reply)
+            if edited:
+                await self.engine.delivered(reply)
+            else:  # the message is gone or too old to edit: the question is sent anew
+                await self.engine.flush(address)
             return
         await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
-        await send_reply(context.bot, chat_id_of(update), reply)
+        await self.engine.flush(address)
 
     async def edited_message(self, update: Update, context: Context) -> None:
         """An edit of an earlier message: answers are not changed behind the person's back."""
@@ -114,12 +124,15 @@ class Handlers:
 
     async def failed(self, update: object, context: Context) -> None:
         """Log the error's type and place, never what the person wrote."""
+        if isinstance(update, Update):
+            self.failed_updates.add(update.update_id)
         error = context.error
         log.error("telegram handler failed: %s", type(error).__name__, exc_info=error)
 
-    async def _answer(self, update: Update, context: Context, event: Event) -> None:
-        reply = await self.engine.handle(event)
-        await send_reply(context.bot, chat_id_of(update), reply)
+    async def _answer(self, update: Update, event: Event) -> None:
+        """Apply the event; its reply, saved in the outbox with the turn, is sent from there."""
+        await self.engine.handle(event)
+        await self.engine.flush(Address(event.channel, event.user_id))
 
     async def _tidy_pressed_message(self, query: CallbackQuery, reply: Reply) -> None:
         """Show the answer on the question, or take the keyboard off an old one."""
@@ -158,6 +171,11 @@ def event_from_press(user_id: str, data: str) -> Event | None:
         return None
     turn, choice_id = decoded
     return Event(CHANNEL, user_id, EventKind.PRESS, choice_id=choice_id, turn=turn)
+
+
+def with_update_id(event: Event, update: Update) -> Event:
+    """The event, carrying its update's id: applied once, in the order Telegram numbered it."""
+    return replace(event, update_id=str(update.update_id), sequence=update.update_id)
 
 
 def deep_link_payload(command: Command, commands: Commands) -> str | None:

@@ -8,23 +8,23 @@ import logging
 from aiohttp import web
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
 
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.profile import set_profile
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.send import describe, send_reply
 from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
-from bot.channels.telegram.webhook import ALLOWED_UPDATES, Webhook
+from bot.channels.telegram.webhook import Webhook
 from bot.core.channel import ChannelError
-from bot.core.effects import Address, StaffNotifier
+from bot.core.effects import Address, DeliveryFailed, StaffNotifier
 from bot.core.events import Reply
 from bot.engine.engine import Engine
 from bot.settings import Settings
 
-POLL_TIMEOUT = 10.0  # seconds a getUpdates call waits for updates; stopping cuts it short
 RATE_LIMIT_RETRIES = 5
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class TelegramChannel:
     """The bot on Telegram: long polling or a webhook, handlers, staff chat, outbox."""
 
     name = CHANNEL
+    replies_by_outbox = True  # every reply is saved with its turn and sent from the outbox
 
     @staticmethod
     def configured(settings: Settings) -> bool:
@@ -59,18 +60,19 @@ class TelegramChannel:
         hide_in_logs(token_of(settings))  # before the library logs its URLs, which carry it
         library = logging.getLogger("telegram")  # its DEBUG lines carry every update and call
         library.setLevel(max(logging.INFO, library.getEffectiveLevel()))
-        self.application = build_application(settings, webhook=webhook,
-                                              rate_limiter=rate_limiter)
-        add_handlers(self.application, Handlers(engine), settings.staff_telegram_chat_id)
+        self.application = build_application(settings, rate_limiter=rate_limiter)
+        self.handlers = Handlers(engine)
+        add_handlers(self.application, self.handlers, settings.staff_telegram_chat_id)
         if settings.staff_telegram_chat_id is not None:
             add_staff_replies(self.application, engine, settings.staff_telegram_chat_id)
         self._route: Webhook | None = None
+        self._poller: Poller | None = None
         self._staff: TelegramStaffChat | None = None
 
     def mount(self, app: web.Application) -> None:
         """In webhook mode, the route Telegram posts updates to."""
         if self.webhook:
-            self._route = Webhook(self.settings)
+            self._route = Webhook(self.settings, self.handlers.failed_updates)
             self._route.mount(app)
 
     async def start(self) -> None:
@@ -94,12 +96,20 @@ class TelegramChannel:
         await self._close()
 
     async def deliver(self, address: Address, reply: Reply) -> None:
-        """Send a reply to a person's private chat (its id is their user id); never raises."""
+        """Send a reply to a person's private chat (its id is their user id). Raises
+        DeliveryFailed: to retry later after a network error, a 5xx or a 429 (with its
+        retry_after); for good when Telegram refuses the message or the person blocked the bot."""
+        if not address.user_id.isascii() or not address.user_id.lstrip("-").isdigit():
+            raise DeliveryFailed("not a Telegram chat id", permanent=True)
         try:
             await send_reply(self.application.bot, int(address.user_id), reply)
-        except Exception as error:  # an outbox reports and carries on; the text is not logged
-            log.warning("a reply to a person on telegram was not delivered: %s",
-                        type(error).__name__)
+        except RetryAfter as error:
+            wait = seconds(error.retry_after)
+            raise DeliveryFailed("rate limited (429)", retry_after=wait) from None
+        except (Forbidden, BadRequest, InvalidToken) as error:  # BadRequest is a NetworkError
+            raise DeliveryFailed(describe(error), permanent=True) from None
+        except TelegramError as error:  # NetworkError, TimedOut, 5xx: worth another try
+            raise DeliveryFailed(describe(error)) from None
 
     def staff_place(self) -> StaffNotifier | None:
         """The staff chat, once started, when BOT_STAFF_TELEGRAM_CHAT_ID is set."""
@@ -118,10 +128,8 @@ class TelegramChannel:
         if self._route is not None:
             await self._route.open(self.application)
         else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
-            )
+            self._poller = Poller(self.application, self.handlers.failed_updates)
+            await self._poller.start()
         chat_id = self.settings.staff_telegram_chat_id
         if chat_id is not None:
             self._staff = TelegramStaffChat(self.application.bot, chat_id, self.engine.store)
@@ -132,20 +140,19 @@ class TelegramChannel:
         """Whatever was started, stopped in order: the route, polling, handling, connections."""
         if self._route is not None:
             await self._route.close()
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self._poller is not None:
+            await self._poller.stop()  # the batch in hand is handled first
         if self.application.running:
             await self.application.stop()  # handles every update already taken
         await self.application.shutdown()
 
 
 def build_application(
-    settings: Settings, *, webhook: bool = False, rate_limiter: BaseRateLimiter | None = None
+    settings: Settings, *, rate_limiter: BaseRateLimiter | None = None
 ) -> Application:
     """The python-telegram-bot Application: HTML replies without link previews, flood limits
     waited out, each chat's updates in order, the Bot API over the transport chosen
-    (BOT_TELEGRAM_TRANSPORT); no updater in webhook mode."""
+    (BOT_TELEGRAM_TRANSPORT); no updater (see polling.py)."""
     builder = (
         ApplicationBuilder()
         .token(token_of(settings))
@@ -158,14 +165,19 @@ def build_application(
         )
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerChatUpdateProcessor())
+        .updater(None)  # updates come from our Poller or Webhook, confirmed once handled
     )
     if settings.telegram_transport == "aiohttp":  # else python-telegram-bot's httpx
         builder = builder.request(AiohttpRequest()).get_updates_request(
             AiohttpRequest(connection_pool_size=1)  # one long poll at a time, as the library's
         )
-    if webhook:
-        builder = builder.updater(None)
     return builder.build()
+
+
+def seconds(retry_after: object) -> float:
+    """Telegram's retry_after as seconds (python-telegram-bot gives an int or a timedelta)."""
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
 
 
 def token_of(settings: Settings) -> str:

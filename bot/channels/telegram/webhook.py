@@ -2,7 +2,9 @@
 
 Only requests carrying the secret token given to `setWebhook` are taken; the route answers
 503 while the channel is not taking updates (before start, while stopping), so Telegram keeps
-those updates and sends them again later.
+those updates and sends them again later. An update is answered 200 only once its turn is
+committed (handled, or found already applied): a replica killed before that gets a 5xx or no
+answer, and Telegram sends the update again, to whichever replica takes it.
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ def webhook_address(settings: Settings) -> str:
 class Webhook:
     """The `POST <path of the webhook URL>` route, and telling Telegram where it is."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, failed_updates: set[int]) -> None:
         self.url = webhook_address(settings)
         self.path = urlsplit(self.url).path or WEBHOOK_PATH
         configured = settings.telegram_webhook_secret
         self.secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        self.failed_updates = failed_updates  # ids of updates whose handling raised
         self._application: Application | None = None
-        self._receiving = 0  # requests past the checks, their update not yet queued
+        self._receiving = 0  # requests past the checks, their update not yet handled
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -60,7 +63,7 @@ class Webhook:
         )
 
     async def close(self) -> None:
-        """Stop taking updates; return once every update already taken is in the queue.
+        """Stop taking updates; return once every update already taken is handled.
 
         The webhook stays set, so Telegram keeps what arrives meanwhile for the next start.
         """
@@ -79,13 +82,29 @@ class Webhook:
         self._receiving += 1
         self._idle.clear()
         try:
-            data = await request.json()
-            update = Update.de_json(data, application.bot)
-            await application.update_queue.put(update)
-        except (json.JSONDecodeError, TypeError, KeyError, ValueError):
-            return web.Response(status=400, text="not an update")
+            update = await _update_in(request, application)
+            if update is None:
+                return web.Response(status=400, text="not an update")
+            processor = application.update_processor
+            await processor.process_update(update, application.process_update(update))
+            if update.update_id in self.failed_updates:
+                self.failed_updates.discard(update.update_id)
+                return web.Response(status=500, text="not handled; send it again")
         finally:
             self._receiving -= 1
             if not self._receiving:
                 self._idle.set()
         return web.Response(text="ok")
+
+
+async def _update_in(request: web.Request, application: Application) -> Update | None:
+    """The update a request carries, or None for a body that is not one (logged, not shown)."""
+    try:
+        data = await request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not an update object")
+        return Update.de_json(data, application.bot)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError,
+            AttributeError) as error:
+        log.warning("webhook body was not an update: %s", type(error).__name__)
+        return None

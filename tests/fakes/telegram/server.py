@@ -144,6 +144,11 @@ class FakeTelegram:
         self._query_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
+        self._posting: set[asyncio.Task[None]] = set()
+        # Like Telegram, post an update again when the webhook gave no 2xx (a 5xx, a refused
+        # or dropped connection): this many more times, this many seconds apart.
+        self.webhook_retries = 0
+        self.webhook_retry_pause = 0.2
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -159,7 +164,15 @@ class FakeTelegram:
         self.port = self._runner.addresses[0][1]
         return self
 
+    async def webhook_settled(self, timeout: float = 30.0) -> None:
+        """Return once every update pushed to the webhook got its final answer."""
+        async with asyncio.timeout(timeout):
+            while self._posting:
+                await asyncio.gather(*self._posting, return_exceptions=True)
+
     async def close(self) -> None:
+        for task in self._posting:
+            task.cancel()
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
@@ -205,7 +218,10 @@ class FakeTelegram:
         """Deliver an update: queue it for getUpdates, or post it to the webhook."""
         update = {"update_id": next(self._update_ids), **update}
         if self.webhook_url:
-            await self._post_to_webhook(update)
+            task = asyncio.create_task(self._post_to_webhook(update))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+            await asyncio.sleep(0)  # the post is on its way, as Telegram's would be
         else:
             self._pending.append(update)
             self._arrived.set()
@@ -460,13 +476,22 @@ class FakeTelegram:
         return self._messages[key]
 
     async def _post_to_webhook(self, update: Update) -> None:
+        """Post until a 2xx, or until the retries run out (Telegram gives up after a while)."""
         self._client = self._client or aiohttp.ClientSession()
         headers = {SECRET_HEADER: self.webhook_secret} if self.webhook_secret else {}
-        url = self.webhook_url
-        if self.reverse_proxy:  # the public https:// address, as the proxy forwards it
-            url = self.reverse_proxy.rstrip("/") + urlsplit(url).path
-        async with self._client.post(url, json=update, headers=headers) as answer:
-            self.webhook_answers.append(answer.status)
+        for attempt in range(self.webhook_retries + 1):
+            if attempt:
+                await asyncio.sleep(self.webhook_retry_pause)
+            url = self.webhook_url
+            if self.reverse_proxy:  # the public https:// address, as the proxy forwards it
+                url = self.reverse_proxy.rstrip("/") + urlsplit(url).path
+            try:
+                async with self._client.post(url, json=update, headers=headers) as answer:
+                    self.webhook_answers.append(answer.status)
+                    if answer.status < 300:
+                        return
+            except (aiohttp.ClientError, OSError):
+                self.webhook_answers.append(0)  # no answer at all: the process died or is gone
 
 
 def _scope(params: dict[str, Any]) -> str:

@@ -1,0 +1,61 @@
+"""Replies and messages as JSON, for what the store keeps: outgoing messages waiting to be sent,
+and the reply to an update already applied (answered again, never applied twice).
+
+Outcomes are not carried: they are kept on the conversation and the funnel events, and no
+channel needs them to send a message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.core.events import Choice, Link, Message, Reply
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    """A message as plain data (text, choices and links)."""
+    data: dict[str, Any] = {"text": message.text}
+    if message.choices:
+        data["choices"] = [[c.id, c.label, c.selected, c.style] for c in message.choices]
+    if message.links:
+        data["links"] = [[link.label, link.url] for link in message.links]
+    return data
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    """Inverse of `message_to_dict`."""
+    choices = tuple(Choice(*entry) for entry in data.get("choices", ()))
+    links = tuple(Link(*entry) for entry in data.get("links", ()))
+    return Message(str(data["text"]), choices, links)
+
+
+def message_to_json(message: Message) -> str:
+    return json.dumps(message_to_dict(message), separators=(",", ":"))
+
+
+def message_from_json(text: str) -> Message:
+    return message_from_dict(json.loads(text))
+
+
+def reply_to_json(reply: Reply) -> str:
+    """What a repeated update is answered with: the reply it got the first time."""
+    data = {
+        "messages": [message_to_dict(m) for m in reply.messages],
+        "turn": reply.turn,
+        "state": reply.state,
+        "flow": reply.flow,
+        "stale": reply.stale,
+        "applied": reply.applied,
+        "extras": reply.extras,
+        "expects_text": reply.expects_text,
+        "edit": reply.edit,
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def reply_from_json(text: str) -> Reply:
+    """Inverse of `reply_to_json`, marked as repeated (already applied, already sent)."""
+    data = json.loads(text)
+    messages = tuple(message_from_dict(m) for m in data.pop("messages"))
+    return Reply(messages=messages, repeated=True, **data)

@@ -1,0 +1,115 @@
+"""At least once out: the messages a turn saved in the store's outbox are sent from there.
+
+Right after a turn the channel asks for the person's messages to be sent (`flush`); whatever
+could not go then (a 502, a 429, a crash, a restart) is sent by `run`, which every process
+runs for the channels it serves. A message is claimed before it is sent, so two processes
+never send it at once, and a person's messages go one at a time, oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing
+from bot.core.events import Reply
+from bot.store.base import ConversationStore
+
+LEASE = 120.0  # seconds a claim lasts: a process killed mid-send frees its messages after it
+FIRST_RETRY = 0.5  # seconds before the first retry; doubled on each attempt
+LONGEST_WAIT = 300.0
+MAX_ATTEMPTS = 15  # about an hour of retries, then the message is dropped and logged
+POLL_EVERY = 1.0
+
+log = logging.getLogger(__name__)
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait after `attempts` failed sends: doubling with jitter, capped, and never
+    less than what the platform asked for."""
+    backoff = min(LONGEST_WAIT, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    backoff *= random.uniform(0.8, 1.2)
+    return max(backoff, retry_after or 0.0)
+
+
+class Deliveries:
+    """Sends outbox messages through each channel's `Outbox.deliver`."""
+
+    def __init__(self, store: ConversationStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
+        self._wake = asyncio.Event()
+
+    async def flush(self, address: Address) -> bool:
+        """Send the person's waiting messages, in order, now; True when none is left waiting.
+        A failure leaves the rest for `run`, after a pause."""
+        outbox = self.outboxes.get(address.channel)
+        if outbox is None:
+            return False  # a process that runs that channel will send them
+        while True:
+            outgoing = await self.store.next_for(address, self.clock())
+            if outgoing is None:
+                return await self.store.undelivered(address.channel, address.user_id) == 0
+            if not await self._send(outbox, outgoing):
+                return False
+
+    async def send_due(self) -> int:
+        """One pass over every message due on the channels this process serves; how many
+        were sent."""
+        sent = 0
+        for outgoing in await self.store.due(list(self.outboxes), self.clock()):
+            if await self._send(self.outboxes[outgoing.address.channel], outgoing):
+                sent += 1
+                await self.flush(outgoing.address)  # the person's next ones, in order
+        return sent
+
+    async def run(self, every: float = POLL_EVERY) -> None:
+        """Send what is due, forever (until cancelled): at start what a crash left, then
+        retries as they fall due."""
+        while True:
+            try:
+                await self.send_due()
+            except Exception as error:  # the store is down for a moment: try again later
+                log.warning("outbox pass failed: %s", type(error).__name__)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), every)
+
+    def wake(self) -> None:
+        """Look for due messages now rather than at the next pass."""
+        self._wake.set()
+
+    async def _send(self, outbox: Outbox, outgoing: Outgoing) -> bool:
+        """Claim, send and settle one message; True when the platform took it."""
+        if not await self.store.claim(outgoing.id, self.clock(), LEASE):
+            return False  # another process or task is sending it
+        attempts = outgoing.attempts + 1
+        reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
+        try:
+            await outbox.deliver(outgoing.address, reply)
+        except DeliveryFailed as failure:
+            return await self._failed(outgoing, attempts, failure)
+        except Exception as error:  # a channel bug must not stop the outbox; retried, logged
+            log.error("sending a message failed unexpectedly: %s", type(error).__name__,
+                      exc_info=error)
+            return await self._failed(outgoing, attempts, DeliveryFailed(type(error).__name__))
+        await self.store.sent(outgoing.id)
+        return True
+
+    async def _failed(self, outgoing: Outgoing, attempts: int, failure: DeliveryFailed) -> bool:
+        channel = outgoing.address.channel
+        if failure.permanent or attempts >= MAX_ATTEMPTS:
+            log.warning("a message to a person on %s was dropped after %d attempt(s): %s",
+                        channel, attempts, failure.reason)
+            await self.store.sent(outgoing.id)
+            return False
+        delay = retry_delay(attempts, failure.retry_after)
+        log.info("a message to a person on %s will be retried in %.1f s: %s", channel, delay,
+                 failure.reason)
+        await self.store.retry_later(outgoing.id, self.clock() + delay, failure.reason)
+        return False

@@ -1,0 +1,356 @@
+"""The SQL both stores speak: every query once, with `?` placeholders; SQLite and PostgreSQL
+differ only in how a statement runs, how a transaction and its lock are taken, and a few
+dialect words (`day_of`).
+
+A `Queries` object runs on one connection. Inside a turn (`store.turn(...)`) that connection
+holds an open transaction and the person's lock; outside one, each method commits on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from bot.core.conversation import Conversation
+from bot.core.effects import Address, Outgoing
+from bot.core.events import Message
+from bot.core.records import Consent, EventRecord, Lead, StatRow, StoredData
+from bot.core.wire import message_from_json, message_to_json
+
+LEAD_COLUMNS = (
+    "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
+    " flow_version, urgency, consent_version"
+)
+CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
+OUTBOX_COLUMNS = "id, channel, user_id, turn, message, attempts"
+# Everything kept about a person, by (channel, user_id): what a forget deletes.
+PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox")
+# Seconds a new message waits for the background sender: the channel sends it at once, and
+# the background sender takes it only if that did not happen (a crash, a failed send).
+FIRST_SEND_GRACE = 10.0
+UPDATES_KEPT_FOR = 2 * 86400.0  # platforms resend an update for a day at most (Telegram: 24 h)
+
+
+class Queries:
+    """Every query of the store, on one connection (see the module docstring)."""
+
+    day_of = "date(at, 'unixepoch')"  # SQL for the UTC day of the `at` column
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a query; its rows."""
+        raise NotImplementedError
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; how many rows it changed."""
+        raise NotImplementedError
+
+    def _atomic(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """A transaction around several statements (nothing more inside a turn)."""
+        raise NotImplementedError
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        rows = await self._rows(sql, params)
+        return rows[0] if rows else None
+
+    async def ping(self) -> None:
+        """Raises when the database does not answer."""
+        await self._rows("SELECT 1")
+
+    # -- conversations ------------------------------------------------------------------------
+
+    async def load(self, channel: str, user_id: str) -> Conversation | None:
+        """The saved conversation, or None for someone new."""
+        row = await self._one(
+            "SELECT data FROM conversations WHERE channel = ? AND user_id = ?", (channel, user_id)
+        )
+        return Conversation.from_json(row[0]) if row else None
+
+    async def save(self, conversation: Conversation) -> None:
+        """Persist the conversation (called in every turn)."""
+        conversation.updated_at = time.time()
+        await self._run(
+            "INSERT INTO conversations (channel, user_id, data, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (channel, user_id) DO UPDATE"
+            " SET data = excluded.data, updated_at = excluded.updated_at",
+            (conversation.channel, conversation.user_id, conversation.to_json(),
+             conversation.updated_at),
+        )
+
+    async def delete(self, channel: str, user_id: str) -> None:
+        """Forget a person: everything kept about them on this channel, in one transaction."""
+        async with self._atomic():
+            for table in PERSON_TABLES:
+                await self._run(f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
+                                (channel, user_id))
+
+    async def stored_about(self, channel: str, user_id: str) -> StoredData:
+        """Everything kept about one person on one channel."""
+        where = (channel, user_id)
+        events = await self._rows(
+            "SELECT kind, flow, detail, version, at FROM events WHERE channel = ? AND user_id = ?"
+            " ORDER BY id", where,
+        )
+        leads = await self._rows(
+            f"SELECT {LEAD_COLUMNS} FROM leads WHERE channel = ? AND user_id = ?"
+            " ORDER BY created_at", where,
+        )
+        return StoredData(
+            channel=channel,
+            user_id=user_id,
+            conversation=await self.load(channel, user_id),
+            events=tuple(EventRecord(*row) for row in events),
+            leads=tuple(lead_of(row) for row in leads),
+            consents=tuple(await self.consents(channel, user_id)),
+            staff_notices=len(await self.relay_messages(channel, user_id)),
+        )
+
+    async def channels_of(self, user_id: str) -> list[str]:
+        """The channels on which anything is kept about a user id."""
+        rows = await self._rows(
+            " UNION ".join(f"SELECT channel FROM {table} WHERE user_id = ?"
+                           for table in PERSON_TABLES) + " ORDER BY channel",
+            (user_id,) * len(PERSON_TABLES),
+        )
+        return [row[0] for row in rows]
+
+    # -- funnel events ------------------------------------------------------------------------
+
+    async def record(
+        self, kind: str, channel: str, user_id: str, flow: str, detail: str = "",
+        at: float | None = None, version: str = "",
+    ) -> None:
+        """Append one funnel event (outcomes carry the flow version they came from)."""
+        await self._run(
+            "INSERT INTO events (channel, user_id, flow, kind, detail, at, version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (channel, user_id, flow, kind, detail, time.time() if at is None else at, version),
+        )
+
+    async def count_click(self, clicker: str, target: str, at: float) -> bool:
+        """Mark a click on a link by a pseudonymous clicker; False when it was already counted."""
+        return await self._run(
+            "INSERT INTO clicks (clicker, target, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (clicker, target, at),
+        ) == 1
+
+    async def forget_clicks(self, clicker: str) -> None:
+        """Drop the click marks of one pseudonymous clicker (part of a forget)."""
+        await self._run("DELETE FROM clicks WHERE clicker = ?", (clicker,))
+
+    async def events(self, channel: str, user_id: str) -> list[tuple[str, str, str, str]]:
+        """One person's funnel events, oldest first: (kind, flow, detail, version)."""
+        rows = await self._rows(
+            "SELECT kind, flow, detail, version FROM events WHERE channel = ? AND user_id = ?"
+            " ORDER BY id", (channel, user_id),
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    async def stats(self) -> list[StatRow]:
+        """Event counts by day, channel, flow, kind and detail, oldest day first."""
+        rows = await self._rows(
+            f"SELECT {self.day_of} AS day, channel, flow, kind, detail, count(*)"
+            " FROM events GROUP BY day, channel, flow, kind, detail"
+            " ORDER BY day, channel, flow, kind, detail"
+        )
+        return [StatRow(*row) for row in rows]
+
+    # -- leads and consents -------------------------------------------------------------------
+
+    async def save_lead(self, lead: Lead) -> None:
+        """Keep a consented lead."""
+        await self._run(
+            f"INSERT INTO leads ({LEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (lead.channel, lead.user_id, lead.name, lead.email, lead.phone, lead.source,
+             lead.flow, ",".join(lead.drivers), lead.red_flag, lead.created_at,
+             lead.flow_version, lead.urgency, lead.consent_version),
+        )
+
+    async def leads(self) -> list[Lead]:
+        """Every lead, oldest first."""
+        rows = await self._rows(f"SELECT {LEAD_COLUMNS} FROM leads ORDER BY created_at")
+        return [lead_of(row) for row in rows]
+
+    async def delete_leads(self, channel: str, user_id: str) -> int:
+        """Delete one person's leads (their consent to be stored was withdrawn); how many."""
+        return await self._run("DELETE FROM leads WHERE channel = ? AND user_id = ?",
+                               (channel, user_id))
+
+    async def save_consent(self, consent: Consent) -> None:
+        """Keep the record of one consent."""
+        await self._run(
+            f"INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (consent.channel, consent.user_id, consent.kind, consent.version, consent.at,
+             consent.withdrawn_at),
+        )
+
+    async def consents(self, channel: str, user_id: str) -> list[Consent]:
+        """One person's consents, oldest first, withdrawn ones included."""
+        rows = await self._rows(
+            f"SELECT {CONSENT_COLUMNS} FROM consents WHERE channel = ? AND user_id = ?"
+            " ORDER BY id", (channel, user_id),
+        )
+        return [Consent(*row) for row in rows]
+
+    async def withdraw_consents(self, channel: str, user_id: str, at: float) -> int:
+        """Mark every consent still standing as withdrawn; how many were."""
+        return await self._run(
+            "UPDATE consents SET withdrawn_at = ?"
+            " WHERE channel = ? AND user_id = ? AND withdrawn_at IS NULL",
+            (at, channel, user_id),
+        )
+
+    # -- staff relays -------------------------------------------------------------------------
+
+    async def save_relay(
+        self, staff_chat: str, message_id: str, channel: str, user_id: str
+    ) -> None:
+        """Remember whose conversation a staff notice is about, so staff can reply to it."""
+        await self._run(
+            "INSERT INTO relays (staff_chat, message_id, channel, user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (staff_chat, message_id) DO UPDATE"
+            " SET channel = excluded.channel, user_id = excluded.user_id,"
+            " created_at = excluded.created_at",
+            (staff_chat, message_id, channel, user_id, time.time()),
+        )
+
+    async def relay_messages(self, channel: str, user_id: str) -> list[tuple[str, str]]:
+        """Every staff notice about a person still on record: (staff place, message id)."""
+        rows = await self._rows(
+            "SELECT staff_chat, message_id FROM relays WHERE channel = ? AND user_id = ?"
+            " ORDER BY created_at", (channel, user_id),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
+        """(channel, user_id) of the person a staff notice was about, if it was one of ours."""
+        row = await self._one(
+            "SELECT channel, user_id FROM relays WHERE staff_chat = ? AND message_id = ?",
+            (staff_chat, message_id),
+        )
+        return (row[0], row[1]) if row else None
+
+    # -- updates applied: exactly once in -------------------------------------------------------
+
+    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
+        """The stored reply (JSON) of an update already applied, or None for a new one."""
+        row = await self._one(
+            "SELECT reply FROM updates WHERE channel = ? AND update_id = ?", (channel, update_id)
+        )
+        return row[0] if row else None
+
+    async def remember_update(
+        self, channel: str, update_id: str, user_id: str, reply: str, at: float
+    ) -> None:
+        """Mark an update applied, with the reply it got (in the same turn as its effects)."""
+        await self._run(
+            "INSERT INTO updates (channel, update_id, user_id, reply, at) VALUES (?, ?, ?, ?, ?)",
+            (channel, update_id, user_id, reply, at),
+        )
+
+    # -- outgoing messages: at least once out ---------------------------------------------------
+
+    async def enqueue(self, address: Address, turn: int, message: Message, at: float) -> int:
+        """Keep a message to send with the turn that made it; its id. The channel sends it
+        right after the turn; the background sender only once FIRST_SEND_GRACE has passed."""
+        row = await self._one(
+            "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (address.channel, address.user_id, turn, message_to_json(message), at,
+             at + FIRST_SEND_GRACE),
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def undelivered(self, channel: str, user_id: str) -> int:
+        """How many messages to this person are still waiting to be sent."""
+        row = await self._one(
+            "SELECT count(*) FROM outbox WHERE channel = ? AND user_id = ?", (channel, user_id)
+        )
+        return int(row[0]) if row else 0
+
+    async def drop_undelivered(self, channel: str, user_id: str) -> int:
+        """Give up on this person's waiting messages (what they said is shown again instead)."""
+        return await self._run("DELETE FROM outbox WHERE channel = ? AND user_id = ?",
+                               (channel, user_id))
+
+    async def due(self, channels: Sequence[str], now: float, limit: int = 100) -> list[Outgoing]:
+        """Messages due to be sent now, each the oldest waiting for its person, oldest first."""
+        if not channels:
+            return []
+        marks = ", ".join("?" for _ in channels)
+        rows = await self._rows(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox AS o"
+            f" WHERE o.channel IN ({marks}) AND o.next_at <= ? AND o.claimed_until < ?"
+            " AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.channel = o.channel"
+            " AND e.user_id = o.user_id AND e.id < o.id)"
+            " ORDER BY o.id LIMIT ?",
+            (*channels, now, now, limit),
+        )
+        return [outgoing_of(row) for row in rows]
+
+    async def next_for(self, address: Address, now: float) -> Outgoing | None:
+        """The person's oldest waiting message, if nobody is sending it and it is new or due."""
+        row = await self._one(
+            f"SELECT {OUTBOX_COLUMNS}, next_at, claimed_until FROM outbox"
+            " WHERE channel = ? AND user_id = ? ORDER BY id LIMIT 1",
+            (address.channel, address.user_id),
+        )
+        if row is None or (row[5] and row[6] > now) or row[7] >= now:
+            return None
+        return outgoing_of(row[:6])
+
+    async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
+        """Take a message to send it; False when another process (or task) has it."""
+        return await self._run(
+            "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1"
+            " WHERE id = ? AND claimed_until < ? AND (attempts = 0 OR next_at <= ?)",
+            (now + lease, outgoing_id, now, now),
+        ) == 1
+
+    async def sent(self, outgoing_id: int) -> None:
+        """The platform took it: it leaves the outbox."""
+        await self._run("DELETE FROM outbox WHERE id = ?", (outgoing_id,))
+
+    async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
+        """Sending failed: free it, to be tried again from `at`."""
+        await self._run(
+            "UPDATE outbox SET claimed_until = 0, next_at = ?, last_error = ? WHERE id = ?",
+            (at, reason[:200], outgoing_id),
+        )
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def purge(self, older_than: float) -> dict[str, int]:
+        """Delete conversations, events and leads last touched before a time; counts per table.
+
+        Consents go with them and click marks expire too (neither is counted: they only ever
+        exist beside the rows that are); updates already applied are kept two days at most.
+        """
+        deleted = {}
+        async with self._atomic():
+            for table, column in (("conversations", "updated_at"), ("events", "at"),
+                                  ("leads", "created_at"), ("relays", "created_at")):
+                deleted[table] = await self._run(f"DELETE FROM {table} WHERE {column} < ?",
+                                                 (older_than,))
+            await self._run("DELETE FROM consents WHERE at < ?", (older_than,))
+            await self._run("DELETE FROM clicks WHERE at < ?", (older_than,))
+            updates_before = max(older_than, time.time() - UPDATES_KEPT_FOR)
+            await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
+        return deleted
+
+
+def lead_of(row: Sequence[Any]) -> Lead:
+    return Lead(*row[:7], tuple(d for d in row[7].split(",") if d), *row[8:])
+
+
+def outgoing_of(row: Sequence[Any]) -> Outgoing:
+    message = message_from_json(row[4])
+    return Outgoing(int(row[0]), Address(row[1], row[2]), int(row[3]), message, int(row[5]))
+
+
+@contextlib.asynccontextmanager
+async def nothing() -> AsyncIterator[None]:
+    """No transaction of its own: the caller's turn already holds one."""
+    yield
