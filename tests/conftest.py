@@ -1,8 +1,9 @@
-"""Shared fixtures: settings on a temporary data folder, an engine on real SQLite, a person."""
+"""Shared fixtures: settings on a temporary data folder, an engine on each real store (SQLite,
+and PostgreSQL on a server these tests start), a person."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from bot.app import build_engine
 from bot.engine.engine import Engine
 from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
+from tests.postgres import PostgresServer
+
+STORES = ("sqlite", "postgres")
 
 # The safety questions an adult whose pain did not start with a recent injury is asked.
 SAFETY_QUESTIONS_NO_INJURY = (
@@ -38,14 +42,39 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)  # an empty settings file
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run, on 127.0.0.1, in a temporary folder."""
+    with PostgresServer() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the test server."""
+    return postgres_server.database()
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Each test that asks for it runs once on SQLite and once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings on a temporary data folder; on PostgreSQL for tests on `store_kind` postgres."""
+    if "store_kind" in request.fixturenames and request.getfixturevalue("store_kind") == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        return load_settings(data_dir=tmp_path / "data", database_url=url)
     return load_settings(data_dir=tmp_path / "data")
 
 
 @pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[Engine]:
+async def engine(settings: Settings, store_kind: str) -> AsyncIterator[Engine]:
+    """An engine on the settings' store: every test using it runs on both stores."""
     engine = build_engine(settings)
+    await engine.store.open()
     yield engine
     await engine.store.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -127,6 +128,10 @@ class FakeTelegram:
         self.webhook_secret = ""
         self.webhook_answers: list[int] = []
         self.reverse_proxy = ""  # where webhook posts really go: the bot behind its HTTPS proxy
+        # Several bot processes behind one load balancer: each post (and each retry) goes to
+        # one of these base URLs at random, instead of `reverse_proxy`.
+        self.replicas: list[str] = []
+        self.chooser = random.Random(0)
         self.answered_queries: list[str] = []
         self.descriptions = {"description": "", "short_description": ""}
         self.command_scopes: dict[str, list[dict[str, str]]] = {}  # scope type -> commands
@@ -483,8 +488,9 @@ class FakeTelegram:
             if attempt:
                 await asyncio.sleep(self.webhook_retry_pause)
             url = self.webhook_url
-            if self.reverse_proxy:  # the public https:// address, as the proxy forwards it
-                url = self.reverse_proxy.rstrip("/") + urlsplit(url).path
+            proxy = self.chooser.choice(self.replicas) if self.replicas else self.reverse_proxy
+            if proxy:  # the public https:// address, as the proxy forwards it
+                url = proxy.rstrip("/") + urlsplit(url).path
             try:
                 async with self._client.post(url, json=update, headers=headers) as answer:
                     self.webhook_answers.append(answer.status)
