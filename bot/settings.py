@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     data_dir: Annotated[Path, AfterValidator(_writable_folder)] = Path("data")
     # Empty: SQLite in data_dir. A postgresql:// address: PostgreSQL, for several replicas.
     database_url: Annotated[SecretStr | None, AfterValidator(_database_url)] = None
+    # Seconds a process reserves a message it is sending; one killed mid-send leaves it to be
+    # sent by another (or the next) process this long after. A send is given 80% of it.
+    outbox_lease: float = Field(default=30.0, ge=1.0, le=600.0)
     dialogs_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "dialogs"
     templates_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "templates"
     default_flow: str = "knee"

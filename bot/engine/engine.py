@@ -109,7 +109,7 @@ class Engine:
         self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
         self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
-        self.deliveries = Deliveries(store, clock)
+        self.deliveries = Deliveries(store, clock, lease=settings.outbox_lease)
         self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
         self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
         self.delivered_channels: set[str] = set()  # channels some process runs an outbox for

@@ -19,7 +19,8 @@ from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing
 from bot.core.events import Reply
 from bot.store.base import ConversationStore
 
-LEASE = 120.0  # seconds a claim lasts: a process killed mid-send frees its messages after it
+LEASE = 30.0  # seconds a claim lasts: a process killed mid-send frees its messages after it
+SEND_SHARE = 0.8  # of the lease, the time one send may take before it counts as failed
 FIRST_RETRY = 0.5  # seconds before the first retry; doubled on each attempt
 LONGEST_WAIT = 300.0
 MAX_ATTEMPTS = 15  # about an hour of retries, then the message is dropped and logged
@@ -39,9 +40,13 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
 class Deliveries:
     """Sends outbox messages through each channel's `Outbox.deliver`."""
 
-    def __init__(self, store: ConversationStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: ConversationStore, clock: Callable[[], float] = time.time,
+        lease: float = LEASE,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.lease = lease
         self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
         self._wake = asyncio.Event()
 
@@ -86,12 +91,15 @@ class Deliveries:
 
     async def _send(self, outbox: Outbox, outgoing: Outgoing) -> bool:
         """Claim, send and settle one message; True when the platform took it."""
-        if not await self.store.claim(outgoing.id, self.clock(), LEASE):
+        if not await self.store.claim(outgoing.id, self.clock(), self.lease):
             return False  # another process or task is sending it
         attempts = outgoing.attempts + 1
         reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
         try:
-            await outbox.deliver(outgoing.address, reply)
+            async with asyncio.timeout(self.lease * SEND_SHARE):  # before another may take it
+                await outbox.deliver(outgoing.address, reply)
+        except TimeoutError:
+            return await self._failed(outgoing, attempts, DeliveryFailed("send timed out"))
         except DeliveryFailed as failure:
             return await self._failed(outgoing, attempts, failure)
         except Exception as error:  # a channel bug must not stop the outbox; retried, logged

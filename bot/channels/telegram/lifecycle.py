@@ -4,12 +4,14 @@ chat, and its outbox (`deliver`), as the one runner (bot/run.py) drives every ch
 from __future__ import annotations
 
 import logging
+import warnings
 
 from aiohttp import web
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
@@ -104,7 +106,9 @@ class TelegramChannel:
         try:
             await send_reply(self.application.bot, int(address.user_id), reply)
         except RetryAfter as error:
-            wait = seconds(error.retry_after)
+            with warnings.catch_warnings():  # the library warns its type will change
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = seconds(error.retry_after)
             raise DeliveryFailed("rate limited (429)", retry_after=wait) from None
         except (Forbidden, BadRequest, InvalidToken) as error:  # BadRequest is a NetworkError
             raise DeliveryFailed(describe(error), permanent=True) from None

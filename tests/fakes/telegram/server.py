@@ -52,6 +52,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    status: int = 0  # what the fake answered (0 until it did)
 
 
 @dataclass
@@ -141,6 +142,8 @@ class FakeTelegram:
         self._arrived = asyncio.Event()
         self._called = asyncio.Event()
         self._failures: dict[str, list[Failure]] = {}
+        self._flaky: dict[str, tuple[float, tuple[int, ...], random.Random]] = {}
+        self.random_failures: dict[str, list[int]] = {}  # method -> statuses answered at random
         self._delays: dict[str, float] = {}
         self._by_chat: dict[int, list[SentMessage]] = {}
         self._waiters: dict[int, list[tuple[Callable[[], bool], asyncio.Future[None]]]] = {}
@@ -154,6 +157,8 @@ class FakeTelegram:
         # or dropped connection): this many more times, this many seconds apart.
         self.webhook_retries = 0
         self.webhook_retry_pause = 0.2
+        self.webhook_duplicates = 0.0  # share of updates posted once more after their 2xx
+        self.duplicated: list[int] = []  # update ids posted twice
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -215,6 +220,14 @@ class FakeTelegram:
         failure = Failure(status, text, retry_after or None)
         self._failures.setdefault(method, []).extend([failure] * times)
 
+    def fail_at_random(
+        self, method: str, rate: float, statuses: tuple[int, ...] = (502, 429), seed: int = 0
+    ) -> None:
+        """From now on, answer that share of `method` calls with one of these errors (a 429
+        asks to retry after 1 s, as Telegram's flood control does)."""
+        self._flaky[method] = (rate, statuses, random.Random(seed))
+        self.random_failures.setdefault(method, [])
+
     def slow_down(self, method: str, seconds: float) -> None:
         """Take `seconds` over every call of `method` from now on (0 for full speed)."""
         self._delays[method] = seconds
@@ -223,9 +236,7 @@ class FakeTelegram:
         """Deliver an update: queue it for getUpdates, or post it to the webhook."""
         update = {"update_id": next(self._update_ids), **update}
         if self.webhook_url:
-            task = asyncio.create_task(self._post_to_webhook(update))
-            self._posting.add(task)
-            task.add_done_callback(self._posting.discard)
+            self._post_in_background(update)
             await asyncio.sleep(0)  # the post is on its way, as Telegram's would be
         else:
             self._pending.append(update)
@@ -336,13 +347,28 @@ class FakeTelegram:
             return _error(Failure(401, "Unauthorized"))
         method = request.match_info["method"]
         params = await _parameters(request)
-        self.calls.append(Call(method, params))
+        call = Call(method, params)
+        self.calls.append(call)
         self._called.set()
+        response = await self._answer(method, params)
+        call.status = response.status
+        return response
+
+    async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
         if self._delays.get(method):
             await asyncio.sleep(self._delays[method])
         failures = self._failures.get(method)
         if failures:
             return _error(failures.pop(0))
+        if method in self._flaky:
+            rate, statuses, rng = self._flaky[method]
+            if rng.random() < rate:
+                status = rng.choice(statuses)
+                self.random_failures[method].append(status)
+                retry_after = 1 if status == 429 else None
+                text = {429: "Too Many Requests: retry after 1", 502: "Bad Gateway"}.get(
+                    status, "Internal Server Error")
+                return _error(Failure(status, text, retry_after))
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return _error(Failure(404, "Not Found"))
@@ -465,6 +491,9 @@ class FakeTelegram:
     async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook_url = params["url"]
         self.webhook_secret = params.get("secret_token", "")
+        waiting, self._pending = self._pending, []
+        for update in waiting:  # what arrived meanwhile goes to the webhook, as Telegram does
+            self._post_in_background(update)
         return True
 
     async def _api_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -480,7 +509,21 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message to edit not found")
         return self._messages[key]
 
-    async def _post_to_webhook(self, update: Update) -> None:
+    async def _maybe_again(self, update: Update) -> None:
+        """Telegram may deliver an update twice (it saw no answer in time): now and then, post
+        it once more, a moment later, to any replica."""
+        if not self.webhook_duplicates or self.chooser.random() >= self.webhook_duplicates:
+            return
+        self.duplicated.append(update["update_id"])
+        await asyncio.sleep(self.chooser.uniform(0, 0.2))
+        await self._post_to_webhook(update, duplicate=True)
+
+    def _post_in_background(self, update: Update) -> None:
+        task = asyncio.create_task(self._post_to_webhook(update))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _post_to_webhook(self, update: Update, duplicate: bool = False) -> None:
         """Post until a 2xx, or until the retries run out (Telegram gives up after a while)."""
         self._client = self._client or aiohttp.ClientSession()
         headers = {SECRET_HEADER: self.webhook_secret} if self.webhook_secret else {}
@@ -495,6 +538,8 @@ class FakeTelegram:
                 async with self._client.post(url, json=update, headers=headers) as answer:
                     self.webhook_answers.append(answer.status)
                     if answer.status < 300:
+                        if not duplicate:
+                            await self._maybe_again(update)
                         return
             except (aiohttp.ClientError, OSError):
                 self.webhook_answers.append(0)  # no answer at all: the process died or is gone

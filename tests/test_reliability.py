@@ -1,0 +1,320 @@
+"""Every answer applied exactly once, every reply delivered: Telegram failing sends (502, 429),
+a bot killed with SIGKILL mid-screening (polling and webhook), malformed updates.
+
+The bot runs as `python -m bot telegram` does (in this process, or as real processes that are
+killed); people are simulated against the fake Bot API and answer only what reached them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import build_engine
+from bot.engine import outbox
+from bot.settings import Settings, load_settings
+from bot.store.sqlite import SQLiteStore
+from bot.tools.client import DialogClient
+from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
+from tests.fakes.telegram import SECRET_HEADER, TOKEN, FakeTelegram, Person
+from tests.fakes.telegram.screening import SHOWN_AGAIN, Screening
+from tests.test_telegram import (
+    bot_running,
+    free_port,
+    local_url,
+    telegram_settings,
+    webhook_settings,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+# A whole screening, with two typed answers: "no" to a safety question, 6 for the pain level.
+SCRIPT = tuple(
+    "no@no" if n == 5 else step for n, step in enumerate(TO_PAIN_QUESTIONS)
+) + tuple("6@skip" if step == "skip" else step for step in HIP_MOBILITY_RUN)
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+async def expected_answers(tmp_path: Path) -> list[list[object]]:
+    """The answers the script gives, as a bot that never failed records them."""
+    settings = load_settings(data_dir=tmp_path / "reference")
+    engine = build_engine(settings, SQLiteStore(":memory:"))
+    person = DialogClient(engine, "reference")
+    await person.send("/start")
+    for step in SCRIPT:
+        typed, _, choice = step.rpartition("@")
+        await (person.send(typed) if typed else person.click(choice))
+    conversation = await engine.store.load(person.channel, person.user_id)
+    assert conversation is not None and conversation.state == "result"
+    return conversation.last_outcome["answers"]  # type: ignore[index]
+
+
+async def assert_screened_exactly_once(
+    settings: Settings, user_ids: list[int], expected: list[list[object]]
+) -> None:
+    """Each person reached the result; their answers are the script's, each once and to the
+    question it answered; one `started` and one `finished` event each."""
+    engine = build_engine(settings)
+    try:
+        for user_id in user_ids:
+            conversation = await engine.store.load("telegram", str(user_id))
+            assert conversation is not None and conversation.state == "result", user_id
+            assert conversation.last_outcome["answers"] == expected, user_id  # type: ignore[index]
+            kinds = [kind for kind, *_ in await engine.store.events("telegram", str(user_id))]
+            assert kinds == ["started", "finished"], (user_id, kinds)
+            assert await engine.store.undelivered("telegram", str(user_id)) == 0
+    finally:
+        await engine.store.close()
+
+
+def people(telegram: FakeTelegram, count: int, first_id: int = 7000) -> list[Screening]:
+    return [
+        Screening(Person(telegram, lambda _: asyncio.sleep(0), first_id + n), telegram, SCRIPT)
+        for n in range(count)
+    ]
+
+
+def sent_to(telegram: FakeTelegram, user_id: int) -> list[tuple[int | None, str]]:
+    """(turn of its buttons, text) of every message Telegram took for a chat, in order, as it
+    was sent; and of every question edited in place with new buttons (a pick in a
+    pick-several)."""
+    sent = []
+    for call in telegram.calls:
+        chat = call.params.get("chat_id")
+        wanted = call.method in ("sendMessage", "editMessageText") and call.status == 200
+        if not wanted or str(chat) != str(user_id):
+            continue
+        markup = call.params.get("reply_markup") or {}
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        data = [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
+                if "callback_data" in b]
+        if call.method == "sendMessage" or data:
+            sent.append((int(data[0].split("|")[0]) if data else None, str(call.params["text"])))
+    return sent
+
+
+def assert_questions_arrived_in_order(screenings: list[Screening], resent: bool = False) -> None:
+    """Each person was sent their questions in the order asked, each once, but where the bot
+    said it was showing one again, or (`resent`) where a process killed after Telegram took
+    a message, before it recorded that, sends it once more: at least once, never skipped."""
+    for screening in screenings:
+        sent = sent_to(screening.telegram, screening.person.user_id)
+        last: tuple[int | None, str] = (None, "")
+        for turn, text in sent:
+            if turn is None:
+                last = (None, text) if SHOWN_AGAIN in text else last
+                continue
+            if last[0] is not None and turn <= last[0]:
+                assert resent and (turn, text) == last, (screening.person.user_id, sent)
+            last = (turn, text)
+        shown = {turn for turn, _ in sent if turn is not None}
+        assert {turn for turn, _ in screening.pressed} <= shown
+
+
+# -- failing sends -----------------------------------------------------------------------
+
+
+async def test_every_reply_arrives_when_telegram_answers_502_and_429_at_random(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    telegram.fail_at_random("sendMessage", 0.25, statuses=(502, 429, 500), seed=7)
+    settings = telegram_settings(tmp_path, telegram)
+    screenings = people(telegram, 6)
+    async with bot_running(settings, telegram):
+        await asyncio.gather(*(s.run(timeout=60) for s in screenings))
+        for screening in screenings:
+            await screening.finished()
+    failed = telegram.random_failures["sendMessage"]
+    assert {502, 429} <= set(failed) and len(failed) >= 10, "the run did meet failures"
+    assert_questions_arrived_in_order(screenings)
+    await assert_screened_exactly_once(settings, [s.person.user_id for s in screenings],
+                                       await expected_answers(tmp_path))
+
+
+async def test_a_typed_answer_to_a_question_that_never_arrived_is_not_applied(
+    telegram: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "FIRST_RETRY", 60.0)  # the retry comes after they type
+    settings = telegram_settings(tmp_path, telegram)
+    async with bot_running(settings, telegram) as bot:
+        alex = bot.person()
+        await alex.send("/start")
+        await alex.choose("begin")
+        await alex.choose("me")
+        telegram.fail("sendMessage", 502, "Bad Gateway")
+        shown = len(alex.received)
+        await alex.choose("no")  # no recent injury: the first safety question fails to arrive
+        assert len(alex.received) == shown
+        state = await bot.state_of(alex)
+        assert state == "rf_hot_swollen"
+
+        reply = await alex.send("no")  # meant for something else: they never saw the question
+
+        assert await bot.state_of(alex) == state, "nothing applied to an unseen question"
+        assert "may not have reached you" in reply[0].text
+        assert "Safety question 1" in reply[-1].text or "hot" in reply[-1].text.lower()
+        assert await bot.engine.store.undelivered("telegram", str(alex.user_id)) == 0
+        await alex.send("no")  # now they have seen it
+        assert await bot.state_of(alex) != state
+    await asyncio.sleep(0)
+
+
+# -- kill -9 ---------------------------------------------------------------------------------
+
+
+def bot_environment(settings: Settings, telegram: FakeTelegram) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env |= {
+        "BOT_SETTINGS_FILE": os.devnull,
+        "BOT_TELEGRAM_TOKEN": TOKEN,
+        "BOT_TELEGRAM_BASE_URL": telegram.base_url,
+        "BOT_TELEGRAM_BASE_FILE_URL": telegram.base_file_url,
+        "BOT_DATA_DIR": str(settings.data_dir),
+        "BOT_WEB_PORT": str(settings.web_port),
+        "BOT_LINK_SECRET": "same-on-every-process",
+        "BOT_OUTBOX_LEASE": "2",  # a killed process's sends are taken over after 2 s
+    }
+    if settings.telegram_webhook_url:
+        env["BOT_TELEGRAM_WEBHOOK_URL"] = settings.telegram_webhook_url
+        env["BOT_TELEGRAM_WEBHOOK_SECRET"] = "right-secret"
+    if settings.database_url is not None:
+        env["BOT_DATABASE_URL"] = settings.database_url.get_secret_value()
+    return env
+
+
+@asynccontextmanager
+async def bot_process(env: dict[str, str], webhook: bool) -> AsyncIterator[Process]:
+    """`python -m bot telegram [--webhook]` as its own process; killed if still running. Its
+    log must hold no traceback."""
+    args = ["-m", "bot", "telegram", *(["--webhook"] if webhook else [])]
+    log = Path(env["BOT_DATA_DIR"]).parent / f"bot-{os.urandom(3).hex()}.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(sys.executable, *args, cwd=ROOT,
+                                                       env=env, stderr=stderr)
+        try:
+            yield process
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+
+
+async def wait_ready(port: int, timeout: float = 20.0) -> None:
+    """Until the process's /readyz answers 200 (channels started, database answering)."""
+    async with aiohttp.ClientSession() as client, asyncio.timeout(timeout):
+        while True:
+            try:
+                async with client.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_kill_9_mid_screening_loses_no_update_and_applies_none_twice(
+    telegram: FakeTelegram, tmp_path: Path, webhook: bool
+) -> None:
+    settings = (webhook_settings if webhook else telegram_settings)(
+        tmp_path, telegram, **({} if webhook else {"web_port": free_port()}))
+    telegram.webhook_retries, telegram.webhook_retry_pause = 200, 0.1  # Telegram keeps trying
+    telegram.slow_down("sendMessage", 0.02)  # replies in flight when the kill comes
+    env = bot_environment(settings, telegram)
+    screenings = people(telegram, 8)
+    running = [asyncio.create_task(s.run(timeout=90)) for s in screenings]
+    async with bot_process(env, webhook) as first:
+        await wait_ready(settings.web_port)
+        await telegram.wait_for_calls("sendMessage", 60, timeout=60)  # well into the screenings
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    async with bot_process(env, webhook) as second:
+        await asyncio.wait_for(asyncio.gather(*running), 120)
+        await wait_ready(settings.web_port)
+        second.send_signal(signal.SIGTERM)
+        assert await second.wait() == 0
+    assert first.returncode == -signal.SIGKILL
+    if webhook:
+        assert set(telegram.webhook_answers) - {200}, "some posts got no 200: sent again"
+    assert_questions_arrived_in_order(screenings, resent=True)
+    await assert_screened_exactly_once(settings, [s.person.user_id for s in screenings],
+                                       await expected_answers(tmp_path))
+
+
+# -- malformed updates -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["²|begin", "1" * 5000 + "|begin", "|", "٣|no", "-1|no", "x" * 64])
+async def test_button_data_that_is_not_ours_gets_a_quiet_answer(
+    telegram: FakeTelegram, tmp_path: Path, data: str
+) -> None:
+    settings = telegram_settings(tmp_path, telegram)
+    async with bot_running(settings, telegram) as bot:
+        alex = bot.person()
+        await alex.send("/start")
+        before = await bot.conversation_of(alex)
+        update = telegram.press_update(alex.user, alex.received[-1], data)
+        await alex.act(update)
+        query_id = update["callback_query"]["id"]
+        assert query_id in telegram.answered_queries, "the spinner stops"
+        assert await bot.conversation_of(alex) == before
+        assert len(alex.received) == 1
+
+
+@pytest.mark.parametrize("body", [b"[1,2]", b"null", b"{}", b'{"update_id": "7"}', b"{not json",
+                                  b'"text"', "\udcff".encode(errors="surrogatepass")])
+async def test_a_webhook_body_that_is_not_an_update_gets_400_never_a_traceback(
+    telegram: FakeTelegram, tmp_path: Path, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = webhook_settings(tmp_path, telegram)
+    async with bot_running(settings, telegram, webhook=True), aiohttp.ClientSession() as client:
+        headers = {SECRET_HEADER: "right-secret", "Content-Type": "application/json"}
+        async with client.post(local_url(settings, "/telegram"), data=body,
+                               headers=headers) as answer:
+            assert answer.status == 400
+            assert await answer.text() == "not an update"
+    assert "Traceback" not in caplog.text and "Error" not in caplog.text.replace(
+        "ValueError", "").replace("JSONDecodeError", "").replace("UnicodeDecodeError", "")
+
+
+async def test_a_handler_failure_answers_the_webhook_500_so_telegram_sends_it_again(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = webhook_settings(tmp_path, telegram)
+    telegram.webhook_retries, telegram.webhook_retry_pause = 3, 0.05
+    async with bot_running(settings, telegram, webhook=True) as bot:
+        alex = bot.person()
+        store = bot.engine.store
+        real_turn = store.turn
+        broken = {"left": 1}
+
+        def failing_once(channel: str, user_id: str):  # the database drops out once
+            if broken["left"]:
+                broken["left"] -= 1
+                raise ConnectionError("database went away")
+            return real_turn(channel, user_id)
+
+        store.turn = failing_once  # type: ignore[method-assign]
+        await telegram.push(telegram.message_update(alex.user, alex.chat, text="/start"))
+        await telegram.webhook_settled()
+        assert telegram.webhook_answers == [500, 200]
+        assert "knee-pain check" in alex.received[-1].text and len(alex.received) == 1
+        kinds = [k for k, *_ in await store.events("telegram", str(alex.user_id))]
+        assert kinds == ["started"]
