@@ -32,6 +32,7 @@ SETTINGS_FILE_VARIABLE = "BOT_SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = Path("settings.yaml")
 DATABASE_FILE = "bot.sqlite3"
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _FLOW_ID = re.compile(r"""^id:\s*["']?([\w-]+)""", re.MULTILINE)
 _SHOWN_INPUT = 60  # characters of a wrong value repeated in the error line
 
@@ -54,13 +55,45 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _public_url(value: str) -> str:
+    """An address people open from a chat: Telegram refuses link buttons to a host without a
+    dot ("Wrong HTTP URL"; tdlib's url check), so `http://localhost:8080` cannot be one."""
+    host = urlsplit(_http_url(value)).hostname or ""
+    if "." not in host.strip("."):
+        raise ValueError(f"must be a public address whose host has a dot ({host!r} has none; "
+                         "Telegram refuses buttons that link to hosts such as localhost)")
+    return value
+
+
+def _optional_public_url(value: str) -> str:
+    return _public_url(value) if value else value
+
+
 def _optional_http_url(value: str) -> str:
     return _http_url(value) if value else value
 
 
-def _https_url(value: str) -> str:
-    if value and urlsplit(_http_url(value)).scheme != "https":
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram posts to (Bot API: setWebhook)
+
+
+def _webhook_url(value: str) -> str:
+    """Where Telegram posts updates: https, a public host, one of the ports it posts to."""
+    if not value:
+        return value
+    parts = urlsplit(_public_url(value))
+    if parts.scheme != "https":
         raise ValueError("must be an https:// address (Telegram only posts to HTTPS)")
+    if (parts.port or 443) not in WEBHOOK_PORTS:
+        raise ValueError("must use port 443, 80, 88 or 8443 (the only ports Telegram posts to); "
+                         "let your reverse proxy forward to BOT_WEB_PORT")
+    return value
+
+
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    """1-256 characters of A-Z a-z 0-9 _ - (Bot API: setWebhook secret_token)."""
+    if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+        raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                         "(what Telegram allows in a webhook's secret token)")
     return value
 
 
@@ -77,8 +110,10 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+PublicUrl = Annotated[str, AfterValidator(_public_url)]
 OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
-OptionalHttpsUrl = Annotated[str, AfterValidator(_https_url)]
+OptionalPublicUrl = Annotated[str, AfterValidator(_optional_public_url)]
+WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
 
 
 def _host(value: str) -> str:
@@ -134,12 +169,12 @@ class Practice(BaseSettings):
 
     name: str = "Get Your Fix Physical Therapy"
     clinician: str = "your physical therapist"
-    youtube_url: HttpUrl = "https://www.youtube.com/@example.com-placeholder"
+    youtube_url: PublicUrl = "https://www.youtube.com/@example.com-placeholder"
     podcast_name: str = "Highly Functional"
-    podcast_url: HttpUrl = "https://podcasts.example.com/highly-functional"
-    facebook_url: HttpUrl = "https://www.facebook.com/groups/example.com-placeholder"
-    instagram_url: HttpUrl = "https://www.instagram.com/example.com-placeholder"
-    booking_url: HttpUrl = "https://calendly.example.com/your-practice/complimentary-call"
+    podcast_url: PublicUrl = "https://podcasts.example.com/highly-functional"
+    facebook_url: PublicUrl = "https://www.facebook.com/groups/example.com-placeholder"
+    instagram_url: PublicUrl = "https://www.instagram.com/example.com-placeholder"
+    booking_url: PublicUrl = "https://calendly.example.com/your-practice/complimentary-call"
     booking_provider: Literal["calendly", "cal.com", "plain"] = "calendly"
 
     def placeholders(self) -> list[str]:
@@ -185,8 +220,8 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_base_url: HttpUrl = "https://api.telegram.org/bot"
     telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: OptionalHttpsUrl = ""
-    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_url: WebhookUrl = ""
+    telegram_webhook_secret: Annotated[SecretStr | None, AfterValidator(_webhook_secret)] = None
     # How the bot talks to the Bot API: aiohttp (bot/channels/telegram/request.py, fast) or
     # httpx (python-telegram-bot's own). Both read a proxy from HTTPS_PROXY / ALL_PROXY.
     telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -200,7 +235,7 @@ class Settings(BaseSettings):
     # The bot's own web server: health check, Telegram webhooks, booking redirects
     web_host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
     web_port: Annotated[int, AfterValidator(_port)] = 8080
-    public_url: OptionalHttpUrl = ""
+    public_url: OptionalPublicUrl = ""
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
     link_secret: SecretStr | None = None
@@ -310,7 +345,8 @@ def describe_errors(error: ValidationError) -> list[str]:
 def _shown(problem: Any, message: str) -> str:
     """The wrong value, briefly, unless it is a secret or the message already says it."""
     value = problem.get("input")
-    secret = any(str(part).endswith(("token", "secret")) for part in problem["loc"])
+    secret = any(str(part).endswith(("token", "secret", "database_url"))
+                 for part in problem["loc"])
     if secret or problem["type"] in ("missing", "extra_forbidden"):
         return ""
     if not isinstance(value, str | int | float) or str(value) in message:

@@ -103,6 +103,26 @@ CASES = {
                                 "public_url (BOT_PUBLIC_URL): must be an http"),
     "webhook not https": ({"BOT_TELEGRAM_WEBHOOK_URL": "http://bot.test/hook"},
                           "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must be an https"),
+    # Telegram refuses link buttons to a host without a dot, so the bot's links would fail
+    "public url on localhost": ({"BOT_PUBLIC_URL": "http://localhost:8080"},
+                                "public_url (BOT_PUBLIC_URL): must be a public address whose "
+                                "host has a dot ('localhost' has none"),
+    "podcast link on a dotless host": ({"BOT_PRACTICE__PODCAST_URL": "https://podcast/ep1"},
+                                       "practice.podcast_url (BOT_PRACTICE__PODCAST_URL): must "
+                                       "be a public address whose host has a dot"),
+    "webhook on a port Telegram never posts to": (
+        {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org:8080/telegram"},
+        "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must use port 443, 80, 88 or 8443"),
+    "webhook on localhost": ({"BOT_TELEGRAM_WEBHOOK_URL": "https://localhost/telegram"},
+                             "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must be a public"),
+    "webhook secret with a space": ({"BOT_TELEGRAM_WEBHOOK_SECRET": "two words"},
+                                    "telegram_webhook_secret (BOT_TELEGRAM_WEBHOOK_SECRET): must "
+                                    "be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"),
+    "webhook secret too long": ({"BOT_TELEGRAM_WEBHOOK_SECRET": "a" * 257},
+                                "telegram_webhook_secret (BOT_TELEGRAM_WEBHOOK_SECRET): must be 1"),
+    "database url not postgresql": ({"BOT_DATABASE_URL": "mysql://bot@db/bot"},
+                                     "database_url (BOT_DATABASE_URL): must be a postgresql://"),
+    "outbox lease too short": ({"BOT_OUTBOX_LEASE": "0.5"}, "outbox_lease (BOT_OUTBOX_LEASE): "),
     "dialogs folder missing": ({"BOT_DIALOGS_DIR": "{tmp}/no-dialogs"},
                                "dialogs_dir (BOT_DIALOGS_DIR): folder {tmp}/no-dialogs does "
                                "not exist"),
@@ -124,6 +144,29 @@ def test_each_wrong_setting_gives_one_plain_line(variables, expected, tmp_path, 
     for name, value in variables.items():
         monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
     assert check_fails(capsys).startswith(expected.replace("{tmp}", str(tmp_path)))
+
+
+@pytest.mark.parametrize("variables", [
+    {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org:8443/telegram"},
+    {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org:88/telegram"},
+    {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram"},
+    {"BOT_TELEGRAM_WEBHOOK_SECRET": "a" * 256},
+    {"BOT_TELEGRAM_WEBHOOK_SECRET": "A-z_0"},
+    {"BOT_PUBLIC_URL": "https://203.0.113.7"},
+    {"BOT_OUTBOX_LEASE": "1"},
+    {"BOT_DATABASE_URL": "postgresql://bot:pw@db.internal:5432/bot"},
+], ids=str)
+def test_settings_at_the_edge_of_what_platforms_allow_are_taken(variables, monkeypatch):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    load_settings()
+
+
+def test_a_database_password_is_never_repeated_in_the_error(monkeypatch):
+    monkeypatch.setenv("BOT_DATABASE_URL", "mysql://bot:hunter2@db/bot")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "hunter2" not in str(error.value)
 
 
 def test_a_secret_is_never_repeated_in_the_error(monkeypatch):
