@@ -20,7 +20,7 @@ from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store.sqlite import SQLiteStore, private_folder
+from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
 from bot.tools.check import check_all
 from bot.tools.graph import mermaid
 from bot.tools.transcripts import run_all
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in error.lines:
             print(f"{INVALID}{line}", file=sys.stderr)
         return 2
-    return args.run(args, settings)
+    try:
+        return args.run(args, settings)
+    except StoreBusy as error:  # another process held the database past the busy timeout
+        print(f"error: {error}; try again", file=sys.stderr)
+        return 1
 
 
 def make_data_folder(folder: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import psycopg
 import pytest
 
 from bot.app import build_engine
@@ -41,9 +43,13 @@ async def finish_knee_check(person: DialogClient) -> None:
 
 
 def rows(engine, table: str, user_id: str) -> int:
-    with sqlite3.connect(engine.store.path) as db:
-        query = f"SELECT count(*) FROM {table} WHERE user_id = ?"
-        return db.execute(query, (user_id,)).fetchone()[0]
+    """How many rows of a table are about a user, read past the store (SQLite or PostgreSQL)."""
+    query = f"SELECT count(*) FROM {table} WHERE user_id = %s"
+    if engine.settings.database_url is not None:
+        with psycopg.connect(engine.settings.database_url.get_secret_value()) as db:
+            return db.execute(query, (user_id,)).fetchone()[0]
+    with contextlib.closing(sqlite3.connect(engine.store.path)) as db:
+        return db.execute(query.replace("%s", "?"), (user_id,)).fetchone()[0]
 
 
 async def test_person_who_asks_to_be_contacted_becomes_a_lead_and_staff_hear(person, inbox):
@@ -99,11 +105,12 @@ async def test_forget_removes_conversation_events_and_leads(person, inbox):
     await person.send("sam@example.com")
     await person.send("yes")
     engine = person.engine
-    assert [rows(engine, t, "alex") for t in ("conversations", "events", "leads")] == [1, 3, 1]
+    tables = ("conversations", "events", "leads", "consents")
+    assert [rows(engine, t, "alex") for t in tables] == [1, 3, 1, 2]
     await person.send("/forget")
     await person.click("forget_yes")
     assert "any contact request" in person.text
-    assert [rows(engine, t, "alex") for t in ("conversations", "events", "leads")] == [0, 0, 0]
+    assert [rows(engine, t, "alex") for t in tables] == [0, 0, 0, 0]
 
 
 async def test_retention_purges_what_is_older_than_the_window(tmp_path):

@@ -12,17 +12,20 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import time
 from pathlib import Path
 
 import aiohttp
+import psycopg
 import pytest
 
 from bot import cli
 from bot.app import build_engine
 from bot.channels.console import say
 from bot.core.effects import StaffNotice
+from bot.core.events import Event, EventKind
 from bot.core.records import CONTACTED, STORED
 from bot.engine.engine import Engine
 from bot.handoff.reports import export_leads
@@ -185,6 +188,7 @@ async def test_logs_at_debug_carry_no_state_answer_name_or_contact(settings, cap
 # -- forget -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"])  # about SQLite's files, its log above all
 async def test_forget_leaves_no_trace_of_name_email_or_phone_in_the_database_files(engine):
     person = DialogClient(engine, "zq-4711")
     await answer_safety_questions_no(person)
@@ -201,6 +205,45 @@ async def test_forget_leaves_no_trace_of_name_email_or_phone_in_the_database_fil
     for name, content in files.items():
         for detail in (*CONTACT_DETAILS, "zq-4711"):
             assert detail.encode() not in content, f"{detail} left in {name}"
+
+
+def every_row(engine: Engine) -> list[str]:
+    """Every row of every table, as text, read past the store (SQLite or PostgreSQL)."""
+    if engine.settings.database_url is not None:
+        with psycopg.connect(engine.settings.database_url.get_secret_value()) as db:
+            tables = [row[0] for row in db.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()")]
+            return [str(row[0]) for table in tables
+                    for row in db.execute(f"SELECT t::text FROM {table} AS t")]
+    with contextlib.closing(sqlite3.connect(engine.store.path)) as db:
+        tables = [row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [repr(row) for table in tables for row in db.execute(f"SELECT * FROM {table}")]
+
+
+async def test_forget_leaves_no_row_with_the_name_email_phone_or_user_id(engine):
+    person = DialogClient(engine, "zq-4711")
+    other = DialogClient(engine, "someone-else")
+    await other.send("/start")
+    await answer_safety_questions_no(person)
+    await leave_contact_details(person)
+    engine.queued_channels = {"test"}  # the reply waits in the outbox, the update is kept
+    await engine.handle(Event("test", "zq-4711", EventKind.COMMAND, text="/mydata",
+                              command="mydata", update_id="u-1"))
+    assert await engine.store.undelivered("test", "zq-4711") == 1
+    engine.queued_channels = set()  # the confirmation of the forget is not kept
+    before = "\n".join(every_row(engine))
+    for detail in (EMAIL, NAME, "zq-4711"):
+        assert detail in before  # the test can see them
+
+    await person.send("/forget")
+    await person.click("forget_yes")
+
+    after = "\n".join(every_row(engine))
+    for detail in (*CONTACT_DETAILS, "zq-4711"):
+        assert detail not in after, f"{detail} left in a row"
+    assert "someone-else" in after  # only that person was forgotten
 
 
 async def test_forget_asks_staff_places_to_blank_every_earlier_notice(engine):

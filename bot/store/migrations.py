@@ -89,9 +89,11 @@ SQLITE: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX updates_by_person ON updates (channel, user_id);
     CREATE INDEX updates_by_age ON updates (at);
-    -- Messages saved with their turn, deleted once the platform took them.
+    -- Messages saved with their turn, deleted once the platform took them. AUTOINCREMENT: an
+    -- id is never used twice (a plain rowid reuses the newest one once it is deleted), so a
+    -- sender still holding a sent message's id cannot claim or delete a newer message.
     CREATE TABLE outbox (
-        id            INTEGER PRIMARY KEY,
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
         channel       TEXT NOT NULL,
         user_id       TEXT NOT NULL,
         turn          INTEGER NOT NULL,

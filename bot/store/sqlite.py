@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,20 @@ def _make_private(path: Path) -> None:
             os.chmod(file, PRIVATE_FILE)
 
 
+def _statements(script: str) -> list[str]:
+    """A migration's statements one by one (`executescript` would commit the transaction that
+    holds the write lock before running them)."""
+    statements, statement = [], ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            statements.append(statement.strip())
+            statement = ""
+    if any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines()):
+        statements.append(statement.strip())  # a last statement without its semicolon
+    return statements
+
+
 class StoreBusy(RuntimeError):
     """Another process held the database for longer than the busy timeout."""
 
@@ -74,27 +89,61 @@ class SQLiteStore(Queries):
         on_disk = self.path != MEMORY
         if on_disk:
             private_database(Path(self.path))
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten with zeros
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        self._migrate()
+        # The busy timeout is set by connect, so it covers the pragmas and the migration too.
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten with zeros
+            self._write_ahead_log(busy_timeout)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except BaseException:
+            self._db.close()  # and with it any transaction and lock it held
+            raise
         if on_disk:
             _make_private(Path(self.path))
         self._turn_lock = asyncio.Lock()  # one connection: one transaction at a time
         self._in_turn = False
         self._checkpoint_due = False
 
+    def _write_ahead_log(self, busy_timeout: float) -> None:
+        """Put the file in WAL mode (once per file). Two processes turning a new file to WAL
+        at once can be refused at once rather than after a wait (SQLite sees a deadlock and
+        skips the busy handler): tried again until the busy timeout."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy("the database is busy with another process") from None
+            time.sleep(0.01)
+
     def _migrate(self) -> None:
-        """Apply the migrations this file has not had, each in its own transaction."""
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(migrations.SQLITE[version:], start=version + 1):
-            self._db.executescript(f"BEGIN IMMEDIATE; {script}")
-            if number == 1:
-                self._add_missing_columns()
-            self._db.execute(f"PRAGMA user_version = {number}")
-            self._db.execute("COMMIT")
+        """Apply the migrations this file has not had, all in one immediate transaction. The
+        version is read again once the write lock is held: processes opening a new file
+        together (the bot and a `say`) migrate it once, one after the other."""
+        if self._version() >= len(migrations.SQLITE):
+            return
+        self._begin()
+        try:
+            version = self._version()
+            for number, script in enumerate(migrations.SQLITE[version:], start=version + 1):
+                for statement in _statements(script):
+                    self._db.execute(statement)
+                if number == 1:
+                    self._add_missing_columns()
+                self._db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _add_missing_columns(self) -> None:
         for table, columns in migrations.SQLITE_ADDED_COLUMNS.items():
@@ -107,7 +156,7 @@ class SQLiteStore(Queries):
         """Nothing to do: the file is opened and migrated when the store is made."""
 
     async def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return self._version()
 
     # -- how statements run -------------------------------------------------------------------
 

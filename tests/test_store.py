@@ -1,0 +1,604 @@
+"""The store contract, on SQLite and on PostgreSQL alike: a turn is all or nothing and holds the
+person's lock across store objects (processes, replicas); updates are remembered once; the
+outbox keeps order, leases and retries; forget and purge delete what they must and no more;
+migrations run once, whoever opens the database first. Then the engine's exactly-once rules on
+top: a resent update is answered, not applied; a late one is not applied; a typed answer to a
+question still on its way is not applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg.errors
+import pytest
+
+from bot.core.conversation import Conversation
+from bot.core.effects import Address
+from bot.core.events import Choice, Event, EventKind, Link, Message
+from bot.core.records import Consent, Lead
+from bot.engine.engine import Engine
+from bot.store import migrations
+from bot.store.postgres import PostgresStore
+from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
+from bot.store.sqlite import SQLiteStore
+from bot.tools.client import DialogClient
+from tests.postgres import PostgresServer
+
+NOW = 1_000_000.0
+DUE = NOW + FIRST_SEND_GRACE  # when a new message becomes the background sender's
+ALEX, SAM = Address("test", "alex"), Address("test", "sam")
+ALEX_ELSEWHERE = Address("telegram", "alex")
+MESSAGE = Message("Which knee?",
+                  (Choice("left", "Left"), Choice("right", "Right", style="primary")),
+                  (Link("Book", "https://example.org/book"),))
+DUPLICATE_KEY = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+WAITS = 0.2  # seconds a turn is held open to show another one waits for it
+
+Store = SQLiteStore | PostgresStore
+SCHEMAS = itertools.count(1)
+
+
+class Boom(Exception):
+    """Raised inside a turn: everything it did must be rolled back."""
+
+
+class Database:
+    """One database for a test (on PostgreSQL a schema of its own): stores opened on it, closed
+    at the end, and reads past them."""
+
+    def __init__(self, kind: str, location: str) -> None:
+        self.kind, self.location = kind, location
+        self.opened: list[Store] = []
+
+    async def store(self) -> Store:
+        """Another store object on the same database: its own connection(s), as another
+        process or replica would have."""
+        store: Store = (SQLiteStore(self.location) if self.kind == "sqlite"
+                        else PostgresStore(self.location))
+        self.opened.append(store)
+        await store.open()
+        return store
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a query (`?` placeholders) on a connection of its own, outside any store."""
+        if self.kind == "sqlite":
+            with contextlib.closing(sqlite3.connect(self.location)) as db:
+                return db.execute(sql, params).fetchall()
+        with psycopg.connect(self.location) as db:
+            return db.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+
+    def rows_about(self, address: Address) -> dict[str, int]:
+        """How many rows each table holds about one person."""
+        return {table: self.query(f"SELECT count(*) FROM {table}"
+                                  " WHERE channel = ? AND user_id = ?", tuple_of(address))[0][0]
+                for table in PERSON_TABLES}
+
+
+def tuple_of(address: Address) -> tuple[str, str]:
+    return (address.channel, address.user_id)
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_server: PostgresServer) -> str:
+    """One database for this module's store tests; each test has a schema of its own in it."""
+    return postgres_server.database()
+
+
+@pytest.fixture
+def postgres_schema(postgres_database: str) -> str:
+    """A URL on a new, empty schema: a fresh database as the store sees it, made in
+    milliseconds (a new database takes a checkpoint)."""
+    name = f"test_{next(SCHEMAS)}"
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {name}")
+    return f"{postgres_database}?options=-csearch_path%3D{name}"
+
+
+@pytest.fixture
+async def database(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+                   ) -> AsyncIterator[Database]:
+    location = (str(tmp_path / "bot.sqlite3") if store_kind == "sqlite"
+                else request.getfixturevalue("postgres_schema"))
+    database = Database(store_kind, location)
+    yield database
+    for store in database.opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(database: Database) -> Store:
+    return await database.store()
+
+
+def lead_of(address: Address) -> Lead:
+    return Lead(address.channel, address.user_id, "Sam Rivera", "sam@example.org", "", "",
+                "knee", ("hip_mobility",), None, NOW)
+
+
+async def everything_about(store: Any, address: Address, update_id: str = "u-1") -> None:
+    """One of each kind of row a turn can write about a person."""
+    channel, user_id = tuple_of(address)
+    await store.save(Conversation(channel, user_id, flow="knee", state="pain_where", turn=3))
+    await store.record("started", channel, user_id, "knee", at=NOW)
+    await store.save_lead(lead_of(address))
+    await store.save_consent(Consent(channel, user_id, "contacted", "v1", NOW))
+    await store.save_relay("staff", f"notice-{channel}-{user_id}", channel, user_id)
+    await store.enqueue(address, 3, MESSAGE, NOW)
+    await store.remember_update(channel, update_id, user_id, '{"messages": []}', NOW)
+
+
+async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1") -> None:
+    async with store.turn(*tuple_of(address)) as turn:
+        await everything_about(turn, address, update_id)
+
+
+ONE_OF_EACH = dict.fromkeys(PERSON_TABLES, 1)
+NONE = dict.fromkeys(PERSON_TABLES, 0)
+
+
+# -- a turn: all or nothing -------------------------------------------------------------------
+
+
+async def test_a_turn_commits_everything_together_and_nothing_shows_before(database, store):
+    other = await database.store()
+    async with store.turn("test", "alex") as turn:
+        await everything_about(turn, ALEX)
+        assert database.rows_about(ALEX) == NONE, "seen by others before the turn committed"
+        assert await other.load("test", "alex") is None
+    assert database.rows_about(ALEX) == ONE_OF_EACH
+    assert (await other.load("test", "alex")).turn == 3
+    assert await other.reply_to_update("test", "u-1") == '{"messages": []}'
+    assert await other.undelivered("test", "alex") == 1
+
+
+async def test_a_turn_that_raises_leaves_nothing(database, store):
+    with pytest.raises(Boom):
+        async with store.turn("test", "alex") as turn:
+            await everything_about(turn, ALEX)
+            raise Boom
+    assert database.rows_about(ALEX) == NONE
+    assert await store.load("test", "alex") is None
+    assert await store.reply_to_update("test", "u-1") is None
+    assert await store.events("test", "alex") == []
+    assert await store.leads() == [] and await store.consents("test", "alex") == []
+    assert await store.undelivered("test", "alex") == 0
+    await saved_in_a_turn(store, ALEX)  # the store works on after a rollback
+    assert database.rows_about(ALEX) == ONE_OF_EACH
+
+
+async def test_a_forget_in_a_turn_that_raises_forgets_nothing(database, store):
+    await saved_in_a_turn(store, ALEX)
+    with pytest.raises(Boom):
+        async with store.turn("test", "alex") as turn:
+            await turn.delete("test", "alex")
+            assert await turn.load("test", "alex") is None
+            raise Boom
+    assert database.rows_about(ALEX) == ONE_OF_EACH
+
+
+async def test_an_update_is_remembered_with_its_reply_per_channel(store):
+    assert await store.reply_to_update("test", "42") is None
+    async with store.turn("test", "alex") as turn:
+        await turn.remember_update("test", "42", "alex", '{"turn": 1}', NOW)
+    assert await store.reply_to_update("test", "42") == '{"turn": 1}'
+    assert await store.reply_to_update("telegram", "42") is None  # ids are per channel
+    assert await store.reply_to_update("test", "43") is None
+
+
+async def test_remembering_an_update_twice_fails_and_takes_its_whole_turn_back(database, store):
+    async with store.turn("test", "alex") as turn:
+        await turn.remember_update("test", "42", "alex", "first", NOW)
+    with pytest.raises(DUPLICATE_KEY):
+        async with store.turn("test", "alex") as turn:
+            await turn.save(Conversation("test", "alex", turn=9))
+            await turn.record("started", "test", "alex", "knee", at=NOW)
+            await turn.enqueue(ALEX, 9, MESSAGE, NOW)
+            await turn.remember_update("test", "42", "alex", "second", NOW)
+    assert await store.reply_to_update("test", "42") == "first"
+    assert await store.load("test", "alex") is None
+    assert database.rows_about(ALEX) == {**NONE, "updates": 1}
+    async with store.turn("test", "alex") as turn:  # and the next turn goes through
+        await turn.save(Conversation("test", "alex", turn=10))
+    assert (await store.load("test", "alex")).turn == 10
+
+
+# -- a turn holds the person's lock across store objects --------------------------------------
+
+
+def in_the_background(runs_in_a_thread: bool, make: Callable[[], Awaitable[None]]
+                      ) -> asyncio.Task:
+    """Run a turn beside the test's: in a thread of its own when it would block the event loop
+    (SQLite waits for another connection's write lock synchronously), else as a task."""
+    if runs_in_a_thread:
+        return asyncio.create_task(asyncio.to_thread(asyncio.run, make()))
+    return asyncio.ensure_future(make())
+
+
+@pytest.mark.parametrize("objects", ["one store", "two stores"])
+async def test_turns_for_one_person_run_one_after_the_other(database, store, store_kind, objects):
+    other = store if objects == "one store" else await database.store()
+    entered = threading.Event()
+    seen: list[int] = []
+
+    async def second_turn() -> None:
+        async with other.turn("test", "alex") as turn:
+            entered.set()
+            conversation = await turn.load("test", "alex")
+            seen.append(conversation.turn)
+            conversation.turn += 1
+            await turn.save(conversation)
+
+    threaded = store_kind == "sqlite" and other is not store
+    async with store.turn("test", "alex") as turn:
+        await turn.save(Conversation("test", "alex", turn=1))
+        waiting = in_the_background(threaded, second_turn)
+        await asyncio.sleep(WAITS)
+        entered_too_soon = entered.is_set()
+    await asyncio.wait_for(waiting, 10)
+    assert not entered_too_soon, "a second turn for the same person ran inside the first"
+    assert seen == [1], "the second turn did not see what the first saved"
+    assert (await store.load("test", "alex")).turn == 2
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])  # SQLite has one writer for everyone
+async def test_turns_for_different_people_do_not_wait_for_each_other(database, store):
+    other = await database.store()
+    async with store.turn("test", "alex") as alex, asyncio.timeout(5):
+        await alex.save(Conversation("test", "alex", turn=1))
+        async with other.turn("test", "sam") as sam:  # would wait for ever if it waited
+            await sam.save(Conversation("test", "sam", turn=1))
+        assert (await other.load("test", "sam")).turn == 1
+    assert (await other.load("test", "alex")).turn == 1
+
+
+# -- the outbox -------------------------------------------------------------------------------
+
+
+async def test_outbox_keeps_order_and_gives_each_persons_oldest_once_due(store):
+    ids = [await store.enqueue(address, turn, Message(f"m{turn}"), NOW)
+           for turn, address in enumerate((ALEX, SAM, ALEX, ALEX_ELSEWHERE), start=1)]
+    assert ids == sorted(set(ids))
+    assert await store.due(["test"], NOW) == []  # the channel sends first; the sender later
+    assert await store.due(["test"], DUE - 0.01) == []
+    due = await store.due(["test"], DUE)
+    assert [(o.id, o.address, o.turn, o.message.text, o.attempts) for o in due] == [
+        (ids[0], ALEX, 1, "m1", 0), (ids[1], SAM, 2, "m2", 0)]
+    assert [o.id for o in await store.due(["test", "telegram"], DUE)] == [ids[0], ids[1], ids[3]]
+    assert [o.id for o in await store.due(["test"], DUE, limit=1)] == [ids[0]]
+    assert await store.due([], DUE) == []
+    await store.sent(ids[0])
+    assert [o.id for o in await store.due(["test"], DUE)] == [ids[1], ids[2]]
+
+
+async def test_a_message_comes_back_whole(store):
+    outgoing_id = await store.enqueue(ALEX, 7, MESSAGE, NOW)
+    (outgoing,) = await store.due(["test"], DUE)
+    assert (outgoing.id, outgoing.address, outgoing.turn, outgoing.message) == (
+        outgoing_id, ALEX, 7, MESSAGE)
+
+
+async def test_next_for_takes_a_new_message_at_once_and_a_retried_one_when_due(database, store):
+    first = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    second = await store.enqueue(ALEX, 1, Message("two"), NOW)
+    new = await store.next_for(ALEX, NOW)
+    assert (new.id, new.attempts) == (first, 0)  # before its grace: the channel sends it now
+    assert await store.next_for(SAM, NOW) is None
+
+    assert await store.claim(first, NOW, 60)
+    assert not await store.claim(first, NOW + 1, 60), "claimed twice within the lease"
+    assert await store.next_for(ALEX, NOW + 1) is None  # being sent; the next waits behind it
+    assert await store.due(["test"], DUE) == []
+    assert await store.claim(first, NOW + 61, 60), "not taken again after the lease"
+
+    await store.retry_later(first, NOW + 100, "502 Bad Gateway")
+    assert database.query("SELECT last_error FROM outbox WHERE id = ?", (first,)) == [
+        ("502 Bad Gateway",)]
+    assert await store.next_for(ALEX, NOW + 99) is None
+    assert not await store.claim(first, NOW + 99, 60), "a retry taken before it was due"
+    assert await store.due(["test"], NOW + 99) == []
+    retried = await store.next_for(ALEX, NOW + 100)
+    assert (retried.id, retried.attempts) == (first, 2)
+    assert [o.id for o in await store.due(["test"], NOW + 100)] == [first]
+    assert await store.claim(first, NOW + 100, 60), "retry_later did not free it"
+
+    await store.sent(first)
+    assert await store.undelivered("test", "alex") == 1
+    assert (await store.next_for(ALEX, NOW + 100)).id == second
+
+
+async def test_outbox_ids_are_never_used_twice(store):
+    """A sender that read a message before another sent it must not take a newer one for it."""
+    first = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    await store.sent(first)
+    second = await store.enqueue(SAM, 1, Message("two"), NOW)
+    assert second > first
+    assert not await store.claim(first, DUE, 60)
+    await store.sent(first)  # a stale `sent` (a channel's `delivered`) deletes nothing else
+    assert await store.undelivered("test", "sam") == 1
+
+
+async def test_undelivered_counts_and_drops_one_persons_messages(store):
+    for address in (ALEX, ALEX, SAM, ALEX_ELSEWHERE):
+        await store.enqueue(address, 1, MESSAGE, NOW)
+    assert await store.undelivered("test", "alex") == 2
+    async with store.turn("test", "alex") as turn:
+        assert await turn.drop_undelivered("test", "alex") == 2
+    assert await store.undelivered("test", "alex") == 0
+    assert await store.undelivered("test", "sam") == 1
+    assert await store.undelivered("telegram", "alex") == 1
+    assert await store.drop_undelivered("test", "nobody") == 0
+
+
+# -- forget and purge -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inside", ["in a turn", "on its own"])
+async def test_forget_deletes_a_person_from_every_table_and_no_one_else(database, store, inside):
+    for number, address in enumerate((ALEX, SAM, ALEX_ELSEWHERE)):
+        await saved_in_a_turn(store, address, update_id=f"u-{number}")
+        assert database.rows_about(address) == ONE_OF_EACH
+    if inside == "in a turn":
+        async with store.turn("test", "alex") as turn:
+            await turn.delete("test", "alex")
+    else:
+        await store.delete("test", "alex")
+    assert database.rows_about(ALEX) == NONE
+    assert database.rows_about(SAM) == ONE_OF_EACH
+    assert database.rows_about(ALEX_ELSEWHERE) == ONE_OF_EACH
+    assert await store.channels_of("alex") == ["telegram"]
+    assert [lead.user_id for lead in await store.leads()] == ["sam", "alex"]
+    assert await store.reply_to_update("test", "u-0") is None
+    assert await store.reply_to_update("test", "u-1") is not None
+
+
+async def test_purge_drops_updates_after_two_days_and_old_rows_only(store):
+    now = time.time()
+    async with store.turn("test", "alex") as turn:
+        await turn.save(Conversation("test", "alex", turn=1))
+        await turn.record("started", "test", "alex", "knee", at=now - 40 * 86400)
+        await turn.record("started", "test", "alex", "knee", at=now)
+        await turn.remember_update("test", "old", "alex", "{}", now - UPDATES_KEPT_FOR - 60)
+        await turn.remember_update("test", "recent", "alex", "{}", now - UPDATES_KEPT_FOR + 60)
+    deleted = await store.purge(now - 30 * 86400)
+    assert deleted == {"conversations": 0, "events": 1, "leads": 0, "relays": 0}
+    assert await store.reply_to_update("test", "old") is None
+    assert await store.reply_to_update("test", "recent") == "{}"
+    assert await store.load("test", "alex") is not None
+    assert len(await store.events("test", "alex")) == 1
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def latest(kind: str) -> int:
+    return len(migrations.SQLITE if kind == "sqlite" else migrations.POSTGRES)
+
+
+def recorded_versions(database: Database) -> list[int]:
+    if database.kind == "sqlite":
+        return [database.query("PRAGMA user_version")[0][0]]
+    return [row[0] for row in database.query("SELECT version FROM schema_migrations ORDER BY 1")]
+
+
+async def test_a_new_database_is_migrated_to_the_latest_version_once(database, store, store_kind):
+    assert await store.schema_version() == latest(store_kind)
+    await saved_in_a_turn(store, ALEX)
+    again = await database.store()  # a restart, or a second replica
+    await again.open()
+    assert await again.schema_version() == latest(store_kind)
+    if store_kind == "sqlite":
+        assert recorded_versions(database) == [latest(store_kind)]
+    else:  # one row per version: none applied twice
+        assert recorded_versions(database) == [*range(1, latest(store_kind) + 1)]
+    assert database.rows_about(ALEX) == ONE_OF_EACH
+    assert (await again.load("test", "alex")).turn == 3
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])
+async def test_replicas_opening_a_new_database_together_migrate_it_once(database):
+    stores = [PostgresStore(database.location) for _ in range(3)]
+    database.opened += stores
+    await asyncio.gather(*(store.open() for store in stores))
+    assert recorded_versions(database) == list(range(1, len(migrations.POSTGRES) + 1))
+    for store in stores:
+        assert await store.schema_version() == len(migrations.POSTGRES)
+    await saved_in_a_turn(stores[0], ALEX)
+    assert await stores[2].undelivered("test", "alex") == 1
+
+
+async def test_processes_opening_a_new_sqlite_file_together_migrate_it_once(tmp_path):
+    """Each opening reads the version again under the write lock (the bot and a `say` started
+    at once on a new data folder): none applies a migration another already did."""
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.sqlite3"
+        ready = threading.Barrier(6)
+        opened: list[SQLiteStore] = []
+
+        def open_it(path: Path = path, ready: threading.Barrier = ready,
+                    opened: list[SQLiteStore] = opened) -> None:
+            ready.wait()
+            opened.append(SQLiteStore(path))
+
+        await asyncio.gather(*(asyncio.to_thread(open_it) for _ in range(6)))
+        assert [await store.schema_version() for store in opened] == [latest("sqlite")] * 6
+        for store in opened:
+            await store.close()
+
+
+# The tables of the first releases, before versions were numbered (user_version 0): no
+# version on events, leads without flow_version, urgency and consent_version, no consents,
+# clicks, updates or outbox; an index version 1 drops.
+FIRST_RELEASE_SCHEMA = """
+CREATE TABLE conversations (
+    channel TEXT NOT NULL, user_id TEXT NOT NULL, data TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (channel, user_id)
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_age ON conversations (updated_at);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, channel TEXT NOT NULL, user_id TEXT NOT NULL, flow TEXT NOT NULL,
+    kind TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', at REAL NOT NULL
+);
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY, channel TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
+    email TEXT NOT NULL, phone TEXT NOT NULL, source TEXT NOT NULL, flow TEXT NOT NULL,
+    drivers TEXT NOT NULL, red_flag TEXT, created_at REAL NOT NULL
+);
+CREATE TABLE relays (
+    staff_chat TEXT NOT NULL, message_id TEXT NOT NULL, channel TEXT NOT NULL,
+    user_id TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (staff_chat, message_id)
+) WITHOUT ROWID;
+"""
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_a_first_release_sqlite_file_is_upgraded_with_its_rows_kept(database):
+    with contextlib.closing(sqlite3.connect(database.location)) as db:
+        db.executescript(FIRST_RELEASE_SCHEMA)
+        db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)",
+                   ("test", "alex", Conversation("test", "alex", turn=4).to_json(), NOW))
+        db.execute("INSERT INTO events (channel, user_id, flow, kind, detail, at)"
+                   " VALUES ('test', 'alex', 'knee', 'finished', 'result', ?)", (NOW,))
+        db.execute("INSERT INTO leads (channel, user_id, name, email, phone, source, flow,"
+                   " drivers, red_flag, created_at) VALUES ('test', 'alex', 'Alex', 'a@b.org',"
+                   " '', '', 'knee', 'hip_mobility,foot', NULL, ?)", (NOW,))
+        db.execute("INSERT INTO relays VALUES ('staff', '7', 'test', 'alex', ?)", (NOW,))
+        db.commit()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+
+    store = await database.store()
+    assert await store.schema_version() == len(migrations.SQLITE)
+    assert (await store.load("test", "alex")).turn == 4
+    assert await store.events("test", "alex") == [("finished", "knee", "result", "")]
+    (lead,) = await store.leads()
+    assert (lead.name, lead.drivers, lead.flow_version, lead.urgency, lead.consent_version) == (
+        "Alex", ("hip_mobility", "foot"), "", None, "")
+    assert await store.relay_target("staff", "7") == ("test", "alex")
+    await saved_in_a_turn(store, ALEX, update_id="after-upgrade")  # every new table works
+    assert database.rows_about(ALEX) == {**ONE_OF_EACH, "events": 2, "leads": 2, "relays": 2}
+    assert database.query("SELECT name FROM sqlite_master WHERE name = 'conversations_by_age'") \
+        == []
+    await store.close()
+    database.opened.remove(store)
+    assert await (await database.store()).schema_version() == len(migrations.SQLITE)
+
+
+# -- the engine: exactly once in --------------------------------------------------------------
+
+
+def press(choice: str, turn: int, **extra: Any) -> Event:
+    return Event("test", "alex", EventKind.PRESS, choice_id=choice, turn=turn, **extra)
+
+
+def command(name: str, **extra: Any) -> Event:
+    return replace(Event.from_text("test", "alex", f"/{name}"), **extra)
+
+
+async def kinds_of_events(engine: Engine) -> list[str]:
+    return [kind for kind, *_ in await engine.store.events("test", "alex")]
+
+
+async def test_an_update_handled_twice_is_answered_again_and_applied_once(engine):
+    started = await engine.handle(command("start", update_id="100"))
+    first = await engine.handle(press("begin", started.turn, update_id="101"))
+    saved = await engine.store.load("test", "alex")
+    again = await engine.handle(press("begin", started.turn, update_id="101"))
+    assert again.repeated and not first.repeated
+    assert (again.messages, again.turn, again.state, again.applied) == (
+        first.messages, first.turn, first.state, first.applied)
+    assert await engine.store.load("test", "alex") == saved
+    restarted = await engine.handle(command("start", update_id="100"))
+    assert restarted.repeated and restarted.messages == started.messages
+    assert (await engine.store.load("test", "alex")).turn == saved.turn
+    assert await kinds_of_events(engine) == ["started"]
+
+
+async def test_an_update_older_than_the_last_applied_is_not_applied(engine):
+    started = await engine.handle(command("start", sequence=10))
+    assert started.applied
+    late = await engine.handle(press("begin", started.turn, sequence=9))
+    assert late.stale and not late.applied and late.state == "welcome"
+    assert "reached me after later ones" in late.messages[0].text
+    saved = await engine.store.load("test", "alex")
+    assert (saved.turn, saved.state, saved.last_sequence) == (started.turn, "welcome", 10)
+
+    same = await engine.handle(press("begin", started.turn, sequence=10))
+    assert same.applied and same.state == "who"
+    later = await engine.handle(press("me", same.turn, sequence=11))
+    assert later.applied and later.state == "injury"
+    assert (await engine.store.load("test", "alex")).last_sequence == 11
+    assert await kinds_of_events(engine) == ["started"]
+
+
+async def test_a_late_update_after_a_quiet_day_is_applied(engine):
+    """Platforms resend for a day at most, and may number afresh after a quiet spell."""
+    started = await engine.handle(command("start", sequence=500))
+    engine.clock = lambda: time.time() + 86400 + 60
+    renumbered = await engine.handle(press("begin", started.turn, sequence=3))
+    assert renumbered.applied and renumbered.state == "who"
+
+
+async def test_a_typed_answer_to_a_question_still_on_its_way_is_not_applied(engine):
+    engine.queued_channels = {"test"}
+    person = DialogClient(engine, "alex")
+    start = await person.send("/start")
+    assert start.queued and await engine.store.undelivered("test", "alex") == 1
+    asked = await person.click("begin")  # presses answer what the person saw: applied
+    assert asked.applied and asked.state == "who"
+    assert await engine.store.undelivered("test", "alex") == 2
+    saved = await engine.store.load("test", "alex")
+
+    typed = await person.send("for me")
+    assert not typed.applied and typed.stale and typed.state == "who"
+    assert "may not have reached you" in typed.messages[0].text
+    assert typed.messages[1:] == asked.messages  # the question again
+    unchanged = await engine.store.load("test", "alex")
+    assert replace(unchanged, updated_at=0) == replace(saved, updated_at=0)
+    assert set(typed.queued).isdisjoint(start.queued + asked.queued)
+    assert await engine.store.undelivered("test", "alex") == len(typed.queued) == 2
+
+    await engine.delivered(typed)
+    assert await engine.store.undelivered("test", "alex") == 0
+    answered = await person.send("for me")
+    assert answered.applied and answered.state == "injury"
+    assert await kinds_of_events(engine) == ["started"]
+
+
+async def test_a_typed_yes_to_forget_while_the_question_is_on_its_way_asks_again(engine):
+    engine.queued_channels = {"test"}
+    person = DialogClient(engine, "alex")
+    await person.send("/start")
+    asked = await person.send("/forget")  # a command is applied with messages still waiting
+    assert asked.applied and {"forget_yes", "forget_no"} <= set(person.choice_ids)
+    assert await engine.store.undelivered("test", "alex") == 2
+
+    typed = await person.send("yes")
+    assert typed.state != "forgotten" and await engine.store.load("test", "alex") is not None
+    assert "may not have reached you" in typed.messages[0].text
+    assert typed.messages[1].text == asked.messages[0].text
+    assert {"forget_yes", "forget_no"} <= set(person.choice_ids)
+    assert await engine.store.undelivered("test", "alex") == len(typed.queued)
+
+    await engine.delivered(typed)
+    forgotten = await person.send("yes")
+    assert forgotten.state == "forgotten"
+    assert await engine.store.load("test", "alex") is None
+    assert await engine.store.events("test", "alex") == []
+
+
+async def test_a_resent_update_is_not_queued_again(engine):
+    engine.queued_channels = {"test"}
+    first = await engine.handle(command("start", update_id="7"))
+    again = await engine.handle(command("start", update_id="7"))
+    assert again.repeated and again.queued == () and again.messages == first.messages
+    assert await engine.store.undelivered("test", "alex") == len(first.queued) == 1
