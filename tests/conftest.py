@@ -51,8 +51,8 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database on the test server."""
-    return postgres_server.database()
+    """A fresh, empty database on the test server (a schema of its own, see `schema`)."""
+    return postgres_server.schema()
 
 
 @pytest.fixture(params=STORES)

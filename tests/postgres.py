@@ -55,6 +55,7 @@ class PostgresServer:
         self._as_root = os.geteuid() == 0
         self._names = itertools.count(1)
         self._bin = binaries()
+        self._shared: str | None = None
 
     def _command(self, *args: str) -> list[str]:
         command = [str(self._bin / args[0]), *args[1:]]
@@ -86,6 +87,17 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url_of(name)
+
+    def schema(self) -> str:
+        """A URL on a new, empty schema of one shared database: as good as a new database to
+        the store (its tables, its migrations), made in milliseconds rather than the 0.4 s a
+        new database costs."""
+        if self._shared is None:
+            self._shared = self.database()
+        name = f"test_{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self._shared, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self._shared}?options=-csearch_path%3D{name}"
 
     def stop(self) -> None:
         subprocess.run(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"),
