@@ -2,8 +2,9 @@
 daily retention purge, and shuts them all down cleanly on SIGTERM or SIGINT.
 
 A channel runs when its settings are present (a token); the web server always runs. Staff
-places and outboxes are wired once, here: each running channel is the outbox for its people,
-and every staff place it offers gets every staff notice.
+places and outboxes are wired once, here: each running channel is the outbox for its people
+and for its staff place; every staff notice is saved with its turn for every staff place
+configured, and sent by whichever process runs that place.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import build_engine, purging_daily
-from bot.channels.staff import AllStaffPlaces
 from bot.core.channel import Channel, ChannelError
+from bot.core.effects import STAFF_PREFIX
 from bot.engine.engine import Engine
 from bot.server import READY, create_app, serve
 from bot.settings import Settings
@@ -37,11 +38,17 @@ class ChannelEntry:
 
     where: str
     token_setting: str
+    staff_setting: str  # where its staff place is (a chat or channel id), if the practice has one
 
     def load(self) -> Any:
         """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py)."""
         module, _, name = self.where.partition(":")
         return getattr(importlib.import_module(module), name)
+
+    def has_staff_place(self, settings: Settings) -> bool:
+        """True when the practice set a staff place on this platform (and its token)."""
+        has_token = getattr(settings, self.token_setting) is not None
+        return has_token and getattr(settings, self.staff_setting) is not None
 
     def configured(self, settings: Settings) -> bool:
         """True when its token is set, as the channel's own `configured` reads it."""
@@ -51,8 +58,10 @@ class ChannelEntry:
 
 
 CHANNELS = {
-    "telegram": ChannelEntry("bot.channels.telegram:TelegramChannel", "telegram_token"),
-    "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token"),
+    "telegram": ChannelEntry("bot.channels.telegram:TelegramChannel", "telegram_token",
+                             "staff_telegram_chat_id"),
+    "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token",
+                            "staff_discord_channel_id"),
 }
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -77,6 +86,8 @@ class Runner:
             if (only is None or name in only) and entry.configured(settings)
         ]
         self.engine.delivered_channels.update(CHANNELS)  # some process delivers each
+        self.engine.staff_places.update(  # configured anywhere: a process running it posts
+            name for name, entry in CHANNELS.items() if entry.has_staff_place(settings))
         self.app = create_app(self.engine)
         self._server: web.AppRunner | None = None
         self._purge: contextlib.AsyncExitStack | None = None
@@ -93,16 +104,14 @@ class Runner:
         for channel in self.channels:
             channel.mount(self.app)
         self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
-        places = []
         for channel in self.channels:
             if getattr(channel, "replies_by_outbox", False):
                 self.engine.queued_channels.add(channel.name)
             await channel.start()
             self.engine.outboxes[channel.name] = channel
             place = channel.staff_place()
-            if place is not None:
-                places.append(place)
-        self.engine.notifier = AllStaffPlaces(places) if places else None
+            if place is not None:  # notices for it, from any process, are sent from here
+                self.engine.outboxes[STAFF_PREFIX + channel.name] = place
         self._purge = contextlib.AsyncExitStack()
         await self._purge.enter_async_context(purging_daily(self.engine))
         self._sender = asyncio.create_task(self.engine.deliveries.run(), name="outbox")

@@ -93,16 +93,32 @@ class Outbox(Protocol):
         part of the error."""
 
 
+STAFF_PREFIX = "staff:"  # outbox rows for a staff place: channel `staff:<place's channel>`
+
+
+def staff_address(place: str, notice: StaffNotice) -> Address:
+    """Where a notice for one staff place waits in the outbox: the place, and whom it is about
+    (so a forget finds it)."""
+    return Address(STAFF_PREFIX + place, about(notice.channel, notice.user_id))
+
+
+def about(channel: str, user_id: str) -> str:
+    """How a staff row names the person it is about."""
+    return f"{channel}:{user_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message waiting in the store's outbox: saved with the turn that produced it, deleted
-    once the platform took it. `turn` is the turn its buttons answer."""
+    once the platform took it. `turn` is the turn its buttons answer. A row for a staff place
+    carries its `notice` instead."""
 
     id: int
     address: Address
     turn: int
     message: Message
     attempts: int = 0
+    notice: StaffNotice | None = None
 
 
 class StaffNotifier(Protocol):
@@ -116,4 +132,5 @@ class StaffNotifier(Protocol):
     """
 
     async def notify(self, notice: StaffNotice) -> None:
-        """Deliver one notice; must not raise for delivery problems (log them instead)."""
+        """Deliver one notice. Raises `DeliveryFailed` (never anything else) when the platform
+        cannot take it now, so the outbox tries again; the notice's text is never logged."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.effects import StaffNotice
 from bot.core.events import Choice, Link, Message, Reply
 
 
@@ -59,3 +60,16 @@ def reply_from_json(text: str) -> Reply:
     data = json.loads(text)
     messages = tuple(message_from_dict(m) for m in data.pop("messages"))
     return Reply(messages=messages, repeated=True, **data)
+
+
+def notice_to_json(notice: StaffNotice) -> str:
+    """A staff notice waiting in the outbox."""
+    data = {"kind": notice.kind, "channel": notice.channel, "user_id": notice.user_id,
+            "text": notice.text, "redact": [list(pair) for pair in notice.redact]}
+    return json.dumps({"notice": data}, separators=(",", ":"))
+
+
+def notice_from_dict(data: dict[str, Any]) -> StaffNotice:
+    """Inverse of `notice_to_json`, from its "notice" object."""
+    redact = tuple((str(place), str(message)) for place, message in data.get("redact", ()))
+    return StaffNotice(data["kind"], data["channel"], data["user_id"], data["text"], redact)

@@ -23,6 +23,7 @@ from bot.core.effects import (
     SaveLead,
     StaffNotice,
     StaffNotifier,
+    staff_address,
 )
 from bot.core.events import DANGER, Choice, Event, EventKind, Message, Reply
 from bot.core.wire import reply_from_json, reply_to_json
@@ -113,6 +114,7 @@ class Engine:
         self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
         self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
         self.delivered_channels: set[str] = set()  # channels some process runs an outbox for
+        self.staff_places: set[str] = set()  # staff places configured (names of their channels)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
 
@@ -140,6 +142,7 @@ class Engine:
             conversation = conversation or Conversation(event.channel, event.user_id)
             turn = await self._turn(store, conversation, event)
             notices = await self._store_effects(store, conversation, turn.effects)
+            notices = await self._queue_for_staff(store, notices)
             reply = self._reply(conversation, turn)
             if self._sends_by_outbox(event):
                 reply = await self._enqueue(store, address, reply)
@@ -260,8 +263,29 @@ class Engine:
                 notices.append(effect)
         return notices
 
-    async def _notify_staff(self, notices: list[StaffNotice]) -> None:
+    async def _queue_for_staff(
+        self, store: ConversationStore, notices: list[StaffNotice]
+    ) -> list[StaffNotice | Address]:
+        """Staff notices saved with the turn, one outbox row per staff place, when places are
+        configured (the runner); without them, an in-process `notifier` gets them directly."""
+        if not self.staff_places:
+            return list(notices)
+        now, queued = self.clock(), []
         for notice in notices:
+            for place in sorted(self.staff_places):
+                address = staff_address(place, notice)
+                await store.enqueue(address, 0, notice, now)
+                queued.append(address)
+        return list(dict.fromkeys(queued))
+
+    async def _notify_staff(self, notices: list[StaffNotice | Address]) -> None:
+        """After the turn: staff rows sent now where their place runs in this process (else by
+        the process that runs it); in-process notices handed to the notifier."""
+        for notice in notices:
+            if isinstance(notice, Address):
+                if not await self.flush(notice):
+                    self.deliveries.wake()
+                continue
             if self.notifier is not None:
                 await self.notifier.notify(notice)
             else:
@@ -615,7 +639,7 @@ class Engine:
     # -- talking with staff -------------------------------------------------------------------
 
     def _talk(self, conv: Conversation) -> _Turn:
-        if self.notifier is None:  # no staff place configured: promise nothing
+        if self.notifier is None and not self.staff_places:  # nobody to tell: promise nothing
             unavailable = self.compose.say("common/talk_unavailable.j2", conv)
             return self._with_current(conv, unavailable)
         already = conv.relay

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 
-from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing
+from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing, StaffNotifier
 from bot.core.events import Reply
 from bot.store.base import ConversationStore
 
@@ -47,7 +47,8 @@ class Deliveries:
         self.store = store
         self.clock = clock
         self.lease = lease
-        self.outboxes: dict[str, Outbox] = {}  # channel name -> how to reach a person there
+        # channel name -> how to reach a person there; `staff:<channel>` -> that staff place
+        self.outboxes: dict[str, Outbox | StaffNotifier] = {}
         self._wake = asyncio.Event()
 
     async def flush(self, address: Address) -> bool:
@@ -89,7 +90,7 @@ class Deliveries:
         """Look for due messages now rather than at the next pass."""
         self._wake.set()
 
-    async def _send(self, outbox: Outbox, outgoing: Outgoing) -> bool:
+    async def _send(self, outbox: Outbox | StaffNotifier, outgoing: Outgoing) -> bool:
         """Claim, send and settle one message; True when the platform took it."""
         if not await self.store.claim(outgoing.id, self.clock(), self.lease):
             return False  # another process or task is sending it
@@ -97,7 +98,10 @@ class Deliveries:
         reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
         try:
             async with asyncio.timeout(self.lease * SEND_SHARE):  # before another may take it
-                await outbox.deliver(outgoing.address, reply)
+                if outgoing.notice is not None:
+                    await outbox.notify(outgoing.notice)  # type: ignore[union-attr]
+                else:
+                    await outbox.deliver(outgoing.address, reply)  # type: ignore[union-attr]
         except TimeoutError:
             return await self._failed(outgoing, attempts, DeliveryFailed("send timed out"))
         except DeliveryFailed as failure:
@@ -112,8 +116,10 @@ class Deliveries:
     async def _failed(self, outgoing: Outgoing, attempts: int, failure: DeliveryFailed) -> bool:
         channel = outgoing.address.channel
         if failure.permanent or attempts >= MAX_ATTEMPTS:
-            log.warning("a message to a person on %s was dropped after %d attempt(s): %s",
-                        channel, attempts, failure.reason)
+            notice = outgoing.notice
+            what = f"a {notice.kind} notice" if notice else "a message to a person"
+            log.warning("%s on %s was dropped after %d attempt(s): %s", what, channel,
+                        attempts, failure.reason)
             await self.store.sent(outgoing.id)
             return False
         delay = retry_delay(attempts, failure.retry_after)

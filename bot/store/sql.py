@@ -9,15 +9,16 @@ holds an open transaction and the person's lock; outside one, each method commit
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bot.core.conversation import Conversation
-from bot.core.effects import Address, Outgoing
+from bot.core.effects import STAFF_PREFIX, Address, Outgoing, StaffNotice, about
 from bot.core.events import Message
 from bot.core.records import Consent, EventRecord, Lead, StatRow, StoredData
-from bot.core.wire import message_from_json, message_to_json
+from bot.core.wire import message_from_dict, message_to_json, notice_from_dict, notice_to_json
 
 LEAD_COLUMNS = (
     "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
@@ -84,6 +85,8 @@ class Queries:
             for table in PERSON_TABLES:
                 await self._run(f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
                                 (channel, user_id))
+            await self._run("DELETE FROM outbox WHERE channel LIKE ? AND user_id = ?",
+                            (STAFF_PREFIX + "%", about(channel, user_id)))
 
     async def stored_about(self, channel: str, user_id: str) -> StoredData:
         """Everything kept about one person on one channel."""
@@ -251,13 +254,15 @@ class Queries:
 
     # -- outgoing messages: at least once out ---------------------------------------------------
 
-    async def enqueue(self, address: Address, turn: int, message: Message, at: float) -> int:
+    async def enqueue(
+        self, address: Address, turn: int, message: Message | StaffNotice, at: float
+    ) -> int:
         """Keep a message to send with the turn that made it; its id. The channel sends it
         right after the turn; the background sender only once FIRST_SEND_GRACE has passed."""
         row = await self._one(
             "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (address.channel, address.user_id, turn, message_to_json(message), at,
+            (address.channel, address.user_id, turn, _to_json(message), at,
              at + FIRST_SEND_GRACE),
         )
         assert row is not None
@@ -336,6 +341,7 @@ class Queries:
                                                  (older_than,))
             await self._run("DELETE FROM consents WHERE at < ?", (older_than,))
             await self._run("DELETE FROM clicks WHERE at < ?", (older_than,))
+            await self._run("DELETE FROM outbox WHERE created_at < ?", (older_than,))
             updates_before = max(older_than, time.time() - UPDATES_KEPT_FOR)
             await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
         return deleted
@@ -346,8 +352,16 @@ def lead_of(row: Sequence[Any]) -> Lead:
 
 
 def outgoing_of(row: Sequence[Any]) -> Outgoing:
-    message = message_from_json(row[4])
-    return Outgoing(int(row[0]), Address(row[1], row[2]), int(row[3]), message, int(row[5]))
+    data = json.loads(row[4])
+    address, turn, attempts = Address(row[1], row[2]), int(row[3]), int(row[5])
+    if "notice" in data:
+        notice = notice_from_dict(data["notice"])
+        return Outgoing(int(row[0]), address, turn, Message(notice.text), attempts, notice)
+    return Outgoing(int(row[0]), address, turn, message_from_dict(data), attempts)
+
+
+def _to_json(message: Message | StaffNotice) -> str:
+    return notice_to_json(message) if isinstance(message, StaffNotice) else message_to_json(message)
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from bot.channels.discord.render import (
     markdown_chunks,
     notice,
 )
-from bot.core.effects import FORGOTTEN_NOTICE, Address, StaffNotice
+from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
 from bot.engine.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class DiscordStaffChannel:
 
     async def notify(self, notice: StaffNotice) -> None:
         """Post one notice (split under Discord's limit), remembering whom each message is
-        about; a `forgotten` notice blanks the earlier ones instead. Never raises."""
+        about; a `forgotten` notice blanks the earlier ones instead. Raises DeliveryFailed
+        (its kind and the error's type only): for good when Discord refuses, else to retry."""
         if notice.kind == FORGOTTEN_NOTICE:
             await self._blank(notice)
             return
@@ -48,11 +49,12 @@ class DiscordStaffChannel:
         try:
             sent = [await channel.send(content, allowed_mentions=NO_MENTIONS)
                     for content in self.messages(notice)]
-        except SEND_ERRORS as error:
-            # The notice holds personal details: log only its kind and the error's type.
-            log.warning("discord: a %s notice did not reach the staff channel: %s %s",
-                        notice.kind, type(error).__name__, getattr(error, "status", ""))
-            return
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise DeliveryFailed(f"{type(error).__name__} {error.status}", permanent=True) \
+                from None
+        except SEND_ERRORS as error:  # the notice holds personal details: never its text
+            why = f"{type(error).__name__} {getattr(error, 'status', '')}"
+            raise DeliveryFailed(why) from None
         for message in sent:
             await self.engine.store.save_relay(self.place, str(message.id), notice.channel,
                                                notice.user_id)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
 from bot.channels.telegram.send import send_text
-from bot.core.effects import FORGOTTEN_NOTICE, Address, StaffNotice
+from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
 from bot.engine.engine import Engine
 from bot.store.base import ConversationStore
 
@@ -42,17 +42,18 @@ class TelegramStaffChat:
 
     async def notify(self, notice: StaffNotice) -> None:
         """Post the notice, remembering whom each message is about; a `forgotten` notice blanks
-        the earlier ones instead. Failures are logged by kind only (notices hold personal
-        details); never raises."""
+        the earlier ones instead. Raises DeliveryFailed (its kind only: notices hold personal
+        details): for good when Telegram refuses, to retry otherwise (the bot's rate limiter
+        has already waited out Telegram's flood limits)."""
         if notice.kind == FORGOTTEN_NOTICE:
             await self._blank(notice)
             return
         try:
             sent = await send_text(self.bot, self.chat_id, notice.text)
+        except (Forbidden, BadRequest) as error:  # not in the chat any more, chat gone
+            raise DeliveryFailed(f"{type(error).__name__}", permanent=True) from None
         except TelegramError as error:
-            log.warning("telegram: a %s notice did not reach the staff chat: %s", notice.kind,
-                        type(error).__name__)
-            return
+            raise DeliveryFailed(f"{type(error).__name__}") from None
         for message in sent:
             await self.store.save_relay(self.place, str(message.message_id), notice.channel,
                                         notice.user_id)
