@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ import aiohttp
 import pytest
 
 from bot.app import build_engine
+from bot.core.events import Event
 from bot.engine import outbox
 from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
@@ -322,3 +324,54 @@ async def test_a_handler_failure_answers_the_webhook_500_so_telegram_sends_it_ag
         assert "knee-pain check" in alex.received[-1].text and len(alex.received) == 1
         kinds = [k for k, *_ in await store.events("telegram", str(alex.user_id))]
         assert kinds == ["started"]
+
+
+# -- staff notices ----------------------------------------------------------------------------
+
+STAFF_CHAT = {"id": -100777, "type": "supergroup", "title": "Practice staff"}
+
+
+async def test_a_notice_from_a_process_without_the_staff_chat_is_posted_by_one_with_it(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """A Discord-only process (no Telegram here) queues a lead's notice for the Telegram staff
+    chat; the Telegram process posts it, and a staff reply can find whom it is about."""
+    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
+    elsewhere = build_engine(settings)
+    elsewhere.clock = lambda: time.time() - 60  # queued a minute ago: due for any sender
+    elsewhere.staff_places.add("telegram")  # configured, but not run by this process
+    await elsewhere.handle(Event.from_text("discord", "4242", "talk to a person"))
+    await elsewhere.store.close()
+    assert telegram.messages_to(STAFF_CHAT["id"]) == []
+
+    async with bot_running(settings, telegram) as bot:
+        staff = bot.person(900, first_name="Dana", chat=STAFF_CHAT)
+        await telegram.wait_until(STAFF_CHAT["id"], lambda: bool(staff.received), timeout=10)
+        (notice,) = staff.received
+        assert "talk" in notice.text.lower()
+        place, store = f"telegram:{STAFF_CHAT['id']}", bot.engine.store
+        async with asyncio.timeout(10):  # recorded once Telegram answered the post
+            while await store.due(["staff:telegram"], time.time() + 60):
+                await asyncio.sleep(0.05)
+        assert await store.relay_target(place, str(notice.message_id)) == ("discord", "4242")
+
+
+async def test_a_burst_of_staff_notices_to_a_group_all_arrive_within_telegrams_limits(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """25 people ask for a person within a minute: a group takes about 20 messages a minute
+    (the fake answers 429 beyond that); every notice still arrives."""
+    settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
+    async with bot_running(settings, telegram) as bot:
+        staff = bot.person(900, first_name="Dana", chat=STAFF_CHAT)
+        for n in range(25):
+            await bot.engine.handle(Event.from_text("telegram", str(9100 + n), "talk to a person"))
+        await telegram.wait_until(STAFF_CHAT["id"], lambda: len(staff.received) >= 25,
+                                  timeout=120)
+        async with asyncio.timeout(10):
+            while await bot.engine.store.due(["staff:telegram"], time.time() + 60):
+                await asyncio.sleep(0.05)
+        assert len(staff.received) == 25
+        people = {await bot.engine.store.relay_target(f"telegram:{STAFF_CHAT['id']}",
+                                                      str(m.message_id)) for m in staff.received}
+        assert people == {("telegram", str(9100 + n)) for n in range(25)}
