@@ -602,3 +602,15 @@ async def test_a_resent_update_is_not_queued_again(engine):
     again = await engine.handle(command("start", update_id="7"))
     assert again.repeated and again.queued == () and again.messages == first.messages
     assert await engine.store.undelivered("test", "alex") == len(first.queued) == 1
+
+
+async def test_a_held_message_is_no_other_senders_until_released_or_its_hold_ends(store):
+    """A pick edited in place is held for the process that shows it; nobody else sends it."""
+    held = await store.enqueue(ALEX, 7, MESSAGE, NOW, hold=30.0)
+    assert await store.next_for(ALEX, NOW + 1) is None
+    assert not await store.claim(held, NOW + 1, 30.0)
+    assert await store.due(["test"], NOW + 20) == [], "nor the background sender"
+    assert (await store.next_for(ALEX, NOW + 31)).id == held, "a hold ends like a lease"
+    await store.release(held)
+    assert (await store.next_for(ALEX, NOW + 1)).id == held
+    assert await store.claim(held, NOW + 1, 30.0)

@@ -200,8 +200,10 @@ class Engine:
         return event.channel in self.queued_channels
 
     async def _enqueue(self, store: ConversationStore, address: Address, reply: Reply) -> Reply:
-        now = self.clock()
-        ids = [await store.enqueue(address, reply.turn, m, now) for m in reply.messages]
+        """The reply's messages into the outbox. One that replaces the pressed message is held
+        for this process: the channel edits it in place, and only sends it if that fails."""
+        now, hold = self.clock(), self.deliveries.lease if reply.edit else 0.0
+        ids = [await store.enqueue(address, reply.turn, m, now, hold) for m in reply.messages]
         return replace(reply, queued=tuple(ids))
 
     async def from_staff(self, address: Address, text: str) -> Reply:
@@ -222,6 +224,12 @@ class Engine:
         queued messages are not to be sent."""
         for outgoing_id in reply.queued:
             await self.store.sent(outgoing_id)
+
+    async def send_instead(self, address: Address, reply: Reply) -> None:
+        """The channel could not show the reply another way: send its held messages now."""
+        for outgoing_id in reply.queued:
+            await self.store.release(outgoing_id)
+        await self.flush(address)
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
         """Light-markup text of a template outside any conversation (channel notices)."""

@@ -61,15 +61,18 @@ class Deliveries:
             outgoing = await self.store.next_for(address, self.clock())
             if outgoing is None:
                 return await self.store.undelivered(address.channel, address.user_id) == 0
-            if not await self._send(outbox, outgoing):
+            sent = await self._send(outbox, outgoing)
+            if sent is False:
                 return False
+            # True: on to the next one; None: another sender took it or it is gone (shown
+            # another way) -- look again: the next one is ours, or claimed, and we stop.
 
     async def send_due(self) -> int:
         """One pass over every message due on the channels this process serves; how many
         were sent."""
         sent = 0
         for outgoing in await self.store.due(list(self.outboxes), self.clock()):
-            if await self._send(self.outboxes[outgoing.address.channel], outgoing):
+            if await self._send(self.outboxes[outgoing.address.channel], outgoing) is True:
                 sent += 1
                 await self.flush(outgoing.address)  # the person's next ones, in order
         return sent
@@ -90,10 +93,11 @@ class Deliveries:
         """Look for due messages now rather than at the next pass."""
         self._wake.set()
 
-    async def _send(self, outbox: Outbox | StaffNotifier, outgoing: Outgoing) -> bool:
-        """Claim, send and settle one message; True when the platform took it."""
+    async def _send(self, outbox: Outbox | StaffNotifier, outgoing: Outgoing) -> bool | None:
+        """Claim, send and settle one message: True when the platform took it, False when it
+        failed, None when another sender has it (or it is gone)."""
         if not await self.store.claim(outgoing.id, self.clock(), self.lease):
-            return False  # another process or task is sending it
+            return None
         attempts = outgoing.attempts + 1
         reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
         try:

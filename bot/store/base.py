@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from bot.core.conversation import Conversation
-from bot.core.effects import Address, Outgoing
+from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Message
 from bot.core.records import Consent, Lead, StatRow, StoredData
 
@@ -104,8 +104,15 @@ class ConversationStore(Protocol):
     ) -> None:
         """Mark an update applied, with the reply it got (in the same turn as its effects)."""
 
-    async def enqueue(self, address: Address, turn: int, message: Message, at: float) -> int:
-        """Keep a message to send with the turn that made it; its id."""
+    async def enqueue(
+        self, address: Address, turn: int, message: Message | StaffNotice, at: float,
+        hold: float = 0.0,
+    ) -> int:
+        """Keep a message (or a staff notice) to send with the turn that made it; its id.
+        `hold`: seconds no other sender may take it (this process shows it another way)."""
+
+    async def release(self, outgoing_id: int) -> None:
+        """Give up a hold or a claim without sending: any sender may take it now."""
 
     async def undelivered(self, channel: str, user_id: str) -> int:
         """How many messages to this person are still waiting to be sent."""

@@ -255,15 +255,17 @@ class Queries:
     # -- outgoing messages: at least once out ---------------------------------------------------
 
     async def enqueue(
-        self, address: Address, turn: int, message: Message | StaffNotice, at: float
+        self, address: Address, turn: int, message: Message | StaffNotice, at: float,
+        hold: float = 0.0,
     ) -> int:
         """Keep a message to send with the turn that made it; its id. The channel sends it
-        right after the turn; the background sender only once FIRST_SEND_GRACE has passed."""
+        right after the turn; the background sender only once FIRST_SEND_GRACE has passed.
+        `hold`: seconds it is kept for this process alone (it shows it another way first)."""
         row = await self._one(
-            "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at,"
+            " claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (address.channel, address.user_id, turn, _to_json(message), at,
-             at + FIRST_SEND_GRACE),
+             at + FIRST_SEND_GRACE, at + hold if hold else 0.0),
         )
         assert row is not None
         return int(row[0])
@@ -313,6 +315,10 @@ class Queries:
             " WHERE id = ? AND claimed_until < ? AND (attempts = 0 OR next_at <= ?)",
             (now + lease, outgoing_id, now, now),
         ) == 1
+
+    async def release(self, outgoing_id: int) -> None:
+        """Give up a hold or a claim without sending: any sender may take it now."""
+        await self._run("UPDATE outbox SET claimed_until = 0 WHERE id = ?", (outgoing_id,))
 
     async def sent(self, outgoing_id: int) -> None:
         """The platform took it: it leaves the outbox."""

@@ -96,7 +96,7 @@ class Handlers:
             if edited:
                 await self.engine.delivered(reply)
             else:  # the message is gone or too old to edit: the question is sent anew
-                await self.engine.flush(address)
+                await self.engine.send_instead(address, reply)
             return
         await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
         await self.engine.flush(address)
