@@ -1,8 +1,17 @@
-"""Benchmark: many simulated people through the whole knee flow, via the engine and SQLite.
+"""Benchmark: many simulated people through the whole knee flow, via the engine and its store.
 
-Prints turns/s, p50/p99 turn latency and peak memory. Not a test: figures vary by machine.
+Prints turns/s, p50/p99 turn latency, CPU per turn and peak memory, one block per store: SQLite
+(a file in a temporary folder, in this process, as before) and PostgreSQL (a throwaway server
+from tests/postgres.py, the engine in a process of its own so its peak memory is its own; the
+server's CPU is counted apart from the engine's). Not a test: figures vary by machine.
 
-    .venv/bin/python scripts/bench_engine.py [--people 2000] [--concurrency 50]
+    .venv/bin/python scripts/bench_engine.py [--store {sqlite,postgres,both}] [--people N]
+                                             [--concurrency 50]
+
+--people defaults to 2000 for SQLite and 1000 for PostgreSQL (about 35 s and 60 s of measuring
+on the 2-core machine when nothing else runs); a --people given applies to both. The SQLite
+block's lines are the ones README.md quotes; each block ends with the CPU other processes used
+meanwhile, the noise in its figures.
 """
 
 from __future__ import annotations
@@ -10,17 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import multiprocessing
+import os
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import build_engine
 from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
 from bot.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench.procstat import machine_busy_seconds  # noqa: E402
 
 # For me, no recent injury, "No" to every safety question, then random answers to the rest.
 PRESSES_AFTER_START = ["begin", "me", "no"]
@@ -68,8 +86,20 @@ async def timed(engine: Engine, event: Event, latencies: list[float]):
     return reply
 
 
-async def run(people: int, concurrency: int, data_dir: Path) -> None:
-    engine = build_engine(load_settings(data_dir=data_dir))
+STORES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+DEFAULT_PEOPLE = {"sqlite": 2000, "postgres": 1000}
+
+
+async def run(
+    people: int,
+    concurrency: int,
+    data_dir: Path,
+    database_url: str | None = None,
+    server_cpu: Callable[[], float] | None = None,
+) -> None:
+    """The measured run on SQLite in `data_dir`, or on the PostgreSQL database named;
+    `server_cpu` reads the database server's CPU seconds so far, if it has its own."""
+    engine = build_engine(load_settings(data_dir=data_dir, database_url=database_url))
     rng = random.Random(7)
     await one_person(engine, "warm-up", rng, [])
     latencies: list[float] = []
@@ -80,15 +110,27 @@ async def run(people: int, concurrency: int, data_dir: Path) -> None:
             await one_person(engine, f"person-{queue.pop()}", rng, latencies)
 
     gc.collect()
+    machine_started = machine_busy_seconds()
+    server_started = server_cpu() if server_cpu else 0.0
     started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    server = server_cpu() - server_started if server_cpu else None
+    others = machine_busy_seconds() - machine_started - cpu - (server or 0.0)
     await engine.store.close()
-    report(people, concurrency, latencies, elapsed, cpu)
+    report(people, concurrency, latencies, elapsed, cpu, server)
+    # The machine's other work meanwhile (other processes: noise in the figures above).
+    print(f"other processes' CPU meanwhile: {max(0.0, others):.1f} s over {elapsed:.1f} s "
+          f"({os.cpu_count()} cores)")
 
 
 def report(
-    people: int, concurrency: int, latencies: list[float], elapsed: float, cpu: float
+    people: int,
+    concurrency: int,
+    latencies: list[float],
+    elapsed: float,
+    cpu: float,
+    server_cpu: float | None = None,
 ) -> None:
     ordered = sorted(latencies)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
@@ -101,15 +143,66 @@ def report(
     print(f"turn latency: p50 {statistics.median(ordered) * 1000:.3f} ms, "
           f"p99 {p99 * 1000:.3f} ms, max {ordered[-1] * 1000:.3f} ms")
     print(f"peak memory (max RSS): {peak_mib:.1f} MiB")
+    if server_cpu is not None:  # the database server's processes, beside the engine's
+        turns = len(latencies)
+        print(f"database server CPU per turn: {server_cpu / turns * 1000:.3f} ms; engine and "
+              f"server together: {(cpu + server_cpu) / turns * 1000:.3f} ms "
+              f"(= {turns / (cpu + server_cpu):,.0f} turns per CPU-second)")
+
+
+def run_sqlite(people: int, concurrency: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(run(people, concurrency, Path(folder)))
+
+
+def run_postgres_child(people: int, concurrency: int, url: str, postmaster: int) -> None:
+    """In a fresh process: the engine on PostgreSQL, the server's CPU read from /proc."""
+    from scripts.bench.procstat import tree_cpu_seconds
+
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(run(people, concurrency, Path(folder), url,
+                        lambda: tree_cpu_seconds(postmaster)))
+    sys.stdout.flush()
+
+
+def run_postgres(people: int, concurrency: int) -> None:
+    """A throwaway PostgreSQL server and a fresh database; the engine in a child process, so
+    its peak memory is not the SQLite run's, nor this process's."""
+    from scripts.bench.procstat import postmaster_pid
+    from tests.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        child = multiprocessing.get_context("spawn").Process(
+            target=run_postgres_child,
+            args=(people, concurrency, server.database(), postmaster_pid(server.data)),
+        )
+        child.start()
+        try:
+            child.join()
+        finally:
+            if child.is_alive():  # Ctrl-C here: the child got it too; give it a moment
+                child.join(5)
+                child.terminate()
+    if child.exitcode != 0:
+        raise SystemExit(f"the PostgreSQL run failed (exit code {child.exitcode})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--store", choices=[*STORES, "both"], default="both",
+                        help="which store to measure (default: both, SQLite first)")
+    parser.add_argument("--people", type=int, default=None,
+                        help="people per store (default: 2000 SQLite, 1000 PostgreSQL)")
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(run(args.people, args.concurrency, Path(folder)))
+    stores = list(STORES) if args.store == "both" else [args.store]
+    for number, store in enumerate(stores):
+        if number:
+            print()
+        print(f"== store: {STORES[store]} ==", flush=True)
+        people = args.people or DEFAULT_PEOPLE[store]
+        (run_sqlite if store == "sqlite" else run_postgres)(people, args.concurrency)
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
