@@ -567,7 +567,7 @@ async def test_a_typed_answer_to_a_question_still_on_its_way_is_not_applied(engi
     assert set(typed.queued).isdisjoint(start.queued + asked.queued)
     assert await engine.store.undelivered("test", "alex") == len(typed.queued) == 2
 
-    await engine.delivered(typed)
+    await engine.delivered(Address("test", "alex"), typed)
     assert await engine.store.undelivered("test", "alex") == 0
     answered = await person.send("for me")
     assert answered.applied and answered.state == "injury"
@@ -589,7 +589,7 @@ async def test_a_typed_yes_to_forget_while_the_question_is_on_its_way_asks_again
     assert {"forget_yes", "forget_no"} <= set(person.choice_ids)
     assert await engine.store.undelivered("test", "alex") == len(typed.queued)
 
-    await engine.delivered(typed)
+    await engine.delivered(Address("test", "alex"), typed)
     forgotten = await person.send("yes")
     assert forgotten.state == "forgotten"
     assert await engine.store.load("test", "alex") is None

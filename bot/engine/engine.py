@@ -219,11 +219,13 @@ class Engine:
         """Send the person's messages waiting in the outbox now; True when none is left."""
         return await self.deliveries.flush(address)
 
-    async def delivered(self, reply: Reply) -> None:
+    async def delivered(self, address: Address, reply: Reply) -> None:
         """A channel showed the reply another way (edited the pressed message in place): its
-        queued messages are not to be sent."""
+        queued messages are not to be sent. Whatever waited behind them goes now (another
+        replica may have queued the person's next reply meanwhile)."""
         for outgoing_id in reply.queued:
             await self.store.sent(outgoing_id)
+        await self.flush(address)
 
     async def send_instead(self, address: Address, reply: Reply) -> None:
         """The channel could not show the reply another way: send its held messages now."""

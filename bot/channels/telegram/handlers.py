@@ -94,7 +94,7 @@ class Handlers:
         if reply.edit:
             _, edited = await asyncio.gather(answer_quietly(query), edit_in_place(query, reply))
             if edited:
-                await self.engine.delivered(reply)
+                await self.engine.delivered(address, reply)
             else:  # the message is gone or too old to edit: the question is sent anew
                 await self.engine.send_instead(address, reply)
             return
