@@ -253,7 +253,8 @@ async def test_kill_9_mid_screening_loses_no_update_and_applies_none_twice(
         await first.wait()
     async with bot_process(env, webhook) as second:
         await asyncio.wait_for(asyncio.gather(*running), 120)
-        await wait_ready(settings.web_port)
+        for screening in screenings:  # the last answers handled, their results arrived
+            await screening.finished(timeout=60)
         second.send_signal(signal.SIGTERM)
         assert await second.wait() == 0
     assert first.returncode == -signal.SIGKILL

@@ -6,6 +6,15 @@ it, see entities.py), records every call, queues updates for long polling or pos
 (through the bot's reverse proxy, when one is given), and fails (429, 5xx, 400) or answers
 slowly on demand. It keeps the bot's profile as a person sees it: the description in an empty
 chat, the short description, and the command menu of each chat type (command scopes).
+
+It is strict by default: what Telegram refuses, it refuses, with Telegram's status and
+description (see "What the fake enforces" in docs/telegram.md). Message texts are read by
+entities.py (a port of tdlib's HTML parser); keyboards, commands, webhook addresses and flood
+control by limits.py; long polls, callback answers and setWebhook's pace here. Each rule names
+its source: the Bot API docs (https://core.telegram.org/bots/api), the Bot API server
+(github.com/tdlib/telegram-bot-api, telegram-bot-api/Client.cpp) or tdlib (github.com/tdlib/td).
+The fake's limits are attributes a test may change: `flood` (FloodControl),
+`callback_answer_window`, `set_webhook_interval`, and the `clock` they all read.
 """
 
 from __future__ import annotations
@@ -13,18 +22,28 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import random
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from tests.fakes.telegram.entities import RejectedHtml, parse_html
+from tests.fakes.telegram.entities import RejectedHtml, fix_text, parse_entities
+from tests.fakes.telegram.limits import (
+    FloodControl,
+    Refused,
+    bad_request,
+    check_button_data,
+    check_buttons,
+    check_commands,
+    check_webhook,
+    read_reply_markup,
+)
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
 BOT_ID = 123456
@@ -34,8 +53,22 @@ JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "entities", "scope
 JSON_FIELDS |= {"link_preview_options", "reply_parameters"}
 PICK_MARK = "✓ "  # what a picked option's label starts with in a pick-several question
 DESCRIPTION_LIMITS = {"description": 512, "short_description": 120}  # characters
-COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
-COMMAND_DESCRIPTION_LIMIT, COMMANDS_LIMIT = 256, 100
+# Telegram does not document how long a callback query may wait for its answer: measured at
+# about 15 s, after which answerCallbackQuery fails with QUERY_ID_INVALID
+# (gist.github.com/d-Rickyy-b/f789c75228bf00f572eec4450ed0d7c9); Telegram apps stop waiting
+# for the answer after about 10 s (Pyrogram's request_callback_answer).
+CALLBACK_ANSWER_WINDOW = 15.0
+# telegram-bot-api Client.cpp: QUERY_ID_INVALID, as the Bot API words it.
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+# Client.cpp abort_long_poll (the pending long poll gets it) and process_get_updates_query.
+TERMINATED_BY_OTHER_POLL = ("Conflict: terminated by other getUpdates request; make sure that "
+                            "only one bot instance is running")
+TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+WEBHOOK_IS_ACTIVE = ("Conflict: can't use getUpdates method while webhook is active; use "
+                     "deleteWebhook to delete the webhook first")
+# Client.cpp fail_query_with_error, MESSAGE_NOT_MODIFIED.
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message")
 # Which command scopes a chat of each type shows, most specific first (chat-specific scopes aside).
 SCOPES_SHOWN = {
     "private": ("all_private_chats", "default"),
@@ -82,6 +115,8 @@ class SentMessage:
     entities: list[dict[str, Any]]
     reply_markup: dict[str, Any] | None = None
     edits: int = 0
+    date: int = field(default_factory=lambda: int(time.time()))
+    edit_date: int | None = None
 
     @property
     def buttons(self) -> list[dict[str, str]]:
@@ -133,13 +168,22 @@ class FakeTelegram:
         # one of these base URLs at random, instead of `reverse_proxy`.
         self.replicas: list[str] = []
         self.chooser = random.Random(0)
-        self.answered_queries: list[str] = []
+        self.answered_queries: list[str] = []  # callback queries answered (accepted answers)
+        # The rules a test may loosen or tighten (Telegram's values by default).
+        self.flood = FloodControl()
+        self.callback_answer_window = CALLBACK_ANSWER_WINDOW
+        self.set_webhook_interval = 1.0  # Client.cpp process_set_webhook_query: 1 s between
+        self.clock: Callable[[], float] = time.monotonic  # seconds, for all of the above
+        self.parameters_read: dict[str, set[str]] = {}  # method -> parameters the fake read
         self.descriptions = {"description": "", "short_description": ""}
         self.command_scopes: dict[str, list[dict[str, str]]] = {}  # scope type -> commands
         self.unauthorized: list[str] = []
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._pending: list[Update] = []
-        self._arrived = asyncio.Event()
+        self._long_poll: asyncio.Future[str] | None = None  # the getUpdates waiting for updates
+        self._queries: dict[str, float] = {}  # callback query id -> when it was delivered
+        self._answered: set[str] = set()
+        self._last_set_webhook = -math.inf
         self._called = asyncio.Event()
         self._failures: dict[str, list[Failure]] = {}
         self._flaky: dict[str, tuple[float, tuple[int, ...], random.Random]] = {}
@@ -235,12 +279,14 @@ class FakeTelegram:
     async def push(self, update: Update) -> int:
         """Deliver an update: queue it for getUpdates, or post it to the webhook."""
         update = {"update_id": next(self._update_ids), **update}
+        if "callback_query" in update:  # its answer is awaited from now on
+            self._queries.setdefault(str(update["callback_query"]["id"]), self.clock())
         if self.webhook_url:
             self._post_in_background(update)
             await asyncio.sleep(0)  # the post is on its way, as Telegram's would be
         else:
             self._pending.append(update)
-            self._arrived.set()
+            self._wake_long_poll("")
         return update["update_id"]
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
@@ -323,7 +369,7 @@ class FakeTelegram:
         """A message the bot sent, as the Bot API shows it (in a press, or a reply to it)."""
         data = {
             "message_id": message.message_id,
-            "date": int(time.time()),
+            "date": message.date,
             "chat": self.chats[message.chat_id],
             "text": message.text,
             "from": {
@@ -333,6 +379,8 @@ class FakeTelegram:
                 "username": BOT_USERNAME,
             },
         }
+        if message.edit_date is not None:
+            data["edit_date"] = message.edit_date
         if message.entities:
             data["entities"] = message.entities
         if message.reply_markup:
@@ -373,9 +421,11 @@ class FakeTelegram:
         if handler is None:
             return _error(Failure(404, "Not Found"))
         try:
-            result = await handler(params)
+            result = await handler(_Params(params, self.parameters_read.setdefault(method, set())))
         except ApiError as error:
             return _error(error.failure)
+        except Refused as error:
+            return _error(Failure(error.status, error.description, error.retry_after))
         except RejectedHtml as error:
             return _error(Failure(400, str(error)))
         return web.json_response({"ok": True, "result": result})
@@ -392,31 +442,52 @@ class FakeTelegram:
         }
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[Update]:
+        """Long polling (Client.cpp process_get_updates_query, do_get_updates): refused while a
+        webhook is set; a long poll that has to wait ends the one already waiting, which gets
+        409 (only one bot instance may poll); a poll that need not wait leaves it alone."""
         if self.webhook_url:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+            raise ApiError(409, WEBHOOK_IS_ACTIVE)
         offset = int(params.get("offset") or 0)
-        self._pending = [u for u in self._pending if u["update_id"] >= offset]
-        if not self._pending:
-            self._arrived.clear()
-            timeout = float(params.get("timeout") or 0)
-            try:
-                await asyncio.wait_for(self._arrived.wait(), timeout)
-            except TimeoutError:
-                return []
-        return self._pending[: int(params.get("limit") or 100)]
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        timeout = float(params.get("timeout") or 0)
+        if offset > 0:  # confirms every update before it
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        if self._pending or not timeout:
+            return self._pending[:limit]
+        self._wake_long_poll(TERMINATED_BY_OTHER_POLL)
+        poll: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._long_poll = poll
+        try:
+            conflict = await asyncio.wait_for(poll, timeout)
+        except TimeoutError:
+            return []
+        finally:
+            if self._long_poll is poll:
+                self._long_poll = None
+        if conflict:
+            raise ApiError(409, conflict)
+        return self._pending[:limit]
+
+    def _wake_long_poll(self, conflict: str) -> None:
+        """Answer the waiting long poll: with the updates that arrived (""), or a 409."""
+        poll, self._long_poll = self._long_poll, None
+        if poll is not None and not poll.done():
+            poll.set_result(conflict)
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = int(params["chat_id"])
-        if chat_id not in self.chats:
-            raise ApiError(400, "Bad Request: chat not found")
-        text, entities = (
-            parse_html(params["text"])
-            if params.get("parse_mode") == "HTML"
-            else (params["text"], [])
-        )
-        message = SentMessage(
-            chat_id, next(self._message_ids), text, entities, params.get("reply_markup")
-        )
+        """In Telegram's order: the text read by the Bot API (entities.py), the keyboard's JSON
+        (Client.cpp do_send_message), the chat, then tdlib's checks of the keyboard and of the
+        text (trimmed, not empty, at most 4096 characters), then Telegram's servers: callback
+        data and flood control (limits.py)."""
+        text, entities = self._text(params)
+        markup = read_reply_markup(params.get("reply_markup"))
+        chat_id = self._chat_id(params)
+        markup = check_buttons(markup)
+        text, entities = fix_text(text, entities)
+        check_button_data(markup)
+        group = self.chats[chat_id].get("type") != "private"
+        self.flood.admit(chat_id, group, self.clock())
+        message = SentMessage(chat_id, next(self._message_ids), text, entities, markup)
         self.sent.append(message)
         self._messages[chat_id, message.message_id] = message
         self._by_chat.setdefault(chat_id, []).append(message)
@@ -424,39 +495,50 @@ class FakeTelegram:
         return self.message_json(message)
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Client.cpp process_edit_message_text_query: the text, the keyboard, the message;
+        then as sendMessage. No reply_markup removes the keyboard, as in Telegram."""
+        text, entities = self._text(params)
+        markup = read_reply_markup(params.get("reply_markup"))
         message = self._find(params)
-        text, entities = parse_html(params["text"])
-        markup = params.get("reply_markup")
+        markup = check_buttons(markup)
+        text, entities = fix_text(text, entities)
+        check_button_data(markup)
         if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
-            raise ApiError(400, "Bad Request: message is not modified")
+            raise ApiError(400, NOT_MODIFIED)
         message.text, message.entities, message.reply_markup = text, entities, markup
-        message.edits += 1
-        self._changed(message.chat_id)
+        self._edited(message)
         return self.message_json(message)
 
     async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        markup = read_reply_markup(params.get("reply_markup"))
         message = self._find(params)
-        if params.get("reply_markup") == message.reply_markup:
-            raise ApiError(400, "Bad Request: message is not modified")
-        message.reply_markup = params.get("reply_markup")
-        message.edits += 1
-        self._changed(message.chat_id)
+        markup = check_buttons(markup)
+        check_button_data(markup)
+        if markup == message.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        self._edited(message)
         return self.message_json(message)
 
+    def _edited(self, message: SentMessage) -> None:
+        message.edits += 1
+        message.edit_date = int(time.time())
+        self._changed(message.chat_id)
+
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
-        self.answered_queries.append(params["callback_query_id"])
+        """Telegram's servers answer QUERY_ID_INVALID to a query they do not know, to one
+        answered already, and to one older than `callback_answer_window` seconds."""
+        query_id = str(params.get("callback_query_id") or "")
+        delivered = self._queries.get(query_id)
+        if delivered is None or query_id in self._answered or (
+                self.clock() - delivered > self.callback_answer_window):
+            raise ApiError(400, QUERY_TOO_OLD)
+        self._answered.add(query_id)
+        self.answered_queries.append(query_id)
         return True
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
-        commands = params["commands"]
-        if len(commands) > COMMANDS_LIMIT:
-            raise ApiError(400, "Bad Request: too many commands")
-        for command in commands:
-            if not COMMAND_NAME.fullmatch(command.get("command", "")):
-                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-            if not 0 < len(command.get("description", "")) <= COMMAND_DESCRIPTION_LIMIT:
-                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.command_scopes[_scope(params)] = commands
+        self.command_scopes[_scope(params)] = check_commands(params.get("commands"))
         return True
 
     async def _api_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, str]]:
@@ -485,12 +567,35 @@ class FakeTelegram:
         return True
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        if _true(params.get("drop_pending_updates")):
+            self._pending.clear()
         self.webhook_url = self.webhook_secret = ""
         return True
 
     async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = params["url"]
-        self.webhook_secret = params.get("secret_token", "")
+        """Client.cpp process_set_webhook_query and do_set_webhook, WebhookActor.cpp: at most
+        one change a second (429, retry after 1); the same webhook again changes nothing;
+        otherwise the waiting long poll ends (409), the old webhook goes, and the new one is
+        checked (limits.py check_webhook): a refused one leaves no webhook set."""
+        url = str(params.get("url") or "")
+        secret = str(params.get("secret_token") or "") if url else ""
+        drop = _true(params.get("drop_pending_updates"))
+        if url:
+            now = self.clock()
+            if now < self._last_set_webhook + self.set_webhook_interval:
+                raise ApiError(429, "Too Many Requests: retry after 1", 1)
+            self._last_set_webhook = now
+        if (url, secret) == (self.webhook_url, self.webhook_secret) and not drop:
+            return True
+        if url:
+            self._wake_long_poll(TERMINATED_BY_SET_WEBHOOK)
+        self.webhook_url = self.webhook_secret = ""
+        if drop:
+            self._pending.clear()
+        if not url:
+            return True
+        check_webhook(url, secret)
+        self.webhook_url, self.webhook_secret = url, secret
         waiting, self._pending = self._pending, []
         for update in waiting:  # what arrived meanwhile goes to the webhook, as Telegram does
             self._post_in_background(update)
@@ -503,8 +608,29 @@ class FakeTelegram:
             "pending_update_count": len(self._pending),
         }
 
+    def _text(self, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """`text` and `parse_mode` as the Bot API reads them (entities.py parse_entities)."""
+        return parse_entities(str(params.get("text") or ""), str(params.get("parse_mode") or ""))
+
+    def _chat_id(self, params: dict[str, Any]) -> int:
+        """Client.cpp: "chat_id is empty"; a chat the bot does not know is "chat not found"."""
+        value = params.get("chat_id")
+        if value is None or value == "":
+            raise bad_request("chat_id is empty")
+        try:
+            chat_id = int(value)
+        except (TypeError, ValueError):
+            raise bad_request("chat not found") from None
+        if chat_id not in self.chats:
+            raise bad_request("chat not found")
+        return chat_id
+
     def _find(self, params: dict[str, Any]) -> SentMessage:
-        key = (int(params["chat_id"]), int(params["message_id"]))
+        chat_id = self._chat_id(params)
+        try:
+            key = (chat_id, int(params.get("message_id") or 0))
+        except (TypeError, ValueError):
+            key = (chat_id, 0)
         if key not in self._messages:
             raise ApiError(400, "Bad Request: message to edit not found")
         return self._messages[key]
@@ -543,6 +669,32 @@ class FakeTelegram:
                         return
             except (aiohttp.ClientError, OSError):
                 self.webhook_answers.append(0)  # no answer at all: the process died or is gone
+
+
+class _Params(dict[str, Any]):
+    """A call's parameters, noting each one the fake reads (tests/test_telegram_contract.py
+    checks them against the Bot API's parameters of the method)."""
+
+    def __init__(self, params: dict[str, Any], read: set[str]) -> None:
+        super().__init__(params)
+        self._read = read
+
+    def __getitem__(self, key: str) -> Any:
+        self._read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._read.add(str(key))
+        return super().__contains__(key)
+
+
+def _true(value: Any) -> bool:
+    """A Boolean parameter, sent as JSON or as a form field (Client.cpp to_bool)."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _scope(params: dict[str, Any]) -> str:
