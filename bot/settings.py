@@ -83,6 +83,13 @@ def _webhook_url(value: str) -> str:
     parts = urlsplit(_public_url(value))
     if parts.scheme != "https":
         raise ValueError("must be an https:// address (Telegram only posts to HTTPS)")
+    try:
+        address = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        address = None
+    if address is not None and not address.is_global:  # tdlib: "IP address ... is reserved"
+        raise ValueError(f"must be a public address ({address} is private or reserved, and "
+                         "Telegram does not post to it)")
     if (parts.port or 443) not in WEBHOOK_PORTS:
         raise ValueError("must use port 443, 80, 88 or 8443 (the only ports Telegram posts to); "
                          "let your reverse proxy forward to BOT_WEB_PORT")
