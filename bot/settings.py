@@ -65,6 +65,16 @@ def _public_url(value: str) -> str:
     return value
 
 
+BOOKING_URL_LIMIT = 400  # Discord's link buttons take 512; the bot adds its tags and a summary
+
+
+def _booking_url(value: str) -> str:
+    if len(_public_url(value)) > BOOKING_URL_LIMIT:
+        raise ValueError(f"must be at most {BOOKING_URL_LIMIT} characters (Discord's link "
+                         "buttons take 512, and the bot adds where people came from)")
+    return value
+
+
 def _optional_public_url(value: str) -> str:
     return _public_url(value) if value else value
 
@@ -181,7 +191,7 @@ class Practice(BaseSettings):
     podcast_url: PublicUrl = "https://podcasts.example.com/highly-functional"
     facebook_url: PublicUrl = "https://www.facebook.com/groups/example.com-placeholder"
     instagram_url: PublicUrl = "https://www.instagram.com/example.com-placeholder"
-    booking_url: PublicUrl = "https://calendly.example.com/your-practice/complimentary-call"
+    booking_url: Annotated[str, AfterValidator(_booking_url)] = "https://calendly.example.com/your-practice/complimentary-call"
     booking_provider: Literal["calendly", "cal.com", "plain"] = "calendly"
 
     def placeholders(self) -> list[str]:

@@ -795,7 +795,8 @@ async def test_staff_channel_the_bot_cannot_post_in_never_costs_the_person_an_an
 
     assert "let the team" in anna.sees()[0].content
     assert server.fake.staff_posts() == []
-    assert "talk_request notice did not reach the staff channel: Forbidden 403" in caplog.text
+    assert "a talk_request notice on staff:discord was dropped after 1 attempt(s): Forbidden 403" \
+        in caplog.text
     assert "stairs" not in caplog.text and TOKEN not in caplog.text
 
 
@@ -1021,3 +1022,170 @@ async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
     assert any(r.name.startswith("discord") for r in caplog.records), "library lines captured"
     secrets = (*CONTACT_DETAILS, TOKEN)
     assert log_leaks(caplog.records, secrets, seen, server.engine) == {}
+
+
+# -- a strict Discord: the gateway's reconnects, and what Discord refuses ---------------------
+
+
+async def near_the_end_in_her_dm(server: Server, anna: Person) -> None:
+    """Anna answered most of the check earlier; the question before the last is in her DM."""
+    earlier = DialogClient(server.engine, str(ANNA), channel=CHANNEL)
+    await answer_safety_questions_no(earlier)
+    for choice in HIP_MOBILITY_RUN[:-2]:
+        await earlier.click(choice)
+    await server.channel.deliver(Address(CHANNEL, str(ANNA)), earlier.last)
+    await anna.presses("Yes")  # the one-leg check comes: its buttons are what she presses next
+    assert anna.last_message().button("Steady and level") is not None
+
+
+async def test_gateway_reconnect_mid_screening_resumes_and_her_next_press_is_answered(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await near_the_end_in_her_dm(server, anna)
+
+    await server.fake.reconnect()  # opcode 7: Discord asks the bot to reconnect and resume
+    await anna.presses("Steady and level")  # while the bot is between connections
+
+    assert "likely contributor" in anna.last_message().content, "the screening finished"
+    (resume,) = server.fake.resumes
+    assert resume["session_id"] == "session-1" and len(server.fake.identifies) == 1
+    assert server.fake.replayed == ["INTERACTION_CREATE"], "her press came with the RESUME"
+    assert_every_interaction_acknowledged_in_time(server.fake)
+    assert not server.fake.refused
+
+
+async def test_gateway_invalid_session_makes_the_bot_identify_anew_and_still_answer(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await near_the_end_in_her_dm(server, anna)
+
+    await server.fake.invalidate_sessions(resumable=False)  # opcode 9, d: false
+    await server.fake.wait_identified(2)  # discord.py waits 5 s before identifying again
+
+    await anna.presses("Steady and level")
+    assert "likely contributor" in anna.last_message().content, "the screening finished"
+    assert server.fake.resumes == [] and list(server.fake.sessions) == ["session-2"]
+    assert_every_interaction_acknowledged_in_time(server.fake)
+    assert not server.fake.refused
+
+
+@pytest.mark.parametrize("where", ["environment", "settings file"])
+async def test_an_empty_practice_link_stops_the_start_cleanly_or_gives_links_discord_accepts(
+    server: Server, person, tmp_path: Path, where: str
+) -> None:
+    anna = person(ANNA, "anna")
+    env = _cli_env(tmp_path, server.fake.url, TOKEN)
+    if where == "environment":
+        env["BOT_PRACTICE__PODCAST_URL"] = ""
+    else:
+        settings_file = tmp_path / "settings.yaml"
+        settings_file.write_text('practice:\n  podcast_url: ""\n', encoding="utf-8")
+        env["BOT_SETTINGS_FILE"] = str(settings_file)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "discord", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        identified = asyncio.ensure_future(server.fake.wait_identified(1, timeout=30))
+        exited = asyncio.ensure_future(process.wait())
+        await asyncio.wait({identified, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():  # refused at start: one plain line that names the setting
+            identified.cancel()
+            output = (await process.communicate())[0].decode()
+            assert process.returncode != 0 and "Traceback" not in output
+            named = [line for line in output.splitlines() if "podcast_url" in line]
+            assert len(named) == 1 and "BOT_PRACTICE__PODCAST_URL" in named[0], output
+            return
+        await server.fake.until(lambda: server.fake.command_syncs, 10, "no command sync")
+        await anna.runs("podcast")
+        links = [b for b in anna.last_message().buttons if b["style"] == 5]
+        assert links and all(b["url"].startswith(("http://", "https://")) for b in links)
+        assert not server.fake.refused, server.fake.refused
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.communicate(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def test_a_practice_name_of_80_characters_still_syncs_commands_discord_accepts(
+    server: Server, person
+) -> None:
+    name = "Get Your Fix Physical Therapy, Sports Rehabilitation and Wellness of Springfield"
+    assert len(name) == 80
+
+    await server.start_bot(guild_id=GUILD_ID, practice={"name": name})
+
+    assert not server.fake.refused, server.fake.refused  # Discord accepted both syncs
+    for _, commands in server.fake.command_syncs:
+        book = next(c for c in commands if c["name"] == "book")
+        assert 0 < len(book["description"]) <= 100
+    anna = person(ANNA, "anna")
+    await anna.runs("book")
+    assert anna.last_message().button("Book a complimentary call") is not None
+    await anna.runs("book", in_dm=True)
+    assert anna.last_message().button("Book a complimentary call") is not None
+
+
+async def test_a_default_flow_with_a_long_command_name_still_gets_the_moderators_command(
+    server: Server, person, tmp_path: Path
+) -> None:
+    project = project_with_hip_flow(tmp_path / "project")
+    flow = project / "dialogs" / "hip.yaml"
+    long_name = "hip_mobility_and_stiffness_ck"  # 29 of the 32 characters a name may have
+    flow.write_text(flow.read_text(encoding="utf-8").replace("hipcheck", long_name),
+                    encoding="utf-8")
+
+    await server.start_bot(dialogs_dir=project / "dialogs", templates_dir=project / "templates",
+                           default_flow="hip")
+
+    assert not server.fake.refused, server.fake.refused  # Discord accepted the sync
+    ((_, commands),) = server.fake.command_syncs
+    assert all(len(c["name"]) <= 32 for c in commands)
+    moderators = [c for c in commands if c["default_member_permissions"] == str(MANAGE_GUILD)]
+    assert len(moderators) == 1
+    moderator = person(MOD, "moderator", MANAGE_GUILD)
+    await moderator.runs(moderators[0]["name"])
+    (post,) = server.fake.public()
+    assert post.buttons and post.buttons[0]["custom_id"] == f"start:{long_name}"
+
+
+LONG_BOOKING_URL = (  # a practice's own Calendly link, with the options it chose
+    "https://calendly.com/getyourfixpt/complimentary-call?hide_event_type_details=1"
+    "&hide_gdpr_banner=1&background_color=ffffff&text_color=1a1a1a&primary_color=0069ff"
+)
+# From the first pain question to the last self-check, picking every "worse with" and every
+# activity: the longest screening summary the booking link carries.
+EVERYTHING_PICKED_RUN = (
+    "unsure", "stairs", "squats", "running", "walking", "jumping", "pivoting", "sitting",
+    "kneeling", "done", "months", "skip", "unsure", "no", "no", "running", "ocr", "lifting",
+    "field_sports", "hiking", "everyday", "done", "no", "no", "no", "later", "ready",
+    "arch_collapse", "one_side", "hips_tight", "heels_lift", "knees_in", "fine", "done", "no",
+)
+
+
+async def test_a_long_booking_address_still_gives_a_result_discord_accepts(
+    server: Server, person
+) -> None:
+    await server.start_bot(practice={"booking_url": LONG_BOOKING_URL})
+    anna = person(ANNA, "anna")
+    earlier = DialogClient(server.engine, str(ANNA), channel=CHANNEL)
+    await answer_safety_questions_no(earlier)
+    for choice in EVERYTHING_PICKED_RUN:
+        await earlier.click(choice)
+
+    await anna.types("steady")  # the last self-check: the result comes
+
+    assert not server.fake.refused, server.fake.refused
+    result = anna.last_message()
+    assert "likely contributor" in result.content
+    book = result.button("Book a complimentary call")
+    assert book is not None and len(book["url"]) <= 512
+    assert book["url"].startswith("https://calendly.com/getyourfixpt/complimentary-call?")

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from bot.app import build_engine
+from bot.channels.discord.menu import fit
 from bot.core.events import decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
 from bot.engine.flow import Option, load_flow
@@ -20,7 +23,7 @@ from bot.engine.scoring import (
     highest_red_flag,
     named_drivers,
 )
-from bot.handoff.booking import booking_link
+from bot.handoff.booking import SUMMARY_LIMIT, URL_LIMIT, booking_link
 from bot.settings import ROOT, Practice, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.graph import mermaid
@@ -160,6 +163,44 @@ def test_booking_link_carries_utm_and_provider_prefill():
     assert parse_qs(urlsplit(booking_link(cal, "discord", "knee", "s")).query)["notes"] == ["s"]
     plain_url = Practice(booking_url="https://pt.test/book", booking_provider="plain")
     assert "a1" not in booking_link(plain_url, "console", None, "s")
+
+
+@pytest.mark.parametrize("address_length", [60, 160, 300, 400])
+def test_a_booking_link_never_passes_512_characters_and_keeps_what_summary_fits(
+    address_length: int,
+):
+    """Discord refuses link buttons over 512 characters: the summary gives way, never the
+    practice's address or the tags."""
+    address = "https://calendly.com/" + "p" * (address_length - len("https://calendly.com/"))
+    practice = Practice(booking_url=address, booking_provider="calendly")
+    summary = "Worse with: stairs, squats, running, jumping; " * 8  # longer than ever shown
+    link = booking_link(practice, "discord", "knee", summary)
+    assert len(link) <= URL_LIMIT and link.startswith(address)
+    query = parse_qs(urlsplit(link).query)
+    assert query["utm_source"] == ["discord"]
+    kept = query.get("a1", [""])[0]
+    assert summary.startswith(kept)
+    room = URL_LIMIT - len(booking_link(practice, "discord", "knee", ""))
+    if room > 40:  # what fitted was kept, up to the summary's own cap
+        assert len(kept) >= min(SUMMARY_LIMIT, room // 3) - 3
+
+
+def test_a_short_summary_is_kept_whole_at_the_limit():
+    practice = Practice(booking_url="https://calendly.com/x", booking_provider="calendly")
+    bare = len(booking_link(practice, "discord", "knee", ""))
+    fits = "a" * (URL_LIMIT - bare - len("&a1="))
+    assert len(booking_link(practice, "discord", "knee", fits[:SUMMARY_LIMIT])) <= URL_LIMIT
+    assert parse_qs(urlsplit(booking_link(practice, "d", "k", "short")).query)["a1"] == ["short"]
+
+
+@pytest.mark.parametrize(("length", "cut"), [(99, False), (100, False), (101, True), (400, True)])
+def test_a_discord_description_is_cut_at_a_word_only_past_100(length: int, cut: bool):
+    text = ("word " * 100)[:length]
+    fitted = fit(text)
+    assert len(fitted) <= 100
+    assert fitted.endswith("…") is cut and (fitted == text) is not cut
+    if cut:
+        assert fitted[:-1].strip().endswith("word")
 
 
 def test_graph_is_a_mermaid_state_diagram_of_every_state_drawn_by_transitions():

@@ -113,6 +113,9 @@ CASES = {
     "webhook on a port Telegram never posts to": (
         {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org:8080/telegram"},
         "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must use port 443, 80, 88 or 8443"),
+    "booking address too long for a button": (
+        {"BOT_PRACTICE__BOOKING_URL": "https://calendly.com/" + "p" * 380},
+        "practice.booking_url (BOT_PRACTICE__BOOKING_URL): must be at most 400 characters"),
     "webhook on a private address": ({"BOT_TELEGRAM_WEBHOOK_URL": "https://10.0.0.7/telegram"},
                                      "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must be a "
                                      "public address (10.0.0.7 is private"),
@@ -154,6 +157,7 @@ def test_each_wrong_setting_gives_one_plain_line(variables, expected, tmp_path, 
     {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org:88/telegram"},
     {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram"},
     {"BOT_TELEGRAM_WEBHOOK_URL": "https://8.8.8.8/telegram"},
+    {"BOT_PRACTICE__BOOKING_URL": "https://calendly.com/" + "p" * 379},
     {"BOT_TELEGRAM_WEBHOOK_SECRET": "a" * 256},
     {"BOT_TELEGRAM_WEBHOOK_SECRET": "A-z_0"},
     {"BOT_PUBLIC_URL": "https://203.0.113.7"},

@@ -24,6 +24,7 @@ from bot.engine.engine import Engine
 
 POST_PREFIX = "post-"
 DESCRIPTION_LIMIT = 100
+NAME_LIMIT = 32  # Discord's application command names (Application Commands: name, 1-32)
 MODERATORS = discord.Permissions(manage_guild=True)
 IN_GUILD, IN_BOT_DM = 0, 1  # where a command may be used (Discord's interaction contexts)
 EVERYWHERE, IN_DMS = [IN_GUILD, IN_BOT_DM], [IN_BOT_DM]
@@ -41,8 +42,11 @@ class Menu:
 
     @property
     def post(self) -> str:
-        """The moderators' command that posts the start button; "" without an entry."""
-        return POST_PREFIX + self.start.name if self.start else ""
+        """The moderators' command that posts the start button; "" without an entry. Discord
+        takes command names of 32 characters at most: a long entry name is cut to fit."""
+        if self.start is None:
+            return ""
+        return (POST_PREFIX + self.start.name)[:NAME_LIMIT].rstrip("-_")
 
     def command(self, name: str) -> Command | None:
         """The registry command a slash command or start button names, if Discord offers it."""
@@ -71,7 +75,7 @@ def build_menu(engine: Engine) -> Menu:
     commands = tuple(engine.commands.for_menu(CHANNEL))
     names = engine.compose.render_names("common/commands.j2")
     descriptions = {
-        c.name: (c.description or str(getattr(names, c.name, "")) or c.name)[:DESCRIPTION_LIMIT]
+        c.name: fit(c.description or str(getattr(names, c.name, "")) or c.name)
         for c in commands
     }
     default = engine.settings.default_flow
@@ -79,7 +83,16 @@ def build_menu(engine: Engine) -> Menu:
     labels = engine.renderer.names("discord/labels.j2", practice=engine.settings.practice,
                                    flow=engine.flows.get(default), entry=start)
     return Menu(commands, descriptions, start, str(labels.start_button),
-                str(labels.post)[:DESCRIPTION_LIMIT])
+                fit(str(labels.post)))
+
+
+def fit(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """A description within Discord's limit, cut at a word with an ellipsis when too long
+    (a long practice name makes `/book`'s longer than 100)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,.;:-") + "…"
 
 
 async def sync(client: discord.Client, menu: Menu, guild_id: int | None) -> int:

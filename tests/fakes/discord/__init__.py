@@ -1,6 +1,9 @@
 """A fake Discord and the people who use the bot through it.
 
 - server.py: the wire server (REST and the gateway on 127.0.0.1), what it keeps and records;
+  strict by default: interaction windows, rate limits, gateway sessions (RESUME, RECONNECT,
+  INVALID_SESSION), and every refusal in `refused`;
+- rules.py: what Discord refuses in a message or a command sync, with its error and source;
 - markdown.py: Discord Markdown read back as a person sees it;
 - person.py: a person using slash commands, buttons and DMs, and a staff member replying.
 """

@@ -12,6 +12,11 @@ A person can run only a slash command their command picker shows where they are,
 decides it from the last sync of each place: a server's own commands in that server only,
 never in DMs; a global command wherever its `contexts` say (none: everywhere). Who may use a
 command in a server is left to the bot, since a server's admins can change it.
+
+It is strict by default: what Discord refuses, it refuses with Discord's status, JSON error
+code and message (rules.py holds the message and command rules and their sources); the
+interaction windows, rate limits and gateway sessions are here. Every refusal is kept in
+`refused`, so a test can say which request Discord would have turned down and why.
 """
 
 from __future__ import annotations
@@ -19,16 +24,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord import rules
+
 APP_ID = 900_000_000_000_000_001
 GUILD_ID = 900_000_000_000_000_100
 PUBLIC_CHANNEL_ID = 900_000_000_000_000_200
 STAFF_CHANNEL_ID = 900_000_000_000_000_300  # private: only the practice's staff read it
-EPHEMERAL = 1 << 6
+EPHEMERAL, LOADING = 1 << 6, 1 << 7  # message flags
 IN_GUILD, IN_BOT_DM, IN_PRIVATE_CHANNEL = 0, 1, 2  # interaction contexts
 MANAGE_GUILD = 1 << 5
 GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15  # gateway intents
@@ -41,6 +50,51 @@ BOT_USER = {
     "bot": True,
 }
 TIMESTAMP = "2025-01-01T00:00:00.000000+00:00"
+API = "/api/v10"
+
+# Interactions (developers/interactions/receiving-and-responding.mdx, "Responding to an
+# Interaction"): "you must send an initial response within 3 seconds of receiving the event. If
+# the 3 second deadline is exceeded, the token will be invalidated"; "Interaction tokens are
+# valid for 15 minutes".
+RESPONSE_WINDOW = 3.0
+TOKEN_LIFETIME = 15 * 60.0
+UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}  # 404
+ALREADY_ACKNOWLEDGED = {"message": "Interaction has already been acknowledged.",
+                        "code": 40060}  # 400
+UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}  # 404: no (valid) response yet
+INVALID_WEBHOOK_TOKEN = {"message": "Invalid Webhook Token", "code": 50027}  # 401: expired
+UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}  # 404
+EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}  # 400
+
+# Gateway (developers/events/gateway.mdx, "Resuming", "Disconnecting"; opcodes from
+# developers/topics/opcodes-and-status-codes.mdx): 7 RECONNECT, 9 INVALID_SESSION (`d`: may
+# resume), 6 RESUME {token, session_id, seq} -> the missed events in order, then RESUMED.
+# Closing with 1000 or 1001 ends the session; any other close leaves it resumable.
+HELLO, HEARTBEAT_ACK, RECONNECT, INVALID_SESSION = 10, 11, 7, 9
+ENDS_SESSION = (1000, 1001)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A route's bucket: `limit` requests per `per` seconds for each top-level resource (a
+    channel, or a webhook and its token)."""
+
+    limit: int
+    per: float
+
+
+# developers/topics/rate-limits.mdx: per-route limits, keyed by the top-level resource (a
+# channel; a webhook id + token), with X-RateLimit-* headers on every response, and 429 with
+# {"message": "You are being rate limited.", "retry_after": <float>, "global": false} once a
+# bucket is spent. The docs give no numbers ("your app should not hard code" them); 5 messages
+# per 5 s per channel is what bots commonly observe for message creation. The defaults here
+# are looser, so the stories stay fast; discord.py waits out the headers itself either way, and
+# tests/test_discord_fake.py sets the observed value.
+OBSERVED_MESSAGE_LIMIT = RateLimit(5, 5.0)
+DEFAULT_RATE_LIMITS = {
+    "channel-messages": RateLimit(5, 1.0),  # POST /channels/{channel}/messages
+    "webhook-messages": RateLimit(5, 1.0),  # follow-ups and edits, per interaction token
+}
 
 
 @dataclass
@@ -56,6 +110,8 @@ class Interaction:
     sent_at: float = 0.0
     acked_at: float | None = None
     callback: dict[str, Any] = field(default_factory=dict)
+    original_id: int | None = None  # @original: the response message, once there is one
+    loading: bool = False  # deferred with "thinking": the first follow-up fills the message
 
 
 @dataclass
@@ -90,10 +146,48 @@ class Sent:
         return next((b for b in self.buttons if b.get("label") == label), None)
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    # exactly "application/json", as Discord sends it: discord.py compares the header verbatim
-    headers = {"Content-Type": "application/json"}
-    return web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
+@dataclass
+class Refusal:
+    """A request the fake turned down as Discord would: what was asked, and the answer."""
+
+    method: str
+    path: str
+    status: int
+    error: dict[str, Any]
+    body: Any = None
+
+
+@dataclass
+class Session:
+    """A gateway session: its events by sequence, kept so a RESUME can replay what it missed."""
+
+    id: str
+    intents: int
+    socket: web.WebSocketResponse | None
+    seq: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Window:
+    opened: float
+    used: int = 0
+
+
+class Refused(Exception):
+    """Raised inside a handler: answer with Discord's error."""
+
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.status = status
+        self.error = error
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # exactly "application/json", as Discord sends it: discord.py compares the header verbatim;
+    # `Via`, as on every Discord response: discord.py takes a 429 without it for a Cloudflare ban
+    sent = {"Content-Type": "application/json", "Via": "1.1 google", **(headers or {})}
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=sent)
 
 
 class FakeDiscord:
@@ -104,7 +198,11 @@ class FakeDiscord:
         self.url = ""
         self.requests: list[tuple[str, str]] = []
         self.unknown_routes: list[tuple[str, str]] = []
+        self.refused: list[Refusal] = []  # turned down for what was asked (not a 429)
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.replayed: list[str] = []  # event names sent again on a RESUME
+        self.sessions: dict[str, Session] = {}
         self.command_syncs: list[tuple[int | None, list[dict[str, Any]]]] = []
         self.interactions: dict[str, Interaction] = {}
         self.sent: dict[int, Sent] = {}
@@ -113,9 +211,14 @@ class FakeDiscord:
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.closed_dms: set[int] = set()
         self.forbidden_channels: set[int] = set()  # the bot lacks Send Messages there
+        self.response_window = RESPONSE_WINDOW  # seconds for the first response
+        self.token_lifetime = TOKEN_LIFETIME  # seconds follow-ups and edits may use the token
+        self.rate_limits: dict[str, RateLimit] = dict(DEFAULT_RATE_LIMITS)
+        self.rate_limited: list[tuple[str, str]] = []  # (bucket, resource) of every 429
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._held_until = 0.0  # a client waiting out a spent bucket may send until then
         self._ids = itertools.count(APP_ID + 10_000)
-        self._sequence = itertools.count(1)
-        self._sockets: dict[web.WebSocketResponse, int] = {}  # socket -> intents identified
+        self._sockets: dict[web.WebSocketResponse, str | None] = {}  # -> its session
         self.slow_sends = 0.0  # seconds each follow-up or channel message takes to be answered
         self._last_request_at = 0.0
         self._runner: web.AppRunner | None = None
@@ -124,19 +227,18 @@ class FakeDiscord:
 
     async def start(self) -> None:
         """Serve on 127.0.0.1, on a port the OS picks."""
-        app = web.Application(middlewares=[self._record])
-        api = "/api/v10"
-        app.router.add_get(f"{api}/users/@me", self._me)
-        app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
-        app.router.add_get(f"{api}/gateway/bot", self._gateway_bot)
-        app.router.add_put(f"{api}/applications/{{app}}/commands", self._sync)
-        app.router.add_put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._sync)
-        app.router.add_post(f"{api}/interactions/{{id}}/{{token}}/callback", self._callback)
-        app.router.add_post(f"{api}/webhooks/{{app}}/{{token}}", self._followup)
-        app.router.add_patch(f"{api}/webhooks/{{app}}/{{token}}/messages/{{message}}", self._edit)
-        app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
-        app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
-        app.router.add_patch(f"{api}/channels/{{channel}}/messages/{{message}}",
+        app = web.Application(middlewares=[self._record, self._refusals, self._rate_limit])
+        app.router.add_get(f"{API}/users/@me", self._me)
+        app.router.add_get(f"{API}/oauth2/applications/@me", self._application)
+        app.router.add_get(f"{API}/gateway/bot", self._gateway_bot)
+        app.router.add_put(f"{API}/applications/{{app}}/commands", self._sync)
+        app.router.add_put(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self._sync)
+        app.router.add_post(f"{API}/interactions/{{id}}/{{token}}/callback", self._callback)
+        app.router.add_post(f"{API}/webhooks/{{app}}/{{token}}", self._followup)
+        app.router.add_patch(f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}", self._edit)
+        app.router.add_post(f"{API}/users/@me/channels", self._open_dm)
+        app.router.add_post(f"{API}/channels/{{channel}}/messages", self._channel_message)
+        app.router.add_patch(f"{API}/channels/{{channel}}/messages/{{message}}",
                              self._edit_channel_message)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
@@ -172,6 +274,10 @@ class FakeDiscord:
         """Until `count` clients have identified on the gateway."""
         await self.until(lambda: len(self.identifies) >= count, timeout, "no IDENTIFY")
 
+    async def wait_resumed(self, count: int, timeout: float = 10.0) -> None:
+        """Until `count` sessions have been resumed (RESUME answered with RESUMED)."""
+        await self.until(lambda: len(self.resumes) >= count, timeout, "no RESUME")
+
     def commands_shown(self, *, in_guild: bool) -> list[str]:
         """The slash commands a person's command picker shows in the server, or in their DM
         with the bot: each place's last bulk overwrite counts."""
@@ -188,7 +294,9 @@ class FakeDiscord:
         self, user_id: int, name: str, *, in_guild: bool = True, permissions: int = 0
     ) -> Interaction:
         """A person runs a slash command in the server (or in their DM with the bot); only one
-        their command picker shows there can be run."""
+        their command picker shows there can be run. A guild command is never shown in a DM
+        (application-commands.mdx: "Guild commands are not available in DMs"), so Discord
+        never sends the bot one from a DM: this raises AssertionError and dispatches nothing."""
         if name not in self.commands_shown(in_guild=in_guild):
             place = "the server" if in_guild else "a DM"
             raise AssertionError(f"/{name} is not in the command picker in {place}")
@@ -221,16 +329,35 @@ class FakeDiscord:
         message["mentions"] = [BOT_USER] if mention else []
         await self.dispatch("MESSAGE_CREATE", message, GUILD_MESSAGES)
 
+    async def reconnect(self) -> None:
+        """Opcode 7 RECONNECT to every connected session: the client should reconnect and
+        resume. Events from now on wait in the session until it resumes (or are lost with it)."""
+        for session in self.sessions.values():
+            socket, session.socket = session.socket, None
+            if socket is not None and not socket.closed:
+                await socket.send_str(json.dumps({"op": RECONNECT, "d": None}))
+
+    async def invalidate_sessions(self, *, resumable: bool) -> None:
+        """Opcode 9 INVALID_SESSION to every connected session, with `d` = `resumable`: True,
+        the client may resume; False, the session is gone and it must identify anew."""
+        for session in list(self.sessions.values()):
+            socket, session.socket = session.socket, None
+            if not resumable:
+                del self.sessions[session.id]
+            if socket is not None and not socket.closed:
+                await socket.send_str(json.dumps({"op": INVALID_SESSION, "d": resumable}))
+
     async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0, *,
                      answer_expected: bool = True) -> None:
         """Until the bot made a request after `since` (unless no answer is expected) and then
-        stayed quiet for `quiet` s."""
+        stayed quiet for `quiet` s, counting a wait for a spent rate-limit bucket as busy."""
         loop = asyncio.get_running_loop()
         began = loop.time()
 
         def done() -> bool:
             answered = len(self.requests) > since or not answer_expected
-            return answered and loop.time() - max(self._last_request_at, began) >= quiet
+            last = max(self._last_request_at, began, self._held_until)
+            return answered and loop.time() - last >= quiet
 
         await self.until(done, timeout, "the bot did not answer")
 
@@ -248,13 +375,22 @@ class FakeDiscord:
         return [s for s in self.sent.values() if s.channel_id == STAFF_CHANNEL_ID]
 
     async def dispatch(self, event: str, data: dict[str, Any], intent: int = 0) -> None:
-        """Send a gateway event to every identified client whose intents include `intent`."""
-        for socket, intents in list(self._sockets.items()):
-            if socket.closed or intents < 0 or (intent and not intents & intent):
+        """Send a gateway event to every session whose intents include `intent`; a session
+        between connections keeps it for its RESUME."""
+        for session in list(self.sessions.values()):
+            if intent and not session.intents & intent:
                 continue
-            payload = {"op": 0, "t": event, "s": next(self._sequence),
-                       "d": self._as_seen_with(intents, data)}
-            await socket.send_str(json.dumps(payload))
+            session.seq += 1
+            payload = {"op": 0, "t": event, "s": session.seq,
+                       "d": self._as_seen_with(session.intents, data)}
+            session.sent.append(payload)
+            socket = session.socket
+            if socket is None or socket.closed:
+                continue
+            try:
+                await socket.send_str(json.dumps(payload))
+            except ConnectionError:  # closing under us: kept for the RESUME
+                continue
 
     @staticmethod
     def _as_seen_with(intents: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +409,63 @@ class FakeDiscord:
             self.requests.append((request.method, request.path))
             self._last_request_at = asyncio.get_running_loop().time()
         return await handler(request)
+
+    @web.middleware
+    async def _refusals(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Refused as refusal:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            self.refused.append(
+                Refusal(request.method, request.path, refusal.status, refusal.error, body))
+            return _json(refusal.error, status=refusal.status)
+
+    @web.middleware
+    async def _rate_limit(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Per-route buckets (rate-limits.mdx): X-RateLimit-* headers on each answer, 429 with
+        the JSON body and `retry_after` once the bucket is spent."""
+        bucket = self._bucket_of(request)
+        if bucket is None or bucket[0] not in self.rate_limits:
+            return await handler(request)
+        name = bucket[0]
+        limit = self.rate_limits[name]
+        loop_now, wall_now = asyncio.get_running_loop().time(), time.time()
+        window = self._windows.get(bucket)
+        if window is None or loop_now >= window.opened + limit.per:
+            window = self._windows[bucket] = _Window(loop_now)
+        # rounded up to the millisecond: a client that waits exactly this long finds it open
+        reset_after = math.ceil((window.opened + limit.per - loop_now) * 1000) / 1000
+        headers = {
+            "X-RateLimit-Limit": str(limit.limit),
+            "X-RateLimit-Reset": f"{wall_now + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": name,
+        }
+        if window.used >= limit.limit:
+            self.rate_limited.append(bucket)  # not in `refused`: the client retries it
+            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user",
+                        "Retry-After": str(math.ceil(reset_after))}
+            body = {"message": "You are being rate limited.", "retry_after": reset_after,
+                    "global": False}
+            return _json(body, status=429, headers=headers)
+        window.used += 1
+        if window.used >= limit.limit:
+            self._held_until = max(self._held_until, window.opened + limit.per)
+        response = await handler(request)
+        response.headers.update(headers | {"X-RateLimit-Remaining": str(limit.limit - window.used)})
+        return response
+
+    @staticmethod
+    def _bucket_of(request: web.Request) -> tuple[str, str] | None:
+        info = request.match_info
+        if request.method == "POST" and "channel" in info and "message" not in info:
+            return ("channel-messages", info["channel"])
+        if request.path.startswith(f"{API}/webhooks/"):
+            return ("webhook-messages", f"{info.get('app')}/{info.get('token')}")
+        return None
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bot {self.token}"
@@ -303,7 +496,14 @@ class FakeDiscord:
         return _json({"url": ws_url, "shards": 1, "session_start_limit": limit})
 
     async def _sync(self, request: web.Request) -> web.Response:
+        """Bulk overwrite, globally or for one guild: every command checked, all or nothing."""
         commands = await request.json()
+        errors = rules.commands_errors(commands)
+        if errors:
+            raise Refused(400, rules.invalid_form_body(errors))
+        too_many = rules.too_many_commands(commands)
+        if too_many is not None:
+            raise Refused(400, too_many)
         guild = request.match_info.get("guild")
         self.command_syncs.append((int(guild) if guild else None, commands))
         created = [
@@ -319,16 +519,34 @@ class FakeDiscord:
         return _json(created)
 
     async def _callback(self, request: web.Request) -> web.Response:
-        interaction = self.interactions[request.match_info["token"]]
+        """The initial response: once, within `response_window` s of the interaction."""
+        interaction = self.interactions.get(request.match_info["token"])
+        loop_now = asyncio.get_running_loop().time()
+        if interaction is None or str(interaction.id) != request.match_info["id"]:
+            raise Refused(404, UNKNOWN_INTERACTION)
+        if interaction.acked_at is not None:
+            raise Refused(400, ALREADY_ACKNOWLEDGED)
+        if loop_now - interaction.sent_at > self.response_window:
+            raise Refused(404, UNKNOWN_INTERACTION)  # the token was invalidated
         body = await request.json()
-        interaction.callback = body
-        interaction.acked_at = asyncio.get_running_loop().time()
         kind, data = body["type"], body.get("data") or {}
+        if kind in (4, 7):
+            self._check_message(data, prefix="data", may_be_empty=kind == 7)
+        interaction.callback = body
+        interaction.acked_at = loop_now
         resource: dict[str, Any] = {"type": kind}
         if kind == 4:  # a message in reply
-            resource["message"] = self._post(interaction, data).message
-        elif kind == 7 and interaction.message_id:  # the pressed message, updated
-            resource["message"] = self._apply_edit(interaction.message_id, data)
+            sent = self._post(interaction, data)
+            interaction.original_id = sent.id
+            resource["message"] = sent.message
+        elif kind == 5:  # "thinking": a loading message the first follow-up fills
+            placeholder = {"flags": (data.get("flags", 0) or 0) & EPHEMERAL | LOADING}
+            interaction.original_id = self._post(interaction, placeholder).id
+            interaction.loading = True
+        elif interaction.message_id is not None:  # 6, 7: the pressed message is @original
+            interaction.original_id = interaction.message_id
+            if kind == 7:
+                resource["message"] = self._apply_edit(interaction.message_id, data)
         flags = data.get("flags", 0)
         return _json(
             {
@@ -342,18 +560,41 @@ class FakeDiscord:
             }
         )
 
+    def _token_in_use(self, request: web.Request) -> Interaction:
+        """The interaction whose token a follow-up or edit uses: answered, and not expired."""
+        interaction = self.interactions.get(request.match_info["token"])
+        if interaction is None or interaction.acked_at is None:
+            raise Refused(404, UNKNOWN_WEBHOOK)
+        if asyncio.get_running_loop().time() - interaction.sent_at > self.token_lifetime:
+            raise Refused(401, INVALID_WEBHOOK_TOKEN)
+        return interaction
+
     async def _followup(self, request: web.Request) -> web.Response:
-        interaction = self.interactions[request.match_info["token"]]
+        """A follow-up. Right after a deferred ("thinking") response it fills that message
+        instead, keeping the deferral's ephemeral flag (receiving-and-responding.mdx, "Create
+        Followup Message": "the ephemeral flag will be ignored, and the value you provided in
+        the initial defer response will be preserved")."""
+        interaction = self._token_in_use(request)
+        body = await request.json()
+        self._check_message(body)
         await asyncio.sleep(self.slow_sends)
-        return _json(self._post(interaction, await request.json()).message)
+        if interaction.loading and interaction.original_id in self.sent:
+            interaction.loading = False
+            return _json(self._fill(interaction.original_id, body))
+        return _json(self._post(interaction, body).message)
 
     async def _edit(self, request: web.Request) -> web.Response:
-        interaction = self.interactions[request.match_info["token"]]
+        interaction = self._token_in_use(request)
         target = request.match_info["message"]
-        message_id = interaction.message_id if target == "@original" else int(target)
+        message_id = interaction.original_id if target == "@original" else int(target)
         if message_id is None or message_id not in self.sent:
-            return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        return _json(self._apply_edit(message_id, await request.json()))
+            raise Refused(404, UNKNOWN_MESSAGE)
+        body = await request.json()
+        self._check_message(body, may_be_empty=True)
+        if message_id == interaction.original_id and interaction.loading:
+            interaction.loading = False  # an edit of the loading message fills it too
+            return _json(self._fill(message_id, body))
+        return _json(self._apply_edit(message_id, body))
 
     async def _open_dm(self, request: web.Request) -> web.Response:
         user_id = int((await request.json())["recipient_id"])
@@ -371,6 +612,7 @@ class FakeDiscord:
         if channel_id in self.forbidden_channels:
             return _json({"message": "Missing Permissions", "code": 50013}, status=403)
         body = await request.json()
+        self._check_message(body)
         await asyncio.sleep(self.slow_sends)
         message = self._message(channel_id, body.get("content") or "", author=BOT_USER, extra=body)
         self.sent[int(message["id"])] = Sent(message, owner, body)
@@ -382,46 +624,93 @@ class FakeDiscord:
         message_id = int(request.match_info["message"])
         sent = self.sent.get(message_id)
         if sent is None or sent.channel_id != int(request.match_info["channel"]):
-            return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        return _json(self._apply_edit(message_id, await request.json()))
+            raise Refused(404, UNKNOWN_MESSAGE)
+        body = await request.json()
+        self._check_message(body, may_be_empty=True)
+        return _json(self._apply_edit(message_id, body))
 
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unknown_routes.append((request.method, request.path))
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    @staticmethod
+    def _check_message(body: dict[str, Any], *, prefix: str = "",
+                       may_be_empty: bool = False) -> None:
+        """Refuse a message Discord would (rules.py); an edit may leave it empty."""
+        errors = rules.message_errors(body)
+        if errors:
+            raise Refused(400, rules.invalid_form_body({prefix: errors} if prefix else errors))
+        if not may_be_empty and rules.is_empty(body):
+            raise Refused(400, EMPTY_MESSAGE)
 
     # -- gateway --------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        self._sockets[socket] = -1  # not identified yet: no events
-        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        self._sockets[socket] = None  # neither identified nor resumed yet: no events
+        await socket.send_str(json.dumps({"op": HELLO, "d": {"heartbeat_interval": 41250}}))
         async for frame in socket:
             if frame.type is not WSMsgType.TEXT:
                 break
             await self._on_gateway_frame(socket, json.loads(frame.data))
-        del self._sockets[socket]
+        session = self.sessions.get(self._sockets.pop(socket, None) or "")
+        if session is not None and session.socket is socket:
+            session.socket = None  # between connections: events wait for a RESUME
+            if socket.close_code in ENDS_SESSION:
+                del self.sessions[session.id]
         return socket
 
     async def _on_gateway_frame(self, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         if frame["op"] == 1:  # heartbeat
-            await socket.send_str(json.dumps({"op": 11}))
+            await socket.send_str(json.dumps({"op": HEARTBEAT_ACK}))
         elif frame["op"] == 2:  # identify
             if frame["d"]["token"] != self.token:
                 await socket.close(code=4004, message=b"Authentication failed.")
                 return
             self.identifies.append(frame["d"])
-            self._sockets[socket] = int(frame["d"]["intents"])
+            session = Session(f"session-{len(self.identifies)}", int(frame["d"]["intents"]),
+                              socket)
+            self.sessions[session.id] = session
+            self._sockets[socket] = session.id
             ready = {
                 "v": 10,
                 "user": BOT_USER,
                 "guilds": [],
-                "session_id": f"session-{len(self.identifies)}",
+                "session_id": session.id,
                 "resume_gateway_url": self.url.replace("http://", "ws://") + "/gateway",
                 "application": {"id": str(APP_ID), "flags": 0},
             }
-            payload = {"op": 0, "t": "READY", "s": next(self._sequence), "d": ready}
-            await socket.send_str(json.dumps(payload))
+            session.seq += 1
+            await socket.send_str(json.dumps({"op": 0, "t": "READY", "s": session.seq,
+                                              "d": ready}))
+        elif frame["op"] == 6:  # resume
+            await self._resume(socket, frame["d"])
+
+    async def _resume(self, socket: web.WebSocketResponse, resume: dict[str, Any]) -> None:
+        """RESUME: the events the session missed after `seq`, in order, then RESUMED; an
+        unknown (or ended) session gets INVALID_SESSION, not resumable."""
+        if resume.get("token") != self.token:
+            await socket.close(code=4004, message=b"Authentication failed.")
+            return
+        session = self.sessions.get(str(resume.get("session_id")))
+        seq = resume.get("seq") or 0
+        if session is None:
+            await socket.send_str(json.dumps({"op": INVALID_SESSION, "d": False}))
+            return
+        if seq > session.seq:
+            await socket.close(code=4007, message=b"Invalid seq.")
+            return
+        self.resumes.append(resume)
+        self._sockets[socket] = session.id
+        while missed := [p for p in session.sent if p["s"] > seq]:
+            for payload in missed:
+                self.replayed.append(payload["t"])
+                await socket.send_str(json.dumps(payload))
+                seq = payload["s"]
+        session.socket = socket  # no await since the last check: nothing slips between
+        session.seq += 1
+        await socket.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}}))
 
     # -- model ----------------------------------------------------------------------------------
 
@@ -500,9 +789,20 @@ class FakeDiscord:
             interaction.channel_id, body.get("content") or "", author=BOT_USER, extra=body
         )
         message["webhook_id"] = str(APP_ID)
-        sent = Sent(message, interaction.user_id if private else None)
+        sent = Sent(message, interaction.user_id if private else None, body)
         self.sent[sent.id] = sent
         return sent
+
+    def _fill(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """The loading message of a deferred response gets its content: the flags stay the
+        deferral's (ephemeral or not), and it shows now, so it counts as the newest message."""
+        sent = self.sent.pop(message_id)
+        message = sent.message
+        message["content"] = body.get("content") or ""
+        message["components"] = body.get("components") or []
+        message["flags"] = message.get("flags", 0) & ~LOADING
+        self.sent[message_id] = Sent(message, sent.audience, body)
+        return message
 
     def _apply_edit(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self.edits.append((message_id, body))
