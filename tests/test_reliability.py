@@ -376,3 +376,23 @@ async def test_a_burst_of_staff_notices_to_a_group_all_arrive_within_telegrams_l
         people = {await bot.engine.store.relay_target(f"telegram:{STAFF_CHAT['id']}",
                                                       str(m.message_id)) for m in staff.received}
         assert people == {("telegram", str(9100 + n)) for n in range(25)}
+
+
+async def test_a_second_process_polling_the_same_bot_says_why_and_keeps_out_of_the_way(
+    telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes polling one bot (a deploy overlapping, a forgotten terminal): Telegram
+    answers 409; each says plainly why, backs off instead of spinning, and people are still
+    answered, once."""
+    settings = telegram_settings(tmp_path, telegram)
+    async with bot_running(settings, telegram) as first, bot_running(settings, telegram):
+        alex = first.person()
+        await asyncio.sleep(2.5)  # both polling: each new long poll ends the other's with 409
+        conflicts = [c for c in telegram.calls if c.method == "getUpdates" and c.status == 409]
+        await telegram.push(telegram.message_update(alex.user, alex.chat, text="/start"))
+        await telegram.wait_until(alex.user_id, lambda: bool(alex.received), timeout=40)
+    assert conflicts, "Telegram told them apart"
+    assert len(conflicts) < 10, "backing off, not a crash loop"
+    assert "another process is polling this bot (409 Conflict)" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert len(alex.received) == 1 and "knee-pain check" in alex.received[0].text
