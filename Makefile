@@ -38,7 +38,7 @@ test: $(STAMP)  ## Lint, validate flows, run transcripts and the whole pytest su
 	BOT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m bot test-dialogs tests/transcripts
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)  ## Engine + SQLite benchmark (prints figures)
+bench: $(STAMP)  ## Engine benchmark on SQLite and on PostgreSQL (prints figures)
 	$(BIN)/python scripts/bench_engine.py
 
 clean:
