@@ -10,7 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-from bot import run as runner
 from bot.app import build_engine
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import chat, say
@@ -21,10 +20,9 @@ from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
-from bot.tools.check import check_all
-from bot.tools.graph import mermaid
-from bot.tools.transcripts import run_all
 
+# The runners, `check`, `graph` and `test-dialogs` import what they need when they run: a
+# `say` or `leads export` should not load the web server or a platform's library.
 log = logging.getLogger("bot")
 # Libraries whose informational lines carry what must not be logged (request URLs hold the
 # bot token): warnings only, at any verbosity. `transitions` is quieted where flows are built.
@@ -170,6 +168,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     except FlowError as error:
         print(f"error: {error}")
         return 1
+    from bot.tools.check import check_all  # loads every channel's limits: only when asked
+
     problems = check_all(engine)
     for problem in problems:
         print(problem)
@@ -184,11 +184,15 @@ def _graph(args: argparse.Namespace, settings: Settings) -> int:
     if args.flow not in flows:
         print(f"unknown flow {args.flow!r}; flows: {', '.join(sorted(flows))}", file=sys.stderr)
         return 2
+    from bot.tools.graph import mermaid
+
     sys.stdout.write(mermaid(flows[args.flow]))
     return 0
 
 
 def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.tools.transcripts import run_all
+
     results = asyncio.run(run_all(args.paths, settings))
     for result in results:
         print(f"{'PASS' if result.passed else 'FAIL'} {result.path}: {result.name}")
@@ -200,6 +204,8 @@ def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import run as runner  # the web server and the channels: only for the runners
+
     return runner.run(settings, only=args.only, webhook=args.webhook)
 
 
