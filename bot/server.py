@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.engine.engine import Engine
+from bot.handoff.booking_webhooks import add_booking_webhooks
 from bot.handoff.redirect import add_redirects
 
 HEADER_TIMEOUT = 10.0  # seconds for a new connection to send its first request's headers
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(engine: Engine) -> web.Application:
-    """The application with `GET /healthz`, `GET /readyz` and `GET /go/<link>`; channels add
-    their routes."""
+    """The application with `GET /healthz`, `GET /readyz`, `GET /go/<link>` and the booking
+    providers' `POST /webhooks/calendly` and `/webhooks/cal.com`; channels add their routes."""
     app = web.Application(middlewares=[body_in_time], client_max_size=MAX_BODY)
     app.on_response_prepare.append(name_no_version)
     app[ENGINE] = engine
@@ -45,6 +46,7 @@ def create_app(engine: Engine) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     add_redirects(app, engine)
+    add_booking_webhooks(app, engine)
     return app
 
 

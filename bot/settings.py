@@ -193,6 +193,10 @@ class Practice(BaseSettings):
     instagram_url: PublicUrl = "https://www.instagram.com/example.com-placeholder"
     booking_url: Annotated[str, AfterValidator(_booking_url)] = "https://calendly.example.com/your-practice/complimentary-call"
     booking_provider: Literal["calendly", "cal.com", "plain"] = "calendly"
+    # What the booking page is prefilled with: "short" a non-clinical line (which flow, which
+    # channel), "full" the screening summary (health details, sent to the booking provider),
+    # "none" nothing.
+    booking_prefill: Literal["none", "short", "full"] = "short"
 
     def placeholders(self) -> list[str]:
         """Names of the links that still point at placeholder addresses."""
@@ -256,6 +260,9 @@ class Settings(BaseSettings):
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
     link_secret: SecretStr | None = None
+    # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
+    # unset: the booking webhook routes refuse everything.
+    booking_webhook_secret: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

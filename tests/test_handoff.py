@@ -243,7 +243,9 @@ async def test_booking_link_goes_through_the_redirect_which_counts_and_forwards(
     assert forwarded.startswith(engine.settings.practice.booking_url)
     query = parse_qs(urlsplit(forwarded).query)
     assert query["utm_source"] == ["telegram"] and query["utm_medium"] == ["chatbot"]
-    assert "Knee check" in query["a1"][0]
+    assert query["a1"] == ["Booked from the knee pain check on Telegram"], "no health details"
+    saved = await engine.store.load("telegram", "alex")
+    assert query["utm_content"] == [saved.booking_ref]
     (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
     assert (row.channel, row.detail, row.count) == ("telegram", "book", 1)
 

@@ -136,6 +136,7 @@ async def everything_about(store: Any, address: Address, update_id: str = "u-1")
     await store.save_relay("staff", f"notice-{channel}-{user_id}", channel, user_id)
     await store.enqueue(address, 3, MESSAGE, NOW)
     await store.remember_update(channel, update_id, user_id, '{"messages": []}', NOW)
+    await store.save_booking_ref(f"ref-{channel}-{user_id}", channel, user_id, "knee", NOW)
 
 
 async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,8 +11,14 @@ from typing import Any
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
     "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at", "selection",
-    "last_sequence",
+    "last_sequence", "booking_ref",
 )
+
+
+def new_booking_ref() -> str:
+    """An opaque, random reference for a screening: nothing about the person can be read from
+    it; only the store knows whose it is."""
+    return secrets.token_urlsafe(12)
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,6 +56,7 @@ class Conversation:
     updated_at: float = 0.0
     selection: list[str] = field(default_factory=list)  # picks so far in a multi-select
     last_sequence: int = 0  # the platform's number of the latest update applied (Telegram's)
+    booking_ref: str = ""  # the screening's opaque reference in booking links (a random token)
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -58,6 +66,7 @@ class Conversation:
     def begin(self, flow: str, state: str, now: float | None = None) -> None:
         """Start a flow from its first state, keeping the turn counter and the source."""
         self.flow, self.state = flow, state
+        self.booking_ref = new_booking_ref()  # a booking from this screening's link names it
         self.clear_answers()
         self.started_at = now if now is not None else time.time()
 

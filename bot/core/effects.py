@@ -53,6 +53,7 @@ class StaffNotice:
     """
 
     kind: str  # lead | talk_request | relay_message | relay_ended | consent_withdrawn | forgotten
+    #            | booked (a call booked, cancelled or moved, from the booking webhooks)
     channel: str
     user_id: str
     text: str

@@ -13,7 +13,11 @@ RED_FLAG = "red_flag"
 LINK_CLICK = "link_click"
 LEAD = "lead"
 TALK_REQUEST = "talk_request"
-EVENT_KINDS = (STARTED, FINISHED, RED_FLAG, LINK_CLICK, LEAD, TALK_REQUEST)
+BOOKED = "booked"  # the booking provider's webhook: a call was booked from a screening's link
+BOOKING_CANCELLED = "booking_cancelled"
+BOOKING_RESCHEDULED = "booking_rescheduled"
+EVENT_KINDS = (STARTED, FINISHED, RED_FLAG, LINK_CLICK, LEAD, TALK_REQUEST, BOOKED,
+               BOOKING_CANCELLED, BOOKING_RESCHEDULED)
 
 # What a person may consent to: being contacted, having their details stored, reminders.
 CONTACTED = "contacted"

@@ -187,17 +187,32 @@ class Composer:
         once per person and link.
         """
         labels = labels or self.labels(conv)
-        summary = self.summary(conv, context) if name == "book" else ""
+        summary = self.prefill(conv, context) if name == "book" else ""
+        ref = conv.booking_ref if name == "book" else ""
         if self.settings.public_url:
             query = {"channel": conv.channel, "flow": conv.flow or ""}
             if summary:
                 query["summary"] = summary
+            if ref:
+                query["ref"] = ref
             token = click_token(self.settings.link_key, conv.channel, conv.user_id, name)
             query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
         else:
-            url = target_url(self.settings, name, conv.channel, conv.flow, summary)
+            url = target_url(self.settings, name, conv.channel, conv.flow, summary, ref)
         return Link(getattr(labels, name), url)
+
+    def prefill(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
+        """What the booking page is prefilled with (`practice.booking_prefill`): nothing, a
+        short non-clinical line, or the full screening summary."""
+        mode = self.settings.practice.booking_prefill
+        if mode == "full":
+            return self.summary(conv, context)
+        if mode == "short":
+            text = self.renderer.render("common/booking_prefill.j2",
+                                        **(context or self.context(conv)))
+            return " ".join(plain(text).split())
+        return ""
 
     def summary(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
         """The short screening summary that goes to the booking page, one plain line."""
@@ -222,12 +237,13 @@ class Composer:
 
 
 def target_url(
-    settings: Settings, name: str, channel: str, flow: str | None, summary: str = ""
+    settings: Settings, name: str, channel: str, flow: str | None, summary: str = "",
+    ref: str = "",
 ) -> str:
     """Where a link target really goes; only ever a URL from settings."""
     practice = settings.practice
     if name == "book":
-        return booking_link(practice, channel, flow, summary)
+        return booking_link(practice, channel, flow, summary, ref)
     return {
         "youtube": practice.youtube_url,
         "podcast": practice.podcast_url,

@@ -13,7 +13,7 @@ from typing import Any
 from transitions import Machine
 
 from bot.core import records
-from bot.core.conversation import Answer, Conversation
+from bot.core.conversation import Answer, Conversation, new_booking_ref
 from bot.core.effects import (
     FORGOTTEN_NOTICE,
     Address,
@@ -154,6 +154,9 @@ class Engine:
 
     async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> _Turn:
         """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
+        ref_before = conv.booking_ref
+        if not conv.booking_ref:  # booking links name a reference, even outside a screening
+            conv.booking_ref = new_booking_ref()
         if self._arrived_late(conv, event):
             turn = self._late(conv)
         elif event.kind is EventKind.TEXT and await store.undelivered(conv.channel, conv.user_id):
@@ -167,6 +170,9 @@ class Engine:
             turn.effects += await self._forget(store, event.channel, event.user_id)
         else:
             await store.save(conv)
+            if conv.booking_ref != ref_before:
+                await store.save_booking_ref(conv.booking_ref, conv.channel, conv.user_id,
+                                             conv.flow or "", self.clock())
         if turn.privacy:
             turn = await self._privacy(store, conv, turn)
         return turn

@@ -1,4 +1,10 @@
-"""The booking link: UTM parameters and a short screening summary in the provider's prefill."""
+"""The booking link: UTM parameters, the screening's opaque reference, and a prefill.
+
+The reference is a random token (bot/core/conversation.py `new_booking_ref`); the provider
+hands it back in its webhooks (Calendly: `tracking.utm_content`; Cal.com: `metadata.ref`),
+and only the bot's store knows whose screening it names. What the prefill carries is the
+practice's choice (`practice.booking_prefill`): a short non-clinical line by default.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from bot.settings import Practice
 
 PREFILL_FIELD = {"calendly": "a1", "cal.com": "notes"}
+REF_FIELD = {"calendly": "utm_content", "cal.com": "metadata[ref]"}
+REF_LIMIT = 64  # a reference is 16 characters; anything longer is not one of ours
 SUMMARY_LIMIT = 300
 
 
@@ -15,13 +23,19 @@ SUMMARY_LIMIT = 300
 URL_LIMIT = 512
 
 
-def booking_link(practice: Practice, channel: str, flow: str | None, summary: str = "") -> str:
-    """The practice's booking URL tagged with where the person came from and what they said."""
+def booking_link(
+    practice: Practice, channel: str, flow: str | None, summary: str = "", ref: str = ""
+) -> str:
+    """The practice's booking URL tagged with where the person came from, the screening's
+    reference, and the prefill (already chosen by `practice.booking_prefill`)."""
     parts = urlsplit(practice.booking_url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.update(
         {"utm_source": channel, "utm_medium": "chatbot", "utm_campaign": flow or "general"}
     )
+    ref_field = REF_FIELD.get(practice.booking_provider)
+    if ref_field and ref:
+        query[ref_field] = ref[:REF_LIMIT]
     prefill = PREFILL_FIELD.get(practice.booking_provider)
     if not (prefill and summary):
         return urlunsplit(parts._replace(query=urlencode(query)))

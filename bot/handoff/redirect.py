@@ -7,6 +7,7 @@ counted once per person and link (bot/handoff/clicks.py), however often the link
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from bot.handoff.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 
 SUMMARY_LIMIT = 300
 KNOWN_CHANNELS = ("telegram", "discord", "console")
+REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a booking reference: a URL-safe token
 
 
 def add_redirects(app: web.Application, engine: Engine) -> None:
@@ -33,11 +35,13 @@ def add_redirects(app: web.Application, engine: Engine) -> None:
         flow = request.query.get("flow", "")
         flow = flow if flow in engine.flows else ""
         summary = request.query.get("summary", "")[:SUMMARY_LIMIT]
+        ref = request.query.get("ref", "")
+        ref = ref if REF_PATTERN.fullmatch(ref) else ""
         now = time.time()
         if await engine.store.count_click(_clicker(request, engine, channel, target, now),
                                           target, now):
             await engine.store.record(records.LINK_CLICK, channel, "", flow, target, at=now)
-        url = target_url(engine.settings, target, channel, flow or None, summary)
+        url = target_url(engine.settings, target, channel, flow or None, summary, ref)
         raise web.HTTPFound(url)
 
     app.router.add_get("/go/{target}", go)

@@ -22,6 +22,9 @@ FUNNEL_COLUMNS = (
     ("other_link_clicks", records.LINK_CLICK, "*other"),
     ("leads", records.LEAD, None),
     ("talk_requests", records.TALK_REQUEST, None),
+    ("booked", records.BOOKED, None),
+    ("booking_cancelled", records.BOOKING_CANCELLED, None),
+    ("booking_rescheduled", records.BOOKING_RESCHEDULED, None),
 )
 
 

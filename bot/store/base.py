@@ -67,6 +67,17 @@ class ConversationStore(Protocol):
     async def stats(self) -> list[StatRow]:
         """Event counts by day, channel, flow and kind."""
 
+    async def save_booking_ref(
+        self, ref: str, channel: str, user_id: str, flow: str, at: float
+    ) -> None:
+        """Remember whose screening a booking link's reference names."""
+
+    async def booking_ref(self, ref: str) -> tuple[str, str, str] | None:
+        """(channel, user_id, flow) of the screening a booking reference names, if any."""
+
+    async def remember_webhook(self, webhook_id: str, at: float) -> bool:
+        """Mark a booking webhook applied; False when it already was (a replay)."""
+
     async def save_lead(self, lead: Lead) -> None:
         """Keep a consented lead."""
 

@@ -107,6 +107,22 @@ SQLITE: list[str] = [
     CREATE INDEX outbox_by_person ON outbox (channel, user_id, id);
     CREATE INDEX outbox_due ON outbox (next_at);
     """,
+    """
+    -- Booking references: the opaque token a booking link carries, and whose screening it is.
+    CREATE TABLE booking_refs (
+        ref        TEXT NOT NULL PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        flow       TEXT NOT NULL,
+        created_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX booking_refs_by_person ON booking_refs (channel, user_id);
+    -- Booking webhooks already applied (the provider's event id): a replay is refused.
+    CREATE TABLE booking_webhooks (
+        id TEXT NOT NULL PRIMARY KEY,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # Columns added to version-1 tables before versions were numbered, for databases made then.
@@ -205,5 +221,19 @@ POSTGRES: list[str] = [
     );
     CREATE INDEX outbox_by_person ON outbox (channel, user_id, id);
     CREATE INDEX outbox_due ON outbox (next_at);
+    """,
+    """
+    CREATE TABLE booking_refs (
+        ref        TEXT NOT NULL PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        flow       TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX booking_refs_by_person ON booking_refs (channel, user_id);
+    CREATE TABLE booking_webhooks (
+        id TEXT NOT NULL PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL
+    );
     """,
 ]

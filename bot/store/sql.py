@@ -27,7 +27,8 @@ LEAD_COLUMNS = (
 CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
 OUTBOX_COLUMNS = "id, channel, user_id, turn, message, attempts"
 # Everything kept about a person, by (channel, user_id): what a forget deletes.
-PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox")
+PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox",
+                 "booking_refs")
 # Seconds a new message waits for the background sender: the channel sends it at once, and
 # the background sender takes it only if that did not happen (a crash, a failed send).
 FIRST_SEND_GRACE = 10.0
@@ -158,6 +159,32 @@ class Queries:
             " ORDER BY day, channel, flow, kind, detail"
         )
         return [StatRow(*row) for row in rows]
+
+    # -- booking references and webhooks --------------------------------------------------------
+
+    async def save_booking_ref(
+        self, ref: str, channel: str, user_id: str, flow: str, at: float
+    ) -> None:
+        """Remember whose screening a booking link's reference names."""
+        await self._run(
+            "INSERT INTO booking_refs (ref, channel, user_id, flow, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref) DO UPDATE SET flow = excluded.flow",
+            (ref, channel, user_id, flow, at),
+        )
+
+    async def booking_ref(self, ref: str) -> tuple[str, str, str] | None:
+        """(channel, user_id, flow) of the screening a booking reference names, if any."""
+        row = await self._one(
+            "SELECT channel, user_id, flow FROM booking_refs WHERE ref = ?", (ref,)
+        )
+        return (row[0], row[1], row[2]) if row else None
+
+    async def remember_webhook(self, webhook_id: str, at: float) -> bool:
+        """Mark a booking webhook applied; False when it already was (a replay)."""
+        return await self._run(
+            "INSERT INTO booking_webhooks (id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (webhook_id, at),
+        ) == 1
 
     # -- leads and consents -------------------------------------------------------------------
 
@@ -347,6 +374,8 @@ class Queries:
                                                  (older_than,))
             await self._run("DELETE FROM consents WHERE at < ?", (older_than,))
             await self._run("DELETE FROM clicks WHERE at < ?", (older_than,))
+            await self._run("DELETE FROM booking_refs WHERE created_at < ?", (older_than,))
+            await self._run("DELETE FROM booking_webhooks WHERE at < ?", (older_than,))
             await self._run("DELETE FROM outbox WHERE created_at < ?", (older_than,))
             updates_before = max(older_than, time.time() - UPDATES_KEPT_FOR)
             await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
