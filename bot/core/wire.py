@@ -35,10 +35,6 @@ def message_to_json(message: Message) -> str:
     return json.dumps(message_to_dict(message), separators=(",", ":"))
 
 
-def message_from_json(text: str) -> Message:
-    return message_from_dict(json.loads(text))
-
-
 def reply_to_json(reply: Reply) -> str:
     """What a repeated update is answered with: the reply it got the first time."""
     data = {

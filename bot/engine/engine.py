@@ -222,7 +222,8 @@ class Engine:
         return reply
 
     async def flush(self, address: Address) -> bool:
-        """Send the person's messages waiting in the outbox now; True when none is left."""
+        """Send the person's messages waiting in the outbox now; True when none is left for
+        this process to send now."""
         return await self.deliveries.flush(address)
 
     async def delivered(self, address: Address, reply: Reply) -> None:

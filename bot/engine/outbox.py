@@ -52,15 +52,16 @@ class Deliveries:
         self._wake = asyncio.Event()
 
     async def flush(self, address: Address) -> bool:
-        """Send the person's waiting messages, in order, now; True when none is left waiting.
-        A failure leaves the rest for `run`, after a pause."""
+        """Send the person's waiting messages, in order, now; True when none is left for this
+        process to send now (another sender or a scheduled retry has the rest). A failure
+        leaves the rest for `run`, after a pause."""
         outbox = self.outboxes.get(address.channel)
         if outbox is None:
             return False  # a process that runs that channel will send them
         while True:
             outgoing = await self.store.next_for(address, self.clock())
-            if outgoing is None:
-                return await self.store.undelivered(address.channel, address.user_id) == 0
+            if outgoing is None:  # none left, or held, claimed or waiting for its retry
+                return True
             sent = await self._send(outbox, outgoing)
             if sent is False:
                 return False

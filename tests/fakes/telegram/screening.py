@@ -29,10 +29,8 @@ class Screening:
     script: tuple[str, ...]
     think: tuple[float, float] = (0.0, 0.02)  # seconds between seeing a question and answering
     pressed: list[tuple[int, str]] = field(default_factory=list)  # (turn shown, choice id)
-    shown_turns: set[int] = field(default_factory=set)
     rng: random.Random = field(default_factory=random.Random)
     seen_before_last: int = 0  # messages in the chat when the last answer was sent
-    retyped: int = 0  # typed answers sent again after the bot showed the question again
     _typed: str = ""
     _typed_at: int = 0
     _shown_again: bool = False
@@ -81,7 +79,6 @@ class Screening:
                                                                               found), timeout)
             if not self._shown_again:
                 return found[0]
-            self.retyped += 1
             await self._type(self._typed)
 
     def _arrived(self, choice_id: str, after: int, found: list[SentMessage]) -> Callable[[], bool]:
@@ -92,8 +89,6 @@ class Screening:
                 return True
             for message in reversed(self.person.received):
                 turn = message.turn
-                if turn is not None:
-                    self.shown_turns.add(turn)
                 if turn is not None and turn > after and _offers(message, choice_id):
                     found[:] = [message]
                     self._typed = ""
