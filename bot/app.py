@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bot.engine.commands import load_commands
@@ -17,14 +18,18 @@ from bot.store import open_store
 from bot.store.base import ConversationStore
 
 
-def build_engine(settings: Settings, store: ConversationStore | None = None) -> Engine:
+def build_engine(
+    settings: Settings,
+    store: ConversationStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Engine:
     """An engine on the settings' flows and templates, on the store given or the one the
-    settings choose (SQLite unless BOT_DATABASE_URL is set)."""
+    settings choose (SQLite unless BOT_DATABASE_URL is set), telling time by `clock`."""
     flows = load_flows(Path(settings.dialogs_dir))
     commands = load_commands(Path(settings.dialogs_dir), flows, settings.default_flow)
     renderer = Renderer(Path(settings.templates_dir))
     store = store or open_store(settings)
-    return Engine(flows, renderer, store, settings, commands=commands)
+    return Engine(flows, renderer, store, settings, clock=clock, commands=commands)
 
 
 PURGE_EVERY = 24 * 3600.0

@@ -211,8 +211,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _leads_export(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
-    leads = asyncio.run(engine.store.leads())
-    sys.stdout.write(export_leads(leads, args.format))
+
+    async def read() -> str:
+        leads = await engine.store.leads()
+        return export_leads(leads, args.format, await engine.store.latest_progress())
+
+    sys.stdout.write(asyncio.run(read()))
     return 0
 
 

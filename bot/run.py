@@ -1,5 +1,5 @@
-"""`python -m bot run`: one process runs every configured channel, the web server and the
-daily retention purge, and shuts them all down cleanly on SIGTERM or SIGINT.
+"""`python -m bot run`: one process runs every configured channel, the web server, the
+follow-up timer and the daily retention purge, and shuts them all down cleanly on SIGTERM or SIGINT.
 
 A channel runs when its settings are present (a token); the web server always runs. Staff
 places and outboxes are wired once, here: each running channel is the outbox for its people
@@ -92,6 +92,7 @@ class Runner:
         self._server: web.AppRunner | None = None
         self._purge: contextlib.AsyncExitStack | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._followups: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """The store (connected, schema migrated), the web server (webhooks need it), every
@@ -115,6 +116,7 @@ class Runner:
         self._purge = contextlib.AsyncExitStack()
         await self._purge.enter_async_context(purging_daily(self.engine))
         self._sender = asyncio.create_task(self.engine.deliveries.run(), name="outbox")
+        self._followups = asyncio.create_task(self.engine.followups.run(), name="followups")
         self.app[READY]["ready"] = True
         names = ", ".join(c.name for c in self.channels) or "no channel (web server only)"
         log.info("running: %s; web server on %s:%s", names, self.settings.web_host,
@@ -131,10 +133,11 @@ class Runner:
                 await channel.stop()
             except Exception as error:  # one channel failing to stop must not strand the rest
                 log.error("%s did not stop cleanly: %s", channel.name, type(error).__name__)
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
+        for task in (self._followups, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             await self._server.cleanup()
         await self.engine.store.close()

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
@@ -179,6 +180,54 @@ def _writable_folder(value: Path) -> Path:
     return value
 
 
+_QUIET_HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _timezone(value: str) -> str:
+    """An IANA time zone name (`Europe/London`, `America/New_York`, `UTC`)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value[:_SHOWN_INPUT]!r} is not a time zone name such as "
+                         "America/New_York or Europe/London") from None
+    return value
+
+
+def _quiet_hours(value: str) -> str:
+    """`HH:MM-HH:MM` (24-hour, may wrap past midnight), or empty for none."""
+    if value and not _QUIET_HOURS.fullmatch(value):
+        raise ValueError("must be HH:MM-HH:MM in 24-hour time, such as 20:00-09:00 "
+                         "(or empty for no quiet hours)")
+    if value and value[:5] == value[6:]:
+        raise ValueError("must start and end at different times")
+    return value
+
+
+class Followups(BaseSettings):
+    """When the follow-ups people ask for may arrive (the kinds and delays are in each flow)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    # The person's time zone when the channel knows it; this one otherwise (the practice's).
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    # Local time in which nothing is sent: a follow-up due then waits for the end of it.
+    quiet_hours: Annotated[str, AfterValidator(_quiet_hours)] = "20:00-09:00"
+    # How often each process looks for due follow-ups.
+    poll_seconds: float = Field(default=30.0, ge=0.01, le=3600.0)
+
+    def quiet_window(self) -> tuple[int, int] | None:
+        """(start, end) in minutes after midnight, or None."""
+        if not self.quiet_hours:
+            return None
+        start, end = self.quiet_hours.split("-")
+        return _minutes(start), _minutes(end)
+
+
+def _minutes(hh_mm: str) -> int:
+    hours, minutes = hh_mm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class Practice(BaseSettings):
     """What the bot says about the practice and where it sends people."""
 
@@ -237,6 +286,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
     phone_region: str = "US"  # how phone numbers without a country code are read
     practice: Practice = Field(default_factory=Practice)
+    followups: Followups = Field(default_factory=Followups)
     # Telegram (python -m bot telegram)
     telegram_token: SecretStr | None = None
     telegram_base_url: HttpUrl = "https://api.telegram.org/bot"

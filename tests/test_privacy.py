@@ -324,7 +324,7 @@ async def test_each_consent_is_kept_with_its_wording_version_time_and_channel(se
         (STORED, version, 1_750_000_000.0, "discord", None),
     ]
     header, row = export_leads(await engine.store.leads(), "csv").splitlines()
-    assert header.endswith(",consent_version") and row.endswith(f",{version}")
+    assert header.endswith(",consent_version,progress") and row.endswith(f",{version},")
     await engine.store.close()
 
 

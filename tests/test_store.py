@@ -26,7 +26,7 @@ import pytest
 from bot.core.conversation import Conversation
 from bot.core.effects import Address
 from bot.core.events import Choice, Event, EventKind, Link, Message
-from bot.core.records import Consent, Lead
+from bot.core.records import Consent, Followup, Lead
 from bot.engine.engine import Engine
 from bot.store import migrations
 from bot.store.postgres import PostgresStore
@@ -137,6 +137,8 @@ async def everything_about(store: Any, address: Address, update_id: str = "u-1")
     await store.enqueue(address, 3, MESSAGE, NOW)
     await store.remember_update(channel, update_id, user_id, '{"messages": []}', NOW)
     await store.save_booking_ref(f"ref-{channel}-{user_id}", channel, user_id, "knee", NOW)
+    await store.schedule_followup(Followup(0, channel, user_id, "knee", "check_in", NOW + 60,
+                                           baseline={"baseline_pain": 6}, created_at=NOW))
 
 
 async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1") -> None:

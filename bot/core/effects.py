@@ -60,7 +60,22 @@ class StaffNotice:
     redact: tuple[tuple[str, str], ...] = ()
 
 
-Effect = RecordEvent | SaveLead | SaveConsent | StaffNotice
+@dataclass(frozen=True, slots=True)
+class CancelFollowups:
+    """Stop the person's pending follow-ups (a stop, a red flag, a withdrawal), saying why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveProgress:
+    """Keep what a check-in found against the follow-up that started it."""
+
+    followup_id: int
+    progress: dict[str, object]
+
+
+Effect = RecordEvent | SaveLead | SaveConsent | StaffNotice | CancelFollowups | SaveProgress
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.core.conversation import Conversation
 
@@ -16,8 +17,12 @@ TALK_REQUEST = "talk_request"
 BOOKED = "booked"  # the booking provider's webhook: a call was booked from a screening's link
 BOOKING_CANCELLED = "booking_cancelled"
 BOOKING_RESCHEDULED = "booking_rescheduled"
+FOLLOWUP_SCHEDULED = "followup_scheduled"  # a person asked for a check-in (detail: its kind)
+FOLLOWUP_SENT = "followup_sent"
+CHECKIN_FINISHED = "checkin_finished"  # a check-in's result was shown
 EVENT_KINDS = (STARTED, FINISHED, RED_FLAG, LINK_CLICK, LEAD, TALK_REQUEST, BOOKED,
-               BOOKING_CANCELLED, BOOKING_RESCHEDULED)
+               BOOKING_CANCELLED, BOOKING_RESCHEDULED, FOLLOWUP_SCHEDULED, FOLLOWUP_SENT,
+               CHECKIN_FINISHED)
 
 # What a person may consent to: being contacted, having their details stored, reminders.
 CONTACTED = "contacted"
@@ -61,6 +66,31 @@ class Consent:
     withdrawn_at: float | None = None
 
 
+# Where a follow-up stands: waiting for its time, sent, or stopped (and why).
+PENDING, SENT, CANCELLED, SKIPPED = "pending", "sent", "cancelled", "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Followup:
+    """A check-in a person asked for: a durable timer in the store, fired once by whichever
+    process finds it due. `baseline` is what the check-in compares against (from the screening);
+    `result` what the check-in found; `reason` why it was cancelled or skipped."""
+
+    id: int
+    channel: str
+    user_id: str
+    flow: str
+    kind: str
+    due_at: float
+    status: str = PENDING
+    attempt: int = 0
+    baseline: dict[str, Any] = field(default_factory=dict)
+    timezone: str = ""
+    created_at: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """One stored funnel event of one person."""
@@ -82,6 +112,7 @@ class StoredData:
     events: tuple[EventRecord, ...] = ()
     leads: tuple[Lead, ...] = ()
     consents: tuple[Consent, ...] = ()
+    followups: tuple[Followup, ...] = ()
     staff_notices: int = 0  # notices about them posted to the practice's staff places
 
 

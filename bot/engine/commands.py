@@ -16,7 +16,7 @@ import yaml
 from bot.engine.flow import COMMANDS_FILE, Flow, FlowError, FlowLoader
 
 ACTIONS = ("start", "restart", "back", "stop", "forget", "talk", "info", "flow", "mydata",
-           "withdraw")
+           "withdraw", "remind", "stop_reminders")
 _NAME = re.compile(r"[a-z0-9_]{1,32}")  # what Telegram and Discord both accept
 _WORD = re.compile(r"[a-z0-9']+")
 

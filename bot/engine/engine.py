@@ -17,10 +17,12 @@ from bot.core.conversation import Answer, Conversation, new_booking_ref
 from bot.core.effects import (
     FORGOTTEN_NOTICE,
     Address,
+    CancelFollowups,
     Effect,
     RecordEvent,
     SaveConsent,
     SaveLead,
+    SaveProgress,
     StaffNotice,
     StaffNotifier,
     staff_address,
@@ -41,6 +43,7 @@ from bot.engine.flow import (
     Option,
     State,
 )
+from bot.engine.followups import FollowupTimer
 from bot.engine.inputs import parse_input
 from bot.engine.machine import build_machine, holds
 from bot.engine.matching import (
@@ -53,6 +56,7 @@ from bot.engine.matching import (
 )
 from bot.engine.outbox import Deliveries
 from bot.engine.privacy import consent_version, consents_given, describe, is_empty
+from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
 from bot.handoff.clicks import pseudonym
@@ -61,7 +65,7 @@ from bot.store.base import ConversationStore
 
 FORGET_YES, FORGET_NO = "forget_yes", "forget_no"
 STAFF_DONE = "/done"
-ACTIONS = ("save_lead", "discard_lead")
+ACTIONS = ("save_lead", "discard_lead", "record_progress")
 LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`lead:`)
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
@@ -85,6 +89,7 @@ class _Turn:
     effects: list[Effect] = field(default_factory=list)
     edit: bool = False  # the one message replaces the pressed one (a multi-select pick)
     privacy: str = ""  # mydata | withdraw: finished against the store, under the person's lock
+    reminders: str = ""  # offer | stop | a follow-up kind: decided against the store, likewise
 
 
 class Engine:
@@ -115,6 +120,9 @@ class Engine:
         self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
         self.delivered_channels: set[str] = set()  # channels some process runs an outbox for
         self.staff_places: set[str] = set()  # staff places configured (names of their channels)
+        self.reminders = Reminders(self)
+        self.followups = FollowupTimer(self._due_followups, self.reminders.fire, clock,
+                                       settings.followups.poll_seconds)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
 
@@ -164,12 +172,14 @@ class Engine:
             turn = self._show_again(conv)
         else:
             turn = self._dispatch(conv, event)
+        if turn.reminders:
+            turn = await self.reminders.decide(store, conv, turn)
         if event.sequence and not turn.stale:
             conv.last_sequence = event.sequence
         if turn.forgotten:
             turn.effects += await self._forget(store, event.channel, event.user_id)
         else:
-            await store.save(conv)
+            await store.save(conv, self.clock())
             if conv.booking_ref != ref_before:
                 await store.save_booking_ref(conv.booking_ref, conv.channel, conv.user_id,
                                              conv.flow or "", self.clock())
@@ -240,6 +250,10 @@ class Engine:
             await self.store.release(outgoing_id)
         await self.flush(address)
 
+    async def _due_followups(self, now: float, limit: int) -> list[Any]:
+        """Pending follow-ups due now, on channels some process delivers to."""
+        return await self.store.due_followups(sorted(self.delivered_channels), now, limit)
+
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
         """Light-markup text of a template outside any conversation (channel notices)."""
         return self.compose.render(template, Conversation(channel, ""), **extra)
@@ -276,6 +290,10 @@ class Engine:
                 await store.save_lead(effect.lead)
             elif isinstance(effect, SaveConsent):
                 await store.save_consent(effect.consent)
+            elif isinstance(effect, CancelFollowups):
+                await store.cancel_followups(conv.channel, conv.user_id, effect.reason)
+            elif isinstance(effect, SaveProgress):
+                await store.save_followup_result(effect.followup_id, effect.progress)
             else:
                 notices.append(effect)
         return notices
@@ -344,6 +362,11 @@ class Engine:
             return self._talk(conv)
         if command.action in (MYDATA, WITHDRAW):
             return _Turn(applied=command.action == WITHDRAW, privacy=command.action)
+        if command.action == "remind":
+            return _Turn(reminders=Reminders.OFFER)
+        if command.action == "stop_reminders" or (
+                command.action == "stop" and normalize(argument) in Reminders.STOP_WORDS):
+            return _Turn(applied=True, reminders=Reminders.STOP)
         return self._info(conv, command)
 
     def _info(self, conv: Conversation, command: Command) -> _Turn:
@@ -380,6 +403,8 @@ class Engine:
         current = event.turn == conv.turn
         if conv.pending == "forget" and event.choice_id in (FORGET_YES, FORGET_NO) and current:
             return self._answer_forget(conv, event.choice_id == FORGET_YES)
+        if conv.pending == Reminders.PENDING and current:
+            return self.reminders.pressed(conv, event.choice_id)
         state = self._state(conv)
         if current and state and event.choice_id.lstrip("/") in state.commands:
             return self._command(conv, event.choice_id.lstrip("/"))
@@ -395,6 +420,10 @@ class Engine:
     def _text(self, conv: Conversation, text: str) -> _Turn:
         if conv.pending == "forget":
             return self._text_for_forget(conv, text)
+        if conv.pending == Reminders.PENDING:
+            picked = self.reminders.typed(conv, text)
+            if picked is not None:
+                return picked
         state = self._state(conv)
         if state is None:
             asked = self._command_in_text(text)
@@ -553,6 +582,7 @@ class Engine:
             return effects  # ends the flow without a screening result (e.g. "not now")
         if state.red_flag:
             effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag, flow.version))
+            effects.append(CancelFollowups("red_flag"))  # a doctor first: no check-ins
         else:
             effects.append(RecordEvent(records.FINISHED, flow.id, state.id, flow.version))
         if flow.drivers or flow.red_flags:
@@ -573,6 +603,8 @@ class Engine:
         if state is None or not state.action:
             return []
         flow = self.flows[conv.flow]
+        if state.action == "record_progress":
+            return self.reminders.progress(conv, flow)
         effects = self._save_lead(conv, flow) if state.action == "save_lead" else []
         facts = set(flow.lead.values())
         for fact in facts:
@@ -754,6 +786,7 @@ class Engine:
             return self._with_current(conv, nothing)
         await store.withdraw_consents(conv.channel, conv.user_id, self.clock())
         await store.delete_leads(conv.channel, conv.user_id)
+        await store.cancel_followups(conv.channel, conv.user_id, "withdrawn")
         done = self._with_current(conv, self.compose.say("common/withdrawn.j2", conv,
                                                          withdrawn=True), applied=True)
         asked_at = sorted({lead["at"] for lead in stored["leads"]}

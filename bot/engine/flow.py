@@ -172,6 +172,33 @@ class ConsentSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowupKind:
+    """A follow-up a person may ask for at the end of a screening: after `delay` seconds, the
+    `template`'s words, then the check-in from state `start`."""
+
+    id: str
+    label: str
+    delay: float
+    template: str
+    start: str
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupSpec:
+    """A flow's follow-ups (`followups:`): what may be asked for, the words that ask (their
+    version is stored with the consent), how many per person, and what the check-in carries
+    over from the screening (check-in fact -> screening fact) and compares (`progress`)."""
+
+    kinds: dict[str, FollowupKind]
+    offer_template: str
+    consent_version: str
+    max_per_person: int
+    carry: dict[str, str] = field(default_factory=dict)
+    progress: dict[str, str] = field(default_factory=dict)  # before, after, change: fact names
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
     """A whole screening flow: its states, drivers, counters and the file it came from."""
 
@@ -192,6 +219,7 @@ class Flow:
     lead: dict[str, str] = field(default_factory=dict)  # lead field -> the fact that fills it
     wording: dict[str, Any] = field(default_factory=dict)  # words by who the flow is about
     consent: ConsentSpec | None = None  # what saving this flow's lead is consented to
+    followups: FollowupSpec | None = None  # check-ins a person may ask for after a result
 
     def words(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The words for who this conversation is about (`p` in templates)."""
@@ -264,6 +292,56 @@ def load_flow(path: Path) -> Flow:
         lead={str(k): str(v) for k, v in (raw.get("lead") or {}).items()},
         wording=dict(raw.get("wording") or {}),
         consent=_consent(raw.get("consent"), path),
+        followups=_followups(flow_id, raw.get("followups"), path),
+    )
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: Any) -> float:
+    """`90s`, `30m`, `12h`, `3d` or `2w` as seconds; ValueError otherwise."""
+    match = _DURATION.fullmatch(str(text).strip().lower())
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration such as 3d, 12h or 2w")
+    return float(int(match.group(1)) * _SECONDS[match.group(2)])
+
+
+def _followups(flow_id: str, raw: Any, path: Path) -> FollowupSpec | None:
+    """`followups: {kinds: {id: {label, delay, template, start}}, consent_version, ...}`."""
+    if raw is None:
+        return None
+    where = "followups"
+    if not isinstance(raw, dict) or not isinstance(raw.get("kinds"), dict) or not raw["kinds"]:
+        raise FlowError(f"{path}: {where}: field 'kinds' must be a non-empty mapping")
+    kinds = {}
+    for kind_id, spec in raw["kinds"].items():
+        at = f"{where} kind {kind_id!r}"
+        if not isinstance(spec, dict):
+            raise FlowError(f"{path}: {at}: must be a mapping")
+        try:
+            delay = parse_duration(_required(spec, "delay", path, at))
+        except ValueError as error:
+            raise FlowError(f"{path}: {at}: field 'delay': {error}") from None
+        kinds[str(kind_id)] = FollowupKind(
+            id=str(kind_id),
+            label=str(_required(spec, "label", path, at)),
+            delay=delay,
+            template=str(spec.get("template", f"{flow_id}/followup_{kind_id}.j2")),
+            start=str(_required(spec, "start", path, at)),
+            synonyms=tuple(str(s).lower() for s in spec.get("synonyms") or ()),
+        )
+    limit = raw.get("max_per_person", 3)
+    if not isinstance(limit, int) or limit < 1:
+        raise FlowError(f"{path}: {where}: field 'max_per_person' must be a whole number >= 1")
+    return FollowupSpec(
+        kinds=kinds,
+        offer_template=str(raw.get("offer_template", f"{flow_id}/followup_offer.j2")),
+        consent_version=str(_required(raw, "consent_version", path, where)),
+        max_per_person=limit,
+        carry={str(k): str(v) for k, v in (raw.get("carry") or {}).items()},
+        progress={str(k): str(v) for k, v in (raw.get("progress") or {}).items()},
     )
 
 

@@ -140,6 +140,12 @@ def describe(stored: StoredData, flows: dict[str, Flow]) -> dict[str, Any]:
              "channel": c.channel, "withdrawn_at": when(c.withdrawn_at)}
             for c in stored.consents
         ],
+        "followups": [
+            {"kind": f.kind, "flow": f.flow, "due_at": when(f.due_at), "status": f.status,
+             "asked_at": when(f.created_at), "kept_to_compare": f.baseline,
+             "progress": f.result}
+            for f in stored.followups
+        ],
         "staff_notices": stored.staff_notices,
     }
 
@@ -156,7 +162,8 @@ def _lead(lead: Lead) -> dict[str, Any]:
 def is_empty(described: dict[str, Any]) -> bool:
     """Nothing at all is stored."""
     return not any(described[key] for key in
-                   ("conversation", "events", "leads", "consents", "staff_notices"))
+                   ("conversation", "events", "leads", "consents", "followups",
+                    "staff_notices"))
 
 
 def as_json(described: dict[str, Any]) -> str:

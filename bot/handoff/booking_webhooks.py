@@ -171,6 +171,8 @@ async def apply_booking(engine: Engine, event: BookingEvent, now: float) -> list
             raise Refused(409, "replayed")
         conv = await store.load(channel, user_id) or Conversation(channel, user_id)
         await store.record(event.kind, channel, user_id, flow, event.provider, at=now)
+        if event.kind == records.BOOKED:  # the call is the next step: no more check-ins
+            await store.cancel_followups(channel, user_id, "booked")
         if channel in engine.delivered_channels:
             await store.enqueue(person, conv.turn, engine.compose.say(TEMPLATES[event.kind], conv),
                                 now)

@@ -6,14 +6,16 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.core import records
 from bot.core.records import Lead, StatRow
+from bot.engine.followups import progress_words
 
 LEAD_FIELDS = ("created_at", "name", "email", "phone", "channel", "source", "flow", "drivers",
-               "red_flag", "urgency", "flow_version", "consent_version")
+               "red_flag", "urgency", "flow_version", "consent_version", "progress")
 FUNNEL_COLUMNS = (
     ("started", records.STARTED, None),
     ("finished", records.FINISHED, None),
@@ -25,12 +27,20 @@ FUNNEL_COLUMNS = (
     ("booked", records.BOOKED, None),
     ("booking_cancelled", records.BOOKING_CANCELLED, None),
     ("booking_rescheduled", records.BOOKING_RESCHEDULED, None),
+    ("checkins_asked", records.FOLLOWUP_SCHEDULED, None),
+    ("checkins_sent", records.FOLLOWUP_SENT, None),
+    ("checkins_done", records.CHECKIN_FINISHED, None),
 )
 
 
-def export_leads(leads: list[Lead], output_format: str) -> str:
-    """Leads as CSV (with a header) or as JSON lines."""
-    rows = [_lead_row(lead) for lead in leads]
+def export_leads(
+    leads: list[Lead], output_format: str,
+    progress: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> str:
+    """Leads as CSV (with a header) or as JSON lines; `progress` is each person's latest
+    check-in (`Queries.latest_progress`), shown as one line."""
+    found = progress or {}
+    rows = [_lead_row(lead, found.get((lead.channel, lead.user_id))) for lead in leads]
     if output_format == "json":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     buffer = io.StringIO()
@@ -40,7 +50,7 @@ def export_leads(leads: list[Lead], output_format: str) -> str:
     return buffer.getvalue()
 
 
-def _lead_row(lead: Lead) -> dict[str, str]:
+def _lead_row(lead: Lead, progress: dict[str, Any] | None = None) -> dict[str, str]:
     created = datetime.fromtimestamp(lead.created_at, UTC).isoformat(timespec="seconds")
     return {
         "created_at": created,
@@ -55,6 +65,7 @@ def _lead_row(lead: Lead) -> dict[str, str]:
         "urgency": lead.urgency or "",
         "flow_version": lead.flow_version,
         "consent_version": lead.consent_version,
+        "progress": progress_words(progress) if progress else "",
     }
 
 

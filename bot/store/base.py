@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core.conversation import Conversation
 from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Message
-from bot.core.records import Consent, Lead, StatRow, StoredData
+from bot.core.records import Consent, Followup, Lead, StatRow, StoredData
 
 
 class ConversationStore(Protocol):
@@ -36,8 +36,8 @@ class ConversationStore(Protocol):
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
 
-    async def save(self, conversation: Conversation) -> None:
-        """Persist the conversation (called after every turn)."""
+    async def save(self, conversation: Conversation, at: float | None = None) -> None:
+        """Persist the conversation, last touched `at` (now when not given)."""
 
     async def delete(self, channel: str, user_id: str) -> None:
         """Remove everything stored about this person on this channel, in one transaction:
@@ -95,6 +95,37 @@ class ConversationStore(Protocol):
 
     async def withdraw_consents(self, channel: str, user_id: str, at: float) -> int:
         """Mark every consent still standing as withdrawn; how many were."""
+
+    async def withdraw_consent(self, channel: str, user_id: str, kind: str, at: float) -> int:
+        """Mark one kind of consent (e.g. reminders) withdrawn; how many were standing."""
+
+    async def schedule_followup(self, followup: Followup) -> int:
+        """Keep a follow-up to fire at `due_at`; its id."""
+
+    async def followup(self, followup_id: int) -> Followup | None:
+        """One follow-up by id."""
+
+    async def followups(self, channel: str, user_id: str) -> list[Followup]:
+        """One person's follow-ups, oldest first."""
+
+    async def due_followups(
+        self, channels: Sequence[str], now: float, limit: int = 100
+    ) -> list[Followup]:
+        """Pending follow-ups due by `now` on these channels, earliest first."""
+
+    async def update_followup(
+        self, followup_id: int, status: str, due_at: float, attempt: int, reason: str = ""
+    ) -> None:
+        """Move a follow-up on: sent, postponed, cancelled or skipped."""
+
+    async def save_followup_result(self, followup_id: int, result: dict[str, Any]) -> None:
+        """What the check-in a follow-up started found."""
+
+    async def latest_progress(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each person's latest check-in result, by (channel, user_id)."""
+
+    async def cancel_followups(self, channel: str, user_id: str, reason: str) -> int:
+        """Stop every pending follow-up of one person; how many."""
 
     async def save_relay(
         self, staff_chat: str, message_id: str, channel: str, user_id: str

@@ -123,6 +123,28 @@ SQLITE: list[str] = [
         at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    """
+    -- Follow-ups a person asked for: durable timers, fired once by whichever process finds
+    -- them due (under the person's lock), so restarts, deploys and replicas neither lose nor
+    -- repeat one.
+    CREATE TABLE followups (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        flow       TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        due_at     REAL NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'pending',
+        attempt    INTEGER NOT NULL DEFAULT 0,
+        baseline   TEXT NOT NULL DEFAULT '{}',
+        timezone   TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        result     TEXT NOT NULL DEFAULT '{}',
+        reason     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX followups_due ON followups (status, due_at);
+    CREATE INDEX followups_by_person ON followups (channel, user_id);
+    """,
 ]
 
 # Columns added to version-1 tables before versions were numbered, for databases made then.
@@ -235,5 +257,27 @@ POSTGRES: list[str] = [
         id TEXT NOT NULL PRIMARY KEY,
         at DOUBLE PRECISION NOT NULL
     );
+    """,
+    """
+    -- Follow-ups a person asked for: durable timers, fired once by whichever process finds
+    -- them due (under the person's lock), so restarts, deploys and replicas neither lose nor
+    -- repeat one.
+    CREATE TABLE followups (
+        id         BIGSERIAL PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        flow       TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        due_at     DOUBLE PRECISION NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'pending',
+        attempt    INTEGER NOT NULL DEFAULT 0,
+        baseline   TEXT NOT NULL DEFAULT '{}',
+        timezone   TEXT NOT NULL DEFAULT '',
+        created_at DOUBLE PRECISION NOT NULL,
+        result     TEXT NOT NULL DEFAULT '{}',
+        reason     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX followups_due ON followups (status, due_at);
+    CREATE INDEX followups_by_person ON followups (channel, user_id);
     """,
 ]

@@ -17,7 +17,16 @@ from typing import Any
 from bot.core.conversation import Conversation
 from bot.core.effects import STAFF_PREFIX, Address, Outgoing, StaffNotice, about
 from bot.core.events import Message
-from bot.core.records import Consent, EventRecord, Lead, StatRow, StoredData
+from bot.core.records import (
+    CANCELLED,
+    PENDING,
+    Consent,
+    EventRecord,
+    Followup,
+    Lead,
+    StatRow,
+    StoredData,
+)
 from bot.core.wire import message_from_dict, message_to_json, notice_from_dict, notice_to_json
 
 LEAD_COLUMNS = (
@@ -28,7 +37,9 @@ CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
 OUTBOX_COLUMNS = "id, channel, user_id, turn, message, attempts"
 # Everything kept about a person, by (channel, user_id): what a forget deletes.
 PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox",
-                 "booking_refs")
+                 "booking_refs", "followups")
+FOLLOWUP_COLUMNS = ("id, channel, user_id, flow, kind, due_at, status, attempt, baseline, timezone,"
+                    " created_at, result, reason")
 # Seconds a new message waits for the background sender: the channel sends it at once, and
 # the background sender takes it only if that did not happen (a crash, a failed send).
 FIRST_SEND_GRACE = 10.0
@@ -69,9 +80,9 @@ class Queries:
         )
         return Conversation.from_json(row[0]) if row else None
 
-    async def save(self, conversation: Conversation) -> None:
-        """Persist the conversation (called in every turn)."""
-        conversation.updated_at = time.time()
+    async def save(self, conversation: Conversation, at: float | None = None) -> None:
+        """Persist the conversation (called in every turn), last touched `at` (now)."""
+        conversation.updated_at = time.time() if at is None else at
         await self._run(
             "INSERT INTO conversations (channel, user_id, data, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (channel, user_id) DO UPDATE"
@@ -107,6 +118,7 @@ class Queries:
             events=tuple(EventRecord(*row) for row in events),
             leads=tuple(lead_of(row) for row in leads),
             consents=tuple(await self.consents(channel, user_id)),
+            followups=tuple(await self.followups(channel, user_id)),
             staff_notices=len(await self.relay_messages(channel, user_id)),
         )
 
@@ -229,6 +241,85 @@ class Queries:
             "UPDATE consents SET withdrawn_at = ?"
             " WHERE channel = ? AND user_id = ? AND withdrawn_at IS NULL",
             (at, channel, user_id),
+        )
+
+    async def withdraw_consent(self, channel: str, user_id: str, kind: str, at: float) -> int:
+        """Mark one kind of consent (e.g. reminders) withdrawn; how many were standing."""
+        return await self._run(
+            "UPDATE consents SET withdrawn_at = ?"
+            " WHERE channel = ? AND user_id = ? AND kind = ? AND withdrawn_at IS NULL",
+            (at, channel, user_id, kind),
+        )
+
+    # -- follow-ups: durable timers ---------------------------------------------------------------
+
+    async def schedule_followup(self, followup: Followup) -> int:
+        """Keep a follow-up to fire at `due_at`; its id."""
+        row = await self._one(
+            "INSERT INTO followups (channel, user_id, flow, kind, due_at, status, attempt,"
+            " baseline, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
+            (followup.channel, followup.user_id, followup.flow, followup.kind, followup.due_at,
+             PENDING, followup.attempt, json.dumps(followup.baseline), followup.timezone,
+             followup.created_at),
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def followup(self, followup_id: int) -> Followup | None:
+        """One follow-up by id (read again under the person's lock before it fires)."""
+        row = await self._one(f"SELECT {FOLLOWUP_COLUMNS} FROM followups WHERE id = ?",
+                              (followup_id,))
+        return followup_of(row) if row else None
+
+    async def followups(self, channel: str, user_id: str) -> list[Followup]:
+        """One person's follow-ups, oldest first, whatever became of them."""
+        rows = await self._rows(
+            f"SELECT {FOLLOWUP_COLUMNS} FROM followups WHERE channel = ? AND user_id = ?"
+            " ORDER BY id", (channel, user_id),
+        )
+        return [followup_of(row) for row in rows]
+
+    async def due_followups(
+        self, channels: Sequence[str], now: float, limit: int = 100
+    ) -> list[Followup]:
+        """Pending follow-ups due by `now` on these channels, earliest first."""
+        if not channels:
+            return []
+        marks = ", ".join("?" * len(channels))
+        rows = await self._rows(
+            f"SELECT {FOLLOWUP_COLUMNS} FROM followups WHERE status = ? AND due_at <= ?"
+            f" AND channel IN ({marks}) ORDER BY due_at, id LIMIT ?",
+            (PENDING, now, *channels, limit),
+        )
+        return [followup_of(row) for row in rows]
+
+    async def update_followup(
+        self, followup_id: int, status: str, due_at: float, attempt: int, reason: str = ""
+    ) -> None:
+        """Move a follow-up on: sent, postponed (a later due time), cancelled or skipped."""
+        await self._run(
+            "UPDATE followups SET status = ?, due_at = ?, attempt = ?, reason = ? WHERE id = ?",
+            (status, due_at, attempt, reason, followup_id),
+        )
+
+    async def save_followup_result(self, followup_id: int, result: dict[str, Any]) -> None:
+        """What the check-in a follow-up started found (the progress since the screening)."""
+        await self._run("UPDATE followups SET result = ? WHERE id = ?",
+                        (json.dumps(result), followup_id))
+
+    async def latest_progress(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each person's latest check-in result, by (channel, user_id)."""
+        rows = await self._rows(
+            "SELECT channel, user_id, result FROM followups WHERE result != '{}' ORDER BY id")
+        return {(row[0], row[1]): json.loads(row[2]) for row in rows}
+
+    async def cancel_followups(self, channel: str, user_id: str, reason: str) -> int:
+        """Stop every pending follow-up of one person (a stop, a booking, a red flag)."""
+        return await self._run(
+            "UPDATE followups SET status = ?, reason = ?"
+            " WHERE channel = ? AND user_id = ? AND status = ?",
+            (CANCELLED, reason, channel, user_id, PENDING),
         )
 
     # -- staff relays -------------------------------------------------------------------------
@@ -377,6 +468,8 @@ class Queries:
             await self._run("DELETE FROM booking_refs WHERE created_at < ?", (older_than,))
             await self._run("DELETE FROM booking_webhooks WHERE at < ?", (older_than,))
             await self._run("DELETE FROM outbox WHERE created_at < ?", (older_than,))
+            await self._run("DELETE FROM followups WHERE created_at < ? AND status != ?",
+                            (older_than, PENDING))
             updates_before = max(older_than, time.time() - UPDATES_KEPT_FOR)
             await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
         return deleted
@@ -384,6 +477,12 @@ class Queries:
 
 def lead_of(row: Sequence[Any]) -> Lead:
     return Lead(*row[:7], tuple(d for d in row[7].split(",") if d), *row[8:])
+
+
+def followup_of(row: Sequence[Any]) -> Followup:
+    return Followup(int(row[0]), row[1], row[2], row[3], row[4], float(row[5]), row[6],
+                    int(row[7]), json.loads(row[8]), row[9], float(row[10]), json.loads(row[11]),
+                    row[12])
 
 
 def outgoing_of(row: Sequence[Any]) -> Outgoing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import TemplateError, meta
@@ -36,7 +37,8 @@ COMMON_TEMPLATES = (
     "staff/relay_message", "staff/relay_ended", "common/resumed",
     "common/talk_unavailable", "common/pick_one",
     "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
-    "staff/consent_withdrawn",
+    "staff/consent_withdrawn", "common/remind_unavailable", "common/remind_set",
+    "common/remind_declined", "common/remind_stopped", "staff/checkin",
 )
 # What /mydata is shown, for checking common/mydata.j2 (bot/engine/privacy.py `describe`).
 _SAMPLE_ANSWER = {"question_id": "who", "question": "Who", "answer_id": "me", "answer": "Me",
@@ -59,6 +61,9 @@ SAMPLE_DATA = {
     "consents": [{"kind": "contacted", "text_version": "2+0123abcd",
                   "given_at": "2025-01-01T10:06:00+00:00", "channel": "check",
                   "withdrawn_at": "2025-01-02T10:00:00+00:00"}],
+    "followups": [{"kind": "check_in", "flow": "knee", "due_at": "2025-01-15T09:00:00+00:00",
+                   "status": "sent", "asked_at": "2025-01-01T10:06:00+00:00",
+                   "kept_to_compare": {"baseline_pain": 6}, "progress": {"after": 4}}],
     "staff_notices": 2,
 }
 INPUT_SAMPLES: dict[str, object] = {
@@ -71,6 +76,10 @@ SAMPLE_EXTRAS = {
     "lead": {"name": "Sam", "email": "sam@example.com", "phone": "", "source": "knee"},
     "data": SAMPLE_DATA, "nothing": False, "withdrawn": True,
     "asked_at": ["2025-01-01T10:06:00+00:00"],
+    "reason": "cap", "kind": "check_in", "when": datetime(2025, 1, 15, 9, 0, tzinfo=UTC),
+    "stopped": 2,
+    "progress": {"before": 6, "after": 4, "difference": -2, "check": "hip_squat",
+                 "check_change": "better"},
 }
 # Data folder modes that let other users of the host read people's answers.
 READABLE_BY_OTHERS = stat.S_IRWXG | stat.S_IRWXO
@@ -135,6 +144,39 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     problems += _check_clinical(flow)
     problems += _check_lead(flow)
     problems += _check_consent(flow)
+    problems += _check_followups(engine, flow)
+    return problems
+
+
+def _check_followups(engine: Engine, flow: Flow) -> list[Problem]:
+    """Each follow-up starts at a state of the flow, with its templates there; what the
+    check-in compares names facts the flow sets; something shows the offer (`remind`)."""
+    spec, file = flow.followups, str(flow.path)
+    if spec is None:
+        if any(s.action == "record_progress" for s in flow.states.values()):
+            return [Problem(file, "", "followups", "a state records progress but the flow "
+                            "declares no `followups:`")]
+        return []
+    problems = []
+    for kind in spec.kinds.values():
+        if kind.start not in flow.states:
+            problems.append(Problem(file, "", f"followups.kinds.{kind.id}.start",
+                                    f"unknown state {kind.start!r}"))
+        if not engine.renderer.exists(kind.template):
+            problems.append(Problem(file, "", f"followups.kinds.{kind.id}.template",
+                                    f"template {kind.template} does not exist"))
+    if not engine.renderer.exists(spec.offer_template):
+        problems.append(Problem(file, "", "followups.offer_template",
+                                f"template {spec.offer_template} does not exist"))
+    asked = {s.input.fact for s in flow.states.values() if s.input is not None}
+    for field_name, fact in spec.carry.items():
+        if fact not in asked and not any(fact in o.facts for s in flow.states.values()
+                                         for o in s.options):
+            problems.append(Problem(file, "", f"followups.carry.{field_name}",
+                                    f"no question sets {fact!r}"))
+    if not any("remind" in s.commands for s in flow.states.values()):
+        problems.append(Problem(file, "", "followups", "no state offers them: add `remind` "
+                                "to the `commands` of a result state", warning=True))
     return problems
 
 
@@ -174,6 +216,9 @@ def _check_consent(flow: Flow) -> list[Problem]:
     return problems
 
 
+LEAD_ACTIONS = ("save_lead", "discard_lead")
+
+
 def _check_lead(flow: Flow) -> list[Problem]:
     """A flow that saves leads maps known lead fields to facts its questions ask for."""
     file, problems = str(flow.path), []
@@ -184,7 +229,7 @@ def _check_lead(flow: Flow) -> list[Problem]:
                                     f"{LEAD_FIELDS}"))
         if fact not in asked:
             problems.append(Problem(file, "", f"lead.{name}", f"no question asks for {fact!r}"))
-    if not flow.lead and any(s.action for s in flow.states.values()):
+    if not flow.lead and any(s.action in LEAD_ACTIONS for s in flow.states.values()):
         problems.append(Problem(file, "", "lead", "states act on a lead but `lead:` is empty"))
     return problems
 
@@ -392,7 +437,10 @@ def _check_option(
 
 
 def _reachable(flow: Flow) -> set[str]:
-    seen, queue = {flow.start}, deque([flow.start])
+    """States reachable from the start, or from where a follow-up's check-in starts."""
+    starts = {flow.start} | {k.start for k in (flow.followups.kinds.values()
+                                                 if flow.followups else ())}
+    seen, queue = set(starts), deque(starts)
     while queue:
         state = flow.states.get(queue.popleft())
         for _, target in _targets(state) if state else ():
