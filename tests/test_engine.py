@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.app import build_engine
 from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
@@ -194,3 +196,22 @@ async def test_practice_name_with_markup_characters_is_printed_literally(tmp_pat
     assert any(span.kind == "bold" and span.text == "*Knees_R_Us* [PT](x)" for span in spans)
     assert not any(span.kind == "link" for span in spans)
     await engine.store.close()
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("0", 0), ("1", 1), ("2", 2), ("10", 10), ("7/10", 7), ("11", None), ("-1", None),
+])
+async def test_a_typed_pain_score_is_the_score_never_the_button_of_that_number(
+    person, typed: str, stored: int | None
+) -> None:
+    await answer_safety_questions_no(person)
+    for choice in ("behind", "unsure", "long"):
+        await person.click(choice)
+    assert person.last.state == "pain_level"
+    await person.send(typed)
+    conversation = await person.engine.store.load(person.channel, person.user_id)
+    assert conversation is not None
+    if stored is None:  # out of range: asked again, nothing skipped
+        assert person.last.state == "pain_level" and "pain_level" not in conversation.facts
+    else:
+        assert person.last.state == "imaging" and conversation.facts["pain_level"] == stored

@@ -53,6 +53,7 @@ from bot.engine.matching import (
     match_option_loosely,
     match_options,
     normalize,
+    parse_number,
 )
 from bot.engine.outbox import Deliveries
 from bot.engine.privacy import consent_version, consents_given, describe, is_empty
@@ -115,14 +116,15 @@ class Engine:
         self.compose = Composer(flows, renderer, settings)
         self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
         self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
-        self.deliveries = Deliveries(store, clock, lease=settings.outbox_lease)
+        # Both read `self.clock` when they run, so a clock set later (tests) is theirs too.
+        self.deliveries = Deliveries(store, lambda: self.clock(), lease=settings.outbox_lease)
         self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
         self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
         self.delivered_channels: set[str] = set()  # channels some process runs an outbox for
         self.staff_places: set[str] = set()  # staff places configured (names of their channels)
         self.reminders = Reminders(self)
-        self.followups = FollowupTimer(self._due_followups, self.reminders.fire, clock,
-                                       settings.followups.poll_seconds)
+        self.followups = FollowupTimer(self._due_followups, self.reminders.fire,
+                                       lambda: self.clock(), settings.followups.poll_seconds)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[str, str], int] = {}
 
@@ -354,6 +356,9 @@ class Engine:
             return self._start_command(conv, command.action, argument)
         if command.action == "back":
             return self._back(conv)
+        if command.action == "stop_reminders" or (
+                command.action == "stop" and normalize(argument) in Reminders.STOP_WORDS):
+            return _Turn(applied=True, reminders=Reminders.STOP)
         if command.action == "stop":
             return self._cancel(conv)
         if command.action == "forget":
@@ -364,9 +369,6 @@ class Engine:
             return _Turn(applied=command.action == WITHDRAW, privacy=command.action)
         if command.action == "remind":
             return _Turn(reminders=Reminders.OFFER)
-        if command.action == "stop_reminders" or (
-                command.action == "stop" and normalize(argument) in Reminders.STOP_WORDS):
-            return _Turn(applied=True, reminders=Reminders.STOP)
         return self._info(conv, command)
 
     def _info(self, conv: Conversation, command: Command) -> _Turn:
@@ -432,6 +434,9 @@ class Engine:
             picked = self._typed_selection(state, text)
             if picked is not None:
                 return picked(conv)
+        asks_number = state.input is not None and state.input.type == "number"
+        if asks_number and parse_number(text) is not None:
+            return self._typed_number(conv, state, text)  # "1" is a score, not button 1
         option = match_option(text, state.options)
         if option is not None:
             return self._apply_option(conv, state, option)
@@ -454,6 +459,18 @@ class Engine:
             finished = self.compose.say("common/finished.j2", conv,
                                         offers_booking="book" in state.links)
             return _Turn([finished])
+        return self._reask(conv, state, text)
+
+    def _typed_number(self, conv: Conversation, state: State, text: str) -> _Turn:
+        """A number typed where a number is asked: the answer, or asked again when it is out
+        of range (never taken as the button of that number)."""
+        assert state.input is not None
+        value = parse_input(state.input, text, self.settings.phone_region)
+        if value is None:
+            return self._reask(conv, state, text)
+        return self._apply_input(conv, state, value)
+
+    def _reask(self, conv: Conversation, state: State, text: str) -> _Turn:
         reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
                                  input_type=state.input.type if state.input else "")
         return self._with_current(conv, reask)

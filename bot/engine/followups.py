@@ -69,7 +69,10 @@ def pointing_check(flow: Flow, conv: Conversation, driver: str) -> str:
 
 def baseline_of(flow: Flow, spec: FollowupSpec, conv: Conversation) -> dict[str, Any]:
     """What the check-in starts from: the facts the flow carries over, and the first likely
-    contributor with the self-check that pointed to it."""
+    contributor with the self-check that pointed to it; for a check-in asked for at a
+    check-in, the screening's own (progress is always against the first screening)."""
+    if "baseline_at" in conv.facts:  # asked for again at a check-in: the same starting point
+        return {key: value for key, value in conv.facts.items() if key.startswith("baseline_")}
     outcome = conv.last_outcome or {}
     baseline: dict[str, Any] = {
         fact: conv.facts.get(source) for fact, source in spec.carry.items()
@@ -81,7 +84,6 @@ def baseline_of(flow: Flow, spec: FollowupSpec, conv: Conversation) -> dict[str,
         check = pointing_check(flow, conv, drivers[0])
         if check:
             baseline["baseline_check"] = check
-    baseline["baseline_at"] = conv.updated_at or conv.started_at
     return baseline
 
 

@@ -100,6 +100,9 @@ def _similarity(answer: str, option: Option) -> float:
 
 
 def parse_number(text: str) -> float | None:
-    """A number typed on its own, e.g. `7`, `7.5`, `7/10` (never `nan`, `inf` or `²`)."""
+    """A number typed on its own, e.g. `7`, `7.5`, `7/10`, `-1` (never `nan`, `inf` or `²`)."""
     answer = normalize(text).removesuffix("/10").strip()
-    return float(answer.replace(",", ".")) if _DECIMAL.fullmatch(answer) else None
+    if not _DECIMAL.fullmatch(answer):
+        return None
+    sign = -1.0 if text.strip().startswith(("-", "\u2212")) else 1.0  # normalize drops it
+    return sign * float(answer.replace(",", "."))

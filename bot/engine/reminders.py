@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.core import records
-from bot.core.conversation import Conversation
+from bot.core.conversation import Answer, Conversation
 from bot.core.effects import Address, Effect, RecordEvent, SaveConsent, SaveProgress, StaffNotice
 from bot.core.events import PRIMARY, Choice, Message
 from bot.core.records import PENDING, SENT, SKIPPED, Consent, Followup
@@ -110,9 +110,11 @@ class Reminders:
         engine, now = self.engine, self.engine.clock()
         timezone = engine.settings.followups.timezone
         due = quiet_until(now + kind.delay, timezone, engine.settings.followups.quiet_window())
+        baseline = baseline_of(flow, spec, self._as_screened(conv, flow))
+        baseline.setdefault("baseline_at", now)
         await store.schedule_followup(Followup(
-            0, conv.channel, conv.user_id, flow.id, kind.id, due,
-            baseline=baseline_of(flow, spec, conv), timezone=timezone, created_at=now))
+            0, conv.channel, conv.user_id, flow.id, kind.id, due, baseline=baseline,
+            timezone=timezone, created_at=now))
         conv.turn += 1
         when = datetime.fromtimestamp(due, ZoneInfo(timezone))
         scheduled = engine.compose.say("common/remind_set.j2", conv, kind=kind.id, when=when)
@@ -149,6 +151,22 @@ class Reminders:
         kept = [f for f in await store.followups(conv.channel, conv.user_id)
                 if f.status in (PENDING, SENT)]
         return "cap" if len(kept) >= spec.max_per_person else ""
+
+    def _as_screened(self, conv: Conversation, flow: Flow) -> Conversation:
+        """The conversation as the screening left it, from the answers kept with its result
+        (the person may have moved on since, to a contact request or a check-in)."""
+        if "baseline_at" in conv.facts:  # at a check-in: keep the screening's starting point
+            return conv
+        outcome = conv.last_outcome or {}
+        screened = Conversation(conv.channel, conv.user_id, flow=flow.id,
+                                last_outcome=outcome)
+        for state_id, value, typed in outcome.get("answers") or ():
+            state = flow.states.get(state_id)
+            answer = Answer(state_id, tuple(value) if isinstance(value, list) else value, typed)
+            if state is not None:
+                screened.history.append(answer)
+                self.engine._record(screened, state, answer.value, typed)
+        return screened
 
     def _screening(self, conv: Conversation) -> tuple[Flow | None, FollowupSpec | None]:
         """The flow of the person's last screening result, and its follow-ups."""
