@@ -718,3 +718,27 @@ def test_the_environment_sets_them(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.followups.quiet_window() == (21 * 60 + 30, 8 * 60 + 15)
     assert settings.followups.timezone == "Europe/London"
 
+
+
+@pytest.mark.parametrize(("told", "used"), [
+    ("America/Los_Angeles", "America/Los_Angeles"), ("Mars/Olympus_Mons", "UTC"),
+    ("../../etc/passwd", "UTC"), ("", "UTC"), ("x" * 80, "UTC"),
+])
+async def test_quiet_hours_use_the_persons_time_zone_when_the_channel_knows_it(
+    world: World, told: str, used: str
+) -> None:
+    world.at(utc(18, 0))  # 10:00 in Los Angeles, 18:00 in UTC: daytime in both
+    await screen(world.person)
+    await world.engine.handle(Event("test", "alex", EventKind.COMMAND, command="remind",
+                                    timezone=told))
+    await world.engine.handle(Event("test", "alex", EventKind.TEXT, text="3 days",
+                                    timezone=told))
+    (followup,) = await world.followups()
+    assert followup.timezone == used
+    assert followup.due_at == utc(18, 0, day=18)  # not quiet in either zone
+    world.at(utc(4, 0, day=18))  # 20:00 in Los Angeles the day before; 04:00 in UTC
+    await world.engine.store.update_followup(followup.id, PENDING, utc(4, 0, day=18), 0)
+    await world.engine.followups.fire_due()
+    (after,) = await world.followups()
+    expected = utc(17, 0, day=18) if used != "UTC" else utc(9, 0, day=18)  # 9:00 local
+    assert (after.status, after.due_at) == (PENDING, expected)

@@ -11,7 +11,7 @@ from typing import Any
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
     "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at", "selection",
-    "last_sequence", "booking_ref",
+    "last_sequence", "booking_ref", "timezone",
 )
 
 
@@ -57,6 +57,7 @@ class Conversation:
     selection: list[str] = field(default_factory=list)  # picks so far in a multi-select
     last_sequence: int = 0  # the platform's number of the latest update applied (Telegram's)
     booking_ref: str = ""  # the screening's opaque reference in booking links (a random token)
+    timezone: str = ""  # the person's IANA time zone, when a channel told (for quiet hours)
 
     @property
     def answers(self) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class Event:
     # Where the platform numbers updates in the order they happened (Telegram's update_id),
     # that number: an update older than one already applied for the person is not applied.
     sequence: int = 0
+    # The person's time zone where the channel knows it (the web chat: the browser's), an
+    # IANA name; check-ins respect quiet hours in it. "" when unknown.
+    timezone: str = ""
 
     @classmethod
     def from_text(cls, channel: str, user_id: str, text: str) -> Event:

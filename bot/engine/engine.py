@@ -43,7 +43,7 @@ from bot.engine.flow import (
     Option,
     State,
 )
-from bot.engine.followups import FollowupTimer
+from bot.engine.followups import FollowupTimer, known_timezone
 from bot.engine.inputs import parse_input
 from bot.engine.machine import build_machine, holds
 from bot.engine.matching import (
@@ -165,6 +165,8 @@ class Engine:
     async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> _Turn:
         """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
         ref_before = conv.booking_ref
+        if event.timezone and known_timezone(event.timezone):
+            conv.timezone = event.timezone  # before a check-in is scheduled in this turn
         if not conv.booking_ref:  # booking links name a reference, even outside a screening
             conv.booking_ref = new_booking_ref()
         if self._arrived_late(conv, event):

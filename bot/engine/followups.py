@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.conversation import Conversation
 from bot.engine.flow import Flow, FollowupSpec
@@ -30,6 +30,18 @@ BUSY_TRIES = 4
 DUE_BATCH = 100  # follow-ups fired per pass at most; the rest on the next pass
 
 log = logging.getLogger(__name__)
+
+
+def known_timezone(name: str) -> bool:
+    """An IANA time zone name this machine knows (what a channel says is never trusted)."""
+    if len(name) > 64 or not name.replace("/", "").replace("_", "").replace("-", "").replace(
+            "+", "").isalnum():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def quiet_until(at: float, timezone: str, window: tuple[int, int] | None) -> float:

@@ -108,7 +108,7 @@ class Reminders:
                         spec: FollowupSpec, kind: FollowupKind) -> _Turn:
         """The person's yes: a durable timer, the consent it rests on, a funnel event."""
         engine, now = self.engine, self.engine.clock()
-        timezone = engine.settings.followups.timezone
+        timezone = conv.timezone or engine.settings.followups.timezone
         due = quiet_until(now + kind.delay, timezone, engine.settings.followups.quiet_window())
         baseline = baseline_of(flow, spec, self._as_screened(conv, flow))
         baseline.setdefault("baseline_at", now)
