@@ -263,6 +263,12 @@ class Settings(BaseSettings):
     # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
     # unset: the booking webhook routes refuse everything.
     booking_webhook_secret: SecretStr | None = None
+    # The practice's dashboard (/admin, docs/dashboard.md): how long a sign-in lasts, and how
+    # many failed sign-ins in a row lock an account (or an address) out, and for how long.
+    admin_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    admin_max_failures: int = Field(default=5, ge=1, le=100)
+    admin_max_failures_per_address: int = Field(default=20, ge=1, le=1000)
+    admin_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
     @classmethod
     def settings_customise_sources(
