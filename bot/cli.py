@@ -124,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
     run.set_defaults(run=_run, only=None)
 
-    web = commands.add_parser("web", help="run only the web server (health, link redirects)")
-    web.set_defaults(run=_run, only=(), webhook=False)
+    web = commands.add_parser("web", help="run only the web server (the web chat, health, "
+                              "link redirects)")
+    web.set_defaults(run=_run, only=("web",), webhook=False)
 
     telegram = commands.add_parser("telegram", help="run only Telegram (BOT_TELEGRAM_TOKEN)")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
