@@ -49,6 +49,7 @@ ASSETS = {  # file in static/ -> content type
     "chat.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
     "embed.js": "text/javascript; charset=utf-8",
+    "icon.svg": "image/svg+xml",
 }
 MAX_CHOICE_ID = 64
 POLL_BATCH = 20  # waiting messages handed over per request
