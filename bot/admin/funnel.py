@@ -135,7 +135,6 @@ def chart(weeks: list[tuple[str, dict[str, int]]]) -> Chart:
             height = value * scale
             bars.append(Bar(x0 + position * (BAR_WIDTH + BAR_GAP), baseline - height, height,
                             column, f"Week of {week}: {words} {value}"))
-    fractions = (0, 0.25, 0.5, 0.75, 1)
-    values = sorted({int(top * f) for f in fractions if float(top * f).is_integer()})
-    ticks = [(baseline - value * scale, value) for value in values]
+    step = max(1, top // 5)  # 1, 2, 5 x 10^n tops: five steps, or one per unit up to 5
+    ticks = [(baseline - value * scale, value) for value in range(0, top + 1, step)]
     return Chart(width, baseline + BOTTOM, bars, ticks, labels, baseline, LEFT, width - 8)

@@ -4,13 +4,12 @@ wording: each state's text rendered with sample answers, its buttons and its lin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
 
 from jinja2 import TemplateError
-from markupsafe import Markup, escape
 
+from bot.channels.web.render import message_json
 from bot.core.conversation import Answer, Conversation
-from bot.core.markup import Span, render
 from bot.engine.engine import Engine
 from bot.engine.flow import Flow, State
 
@@ -23,30 +22,14 @@ TYPED_SAMPLES: dict[str, object] = {
 
 @dataclass(frozen=True)
 class Shown:
-    """One state's message as the chat shows it."""
+    """One state's message as the chat shows it: the web chat's own JSON of it (blocks of
+    spans, choices, links), which the page renders the way chat.js builds it, all escaped."""
 
     state: str
     section: str
     kind: str  # question, typed, result, red_flag, final
-    html: Markup  # the text: bold and links, everything else escaped
-    choices: tuple[tuple[str, str], ...]  # (label, style)
-    links: tuple[tuple[str, str], ...]  # (label, url)
+    message: dict[str, Any]  # bot/channels/web/render.py `message_json`
     problem: str = ""  # why it could not be rendered with sample answers, if it could not
-
-
-def html_span(span: Span) -> str:
-    """One span of the light markup as the web chat's HTML: bold and links, all escaped."""
-    if span.kind == "bold":
-        return f"<strong>{escape(span.text)}</strong>"
-    if span.kind == "link" and urlsplit(span.url).scheme in ("http", "https"):
-        return (f'<a href="{escape(span.url)}" rel="noopener noreferrer" target="_blank">'
-                f"{escape(span.text)}</a>")
-    return str(escape(span.text))  # italic shows as plain text in the chat box
-
-
-def as_html(text: str) -> Markup:
-    """A message's light markup as safe HTML (line breaks are kept by the stylesheet)."""
-    return Markup(render(text, html_span))  # every span is escaped above
 
 
 def sample(flow: Flow, state: State) -> Conversation:
@@ -81,12 +64,8 @@ def preview(engine: Engine, flow: Flow) -> list[Shown]:
         try:
             message = engine.compose.state_message(sample(flow, state), state)
         except (TemplateError, KeyError, TypeError, ValueError) as error:
-            shown.append(Shown(state.id, state.section, _kind(state), Markup(""), (), (),
+            shown.append(Shown(state.id, state.section, _kind(state), {},
                                problem=f"does not render with sample answers: {error}"))
             continue
-        shown.append(Shown(
-            state.id, state.section, _kind(state), as_html(message.text),
-            tuple((choice.label, choice.style) for choice in message.choices),
-            tuple((link.label, link.url) for link in message.links),
-        ))
+        shown.append(Shown(state.id, state.section, _kind(state), message_json(message, 0)))
     return shown
