@@ -170,19 +170,25 @@ class WebChatApi:
         """The conversation's current question, without a turn; nothing for a new person (the
         page then starts with `/start`)."""
         pending = await self._collect(session)
+        current = await self._current(session)
+        current["messages"] = [*pending, *current["messages"]]
+        return current
+
+    async def _current(self, session: str) -> Json:
+        """The conversation's current question as the page shows it (no turn is taken)."""
         conversation = await self.engine.store.load(CHANNEL, session)
-        messages = [*pending]
-        state = None
+        messages, state = [], None
         if conversation is not None and conversation.flow in self.engine.flows:
             state = self.engine.flows[conversation.flow].states.get(conversation.state)
-        if state is not None:
+        if conversation is not None and state is not None:
             shown = self.engine.compose.state_message(conversation, state)
             messages.append(message_json(shown, conversation.turn))
         return {
             "messages": messages,
             "turn": conversation.turn if conversation else 0,
             "state": conversation.state if conversation else "",
-            "expects_text": bool(state and state.input and not conversation.pending),
+            "expects_text": bool(state and state.input and conversation
+                                 and not conversation.pending),
             "new": conversation is None,
             "relay": bool(conversation and conversation.relay),
         }
@@ -196,6 +202,10 @@ class WebChatApi:
         # browser's ids can never answer for another's.
         reply = await self.engine.handle(replace(event, update_id=f"{session}:{update}"))
         answer = reply_json(reply)
+        if reply.stale and not reply.messages:
+            # The press this page shows was made already (in another tab, or sent twice):
+            # nothing to say about it, but this page still needs the current question.
+            answer["messages"] = (await self._current(session))["messages"]
         answer["messages"] = [*pending, *answer["messages"]]
         conversation = await self.engine.store.load(CHANNEL, session)
         answer["relay"] = bool(conversation and conversation.relay)

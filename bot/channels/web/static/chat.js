@@ -189,9 +189,9 @@
     else { node.focus(); }
   }
 
-  function show(data, focusChoice) {
+  function show(data, focusChoice, echoed) {
     if (data.forgotten) session(true); // everything was deleted: a new anonymous id from now on
-    if (data.answered) myMessage(data.answered);
+    if (data.answered && !echoed) myMessage(data.answered);
     var added = null;
     if (data.edit && data.messages.length === 1) {
       var old = lastBotMessage(".msg.bot[data-multi='true']");
@@ -220,7 +220,7 @@
     body.message_id = randomId(12);
     if (echo) myMessage(echo);
     return post("turn", body).then(function (data) {
-      show(data, body.choice);
+      show(data, body.choice, Boolean(echo));
       return true;
     }, function (error) {
       say(error.message);
