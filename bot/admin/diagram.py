@@ -21,7 +21,8 @@ NODE_GAP = 14
 CHAR_WIDTH = 7.2  # px per character of a state's name at the diagram's font size
 NODE_PADDING = 18
 MARGIN = 20
-SWEEPS = 4  # ordering passes (down and up) to bring linked states together
+SWEEPS = 4
+BOW, BOW_PER_LAYER, MAX_BOW = 60.0, 12.0, 260.0  # px an edge that skips layers bows out  # ordering passes (down and up) to bring linked states together
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,14 @@ def _edge(source: Node, dest: Node, triggers: list[str]) -> Edge:
         x1, y1 = source.centre, source.y + NODE_HEIGHT
         x2, y2 = dest.centre, dest.y
         bend = (y2 - y1) / 2
+        skipped = round((y2 - y1 - LAYER_GAP) / (NODE_HEIGHT + LAYER_GAP))  # layers passed
+        if skipped:  # bow out sideways, round the states of the layers in between
+            side = -1.0 if x2 < x1 else 1.0
+            reach = side * min(MAX_BOW, BOW + BOW_PER_LAYER * skipped)
+            bend = min(bend, LAYER_GAP)
+            path = (f"M{x1:.1f},{y1:.1f} C{x1 + reach:.1f},{y1 + bend:.1f}"
+                    f" {x2 + reach:.1f},{y2 - bend:.1f} {x2:.1f},{y2:.1f}")
+            return Edge(source.id, dest.id, label, path, back=False)
         path = (f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + bend:.1f} {x2:.1f},{y2 - bend:.1f}"
                 f" {x2:.1f},{y2:.1f}")
         return Edge(source.id, dest.id, label, path, back=False)
