@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from bot.engine.engine import Engine
 from bot.run import CHANNELS, Runner
 from bot.server import create_app, serve
 from bot.settings import SettingsError, load_settings
+from tests.browser import WebServer
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 
 ALEX = "alex-anonymous-id-0123456789"  # what a browser makes: 22 to 64 of A-Z a-z 0-9 _ -
@@ -511,3 +514,27 @@ def test_allowed_origins_are_origins_only(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.setenv("BOT_WEB_CHAT__ALLOWED_ORIGINS", wrong)
         with pytest.raises(SettingsError, match="allowed_origins"):
             load_settings()
+
+
+async def test_reload_while_asked_to_delete_everything_asks_again(chat: ChatServer) -> None:
+    await chat.say(ALEX, "/start")
+    await chat.say(ALEX, "/forget")
+    resumed = await chat.resume(ALEX)
+    assert "forget_yes" in choice_ids(resumed)
+    gone = await chat.press(ALEX, "forget_yes", resumed["turn"])
+    assert gone["forgotten"] is True
+
+
+@pytest.mark.parametrize("command", ["web", "run"])
+def test_python_m_bot_serves_the_chat_page(tmp_path: Path, command: str) -> None:
+    with WebServer.started(tmp_path, command=command) as server:
+        page = urllib.request.urlopen(server.url + "/chat", timeout=5)
+        assert page.status == 200 and "Content-Security-Policy" in page.headers
+
+
+def test_python_m_bot_web_runs_without_the_chat_when_it_is_turned_off(tmp_path: Path) -> None:
+    with WebServer.started(tmp_path, command="web", BOT_WEB_CHAT__ENABLED="false") as server:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/chat", timeout=5)
+        assert refused.value.code == 404
+        assert urllib.request.urlopen(server.url + "/healthz", timeout=5).status == 200

@@ -171,7 +171,11 @@ class WebChatApi:
         page then starts with `/start`)."""
         pending = await self._collect(session)
         current = await self._current(session)
+        if current["pending"]:  # a question of the engine's own (delete everything?): asked again
+            asked = await self.engine.handle(Event.from_text(CHANNEL, session, "/forget"))
+            current = {**reply_json(asked), "new": False, "relay": current["relay"]}
         current["messages"] = [*pending, *current["messages"]]
+        current.pop("pending", None)
         return current
 
     async def _current(self, session: str) -> Json:
@@ -191,6 +195,7 @@ class WebChatApi:
                                  and not conversation.pending),
             "new": conversation is None,
             "relay": bool(conversation and conversation.relay),
+            "pending": bool(conversation and conversation.pending),
         }
 
     async def turn(self, request: web.Request, session: str, body: Json) -> Json:
