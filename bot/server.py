@@ -1,7 +1,7 @@
 """The bot's one web server: every HTTP route mounts on this aiohttp app.
 
 Health, the click-counting `/go/<link>` redirect, and whatever the channels add with their
-`mount(app)` (the Telegram webhook; later the web chat and booking webhooks).
+`mount(app)` (the Telegram webhook; the web chat's page, assets and API under `/chat`).
 
 It is built to face the internet: a connection must send its request headers within
 `HEADER_TIMEOUT` and its body within `BODY_TIMEOUT`, idle connections close after
