@@ -182,30 +182,37 @@
   }
 
   function focusOn(node, expectsText) {
+    // The new question's answer gets focus: the text field when it asks for typing (a
+    // number, a name), else its first button, else the message itself.
     if (holdFocus) return;
     var first = node && node.querySelector(".choices button");
-    if (first) { first.focus(); }
-    else if (expectsText || !node) { input.focus(); }
+    if (expectsText || !node) { input.focus(); }
+    else if (first) { first.focus(); }
     else { node.focus(); }
   }
 
-  function show(data, focusChoice, echoed) {
+  // options: choice (the button pressed, to keep focus on in a pick-several question), echoed
+  // (the person's words are shown already), quiet (collected in the background: the live
+  // region announces it, focus stays where the person is).
+  function show(data, options) {
+    options = options || {};
     if (data.forgotten) session(true); // everything was deleted: a new anonymous id from now on
-    if (data.answered && !echoed) myMessage(data.answered);
+    if (data.answered && !options.echoed) myMessage(data.answered);
     var added = null;
     if (data.edit && data.messages.length === 1) {
       var old = lastBotMessage(".msg.bot[data-multi='true']");
       added = botMessage(data.messages[0]);
       if (old) { old.replaceWith(added); } else { retireOldButtons(); log.appendChild(added); }
-      var same = focusChoice && added.querySelector("button[data-choice='" + CSS.escape(focusChoice) + "']");
+      var same = options.choice
+        && added.querySelector("button[data-choice='" + CSS.escape(options.choice) + "']");
       if (same) { same.focus(); } else { focusOn(added, false); }
     } else if (data.messages.length) {
-      retireOldButtons();
+      if (!options.quiet) retireOldButtons(); // a staff message leaves the question answerable
       data.messages.forEach(function (message) {
         added = botMessage(message);
         log.appendChild(added);
       });
-      focusOn(added, data.expects_text);
+      if (!options.quiet) focusOn(added, data.expects_text);
     }
     polling(Boolean(data.relay));
   }
@@ -220,7 +227,7 @@
     body.message_id = randomId(12);
     if (echo) myMessage(echo);
     return post("turn", body).then(function (data) {
-      show(data, body.choice, Boolean(echo));
+      show(data, { choice: body.choice, echoed: Boolean(echo) });
       return true;
     }, function (error) {
       say(error.message);
@@ -262,7 +269,7 @@
     if (on && !pollTimer) {
       pollTimer = setInterval(function () {
         if (document.visibilityState !== "visible" || busy) return;
-        post("poll", {}).then(show, function () {});
+        post("poll", {}).then(function (data) { show(data, { quiet: true }); }, function () {});
       }, POLL_EVERY);
     } else if (!on && pollTimer) {
       clearInterval(pollTimer);
@@ -288,6 +295,6 @@
 
   post("resume", {}).then(function (data) {
     if (!data.messages.length) return turn({ text: "/start" }, "");
-    show(data, "");
+    show(data);
   }, function (error) { say(error.message); });
 })();
