@@ -54,6 +54,9 @@ BROWSER_TEST_SETTINGS: dict[str, str] = {"BOT_WEB_CHAT__SESSION_BURST": "500"}
 
 def launch_browser(playwright: Any) -> Any:
     """Headless Debian Chromium, with nothing that phones home."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"the browser tests need Debian's Chromium at {CHROMIUM}: "
+                           "apt-get install chromium (.ci/run installs it when missing)")
     return playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
     )
