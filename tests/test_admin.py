@@ -34,7 +34,7 @@ from bot.admin.accounts import (
 from bot.admin.auth import CSP, LOGIN_COOKIE, SESSION_COOKIE, from_this_machine
 from bot.admin.dashboard import Dashboard
 from bot.admin.diagram import layout
-from bot.admin.funnel import chart, funnel, nice_top, week_of
+from bot.admin.funnel import axis, chart, funnel, week_of
 from bot.admin.leads import safe_cell
 from bot.admin.pages import REFUSED
 from bot.core.records import Lead
@@ -433,7 +433,8 @@ async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine):
              "booking_clicks": "booking_clicks", "booked": "booked", "leads": "leads"}
     table = text[text.index('id="by-channel"'):]
     for (channel, flow), counts in printed.items():
-        match = re.search(rf"<td>{channel}</td><td>{flow}</td>(.*?)</tr>", table)
+        match = re.search(rf'<td class="text">{channel}</td><td class="text">{flow}</td>(.*?)</tr>',
+                          table)
         assert match is not None, channel
         cells = dict(re.findall(r'data-column="(\w+)">(\d+)<', match[1]))
         for column in shown:
@@ -443,7 +444,7 @@ async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine):
     by_week = only_discord[only_discord.index('id="by-week"'):]
     assert re.search(r'data-column="red_flag_exits">1<', by_week)
     assert re.search(r'data-column="started">1<', by_week)
-    assert "<td>telegram</td>" not in only_discord
+    assert ">telegram</td>" not in only_discord
     everything = text[text.index('id="by-week"'):text.index('id="by-channel"')]
     assert everything in nonsense  # an unknown filter shows everything
 
@@ -451,13 +452,14 @@ async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine):
 def test_weeks_start_on_monday_and_the_axis_ends_on_a_round_number():
     assert week_of("2026-11-25") == "2026-11-23" and week_of("2026-11-23") == "2026-11-23"
     assert week_of("2026-11-22") == "2026-11-16"
-    assert [nice_top(n) for n in (0, 1, 2, 3, 5, 6, 10, 11, 99, 101)] == [
-        1, 1, 2, 5, 5, 10, 10, 20, 100, 200]
+    assert [axis(n) for n in (0, 1, 2, 3, 5, 6, 10, 11, 21, 99, 100, 101)] == [
+        (1, 1), (1, 1), (2, 1), (3, 1), (5, 1), (6, 2), (10, 2), (15, 5), (25, 5), (100, 20),
+        (100, 20), (150, 50)]
     drawn = chart([("2026-11-16", {"started": 4, "leads": 1}), ("2026-11-23", {"started": 2})])
-    assert len(drawn.bars) == 12 and [value for _, value in drawn.ticks] == [0, 1, 2, 3, 4, 5]
+    assert len(drawn.bars) == 12 and [value for _, value in drawn.ticks] == [0, 1, 2, 3, 4]
     tallest = max(drawn.bars, key=lambda bar: bar.height)
     assert tallest.label == "Week of 2026-11-16: Started 4" and tallest.y == drawn.ticks[4][0]
-    assert [value for _, value in chart([("w", {"leads": 11})]).ticks] == [0, 4, 8, 12, 16, 20]
+    assert [value for _, value in chart([("w", {"leads": 11})]).ticks] == [0, 5, 10, 15]
     assert chart([]).bars == [] and funnel([]).rows() == []
 
 

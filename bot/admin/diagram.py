@@ -21,8 +21,8 @@ NODE_GAP = 14
 CHAR_WIDTH = 7.2  # px per character of a state's name at the diagram's font size
 NODE_PADDING = 18
 MARGIN = 20
-SWEEPS = 4
-BOW, BOW_PER_LAYER, MAX_BOW = 60.0, 12.0, 260.0  # px an edge that skips layers bows out  # ordering passes (down and up) to bring linked states together
+SWEEPS = 4  # ordering passes (down and up) to bring linked states together
+BOW, BOW_PER_LAYER, MAX_BOW = 60.0, 12.0, 260.0  # px an edge that skips layers bows out
 
 
 @dataclass(frozen=True)

@@ -85,14 +85,15 @@ def funnel(rows: list[StatRow], channel: str = "", flow: str = "") -> Funnel:
     return result
 
 
-def nice_top(value: int) -> int:
-    """The axis top: the smallest of 1, 2, 5 x 10^n at or above `value` (at least 1)."""
-    top = 1
+def axis(value: int) -> tuple[int, int]:
+    """(top, step) of an axis for counts up to `value`: at most about five steps, each 1, 2 or
+    5 x 10^n, the top the first step at or above the value (a count of 0 still gets 1)."""
+    step = 1
     while True:
-        for step in (1, 2, 5):
-            if step * top >= value:
-                return step * top
-        top *= 10
+        for nice in (step, 2 * step, 5 * step):
+            if nice * 5 >= value:
+                return max(1, -(-value // nice)) * nice, nice
+        step *= 10
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def chart(weeks: list[tuple[str, dict[str, int]]]) -> Chart:
     """Bars for each week's counts, one colour per funnel step, on one shared scale."""
     group = len(SHOWN) * (BAR_WIDTH + BAR_GAP) - BAR_GAP
     width = LEFT + max(1, len(weeks)) * (group + GROUP_GAP) + GROUP_GAP
-    top = nice_top(max([c.get(col, 0) for _, c in weeks for col, _ in SHOWN] + [1]))
+    top, step = axis(max([c.get(col, 0) for _, c in weeks for col, _ in SHOWN] + [1]))
     baseline = TOP + CHART_HEIGHT
     scale = CHART_HEIGHT / top
     bars, labels = [], []
@@ -135,6 +136,5 @@ def chart(weeks: list[tuple[str, dict[str, int]]]) -> Chart:
             height = value * scale
             bars.append(Bar(x0 + position * (BAR_WIDTH + BAR_GAP), baseline - height, height,
                             column, f"Week of {week}: {words} {value}"))
-    step = max(1, top // 5)  # 1, 2, 5 x 10^n tops: five steps, or one per unit up to 5
     ticks = [(baseline - value * scale, value) for value in range(0, top + 1, step)]
     return Chart(width, baseline + BOTTOM, bars, ticks, labels, baseline, LEFT, width - 8)
