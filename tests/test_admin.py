@@ -257,7 +257,8 @@ async def test_sign_in_without_or_with_a_wrong_form_token_is_refused(engine):
                                     data={"email": EMAIL, "password": PASSWORD})
         assert missing.status == 403
         wrong = await sign_in(client, csrf="not-the-token")
-        assert wrong.status == 403
+        assert wrong.status == 403 and "had expired" in await wrong.text()
+        assert CSRF.search(await wrong.text()) is not None  # a fresh form to try again
         client.session.cookie_jar.clear()  # a form posted from elsewhere: no cookie half
         token = "a" * 43
         forged = await client.post("/admin/login", allow_redirects=False,

@@ -108,8 +108,9 @@ class SignIn:
         right = await asyncio.to_thread(_verifies, stored or _stand_in_hash(), password)
         if right and stored is not None and len(password) <= MAX_PASSWORD:
             await self.store.clear_sign_in_failures(account)
-            if _HASHER.check_needs_rehash(stored):
-                await self.store.set_staff_password_hash(email, _HASHER.hash(password))
+            if _HASHER.check_needs_rehash(stored):  # made with older parameters
+                rehashed = await asyncio.to_thread(_HASHER.hash, password)
+                await self.store.set_staff_password_hash(email, rehashed)
             return Outcome.SIGNED_IN
         forget_before = now - self.limits.lockout
         failures = await self.store.count_sign_in_failure(account, now, forget_before)

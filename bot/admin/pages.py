@@ -10,7 +10,6 @@ from aiohttp import web
 from bot.admin.accounts import Outcome
 from bot.admin.auth import (
     CSRF_FIELD,
-    FORM_EXPIRED,
     LOGIN_COOKIE,
     LOGIN_FORM_LIFETIME,
     LOGIN_PATH,
@@ -33,6 +32,7 @@ LEADS_PATH = f"{PREFIX}/leads"
 REFUSED = "That email and password do not match a staff account."
 LOCKED = ("Too many failed sign-ins. For your security, signing in is paused for "
           "{minutes} minutes; then try again.")
+LOGIN_EXPIRED = "The sign-in form had expired. Please sign in again."
 MAX_EMAIL = 320  # characters kept of what was typed, to show it back in the form
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,14 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     """The sign-in form, with a fresh CSRF token in it and in a cookie beside it."""
     if await signed_in(request) is not None:
         raise web.HTTPSeeOther(LEADS_PATH)
+    return _fresh_form(request)
+
+
+def _fresh_form(request: web.Request, status: int = 200, error: str = "") -> web.Response:
+    """The sign-in form with a new CSRF token, in the page and in a cookie beside it."""
     token = new_token()
-    response = request.app[DASHBOARD].page("login.html", csrf=token, error="", email="")
+    response = request.app[DASHBOARD].page("login.html", status=status, csrf=token,
+                                           error=error, email="")
     set_cookie(response, request, LOGIN_COOKIE, token, LOGIN_FORM_LIFETIME, path=LOGIN_PATH)
     return response
 
@@ -65,7 +71,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not same(str(form.get(CSRF_FIELD, "")), expected):
-        raise web.HTTPForbidden(text=FORM_EXPIRED)
+        return _fresh_form(request, status=403, error=LOGIN_EXPIRED)  # nothing was checked
     email = str(form.get("email", ""))[:MAX_EMAIL]
     password = str(form.get("password", ""))
     now = dashboard.clock()
