@@ -8,8 +8,9 @@ How to use them (the fixtures are in tests/conftest.py):
         ...
         save_screenshot(page, "chat")                 # test-artifacts/chat.png
 
-- `browser` (session scope): one headless Chromium (`/usr/bin/chromium`) for the whole run;
-  open a context or page per test (`new_page`) and close it when done.
+- `browser` (module scope): one headless Chromium (`/usr/bin/chromium`) per test module;
+  open a context or page per test (`new_page`) and close it when done. A module that uses it
+  has no async tests: while Playwright's sync API is open, pytest-asyncio cannot run its loop.
 - `web_server` (module scope): `python -m bot run` in a subprocess on 127.0.0.1 and a free
   port, on SQLite in a temporary data folder, with no platform tokens (so only the web server
   and the web chat run). It has `.url` (e.g. `http://127.0.0.1:41234`), `.data_dir`, `.env`

@@ -103,9 +103,11 @@ async def finish_with_hip_mobility(person: DialogClient) -> None:
 
 # -- browser tests: Debian's Chromium and the real bot server (see tests/browser.py) ----------
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium (a Playwright `Browser`) for the whole run."""
+    """A headless Chromium (a Playwright `Browser`) for the tests of one module. Not for the
+    whole run: while Playwright's sync API is open, pytest-asyncio cannot run a test's event
+    loop, so a module that uses it has no async tests, and it is closed before the next one."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import launch_browser
