@@ -340,3 +340,23 @@ def test_person_sending_too_fast_is_asked_to_wait_and_keeps_what_they_typed(
         assert "wait a few seconds" in status.inner_text()
         assert visit.page.input_value("#answer") == "my knee hurts on stairs"
         visit.page.context.close()
+
+
+def test_embedded_chat_box_fits_a_320_pixel_wide_phone(
+    browser: Any, chat_server: WebServer, practice_site: PracticeSite
+) -> None:
+    page = new_page(browser, viewport={"width": 320, "height": 640})
+    visit = watch(page)
+    page.goto(practice_site.url)
+    page.get_by_role("button", name="Start the knee pain check").click()
+    page.frame_locator("iframe").locator(".choices button[data-choice='begin']").wait_for()
+    visit.chat = page.frame(url=lambda url: url.startswith(chat_server.url + "/chat"))
+    for choice in TO_PAIN_QUESTIONS[:3]:
+        visit.press(choice)
+    box = page.locator("iframe").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320
+    assert page.evaluate("document.documentElement.scrollWidth <= 320")
+    assert visit.no_horizontal_scroll()  # inside the chat box too
+    save_screenshot(page, "chat-embedded-320px")
+    assert visit.errors == []
+    page.context.close()
