@@ -36,7 +36,9 @@ class PracticeSite:
     bot_url: str = ""
     server: http.server.ThreadingHTTPServer | None = field(default=None, repr=False)
 
-    def page(self) -> bytes:
+    def page(self, inline: bool = False) -> bytes:
+        """The article; `inline`: the chat shown open in a box at its end (`data-target`)."""
+        target = "<div id='knee-chat'></div>" if inline else ""
         return (
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -44,9 +46,10 @@ class PracticeSite:
             "<h1>Knee Pain Is Not Because Of Your Knee</h1>"
             "<p>Chronic knee pain is usually driven from elsewhere: the foot and ankle, the hip,"
             " and how you move.</p>"
-            "<p>Need help figuring out where to start with your knee pain?</p></main>"
+            f"<p>Need help figuring out where to start with your knee pain?</p>{target}</main>"
             f"<script src='{self.bot_url}/chat/embed.js' async "
-            "data-label='Start the knee pain check' data-title='Knee pain check'></script>"
+            "data-label='Start the knee pain check' data-title='Knee pain check'"
+            f"{' data-target=#knee-chat' if inline else ''}></script>"
             "</body></html>"
         ).encode()
 
@@ -58,7 +61,7 @@ def practice_site() -> Iterator[PracticeSite]:
 
     class Article(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = site.page()
+            body = site.page(inline=self.path == "/inline")
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -177,6 +180,8 @@ def test_whole_screening_in_the_embedded_chat_box_by_clicking(
     frame = page.frame_locator("iframe[title='Knee pain check']")
     frame.locator(".choices button[data-choice='begin']").wait_for()
     visit.chat = page.frame(url=lambda url: url.startswith(chat_server.url + "/chat"))
+    visit.chat.wait_for_function(  # opening it moved focus into it, onto the first answer
+        "document.activeElement && document.activeElement.dataset.choice === 'begin'")
     for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):
         visit.press(choice)
         if choice == "everyday":  # a pick-several question, one picked: the README's picture
@@ -358,5 +363,23 @@ def test_embedded_chat_box_fits_a_320_pixel_wide_phone(
     assert page.evaluate("document.documentElement.scrollWidth <= 320")
     assert visit.no_horizontal_scroll()  # inside the chat box too
     save_screenshot(page, "chat-embedded-320px")
+    assert visit.errors == []
+    page.context.close()
+
+
+def test_chat_shown_inline_in_the_article_leaves_focus_alone_until_used(
+    browser: Any, chat_server: WebServer, practice_site: PracticeSite
+) -> None:
+    page = new_page(browser)
+    visit = watch(page)
+    page.goto(practice_site.url + "/inline")
+    frame = page.frame_locator("#knee-chat iframe[title='Knee pain check']")
+    frame.locator(".choices button[data-choice='begin']").wait_for()
+    visit.chat = page.frame(url=lambda url: url.startswith(chat_server.url + "/chat"))
+    assert page.evaluate("document.activeElement === document.body")  # reading, not chatting
+    assert not page.get_by_role("button", name="Start the knee pain check").count()
+    visit.press("begin")
+    assert visit.chat.evaluate("document.activeElement.dataset.choice") == "me"
+    left_only_to(visit, chat_server.url, practice_site.url)
     assert visit.errors == []
     page.context.close()
