@@ -5,6 +5,7 @@ numbers against `stats`; every message and every state of every flow; the staff 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -13,6 +14,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from unittest import mock
@@ -27,6 +30,9 @@ from bot.admin.accounts import (
     MAX_PASSWORD,
     MIN_PASSWORD,
     AccountError,
+    Limits,
+    Outcome,
+    SignIn,
     check_password,
     hash_password,
     staff_email,
@@ -592,3 +598,26 @@ def test_staff_add_takes_a_password_of_exactly_the_minimum_length(tmp_path):
     result = bot_cli(tmp_path, "staff", "add", "x@example.org", "--password-stdin",
                      stdin="p" * MIN_PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("attempts, most", [(1, 1), (2, 2), (3, 2), (6, 2)])
+async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
+    """A check takes tens of megabytes: a flood of sign-ins waits its turn."""
+    running, seen = [0], [0]
+    lock = threading.Lock()
+
+    def slow_check(password_hash: str, password: str) -> bool:
+        with lock:
+            running[0] += 1
+            seen[0] = max(seen[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return False
+
+    sign_in_rules = SignIn(engine.store, Limits(100, 100, 60.0))
+    with mock.patch.object(accounts_module, "_verifies", slow_check):
+        outcomes = await asyncio.gather(*(
+            sign_in_rules.attempt(f"x{n}@example.org", "guess-guess-guess", "127.0.0.1", NOW)
+            for n in range(attempts)))
+    assert seen[0] == most and set(outcomes) == {Outcome.REFUSED}

@@ -18,6 +18,7 @@ from bot.store.base import ConversationStore
 
 MIN_PASSWORD = 12  # characters; NIST SP 800-63B asks for at least 8, we ask a little more
 MAX_PASSWORD = 1024  # characters; more is refused rather than hashed (a cheap denial of service)
+CHECKS_AT_ONCE = 2  # password checks running at the same time, at most
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -95,6 +96,9 @@ class SignIn:
 
     def __init__(self, store: ConversationStore, limits: Limits) -> None:
         self.store, self.limits = store, limits
+        # A check takes ~64 MiB and tens of milliseconds: a flood of sign-ins waits its turn
+        # rather than taking the host's memory.
+        self._checking = asyncio.Semaphore(CHECKS_AT_ONCE)
 
     async def attempt(self, email: str, password: str, address: str, now: float) -> Outcome:
         """Try to sign in at `now`; an unknown email is refused exactly like a wrong password."""
@@ -105,7 +109,8 @@ class SignIn:
             return Outcome.LOCKED
         stored = await self.store.staff_password_hash(email) if email else None
         password = password[:MAX_PASSWORD + 1]  # never hash megabytes; too long fails anyway
-        right = await asyncio.to_thread(_verifies, stored or _stand_in_hash(), password)
+        async with self._checking:
+            right = await asyncio.to_thread(_verifies, stored or _stand_in_hash(), password)
         if right and stored is not None and len(password) <= MAX_PASSWORD:
             await self.store.clear_sign_in_failures(account)
             if _HASHER.check_needs_rehash(stored):  # made with older parameters
