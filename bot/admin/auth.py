@@ -86,6 +86,14 @@ def set_cookie(response: web.StreamResponse, request: web.Request, name: str, va
                         samesite="Strict", secure=is_secure(request, request.app[DASHBOARD]))
 
 
+def clear_cookie(response: web.StreamResponse, request: web.Request, name: str,
+                 path: str = PREFIX) -> None:
+    """Expire a cookie with the same attributes it was set with (a browser keeps a Secure one
+    that a plain deletion does not match)."""
+    response.del_cookie(name, path=path, httponly=True, samesite="Strict",
+                        secure=is_secure(request, request.app[DASHBOARD]))
+
+
 async def signed_in(request: web.Request) -> Staff | None:
     """The staff member whose session cookie this request carries, if it is still valid."""
     token = request.cookies.get(SESSION_COOKIE, "")

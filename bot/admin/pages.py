@@ -16,6 +16,7 @@ from bot.admin.auth import (
     SESSION_COOKIE,
     STAFF,
     Staff,
+    clear_cookie,
     new_token,
     same,
     set_cookie,
@@ -91,7 +92,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     log.info("dashboard: a staff member signed in")
     response = web.Response(status=303, headers={"Location": LEADS_PATH})
     set_cookie(response, request, SESSION_COOKIE, token, lifetime)
-    response.del_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
+    clear_cookie(response, request, LOGIN_COOKIE, path=LOGIN_PATH)
     return response
 
 
@@ -99,7 +100,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """End the session here and on the server."""
     await request.app[DASHBOARD].engine.store.end_staff_session(_staff(request).token_hash)
     response = web.Response(status=303, headers={"Location": LOGIN_PATH})
-    response.del_cookie(SESSION_COOKIE, path=PREFIX)
+    clear_cookie(response, request, SESSION_COOKIE)
     return response
 
 
