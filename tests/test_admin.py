@@ -621,3 +621,24 @@ async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
             sign_in_rules.attempt(f"x{n}@example.org", "guess-guess-guess", "127.0.0.1", NOW)
             for n in range(attempts)))
     assert seen[0] == most and set(outcomes) == {Outcome.REFUSED}
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(engine, trusted):
+    await add_staff(engine)
+    web_chat = engine.settings.web_chat.model_copy(update={"trust_forwarded_for": trusted})
+    async with dashboard_on(engine, admin_max_failures=100, admin_max_failures_per_address=2,
+                            web_chat=web_chat) as (client, _, _):
+        async def attempt(forwarded: str, password: str = "guessing-passwords") -> int:
+            token = await login_form(client)
+            response = await client.post(
+                "/admin/login", allow_redirects=False, headers={"X-Forwarded-For": forwarded},
+                data={"csrf": token, "email": EMAIL, "password": password})
+            client.session.cookie_jar.clear()
+            return response.status
+
+        assert await attempt("203.0.113.1") == 401
+        assert await attempt("198.51.100.9, 203.0.113.1") == 429  # the proxy's entry is last
+        # Another person behind the proxy: their own count when the proxy is trusted; when it
+        # is not, the header is ignored and everyone shares the proxy's address.
+        assert await attempt("203.0.113.2", PASSWORD) == (303 if trusted else 429)

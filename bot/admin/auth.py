@@ -79,6 +79,17 @@ def from_this_machine(request: web.Request) -> bool:
         return False
 
 
+def client_address(request: web.Request, dashboard: Dashboard) -> str:
+    """Whose failed sign-ins to count: the connecting address, or behind a reverse proxy that
+    the operator trusts (BOT_WEB_CHAT__TRUST_FORWARDED_FOR, as the web chat's limits do) the
+    last X-Forwarded-For entry, the one that proxy added."""
+    if dashboard.settings.web_chat.trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.remote or "unknown"
+
+
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str,
                max_age: int, path: str = PREFIX) -> None:
     """A cookie only this site's dashboard pages get, out of reach of scripts."""

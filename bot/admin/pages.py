@@ -17,6 +17,7 @@ from bot.admin.auth import (
     STAFF,
     Staff,
     clear_cookie,
+    client_address,
     new_token,
     same,
     set_cookie,
@@ -76,7 +77,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", ""))[:MAX_EMAIL]
     password = str(form.get("password", ""))
     now = dashboard.clock()
-    outcome = await dashboard.sign_in.attempt(email, password, request.remote or "", now)
+    address = client_address(request, dashboard)
+    outcome = await dashboard.sign_in.attempt(email, password, address, now)
     if outcome is not Outcome.SIGNED_IN:
         log.warning("dashboard: a sign-in was %s", outcome.value)
         minutes = round(dashboard.settings.admin_lockout_minutes)
