@@ -20,7 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from bot.store.sqlite import SQLiteStore
-from tests.browser import WebServer, launch_browser, new_page, save_screenshot
+from tests.browser import WebServer, new_page, save_screenshot
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
 EMAIL = "pat@example.org"
@@ -32,19 +32,6 @@ TURN_TIMEOUT = 10_000  # ms
 EARLIER = ((21, 15, 2, 9, 5, 4), (18, 12, 1, 7, 4, 3), (15, 9, 2, 5, 2, 2), (9, 6, 1, 3, 1, 1))
 PAGES = ("/admin/leads", "/admin/funnel", "/admin/flows", "/admin/flows/knee",
          "/admin/messages")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium for this module only. Playwright's sync API keeps its event loop set as
-    the running one while it is open, and pytest-asyncio cannot run an async test then: closed
-    at the end of this module, the async tests of the modules after it run as usual."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
