@@ -223,6 +223,7 @@ async def test_an_account_locks_after_the_limit_of_failures_in_a_row(engine, fai
             assert right.status == 303  # below the limit: the right password still works
             return
         assert right.status == 429 and "paused for 10 minutes" in await right.text()
+        assert right.headers["Retry-After"] == "600"
         assert SESSION_COOKIE not in right.cookies
         clock.now = NOW + 600 - 1  # a second before the lock-out ends
         assert (await sign_in(client)).status == 429

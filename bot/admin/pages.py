@@ -84,8 +84,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         minutes = round(dashboard.settings.admin_lockout_minutes)
         error = REFUSED if outcome is Outcome.REFUSED else LOCKED.format(minutes=minutes)
         status = 401 if outcome is Outcome.REFUSED else 429
-        return dashboard.page("login.html", status=status, csrf=expected, error=error,
+        page = dashboard.page("login.html", status=status, csrf=expected, error=error,
                               email=email)
+        if outcome is Outcome.LOCKED:  # at most this long: the pause runs from the last failure
+            page.headers["Retry-After"] = str(round(dashboard.settings.admin_lockout_minutes * 60))
+        return page
     token, csrf = new_token(), new_token()
     lifetime = int(dashboard.settings.admin_session_hours * 3600)
     email = email.strip().lower()
