@@ -1,5 +1,5 @@
-"""`python -m bot ...`: chat, say, check, graph, test-dialogs, leads, mydata, audit, and the
-platform runners."""
+"""`python -m bot ...`: chat, say, check, graph, test-dialogs, leads, mydata, audit, staff,
+and the platform runners."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import asyncio
 import getpass
 import logging
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from bot.app import build_engine
 from bot.channels.console import CHANNEL as CONSOLE
@@ -19,6 +23,8 @@ from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
 from bot.settings import Settings, SettingsError, load_settings
+from bot.store import open_store
+from bot.store.base import ConversationStore
 from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
 
 # The runners, `check`, `graph` and `test-dialogs` import what they need when they run: a
@@ -28,6 +34,7 @@ log = logging.getLogger("bot")
 # bot token): warnings only, at any verbosity. `transitions` is quieted where flows are built.
 QUIET_LIBRARIES = ("httpx", "httpcore")
 INVALID = "Settings are not valid: "
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,14 +125,28 @@ def _parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="delete data older than BOT_RETENTION_DAYS")
     purge.set_defaults(run=_purge)
 
+    staff = commands.add_parser("staff", help="staff accounts of the dashboard (/admin)")
+    staff_commands = staff.add_subparsers(required=True, metavar="ACTION")
+    staff_add = staff_commands.add_parser("add", help="add a staff account (asks the password)")
+    staff_add.add_argument("email")
+    staff_add.add_argument("--password-stdin", action="store_true",
+                           help="read the password from the first line of standard input")
+    staff_add.set_defaults(run=_staff_add)
+    staff_remove = staff_commands.add_parser("remove", help="remove a staff account")
+    staff_remove.add_argument("email")
+    staff_remove.set_defaults(run=_staff_remove)
+    staff_list = staff_commands.add_parser("list", help="list the staff accounts")
+    staff_list.set_defaults(run=_staff_list)
+
     run = commands.add_parser(
         "run", help="run every configured channel, the web server and the daily purge"
     )
     run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
     run.set_defaults(run=_run, only=None)
 
-    web = commands.add_parser("web", help="run only the web server (health, link redirects)")
-    web.set_defaults(run=_run, only=(), webhook=False)
+    web = commands.add_parser("web", help="run only the web server (the web chat, health, "
+                              "link redirects)")
+    web.set_defaults(run=_run, only=("web",), webhook=False)
 
     telegram = commands.add_parser("telegram", help="run only Telegram (BOT_TELEGRAM_TOKEN)")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
@@ -258,3 +279,62 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     deleted = asyncio.run(engine.purge_expired())
     print(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
     return 0
+
+
+def _staff_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a dashboard account; the password is asked twice, or read from standard input."""
+    from bot.admin.accounts import AccountError, check_password, hash_password, staff_email
+
+    try:
+        email = staff_email(args.email)
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = getpass.getpass(f"Password for {email}: ")
+            if getpass.getpass("The same password again: ") != password:
+                raise AccountError("the two passwords differ")
+        check_password(password)
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    password_hash = hash_password(password)
+    added = asyncio.run(_on_store(settings, lambda store: store.add_staff(
+        email, password_hash, time.time())))
+    if not added:
+        print(f"error: a staff account for {email} exists already", file=sys.stderr)
+        return 1
+    print(f"Staff account added: {email}. Sign in at {_dashboard_url(settings)}")
+    return 0
+
+
+def _staff_remove(args: argparse.Namespace, settings: Settings) -> int:
+    email = args.email.strip().lower()
+    if not asyncio.run(_on_store(settings, lambda store: store.remove_staff(email))):
+        print(f"error: there is no staff account for {email}", file=sys.stderr)
+        return 1
+    print(f"Staff account removed: {email} (signed out everywhere)")
+    return 0
+
+
+def _staff_list(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = asyncio.run(_on_store(settings, lambda store: store.staff_accounts()))
+    if not accounts:
+        print("no staff accounts yet; add one with: python -m bot staff add EMAIL")
+    for email, created in accounts:
+        print(f"{email}  added {datetime.fromtimestamp(created, UTC):%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+async def _on_store(settings: Settings, act: Callable[[ConversationStore], Awaitable[T]]) -> T:
+    """Run one call on the settings' store (no flows or templates loaded), then close it."""
+    store = open_store(settings)
+    try:
+        await store.open()
+        return await act(store)
+    finally:
+        await store.close()
+
+
+def _dashboard_url(settings: Settings) -> str:
+    base = settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
+    return f"{base.rstrip('/')}/admin/login"

@@ -1,7 +1,8 @@
 """`python -m bot run`: one process runs every configured channel, the web server, the
 follow-up timer and the daily retention purge, and shuts them all down cleanly on SIGTERM or SIGINT.
 
-A channel runs when its settings are present (a token); the web server always runs. Staff
+A platform channel runs when its settings are present (a token); the web chat runs unless it
+is turned off; the web server always runs. Staff
 places and outboxes are wired once, here: each running channel is the outbox for its people
 and for its staff place; every staff notice is saved with its turn for every staff place
 configured, and sent by whichever process runs that place.
@@ -34,11 +35,16 @@ from bot.settings import Settings
 class ChannelEntry:
     """Where a channel's class lives ("package:Class"), and the setting (its token) without
     which it does not run. A channel's package, and its platform's library, is imported only
-    when that setting is present: a Telegram-only process never loads discord.py."""
+    when that setting is present: a Telegram-only process never loads discord.py. A channel
+    that needs no token (the web chat) has none, and runs when its class's `configured` says
+    so (on unless turned off)."""
 
     where: str
-    token_setting: str
-    staff_setting: str  # where its staff place is (a chat or channel id), if the practice has one
+    token_setting: str = ""
+    staff_setting: str = ""  # where its staff place is (a chat or channel id), if it has one
+    # Its people collect waiting messages when they next come (the web chat's browsers): no
+    # outbox is registered for it, and no check-in is offered there (nothing could reach them).
+    polled: bool = False
 
     def load(self) -> Any:
         """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py)."""
@@ -47,12 +53,15 @@ class ChannelEntry:
 
     def has_staff_place(self, settings: Settings) -> bool:
         """True when the practice set a staff place on this platform (and its token)."""
+        if not self.token_setting or not self.staff_setting:
+            return False
         has_token = getattr(settings, self.token_setting) is not None
         return has_token and getattr(settings, self.staff_setting) is not None
 
     def configured(self, settings: Settings) -> bool:
-        """True when its token is set, as the channel's own `configured` reads it."""
-        if getattr(settings, self.token_setting) is None:
+        """True when its token is set (if it needs one), as the channel's own `configured`
+        reads it."""
+        if self.token_setting and getattr(settings, self.token_setting) is None:
             return False  # not set: not even imported
         return bool(self.load().configured(settings))
 
@@ -62,6 +71,8 @@ CHANNELS = {
                              "staff_telegram_chat_id"),
     "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token",
                             "staff_discord_channel_id"),
+    # On unless BOT_WEB_CHAT__ENABLED=false; its browsers collect what waits for them.
+    "web": ChannelEntry("bot.channels.web:WebChannel", polled=True),
 }
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -86,6 +97,8 @@ class Runner:
             if (only is None or name in only) and entry.configured(settings)
         ]
         self.engine.delivered_channels.update(CHANNELS)  # some process delivers each
+        self.engine.pull_channels.update(name for name, entry in CHANNELS.items()
+                                         if entry.polled)
         self.engine.staff_places.update(  # configured anywhere: a process running it posts
             name for name, entry in CHANNELS.items() if entry.has_staff_place(settings))
         self.app = create_app(self.engine)
@@ -109,7 +122,8 @@ class Runner:
             if getattr(channel, "replies_by_outbox", False):
                 self.engine.queued_channels.add(channel.name)
             await channel.start()
-            self.engine.outboxes[channel.name] = channel
+            if not CHANNELS[channel.name].polled:  # the web chat's browsers collect theirs
+                self.engine.outboxes[channel.name] = channel
             place = channel.staff_place()
             if place is not None:  # notices for it, from any process, are sent from here
                 self.engine.outboxes[STAFF_PREFIX + channel.name] = place
@@ -173,6 +187,8 @@ async def serve_until_stopped(runner: Runner) -> int:
 def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:
     """The process entry point for `run`, `telegram`, `discord` and `web`."""
     for name, entry in CHANNELS.items():
+        if not entry.token_setting:  # turned off: the server runs without it (and says so)
+            continue
         if only is not None and name in only and not entry.configured(settings):
             print(f"error: BOT_{entry.token_setting.upper()} is not set, so {name} cannot run;"
                   f" see docs/{name}.md", file=sys.stderr)

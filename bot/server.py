@@ -1,7 +1,7 @@
 """The bot's one web server: every HTTP route mounts on this aiohttp app.
 
 Health, the click-counting `/go/<link>` redirect, and whatever the channels add with their
-`mount(app)` (the Telegram webhook; later the web chat and booking webhooks).
+`mount(app)` (the Telegram webhook; the web chat's page, assets and API under `/chat`).
 
 It is built to face the internet: a connection must send its request headers within
 `HEADER_TIMEOUT` and its body within `BODY_TIMEOUT`, idle connections close after
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bot.admin import add_admin
 from bot.engine.engine import Engine
 from bot.handoff.booking_webhooks import add_booking_webhooks
 from bot.handoff.redirect import add_redirects
@@ -47,6 +48,7 @@ def create_app(engine: Engine) -> web.Application:
     app.router.add_get("/readyz", readyz)
     add_redirects(app, engine)
     add_booking_webhooks(app, engine)
+    add_admin(app, engine, engine.settings)  # the practice's dashboard at /admin
     return app
 
 

@@ -18,10 +18,18 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -262,6 +270,44 @@ class Practice(BaseSettings):
         ]
 
 
+def _origins(value: object) -> tuple[str, ...]:
+    """Web origins (`https://www.your-practice.com`), from a list or one comma- or
+    space-separated string (an environment variable), each as scheme://host[:port]."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of origins such as https://www.your-practice.com")
+    origins = []
+    for item in items:
+        parts = urlsplit(_http_url(str(item).strip()))
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ValueError(f"{item!r} must be an origin only: scheme://host[:port], no path")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))
+
+
+Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]
+
+
+class WebChat(BaseSettings):
+    """The chat box on the practice's web pages (`/chat`, `/chat/embed.js`; docs/web.md)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # The practice's sites that embed the chat box with its <script> tag: they may show it in
+    # their pages (CSP frame-ancestors) and call its API (CORS). The bot's own origin always can.
+    allowed_origins: Origins = ()
+    # Messages one browser may send at once, and how many more it may send per minute after.
+    session_burst: int = Field(default=30, ge=1, le=10_000)
+    session_per_minute: float = Field(default=60.0, gt=0, le=60_000)
+    # The same for one IP address (many people may share one, behind a clinic's router).
+    address_burst: int = Field(default=300, ge=1, le=100_000)
+    address_per_minute: float = Field(default=600.0, gt=0, le=600_000)
+    # Behind a reverse proxy: take the address from the last X-Forwarded-For entry (the one
+    # the proxy added). Never set it when people reach the bot directly: they could pick any.
+    trust_forwarded_for: bool = False
+
+
 class Settings(BaseSettings):
     """All settings; environment variables use the BOT_ prefix (nested with `__`).
 
@@ -310,9 +356,17 @@ class Settings(BaseSettings):
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
     link_secret: SecretStr | None = None
+    # The web chat (`/chat`, docs/web.md): on unless turned off (BOT_WEB_CHAT__ENABLED=false)
+    web_chat: WebChat = Field(default_factory=WebChat)
     # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
     # unset: the booking webhook routes refuse everything.
     booking_webhook_secret: SecretStr | None = None
+    # The practice's dashboard (/admin, docs/dashboard.md): how long a sign-in lasts, and how
+    # many failed sign-ins in a row lock an account (or an address) out, and for how long.
+    admin_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    admin_max_failures: int = Field(default=5, ge=1, le=100)
+    admin_max_failures_per_address: int = Field(default=20, ge=1, le=1000)
+    admin_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.admin.leads import lead_rows, leads_csv
 from bot.app import build_engine
 from bot.core import records
 from bot.core.effects import Address, StaffNotice
@@ -191,6 +192,7 @@ async def test_something_else_typed_at_the_offer_is_handled_as_usual(world: Worl
 @pytest.mark.parametrize(("reason", "words"), [
     ("no_screening", "once you've done it"), ("red_flag", "next step is a doctor"),
     ("doctor_first", "next step is a doctor"), ("channel", "can't send you a message"),
+    ("collected", "can't send you a message"),
 ])
 async def test_no_check_in_is_offered_where_it_should_not_be(world: World, reason, words):
     person = world.person
@@ -210,6 +212,9 @@ async def test_no_check_in_is_offered_where_it_should_not_be(world: World, reaso
     elif reason == "channel":
         await screen(person)
         world.engine.delivered_channels.discard("test")  # a console: nothing can come later
+    elif reason == "collected":
+        await screen(person)
+        world.engine.pull_channels.add("test")  # the web chat: only what they come back for
     await person.send("remind me")
     assert words in person.text
     assert await world.followups() == []
@@ -550,6 +555,10 @@ async def test_the_check_in_result_is_kept_shown_to_staff_and_on_the_lead(world:
     header, row = export_leads(await store.leads(), "csv",
                                await store.latest_progress()).splitlines()
     assert header.endswith(",progress") and row.endswith(",pain 6 -> 3; hip_squat: better")
+    rows = lead_rows(await store.leads(), await store.booking_events(),
+                     await store.latest_progress())
+    assert rows[0].progress_words == "pain 6 -> 3; hip_squat: better"  # the dashboard's
+    assert ",pain 6 -> 3; hip_squat: better," in leads_csv(rows)
 
 
 async def test_a_check_in_without_a_pain_score_then_says_there_is_nothing_to_compare(

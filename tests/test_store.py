@@ -617,3 +617,59 @@ async def test_a_held_message_is_no_other_senders_until_released_or_its_hold_end
     await store.release(held)
     assert (await store.next_for(ALEX, NOW + 1)).id == held
     assert await store.claim(held, NOW + 1, 30.0)
+
+
+# -- the practice's dashboard: staff accounts, sessions, failed sign-ins ------------------------
+
+
+async def test_a_staff_account_is_added_once_listed_and_removed_with_its_sessions(store):
+    assert await store.add_staff("pat@example.org", "hash-1", NOW)
+    assert not await store.add_staff("pat@example.org", "hash-2", NOW + 1)  # no overwrite
+    assert await store.staff_password_hash("pat@example.org") == "hash-1"
+    assert await store.staff_password_hash("nobody@example.org") is None
+    await store.add_staff("ann@example.org", "hash-3", NOW + 2)
+    assert await store.staff_accounts() == [("ann@example.org", NOW + 2),
+                                            ("pat@example.org", NOW)]
+    await store.start_staff_session("token-hash", "pat@example.org", "csrf", NOW, NOW + 60)
+    assert await store.staff_session("token-hash", NOW + 1) == ("pat@example.org", "csrf")
+    assert await store.remove_staff("pat@example.org")
+    assert not await store.remove_staff("pat@example.org")
+    assert await store.staff_session("token-hash", NOW + 1) is None
+    assert await store.staff_accounts() == [("ann@example.org", NOW + 2)]
+
+
+async def test_a_staff_session_lasts_until_it_expires_or_is_ended(database, store):
+    await store.add_staff("pat@example.org", "hash", NOW)
+    await store.start_staff_session("a", "pat@example.org", "csrf-a", NOW, NOW + 60)
+    assert await store.staff_session("a", NOW + 59.9) == ("pat@example.org", "csrf-a")
+    assert await store.staff_session("a", NOW + 60) is None  # expired at its expiry
+    assert await store.staff_session("unknown", NOW) is None
+    # A new sign-in drops the sessions already expired.
+    await store.start_staff_session("b", "pat@example.org", "csrf-b", NOW + 61, NOW + 120)
+    assert database.query("SELECT token_hash FROM staff_sessions") == [("b",)]
+    await store.end_staff_session("b")
+    assert await store.staff_session("b", NOW + 62) is None
+
+
+async def test_failed_sign_ins_count_in_a_row_and_start_again_when_old(store):
+    assert await store.sign_in_failures("account:x") == (0, 0.0)
+    assert await store.count_sign_in_failure("account:x", NOW, NOW - 900) == 1
+    assert await store.count_sign_in_failure("account:x", NOW + 1, NOW - 899) == 2
+    assert await store.count_sign_in_failure("address:y", NOW + 1, NOW - 899) == 1
+    assert await store.sign_in_failures("account:x") == (2, NOW + 1)
+    # The last failure is older than the window: the count starts again.
+    assert await store.count_sign_in_failure("account:x", NOW + 2000, NOW + 1.5) == 1
+    await store.clear_sign_in_failures("account:x")
+    assert await store.sign_in_failures("account:x") == (0, 0.0)
+    assert await store.sign_in_failures("address:y") == (1, NOW + 1)
+
+
+async def test_booking_events_list_booked_cancelled_and_rescheduled_calls(store):
+    await store.record("started", "web", "a", "knee", at=NOW)
+    await store.record("booked", "web", "a", "knee", "calendly", at=NOW + 1)
+    await store.record("booking_cancelled", "web", "a", "knee", "calendly", at=NOW + 2)
+    await store.record("booked", "telegram", "b", "knee", "cal.com", at=NOW + 3)
+    assert await store.booking_events() == [
+        ("web", "a", "booked", NOW + 1), ("web", "a", "booking_cancelled", NOW + 2),
+        ("telegram", "b", "booked", NOW + 3),
+    ]

@@ -121,6 +121,7 @@ class Engine:
         self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
         self.queued_channels: set[str] = set()  # channels whose replies go by the outbox
         self.delivered_channels: set[str] = set()  # channels some process runs an outbox for
+        self.pull_channels: set[str] = set()  # of those, where people collect them (the web)
         self.staff_places: set[str] = set()  # staff places configured (names of their channels)
         self.reminders = Reminders(self)
         self.followups = FollowupTimer(self._due_followups, self.reminders.fire,
@@ -256,7 +257,11 @@ class Engine:
 
     async def _due_followups(self, now: float, limit: int) -> list[Any]:
         """Pending follow-ups due now, on channels some process delivers to."""
-        return await self.store.due_followups(sorted(self.delivered_channels), now, limit)
+        return await self.store.due_followups(self.followup_channels(), now, limit)
+
+    def followup_channels(self) -> list[str]:
+        """Channels a check-in can reach: some process sends there unasked."""
+        return sorted(self.delivered_channels - self.pull_channels)
 
     def notice(self, template: str, channel: str = "", **extra: Any) -> str:
         """Light-markup text of a template outside any conversation (channel notices)."""

@@ -138,7 +138,7 @@ class Reminders:
     async def _cannot_remind(self, store: ConversationStore, conv: Conversation) -> str:
         """Why no follow-up can be offered now ("" when one can): this chat cannot be reached
         later, no screening result to follow, a red flag (a doctor first), or the cap."""
-        if conv.channel not in self.engine.delivered_channels:
+        if conv.channel not in self.engine.followup_channels():
             return "channel"
         outcome = conv.last_outcome or {}
         if not outcome:

@@ -80,7 +80,7 @@ def funnel_table(rows: list[StatRow], by_day: bool = False) -> str:
     for row in rows:
         key = (row.day, row.channel, row.flow) if by_day else (row.channel, row.flow)
         for column, kind, detail in FUNNEL_COLUMNS:
-            if row.kind == kind and _detail_matches(row.detail, detail):
+            if row.kind == kind and detail_matches(row.detail, detail):
                 totals[key][column] += row.count
     counts = tuple(column for column, _, _ in FUNNEL_COLUMNS)
     head = (("day",) if by_day else ()) + ("channel", "flow") + counts
@@ -97,7 +97,7 @@ def funnel_table(rows: list[StatRow], by_day: bool = False) -> str:
     )
 
 
-def _detail_matches(detail: str, wanted: str | None) -> bool:
+def detail_matches(detail: str, wanted: str | None) -> bool:
     if wanted is None:
         return True
     if wanted == "*other":

@@ -177,6 +177,47 @@ class ConversationStore(Protocol):
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
         """Sending failed: free it, to be tried again from `at`."""
 
+    async def booking_events(self) -> list[tuple[str, str, str, float]]:
+        """Every booked, cancelled and rescheduled call: (channel, user_id, kind, at)."""
+
+    # -- the practice's dashboard (bot/admin) ---------------------------------------------------
+
+    async def add_staff(self, email: str, password_hash: str, at: float) -> bool:
+        """Create a staff account; False when one with this email exists."""
+
+    async def staff_password_hash(self, email: str) -> str | None:
+        """A staff account's password hash, or None when there is no such account."""
+
+    async def set_staff_password_hash(self, email: str, password_hash: str) -> None:
+        """Replace a staff account's password hash."""
+
+    async def remove_staff(self, email: str) -> bool:
+        """Delete a staff account and its sessions; False when there was none."""
+
+    async def staff_accounts(self) -> list[tuple[str, float]]:
+        """Every staff account: (email, created at)."""
+
+    async def start_staff_session(
+        self, token_hash: str, email: str, csrf: str, at: float, expires_at: float
+    ) -> None:
+        """Keep a signed-in session by the hash of its token (expired ones are dropped)."""
+
+    async def staff_session(self, token_hash: str, now: float) -> tuple[str, str] | None:
+        """(email, CSRF token) of a session valid at `now` whose account still exists."""
+
+    async def end_staff_session(self, token_hash: str) -> None:
+        """Sign a session out."""
+
+    async def count_sign_in_failure(self, key: str, at: float, forget_before: float) -> int:
+        """Count a failed sign-in for a key; the failures in a row now (a run whose last
+        failure is older than `forget_before` starts again)."""
+
+    async def sign_in_failures(self, key: str) -> tuple[int, float]:
+        """(failures in a row, last failure's time) of a key; (0, 0.0) for none."""
+
+    async def clear_sign_in_failures(self, key: str) -> None:
+        """Forget a key's failed sign-ins."""
+
     async def purge(self, older_than: float) -> dict[str, int]:
         """Delete what is older than the retention window."""
 

@@ -145,6 +145,29 @@ SQLITE: list[str] = [
     CREATE INDEX followups_due ON followups (status, due_at);
     CREATE INDEX followups_by_person ON followups (channel, user_id);
     """,
+    """
+    -- The practice's dashboard (/admin): staff accounts (an argon2 hash, never a password),
+    -- their sessions (a hash of the cookie's token, never the token) and failed sign-ins
+    -- counted per account and per address (keyed by a hash, never the address typed).
+    CREATE TABLE staff (
+        email         TEXT NOT NULL PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE staff_sessions (
+        token_hash TEXT NOT NULL PRIMARY KEY,
+        email      TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+        csrf       TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX staff_sessions_by_email ON staff_sessions (email);
+    CREATE TABLE sign_in_failures (
+        key      TEXT NOT NULL PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at  REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # Columns added to version-1 tables before versions were numbered, for databases made then.
@@ -279,5 +302,25 @@ POSTGRES: list[str] = [
     );
     CREATE INDEX followups_due ON followups (status, due_at);
     CREATE INDEX followups_by_person ON followups (channel, user_id);
+    """,
+    """
+    CREATE TABLE staff (
+        email         TEXT NOT NULL PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE staff_sessions (
+        token_hash TEXT NOT NULL PRIMARY KEY,
+        email      TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+        csrf       TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX staff_sessions_by_email ON staff_sessions (email);
+    CREATE TABLE sign_in_failures (
+        key      TEXT NOT NULL PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at  DOUBLE PRECISION NOT NULL
+    );
     """,
 ]

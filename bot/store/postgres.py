@@ -110,6 +110,16 @@ class PostgresStore(_Session):
         async with self._session() as session:
             return await session.purge(older_than)
 
+    async def remove_staff(self, email: str) -> bool:
+        async with self._session() as session:
+            return await session.remove_staff(email)
+
+    async def start_staff_session(
+        self, token_hash: str, email: str, csrf: str, at: float, expires_at: float
+    ) -> None:
+        async with self._session() as session:
+            await session.start_staff_session(token_hash, email, csrf, at, expires_at)
+
     async def close(self) -> None:
         await self.pool.close()
 

@@ -18,6 +18,9 @@ from bot.core.conversation import Conversation
 from bot.core.effects import STAFF_PREFIX, Address, Outgoing, StaffNotice, about
 from bot.core.events import Message
 from bot.core.records import (
+    BOOKED,
+    BOOKING_CANCELLED,
+    BOOKING_RESCHEDULED,
     CANCELLED,
     PENDING,
     Consent,
@@ -449,6 +452,91 @@ class Queries:
             (at, reason[:200], outgoing_id),
         )
 
+    # -- the practice's dashboard: staff accounts, sessions, failed sign-ins ---------------------
+
+    async def add_staff(self, email: str, password_hash: str, at: float) -> bool:
+        """Create a staff account; False when one with this email exists."""
+        return await self._run(
+            "INSERT INTO staff (email, password_hash, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (email) DO NOTHING", (email, password_hash, at),
+        ) == 1
+
+    async def staff_password_hash(self, email: str) -> str | None:
+        """The stored password hash of a staff account, or None when there is no such account."""
+        row = await self._one("SELECT password_hash FROM staff WHERE email = ?", (email,))
+        return str(row[0]) if row else None
+
+    async def set_staff_password_hash(self, email: str, password_hash: str) -> None:
+        """Replace a staff account's hash (a rehash with stronger parameters)."""
+        await self._run("UPDATE staff SET password_hash = ? WHERE email = ?",
+                        (password_hash, email))
+
+    async def remove_staff(self, email: str) -> bool:
+        """Delete a staff account and its sessions; False when there was none."""
+        async with self._atomic():
+            await self._run("DELETE FROM staff_sessions WHERE email = ?", (email,))
+            return await self._run("DELETE FROM staff WHERE email = ?", (email,)) == 1
+
+    async def staff_accounts(self) -> list[tuple[str, float]]:
+        """Every staff account: (email, created at), by email."""
+        rows = await self._rows("SELECT email, created_at FROM staff ORDER BY email")
+        return [(str(row[0]), float(row[1])) for row in rows]
+
+    async def start_staff_session(
+        self, token_hash: str, email: str, csrf: str, at: float, expires_at: float
+    ) -> None:
+        """Keep a signed-in session (by the hash of its token); expired ones go at the same time."""
+        async with self._atomic():
+            await self._run("DELETE FROM staff_sessions WHERE expires_at <= ?", (at,))
+            await self._run(
+                "INSERT INTO staff_sessions (token_hash, email, csrf, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)", (token_hash, email, csrf, at, expires_at),
+            )
+
+    async def staff_session(self, token_hash: str, now: float) -> tuple[str, str] | None:
+        """(email, CSRF token) of a session still valid at `now` whose account exists."""
+        row = await self._one(
+            "SELECT s.email, s.csrf FROM staff_sessions AS s JOIN staff AS a ON a.email = s.email"
+            " WHERE s.token_hash = ? AND s.expires_at > ?", (token_hash, now),
+        )
+        return (str(row[0]), str(row[1])) if row else None
+
+    async def end_staff_session(self, token_hash: str) -> None:
+        """Sign a session out."""
+        await self._run("DELETE FROM staff_sessions WHERE token_hash = ?", (token_hash,))
+
+    async def count_sign_in_failure(self, key: str, at: float, forget_before: float) -> int:
+        """Count one failed sign-in for a key (an account or an address); how many in a row
+        now. A count whose last failure came before `forget_before` starts again at one."""
+        row = await self._one(
+            "INSERT INTO sign_in_failures (key, failures, last_at) VALUES (?, 1, ?)"
+            " ON CONFLICT (key) DO UPDATE SET failures = CASE"
+            " WHEN sign_in_failures.last_at < ? THEN 1 ELSE sign_in_failures.failures + 1 END,"
+            " last_at = excluded.last_at RETURNING failures",
+            (key, at, forget_before),
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def sign_in_failures(self, key: str) -> tuple[int, float]:
+        """(failures in a row, when the last was) for a key; (0, 0.0) when there are none."""
+        row = await self._one("SELECT failures, last_at FROM sign_in_failures WHERE key = ?",
+                              (key,))
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+    async def clear_sign_in_failures(self, key: str) -> None:
+        """Forget a key's failures (it signed in)."""
+        await self._run("DELETE FROM sign_in_failures WHERE key = ?", (key,))
+
+    async def booking_events(self) -> list[tuple[str, str, str, float]]:
+        """Every booked, cancelled and rescheduled call on record, oldest first:
+        (channel, user_id, kind, at)."""
+        rows = await self._rows(
+            "SELECT channel, user_id, kind, at FROM events WHERE kind IN (?, ?, ?) ORDER BY id",
+            (BOOKED, BOOKING_CANCELLED, BOOKING_RESCHEDULED),
+        )
+        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows]
+
     # -- retention ----------------------------------------------------------------------------
 
     async def purge(self, older_than: float) -> dict[str, int]:
@@ -467,6 +555,8 @@ class Queries:
             await self._run("DELETE FROM clicks WHERE at < ?", (older_than,))
             await self._run("DELETE FROM booking_refs WHERE created_at < ?", (older_than,))
             await self._run("DELETE FROM booking_webhooks WHERE at < ?", (older_than,))
+            await self._run("DELETE FROM staff_sessions WHERE expires_at < ?", (time.time(),))
+            await self._run("DELETE FROM sign_in_failures WHERE last_at < ?", (older_than,))
             await self._run("DELETE FROM outbox WHERE created_at < ?", (older_than,))
             await self._run("DELETE FROM followups WHERE created_at < ? AND status != ?",
                             (older_than, PENDING))

@@ -1,0 +1,282 @@
+"""The web chat's routes: the page, its assets, and the JSON API the page talks to.
+
+    GET  /chat               the full-page chat (also what the embed's frame shows)
+    GET  /chat/embed.js      the one script a practice adds to its pages
+    GET  /chat/assets/<f>    the page's own script and style
+    POST /chat/api/resume    {session}: the current question (a reload, the next visit)
+    POST /chat/api/turn      {session, message_id, text} or {..., choice, turn}: one turn
+    POST /chat/api/poll      {session}: messages waiting for the person (staff replies)
+
+A turn is answered inline, in the HTTP response. Messages the engine put in the store's
+outbox for a web person (a staff member's reply while they talk to a person) are collected
+from the store by the next request of that person's browser (`poll`, or any turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from importlib import resources
+
+from aiohttp import web
+
+from bot.channels.web.guard import (
+    MAX_TEXT,
+    MAX_TURN,
+    Refused,
+    checked_origin,
+    clean_text,
+    cors,
+    json_body,
+    message_id,
+    page_policy,
+    secure,
+    session_id,
+)
+from bot.channels.web.limits import TokenBuckets
+from bot.channels.web.render import Json, message_json, reply_json
+from bot.core.effects import Address
+from bot.core.events import Event, EventKind, Message
+from bot.engine.engine import Engine
+from bot.settings import Settings
+
+CHANNEL = "web"
+ASSETS = {  # file in static/ -> content type
+    "chat.js": "text/javascript; charset=utf-8",
+    "chat.css": "text/css; charset=utf-8",
+    "embed.js": "text/javascript; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+}
+MAX_CHOICE_ID = 64
+POLL_BATCH = 20  # waiting messages handed over per request
+EMPTY = "Type an answer, or pick one of the buttons."
+TOO_LONG = f"That message is too long ({{length}} characters; at most {MAX_TEXT}). " \
+    "Please shorten it and send it again."
+BAD_PRESS = "That button could not be read. Please reload the page."
+SLOW_DOWN = "You're sending messages very quickly. Please wait a few seconds and try again."
+BUSY = "The chat is restarting. Please try again in a moment."
+FAILED = "Something went wrong on our side. Please try again in a moment."
+ASSET_CACHE = "public, max-age=300"
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def static_text(name: str) -> str:
+    return resources.files("bot.channels.web").joinpath("static", name).read_text("utf-8")
+
+
+class WebChatApi:
+    """The routes, the rate limits, and the count of requests in flight (for a clean stop)."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        chat = settings.web_chat
+        self.allowed = chat.allowed_origins
+        self.sessions = TokenBuckets(chat.session_burst, chat.session_per_minute)
+        self.addresses = TokenBuckets(chat.address_burst, chat.address_per_minute)
+        self.page = static_text("chat.html").replace(
+            "{{practice}}", html.escape(settings.practice.name))
+        self.assets = {name: static_text(name) for name in ASSETS}
+        self.policy = page_policy(self.allowed)
+        self.in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.stopping = False
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get("/chat", self.chat_page)
+        app.router.add_get("/chat/embed.js", self.embed_script)
+        app.router.add_get("/chat/assets/{name}", self.asset)
+        for name, handler in (("resume", self.resume), ("turn", self.turn),
+                              ("poll", self.poll)):
+            app.router.add_post(f"/chat/api/{name}", self._guarded(handler))
+            app.router.add_route("OPTIONS", f"/chat/api/{name}", self.preflight)
+
+    # -- pages and assets -----------------------------------------------------------------------
+
+    async def chat_page(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(text=self.page, content_type="text/html", charset="utf-8",
+                                headers={"Cache-Control": "no-cache"})
+        return secure(response, self.policy)
+
+    async def embed_script(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(text=self.assets["embed.js"],
+                                headers={"Content-Type": ASSETS["embed.js"],
+                                         "Cache-Control": ASSET_CACHE})
+        return secure(response, cross_origin=True)  # loaded by the practice's pages
+
+    async def asset(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in ASSETS or name == "embed.js":
+            raise web.HTTPNotFound()
+        response = web.Response(text=self.assets[name], headers={
+            "Content-Type": ASSETS[name], "Cache-Control": ASSET_CACHE})
+        return secure(response)
+
+    async def preflight(self, request: web.Request) -> web.StreamResponse:
+        """CORS preflight: granted to the allowed origins only, for a JSON POST."""
+        origin = request.headers.get("Origin", "").lower()
+        response = web.Response(status=204)
+        cors(response, origin, self.allowed)
+        if origin in self.allowed:
+            response.headers["Access-Control-Allow-Methods"] = "POST"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return secure(response)
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def _guarded(self, handler: Callable[[web.Request, str, Json], Awaitable[Json]]) -> Handler:
+        """Origin, rate limits, body and session checked; refusals answered as friendly JSON;
+        requests in flight counted so a stop lets them finish."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            origin = request.headers.get("Origin", "").lower()
+            self._started()
+            try:
+                if self.stopping:
+                    raise Refused(503, BUSY, retry_after=2)
+                origin = checked_origin(request, self.allowed, self.settings.public_url)
+                address = self._address(request)
+                self._limit(self.addresses, address)
+                body = await json_body(request)
+                session = session_id(body)
+                try:
+                    self._limit(self.sessions, session)
+                except Refused:
+                    self.addresses.give_back(address)  # one limit refusing is enough
+                    raise
+                response = web.json_response(await handler(request, session, body),
+                                             headers={"Cache-Control": "no-store"})
+            except Refused as refused:
+                response = refused.response()
+            except Exception as error:  # the store is busy or down: say so, never the detail
+                log.error("web chat request failed: %s", type(error).__name__, exc_info=error)
+                response = Refused(503, FAILED, retry_after=2).response()
+            finally:
+                self._finished()
+            cors(response, origin, self.allowed)
+            return secure(response)
+
+        return guarded
+
+    async def resume(self, request: web.Request, session: str, body: Json) -> Json:
+        """The conversation's current question, without a turn; nothing for a new person (the
+        page then starts with `/start`)."""
+        pending = await self._collect(session)
+        current = await self._current(session)
+        if current["pending"]:  # a question of the engine's own (delete everything?): asked again
+            asked = await self.engine.handle(Event.from_text(CHANNEL, session, "/forget"))
+            current = {**reply_json(asked), "new": False, "relay": current["relay"]}
+        current["messages"] = [*pending, *current["messages"]]
+        current.pop("pending", None)
+        return current
+
+    async def _current(self, session: str) -> Json:
+        """The conversation's current question as the page shows it (no turn is taken)."""
+        conversation = await self.engine.store.load(CHANNEL, session)
+        messages, state = [], None
+        if conversation is not None and conversation.flow in self.engine.flows:
+            state = self.engine.flows[conversation.flow].states.get(conversation.state)
+        if conversation is not None and state is not None:
+            shown = self.engine.compose.state_message(conversation, state)
+            messages.append(message_json(shown, conversation.turn))
+        return {
+            "messages": messages,
+            "turn": conversation.turn if conversation else 0,
+            "state": conversation.state if conversation else "",
+            "expects_text": bool(state and state.input and conversation
+                                 and not conversation.pending),
+            "new": conversation is None,
+            "relay": bool(conversation and conversation.relay),
+            "pending": bool(conversation and conversation.pending),
+        }
+
+    async def turn(self, request: web.Request, session: str, body: Json) -> Json:
+        """One thing the person did: a press (with the turn it was shown on) or typed text."""
+        event = _event(session, body)
+        update = message_id(body)
+        pending = await self._collect(session)
+        # The message id, under the session's: a retried request is applied once, and one
+        # browser's ids can never answer for another's.
+        reply = await self.engine.handle(replace(event, update_id=f"{session}:{update}"))
+        answer = reply_json(reply)
+        if reply.stale and not reply.messages:
+            # The press this page shows was made already (in another tab, or sent twice):
+            # nothing to say about it, but this page still needs the current question.
+            answer["messages"] = (await self._current(session))["messages"]
+        answer["messages"] = [*pending, *answer["messages"]]
+        conversation = await self.engine.store.load(CHANNEL, session)
+        answer["relay"] = bool(conversation and conversation.relay)
+        return answer
+
+    async def poll(self, request: web.Request, session: str, body: Json) -> Json:
+        """Messages waiting for the person (a staff member's reply), taken from the outbox."""
+        messages = await self._collect(session)
+        conversation = await self.engine.store.load(CHANNEL, session)
+        return {"messages": messages, "relay": bool(conversation and conversation.relay)}
+
+    async def _collect(self, session: str) -> list[Json]:
+        """Take the person's waiting outbox messages (oldest first): they are shown now."""
+        store, address, now = self.engine.store, Address(CHANNEL, session), time.time()
+        taken: list[Json] = []
+        for _ in range(POLL_BATCH):
+            outgoing = await store.next_for(address, now)
+            if outgoing is None or not await store.claim(outgoing.id, now,
+                                                         self.engine.deliveries.lease):
+                break
+            if isinstance(outgoing.message, Message):
+                taken.append(message_json(outgoing.message, outgoing.turn))
+            await store.sent(outgoing.id)
+        return taken
+
+    # -- limits and the count in flight ---------------------------------------------------------
+
+    def _address(self, request: web.Request) -> str:
+        if self.settings.web_chat.trust_forwarded_for:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            if forwarded:
+                return forwarded
+        return request.remote or "unknown"
+
+    @staticmethod
+    def _limit(buckets: TokenBuckets, key: str) -> None:
+        wait = buckets.wait_needed(key)
+        if wait:
+            raise Refused(429, SLOW_DOWN, retry_after=wait)
+
+    def _started(self) -> None:
+        self.in_flight += 1
+        self.idle.clear()
+
+    def _finished(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self.idle.set()
+
+
+def _event(session: str, body: Json) -> Event:
+    """The Event a turn's body describes; Refused (400/413) with a friendly message."""
+    if "choice" in body:
+        choice, turn = body.get("choice"), body.get("turn")
+        if (not isinstance(choice, str) or not 0 < len(choice) <= MAX_CHOICE_ID
+                or not isinstance(turn, int) or isinstance(turn, bool)
+                or not 0 <= turn <= MAX_TURN):
+            raise Refused(400, BAD_PRESS)
+        return Event(CHANNEL, session, EventKind.PRESS, choice_id=choice, turn=turn)
+    typed = body.get("text")
+    if not isinstance(typed, str):
+        raise Refused(400, EMPTY)
+    if len(typed) > MAX_TEXT:
+        raise Refused(413, TOO_LONG.format(length=len(typed)))
+    text = clean_text(typed)
+    if not text:
+        raise Refused(400, EMPTY)
+    return Event.from_text(CHANNEL, session, text)
+

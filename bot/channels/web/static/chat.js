@@ -1,0 +1,300 @@
+/* The web chat page: talks to /chat/api, builds every message with textContent (never HTML). */
+(function () {
+  "use strict";
+
+  var STORAGE_KEY = "pt-screening-chat-session";
+  var SESSION_FORMAT = /^[A-Za-z0-9_-]{22,64}$/;
+  var POLL_EVERY = 10000; // ms between collecting staff replies while talking to a person
+  var RETRIES = 2; // a request that got no answer is sent again, with the same message id
+  var SAFE_LINK = /^(https?:\/\/|mailto:|tel:)/i;
+  var NEW_TAB = " (opens in a new tab)";
+
+  var log = document.getElementById("log");
+  var statusLine = document.getElementById("status");
+  var form = document.getElementById("compose");
+  var input = document.getElementById("answer");
+  var busy = false;
+  var pollTimer = null;
+  var memorySession = null; // when the browser keeps no storage
+  var embedded = new URLSearchParams(location.search).get("embed") === "1";
+  // In a practice's page, focus stays where the person is until they open the chat.
+  var holdFocus = embedded;
+
+  if (embedded) document.documentElement.classList.add("embedded");
+
+  function randomId(bytes) {
+    var data = new Uint8Array(bytes);
+    crypto.getRandomValues(data);
+    var text = "";
+    for (var i = 0; i < data.length; i++) text += String.fromCharCode(data[i]);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function session(fresh) {
+    var id = null;
+    try { id = fresh ? null : localStorage.getItem(STORAGE_KEY); } catch (e) { id = memorySession; }
+    if (!id || !SESSION_FORMAT.test(id)) {
+      id = randomId(18);
+      try { localStorage.setItem(STORAGE_KEY, id); } catch (e) { memorySession = id; }
+    }
+    return id;
+  }
+
+  function say(message) { statusLine.textContent = message || ""; }
+
+  function post(path, body) {
+    body.session = session(false);
+    var attempt = 0;
+    function send() {
+      return fetch("/chat/api/" + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store"
+      }).catch(function (error) {
+        if (attempt++ < RETRIES) {
+          return new Promise(function (resolve) { setTimeout(resolve, 800 * attempt); }).then(send);
+        }
+        throw error;
+      });
+    }
+    return send().then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          throw new Error(data.error || "Something went wrong. Please try again in a moment.");
+        }
+        return data;
+      });
+    }, function () {
+      throw new Error("The chat could not be reached. Check your connection and try again.");
+    });
+  }
+
+  // -- building messages --------------------------------------------------------------------
+
+  function spans(parent, list) {
+    list.forEach(function (span) {
+      var node;
+      if (span.kind === "bold") { node = document.createElement("strong"); }
+      else if (span.kind === "italic") { node = document.createElement("em"); }
+      else if (span.kind === "link" && SAFE_LINK.test(span.url)) {
+        node = document.createElement("a");
+        node.href = span.url;
+        node.target = "_blank";
+        node.rel = "noopener noreferrer";
+      }
+      if (!node) { parent.appendChild(document.createTextNode(span.text)); return; }
+      node.textContent = span.text;
+      parent.appendChild(node);
+    });
+  }
+
+  function blocks(parent, list) {
+    list.forEach(function (block) {
+      var node;
+      if (block.type === "heading") {
+        node = document.createElement("h2");
+        spans(node, block.spans);
+      } else if (block.type === "list") {
+        node = document.createElement("ul");
+        block.items.forEach(function (item) {
+          var li = document.createElement("li");
+          spans(li, item);
+          node.appendChild(li);
+        });
+      } else {
+        node = document.createElement("p");
+        block.lines.forEach(function (line, index) {
+          if (index) node.appendChild(document.createElement("br"));
+          spans(node, line);
+        });
+      }
+      parent.appendChild(node);
+    });
+  }
+
+  function botMessage(message) {
+    var node = document.createElement("div");
+    node.className = "msg bot";
+    node.tabIndex = -1;
+    blocks(node, message.blocks);
+    if (message.choices.length) {
+      var group = document.createElement("div");
+      group.className = "choices";
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Answers");
+      message.choices.forEach(function (choice) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice.label;
+        button.dataset.choice = choice.id;
+        button.dataset.turn = String(message.turn);
+        if (choice.style) button.dataset.style = choice.style;
+        if (message.multi && choice.id !== "done") {
+          button.setAttribute("aria-pressed", choice.selected ? "true" : "false");
+        }
+        group.appendChild(button);
+      });
+      node.appendChild(group);
+      if (message.multi) node.dataset.multi = "true";
+    }
+    if (message.links.length) {
+      var links = document.createElement("div");
+      links.className = "links";
+      message.links.forEach(function (link) {
+        if (!SAFE_LINK.test(link.url)) return;
+        var a = document.createElement("a");
+        a.className = "link-button";
+        a.href = link.url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = link.label;
+        var hint = document.createElement("span");
+        hint.className = "visually-hidden";
+        hint.textContent = NEW_TAB;
+        a.appendChild(hint);
+        links.appendChild(a);
+      });
+      node.appendChild(links);
+    }
+    return node;
+  }
+
+  function myMessage(text) {
+    var node = document.createElement("div");
+    node.className = "msg me";
+    var who = document.createElement("span");
+    who.className = "visually-hidden";
+    who.textContent = "You: ";
+    node.appendChild(who);
+    node.appendChild(document.createTextNode(text));
+    log.appendChild(node);
+  }
+
+  function retireOldButtons() {
+    // An answered question's buttons go (as on the other channels): only the current one's stay.
+    log.querySelectorAll(".msg.bot .choices").forEach(function (group) { group.remove(); });
+  }
+
+  function lastBotMessage(selector) {
+    return Array.prototype.slice.call(log.querySelectorAll(selector || ".msg.bot")).pop();
+  }
+
+  function focusOn(node, expectsText) {
+    // The new question's answer gets focus: the text field when it asks for typing (a
+    // number, a name), else its first button, else the message itself.
+    if (holdFocus) return;
+    var first = node && node.querySelector(".choices button");
+    if (expectsText || !node) { input.focus(); }
+    else if (first) { first.focus(); }
+    else { node.focus(); }
+  }
+
+  // options: choice (the button pressed, to keep focus on in a pick-several question), echoed
+  // (the person's words are shown already), quiet (collected in the background: the live
+  // region announces it, focus stays where the person is).
+  function show(data, options) {
+    options = options || {};
+    if (data.forgotten) session(true); // everything was deleted: a new anonymous id from now on
+    if (data.answered && !options.echoed) myMessage(data.answered);
+    var added = null;
+    if (data.edit && data.messages.length === 1) {
+      var old = lastBotMessage(".msg.bot[data-multi='true']");
+      added = botMessage(data.messages[0]);
+      if (old) { old.replaceWith(added); } else { retireOldButtons(); log.appendChild(added); }
+      var same = options.choice
+        && added.querySelector("button[data-choice='" + CSS.escape(options.choice) + "']");
+      if (same) { same.focus(); } else { focusOn(added, false); }
+    } else if (data.messages.length) {
+      if (!options.quiet) retireOldButtons(); // a staff message leaves the question answerable
+      data.messages.forEach(function (message) {
+        added = botMessage(message);
+        log.appendChild(added);
+      });
+      if (!options.quiet) focusOn(added, data.expects_text);
+    }
+    polling(Boolean(data.relay));
+  }
+
+  // -- what the person does -----------------------------------------------------------------
+
+  function turn(body, echo) {
+    if (busy) return Promise.resolve();
+    busy = true;
+    document.body.setAttribute("aria-busy", "true");
+    say("");
+    body.message_id = randomId(12);
+    if (echo) myMessage(echo);
+    return post("turn", body).then(function (data) {
+      show(data, { choice: body.choice, echoed: Boolean(echo) });
+      return true;
+    }, function (error) {
+      say(error.message);
+      return false;
+    }).then(function (sent) {
+      busy = false;
+      document.body.removeAttribute("aria-busy");
+      return sent;
+    });
+  }
+
+  log.addEventListener("click", function (event) {
+    var button = event.target.closest(".choices button");
+    if (!button) return;
+    holdFocus = false;
+    turn({ choice: button.dataset.choice, turn: Number(button.dataset.turn) }, "");
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    holdFocus = false;
+    var text = input.value;
+    if (!text.trim()) { say("Type an answer, or pick one of the buttons."); input.focus(); return; }
+    turn({ text: text }, text).then(function (sent) {
+      if (sent) input.value = ""; // kept when it could not be sent: nothing typed is lost
+    });
+  });
+
+  document.querySelector(".tools").addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-command]");
+    if (!button) return;
+    holdFocus = false;
+    turn({ text: button.dataset.command }, button.textContent);
+  });
+
+  // -- staff replies, collected while the person talks to one -----------------------------
+
+  function polling(on) {
+    if (on && !pollTimer) {
+      pollTimer = setInterval(function () {
+        if (document.visibilityState !== "visible" || busy) return;
+        post("poll", {}).then(function (data) { show(data, { quiet: true }); }, function () {});
+      }, POLL_EVERY);
+    } else if (!on && pollTimer) {
+      clearInterval(pollTimer);
+      pollTimer = null;
+    }
+  }
+
+  // -- the embedding page asks for focus or is told to close ------------------------------
+
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || !event.data || event.data.type !== "pt-chat-focus") return;
+    holdFocus = false;
+    focusOn(lastBotMessage(), false);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && window.parent !== window) {
+      window.parent.postMessage({ type: "pt-chat-close" }, "*"); // carries nothing but the ask
+    }
+  });
+
+  // -- on load: where the person left off, or a new start ----------------------------------
+
+  post("resume", {}).then(function (data) {
+    if (!data.messages.length) return turn({ text: "/start" }, "");
+    show(data);
+  }, function (error) { say(error.message); });
+})();
