@@ -2,24 +2,40 @@
 
 Every call here goes to Telegram through the bot given; problems editing are logged and
 swallowed (the message may be gone), problems sending are the caller's to handle.
+
+Sends and edits go through `Bot.do_api_request`: the same request, rate limiter, transport and
+error mapping as `bot.send_message`, but Telegram's answer (the bot's own message, echoed back)
+is kept as the JSON it is instead of being read into a `Message` with its entities and buttons;
+that reading was a fifth of the bot's CPU per press (profile of scripts/bench_telegram.py).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram import Message as TelegramMessage
 from telegram.error import TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram.render import SPLIT_AT, html_chunks, keyboard, links_only, to_html
 from bot.core.events import Reply
 from bot.core.markup import plain
 
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
+# What the application's Defaults add to python-telegram-bot's own methods; `do_api_request`
+# takes none of them, so every call here names them.
+HTML_NO_PREVIEW: dict[str, Any] = {
+    "parse_mode": "HTML", "link_preview_options": LinkPreviewOptions(is_disabled=True),
+}
 
 log = logging.getLogger(__name__)
+# do_api_request suggests the named method for a known endpoint; here the raw answer is the point.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning,
+                        module=__name__)
 
 
 @dataclass(frozen=True)
@@ -43,14 +59,33 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
 
 async def send_text(
     bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> list[TelegramMessage]:
-    """Light markup as one or more HTML messages; the buttons go under the last one."""
+) -> list[int]:
+    """Light markup as one or more HTML messages, the buttons under the last; their ids."""
     chunks = html_chunks(text)
     sent = []
     for number, chunk in enumerate(chunks, 1):
         last = number == len(chunks)
-        sent.append(await bot.send_message(chat_id, chunk, reply_markup=markup if last else None))
+        answer = await call(bot, "sendMessage", chat_id=chat_id, text=chunk,
+                            reply_markup=markup if last else None)
+        sent.append(int(answer["message_id"]))
     return sent
+
+
+async def edit_text(
+    bot: Bot, chat_id: int, message_id: int, html: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Replace a message's HTML text (and its buttons: none unless given)."""
+    await call(bot, "editMessageText", chat_id=chat_id, message_id=message_id, text=html,
+               reply_markup=markup)
+
+
+async def call(bot: Bot, method: str, **fields: Any) -> Any:
+    """One Bot API call with HTML and no link previews, its answer as Telegram's JSON."""
+    arguments = {**HTML_NO_PREVIEW, **{k: v for k, v in fields.items() if v is not None}}
+    if method not in ("sendMessage", "editMessageText"):
+        del arguments["parse_mode"], arguments["link_preview_options"]
+    return await bot.do_api_request(method, api_kwargs=arguments)
 
 
 async def answer_quietly(query: CallbackQuery) -> None:
@@ -74,9 +109,8 @@ async def show_answer(query: CallbackQuery, line: AnswerLine) -> None:
         await drop_keyboard(query)
         return
     try:
-        await query.edit_message_text(
-            f"{question.text_html}\n\n{line.html}", reply_markup=links_only(question)
-        )
+        await edit_text(query.get_bot(), question.chat_id, question.message_id,
+                        f"{question.text_html}\n\n{line.html}", links_only(question))
     except TelegramError as error:  # deleted meanwhile, or already shows it
         log.debug("could not show the answer: %s", describe(error))
 
@@ -85,8 +119,10 @@ async def drop_keyboard(query: CallbackQuery) -> None:
     """Take the choice buttons off the pressed message; a message gone or unchanged is fine."""
     if not isinstance(query.message, TelegramMessage):  # too old: Telegram no longer shows it
         return
+    message = query.message
     try:
-        await query.edit_message_reply_markup(links_only(query.message))
+        await call(query.get_bot(), "editMessageReplyMarkup", chat_id=message.chat_id,
+                   message_id=message.message_id, reply_markup=links_only(message))
     except TelegramError as error:
         log.debug("could not drop a keyboard: %s", describe(error))
 
@@ -100,8 +136,10 @@ async def edit_in_place(query: CallbackQuery, reply: Reply) -> bool:
     chunks = html_chunks(message.text)
     if not chunks:
         return False
+    pressed = query.message
     try:  # a long question was sent in parts, the buttons under the last: that is the one pressed
-        await query.edit_message_text(chunks[-1], reply_markup=keyboard(message, reply.turn))
+        await edit_text(query.get_bot(), pressed.chat_id, pressed.message_id, chunks[-1],
+                        keyboard(message, reply.turn))
     except TelegramError as error:
         if "not modified" in str(error).lower():
             return True

@@ -17,7 +17,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
-from bot.channels.telegram.send import send_text
+from bot.channels.telegram.send import edit_text, send_text
 from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
 from bot.engine.engine import Engine
 from bot.store.base import ConversationStore
@@ -54,8 +54,8 @@ class TelegramStaffChat:
             raise DeliveryFailed(f"{type(error).__name__}", permanent=True) from None
         except TelegramError as error:
             raise DeliveryFailed(f"{type(error).__name__}") from None
-        for message in sent:
-            await self.store.save_relay(self.place, str(message.message_id), notice.channel,
+        for message_id in sent:
+            await self.store.save_relay(self.place, str(message_id), notice.channel,
                                         notice.user_id)
 
     async def _blank(self, notice: StaffNotice) -> None:
@@ -65,7 +65,7 @@ class TelegramStaffChat:
             if place not in (self.place, str(self.chat_id)) or not message_id.isdigit():
                 continue
             try:
-                await self.bot.edit_message_text(text, self.chat_id, int(message_id))
+                await edit_text(self.bot, self.chat_id, int(message_id), text)
             except TelegramError as error:  # deleted by staff meanwhile, or too old to edit
                 log.warning("telegram: a notice in the staff chat could not be blanked: %s",
                             type(error).__name__)
