@@ -184,6 +184,11 @@ async def test_unsigned_wrongly_signed_replayed_and_unknown_webhooks_are_refused
     unknown = calendly_body("invitee.created", "no-such-reference", "inv-5")
     assert await calendly(base, unknown, NOW) == 400
     assert await booking_events(engine) == []
+    direct = json.loads(calendly_body("invitee.created", "", "inv-6"))
+    del direct["payload"]["tracking"]  # booked on the practice's page, not from a screening
+    direct_body = json.dumps(direct).encode()
+    assert await calendly(base, direct_body, NOW) == 200  # ignored: never retried for nothing
+    assert await booking_events(engine) == []
     assert await calendly(base, body, NOW) == 200
     assert await calendly(base, body, NOW + 1) == 409, "the same event again is a replay"
     assert await booking_events(engine) == [(records.BOOKED, "knee", "calendly")]

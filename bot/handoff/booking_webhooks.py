@@ -208,7 +208,7 @@ def add_booking_webhooks(app: web.Application, engine: Engine) -> None:
             else:
                 verify_calcom(key, request.headers.get(CALCOM_HEADER, ""), body)
                 event = parse_calcom(body)
-            if event is None:
+            if event is None or not event.ref:  # not recorded, or booked without the bot's link
                 return web.json_response({"status": "ignored"})
             addresses = await apply_booking(engine, event, now)
         except Refused as refused:
