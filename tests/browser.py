@@ -63,6 +63,19 @@ def launch_browser(playwright: Any) -> Any:
     )
 
 
+def wait_until(target: Any, predicate: str, arg: Any = None, timeout: float = 10_000) -> None:
+    """Wait until `predicate` (a JavaScript expression, or a function of `arg`) is true in a
+    page or frame, asking from the test every 50 ms up to `timeout` ms. Playwright's own
+    `wait_for_function` re-runs it inside the page through eval, which the bot's
+    Content-Security-Policy (no 'unsafe-eval') refuses as soon as the first try is false."""
+    waited = 0
+    while not target.evaluate(predicate, arg):
+        if waited >= timeout:
+            raise AssertionError(f"not true within {timeout / 1000:g} s: {predicate}")
+        target.wait_for_timeout(50)
+        waited += 50
+
+
 def new_page(browser: Any, **context_options: Any) -> Any:
     """A page in a fresh browser context (its own storage); close it with `page.context.close()`.
 

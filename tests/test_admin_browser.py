@@ -20,7 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from bot.store.sqlite import SQLiteStore
-from tests.browser import WebServer, new_page, save_screenshot
+from tests.browser import WebServer, new_page, save_screenshot, wait_until
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
 EMAIL = "pat@example.org"
@@ -64,9 +64,9 @@ def press(page: Any, choice: str) -> None:
     button = page.locator(f".choices button[data-choice='{choice}']").last
     turn = button.get_attribute("data-turn")
     button.click()
-    page.wait_for_function(
-        "turn => !document.body.hasAttribute('aria-busy') && !document.querySelector("
-        "`.choices button[data-turn='${turn}']`)", arg=turn, timeout=TURN_TIMEOUT)
+    wait_until(page, "turn => !document.body.hasAttribute('aria-busy') && "
+               "!document.querySelector(`.choices button[data-turn='${turn}']`)",
+               arg=turn, timeout=TURN_TIMEOUT)
 
 
 def type_answer(page: Any, text: str) -> None:
@@ -74,9 +74,9 @@ def type_answer(page: Any, text: str) -> None:
     before = page.locator(".msg.bot").count()
     page.fill("#answer", text)
     page.click("#send")
-    page.wait_for_function(
-        "n => !document.body.hasAttribute('aria-busy') && "
-        "document.querySelectorAll('.msg.bot').length > n", arg=before, timeout=TURN_TIMEOUT)
+    wait_until(page, "n => !document.body.hasAttribute('aria-busy') && "
+               "document.querySelectorAll('.msg.bot').length > n", arg=before,
+               timeout=TURN_TIMEOUT)
 
 
 class Watched:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser import WebServer, free_port, new_page, save_screenshot
+from tests.browser import WebServer, free_port, new_page, save_screenshot, wait_until
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
 BOOKING_HOST = "calendly.example.com"  # the embedded default booking link's host
@@ -113,9 +113,9 @@ class Visit:
         self.wait_for_answer(turn)
 
     def wait_for_answer(self, turn: str | None) -> None:
-        self.chat.wait_for_function(
-            "turn => !document.body.hasAttribute('aria-busy') && !document.querySelector("
-            "`.choices button[data-turn='${turn}']`)", arg=turn, timeout=TURN_TIMEOUT)
+        wait_until(self.chat, "turn => !document.body.hasAttribute('aria-busy') && "
+                   "!document.querySelector(`.choices button[data-turn='${turn}']`)",
+                   arg=turn, timeout=TURN_TIMEOUT)
 
     def current_turn(self) -> str | None:
         return self.chat.locator(".choices button").last.get_attribute("data-turn")
@@ -180,8 +180,9 @@ def test_whole_screening_in_the_embedded_chat_box_by_clicking(
     frame = page.frame_locator("iframe[title='Knee pain check']")
     frame.locator(".choices button[data-choice='begin']").wait_for()
     visit.chat = page.frame(url=lambda url: url.startswith(chat_server.url + "/chat"))
-    visit.chat.wait_for_function(  # opening it moved focus into it, onto the first answer
-        "document.activeElement && document.activeElement.dataset.choice === 'begin'")
+    # Opening it moved focus into it, onto the first answer.
+    wait_until(visit.chat,
+               "document.activeElement && document.activeElement.dataset.choice === 'begin'")
     for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):
         visit.press(choice)
         if choice == "everyday":  # a pick-several question, one picked: the README's picture
@@ -197,9 +198,8 @@ def test_whole_screening_in_the_embedded_chat_box_by_clicking(
     left_only_to(visit, chat_server.url, practice_site.url)
     assert visit.errors == []  # a CSP violation would be logged here
     page.keyboard.press("Escape")  # Escape in the chat closes it, focus back on the opener
-    page.wait_for_function("document.activeElement && document.activeElement.tagName === "
-                           "'BUTTON' && document.activeElement.getAttribute('aria-expanded') "
-                           "=== 'false'")
+    wait_until(page, "document.activeElement && document.activeElement.tagName === 'BUTTON' "
+                     "&& document.activeElement.getAttribute('aria-expanded') === 'false'")
     page.context.close()
 
 
@@ -265,8 +265,8 @@ def test_red_flag_exit_shows_advice_and_no_booking_button(
     assert not any(BOOKING_HOST in href for _, href in visit.links())
     visit.page.fill("#answer", "can I book a call?")
     visit.page.click("#send")
-    visit.page.wait_for_function("document.querySelectorAll('.msg.me').length >= 1 && "
-                                 "!document.body.hasAttribute('aria-busy')")
+    wait_until(visit.page, "document.querySelectorAll('.msg.me').length >= 1 && "
+                           "!document.body.hasAttribute('aria-busy')")
     assert not any(BOOKING_HOST in href for _, href in visit.links())
     assert not visit.page.locator(f"a[href*='{BOOKING_HOST}']").count()
     visit.page.context.close()
