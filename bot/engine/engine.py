@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from transitions import Machine
@@ -60,6 +60,7 @@ from bot.engine.privacy import consent_version, consents_given, describe, is_emp
 from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
+from bot.engine.turn import Turn
 from bot.handoff.clicks import pseudonym
 from bot.settings import Settings
 from bot.store.base import ConversationStore
@@ -76,21 +77,6 @@ MYDATA, WITHDRAW = "mydata", "withdraw"  # commands that read or change what the
 CONSENT_WITHDRAWN = "consent_withdrawn"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Turn:
-    """What one event produced, before it becomes a Reply."""
-
-    messages: list[Message] = field(default_factory=list)
-    stale: bool = False
-    applied: bool = False
-    answered: str = ""
-    forgotten: bool = False
-    effects: list[Effect] = field(default_factory=list)
-    edit: bool = False  # the one message replaces the pressed one (a multi-select pick)
-    privacy: str = ""  # mydata | withdraw: finished against the store, under the person's lock
-    reminders: str = ""  # offer | stop | a follow-up kind: decided against the store, likewise
 
 
 class Engine:
@@ -163,7 +149,7 @@ class Engine:
         await self._notify_staff(notices)
         return reply
 
-    async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> _Turn:
+    async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> Turn:
         """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
         ref_before = conv.booking_ref
         if event.timezone and known_timezone(event.timezone):
@@ -199,7 +185,7 @@ class Engine:
         recent = self.clock() - conv.updated_at < LATE_WINDOW
         return bool(event.sequence) and event.sequence < conv.last_sequence and recent
 
-    def _reply(self, conversation: Conversation, turn: _Turn) -> Reply:
+    def _reply(self, conversation: Conversation, turn: Turn) -> Reply:
         return Reply(
             messages=tuple(turn.messages),
             turn=conversation.turn,
@@ -337,7 +323,7 @@ class Engine:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _dispatch(self, conv: Conversation, event: Event) -> _Turn:
+    def _dispatch(self, conv: Conversation, event: Event) -> Turn:
         if event.kind is EventKind.COMMAND:
             return self._command(conv, event.command, event.argument)
         if event.kind is EventKind.PRESS:
@@ -350,7 +336,7 @@ class Engine:
             return self._to_staff(conv, event.text)
         return self._text(conv, event.text)
 
-    def _command(self, conv: Conversation, name: str, argument: str = "") -> _Turn:
+    def _command(self, conv: Conversation, name: str, argument: str = "") -> Turn:
         command = self.commands.get(name)
         if command is None:
             unknown = self.compose.say("common/unknown_command.j2", conv, name=name.lower())
@@ -365,7 +351,7 @@ class Engine:
             return self._back(conv)
         if command.action == "stop_reminders" or (
                 command.action == "stop" and normalize(argument) in Reminders.STOP_WORDS):
-            return _Turn(applied=True, reminders=Reminders.STOP)
+            return Turn(applied=True, reminders=Reminders.STOP)
         if command.action == "stop":
             return self._cancel(conv)
         if command.action == "forget":
@@ -373,15 +359,15 @@ class Engine:
         if command.action == "talk":
             return self._talk(conv)
         if command.action in (MYDATA, WITHDRAW):
-            return _Turn(applied=command.action == WITHDRAW, privacy=command.action)
+            return Turn(applied=command.action == WITHDRAW, privacy=command.action)
         if command.action == "remind":
-            return _Turn(reminders=Reminders.OFFER)
+            return Turn(reminders=Reminders.OFFER)
         return self._info(conv, command)
 
-    def _info(self, conv: Conversation, command: Command) -> _Turn:
+    def _info(self, conv: Conversation, command: Command) -> Turn:
         """help, about, book...: a message (and its link) while the person keeps their place."""
         if command.link == "book" and self._after_red_flag(conv):
-            return _Turn([self._state_message(conv)])  # the advice again, never a booking
+            return Turn([self._state_message(conv)])  # the advice again, never a booking
         if command.link == "book" and red_flag_on_record(conv):
             return self._with_current(conv, self.compose.say("common/book_after_red_flag.j2", conv))
         return self._with_current(conv, self.compose.info(conv, command.name, command.link))
@@ -391,7 +377,7 @@ class Engine:
         state = self._state(conv)
         return conv.flow == flow_id and state is not None and not state.final
 
-    def _start_command(self, conv: Conversation, action: str, argument: str) -> _Turn:
+    def _start_command(self, conv: Conversation, action: str, argument: str) -> Turn:
         payload = normalize(argument)
         command = self.commands.get(payload) if payload else None
         if command is not None and command.deep_link and command.action != "flow":
@@ -408,7 +394,7 @@ class Engine:
             flow_id = conv.flow
         return self._start(conv, flow_id or self.settings.default_flow, source=payload)
 
-    def _press(self, conv: Conversation, event: Event) -> _Turn:
+    def _press(self, conv: Conversation, event: Event) -> Turn:
         current = event.turn == conv.turn
         if conv.pending == "forget" and event.choice_id in (FORGET_YES, FORGET_NO) and current:
             return self._answer_forget(conv, event.choice_id == FORGET_YES)
@@ -426,7 +412,7 @@ class Engine:
             return self._toggle(conv, state, option)
         return self._apply_option(conv, state, option)
 
-    def _text(self, conv: Conversation, text: str) -> _Turn:
+    def _text(self, conv: Conversation, text: str) -> Turn:
         if conv.pending == "forget":
             return self._text_for_forget(conv, text)
         if conv.pending == Reminders.PENDING:
@@ -461,14 +447,14 @@ class Engine:
         if option is not None:
             return self._apply_option(conv, state, option)
         if state.final and state.red_flag:
-            return _Turn([self._state_message(conv)])  # the advice again, never a booking
+            return Turn([self._state_message(conv)])  # the advice again, never a booking
         if state.final:
             finished = self.compose.say("common/finished.j2", conv,
                                         offers_booking="book" in state.links)
-            return _Turn([finished])
+            return Turn([finished])
         return self._reask(conv, state, text)
 
-    def _typed_number(self, conv: Conversation, state: State, text: str) -> _Turn:
+    def _typed_number(self, conv: Conversation, state: State, text: str) -> Turn:
         """A number typed where a number is asked: the answer, or asked again when it is out
         of range (never taken as the button of that number)."""
         assert state.input is not None
@@ -477,14 +463,14 @@ class Engine:
             return self._reask(conv, state, text)
         return self._apply_input(conv, state, value)
 
-    def _reask(self, conv: Conversation, state: State, text: str) -> _Turn:
+    def _reask(self, conv: Conversation, state: State, text: str) -> Turn:
         reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
                                  input_type=state.input.type if state.input else "")
         return self._with_current(conv, reask)
 
     # -- moving through a flow ----------------------------------------------------------------
 
-    def _start(self, conv: Conversation, flow_id: str, source: str = "") -> _Turn:
+    def _start(self, conv: Conversation, flow_id: str, source: str = "") -> Turn:
         flow = self.flows[flow_id]
         conv.begin(flow_id, flow.start, now=self.clock())
         if flow.red_flags or flow.drivers:
@@ -496,9 +482,9 @@ class Engine:
         effects += self._settle(conv)
         message = self._state_message(conv)
         effects += self._act(conv)
-        return _Turn([message], applied=True, effects=effects)
+        return Turn([message], applied=True, effects=effects)
 
-    def _apply_option(self, conv: Conversation, state: State, option: Option) -> _Turn:
+    def _apply_option(self, conv: Conversation, state: State, option: Option) -> Turn:
         if state.multi:  # an exclusive pick ("Not sure") answers on its own
             conv.selection = [option.id]
             return self._finish_selection(conv, state)
@@ -508,7 +494,7 @@ class Engine:
         self.machines[conv.flow].events[option.id].trigger(conv)
         return self._advance(conv, answered=option.label)
 
-    def _apply_input(self, conv: Conversation, state: State, value: Any) -> _Turn:
+    def _apply_input(self, conv: Conversation, state: State, value: Any) -> Turn:
         conv.history.append(Answer(state.id, value, typed=True))
         self._record(conv, state, value, typed=True)
         conv.last_choice = ""
@@ -518,7 +504,7 @@ class Engine:
 
     # -- multi-select ---------------------------------------------------------------------------
 
-    def _toggle(self, conv: Conversation, state: State, option: Option) -> _Turn:
+    def _toggle(self, conv: Conversation, state: State, option: Option) -> Turn:
         """Pick or unpick one option; the question is shown again with the picks marked."""
         exclusive = {o.id for o in state.options if o.exclusive}
         picked = [choice for choice in conv.selection if choice not in exclusive]
@@ -527,9 +513,9 @@ class Engine:
         )
         conv.last_choice = option.id
         conv.turn += 1
-        return _Turn([self._state_message(conv)], applied=True, edit=True)
+        return Turn([self._state_message(conv)], applied=True, edit=True)
 
-    def _finish_selection(self, conv: Conversation, state: State) -> _Turn:
+    def _finish_selection(self, conv: Conversation, state: State) -> Turn:
         """Done: the picks become one answer, in the order the options are listed."""
         if not conv.selection:
             nothing = self.compose.say("common/pick_one.j2", conv)
@@ -553,18 +539,18 @@ class Engine:
         if len(options) > 1:
             options = [o for o in options if not o.exclusive] or options[:1]
 
-        def answer(conv: Conversation) -> _Turn:
+        def answer(conv: Conversation) -> Turn:
             conv.selection = [o.id for o in options]
             return self._finish_selection(conv, state)
 
         return answer
 
-    def _advance(self, conv: Conversation, answered: str) -> _Turn:
+    def _advance(self, conv: Conversation, answered: str) -> Turn:
         conv.turn += 1
         effects = self._settle(conv)
         message = self._state_message(conv)
         effects += self._act(conv)
-        return _Turn([message], applied=True, answered=answered, effects=effects)
+        return Turn([message], applied=True, answered=answered, effects=effects)
 
     def _settle(self, conv: Conversation) -> list[Effect]:
         """Move on to the next question to show: a "yes" to any red flag goes to the exit of the
@@ -663,7 +649,7 @@ class Engine:
                 RecordEvent(records.LEAD, conv.flow or ""),
                 StaffNotice("lead", conv.channel, conv.user_id, text)]
 
-    def _back(self, conv: Conversation) -> _Turn:
+    def _back(self, conv: Conversation) -> Turn:
         if conv.pending or not conv.history or conv.flow not in self.flows:
             nothing = self.compose.say("common/nothing_to_undo.j2", conv)
             return self._with_current(conv, nothing)
@@ -674,44 +660,44 @@ class Engine:
         for answer in conv.history:
             self._record(conv, flow.states[answer.state], answer.value, answer.typed)
         conv.turn += 1
-        return _Turn([self._state_message(conv)], applied=True)
+        return Turn([self._state_message(conv)], applied=True)
 
-    def _cancel(self, conv: Conversation) -> _Turn:
+    def _cancel(self, conv: Conversation) -> Turn:
         was_in_flow = conv.flow is not None
         effects = self._end_relay(conv)
         conv.flow, conv.state = None, ""
         conv.clear_answers()
         conv.turn += 1
         cancelled = self.compose.say("common/cancelled.j2", conv, was_in_flow=was_in_flow)
-        return _Turn([cancelled], applied=True, effects=effects)
+        return Turn([cancelled], applied=True, effects=effects)
 
-    def _stale(self, conv: Conversation, event: Event) -> _Turn:
+    def _stale(self, conv: Conversation, event: Event) -> Turn:
         duplicate = event.turn == conv.turn - 1 and event.choice_id == conv.last_choice
         if duplicate:
-            return _Turn(stale=True)  # the same press arriving twice: already answered
+            return Turn(stale=True)  # the same press arriving twice: already answered
         stale = self.compose.say("common/stale.j2", conv)
         return self._with_current(conv, stale, stale=True)
 
-    def _late(self, conv: Conversation) -> _Turn:
+    def _late(self, conv: Conversation) -> Turn:
         """An update older than one already applied (it was delayed or resent): not applied."""
         late = self.compose.say("common/late.j2", conv)
         return self._with_current(conv, late, stale=True)
 
-    def _show_again(self, conv: Conversation) -> _Turn:
+    def _show_again(self, conv: Conversation) -> Turn:
         """A typed answer while the last question is still on its way to the person: they have
         not seen it, so nothing is applied and the question is shown again."""
         missed = self.compose.say("common/undelivered.j2", conv)
         if conv.pending == "forget":
             conv.pending = ""
             asked = self._ask_forget(conv)
-            return _Turn([missed, *asked.messages], stale=True, applied=True)
+            return Turn([missed, *asked.messages], stale=True, applied=True)
         state = self._state(conv)
         messages = [missed] if state is None else [missed, self._state_message(conv)]
-        return _Turn(messages, stale=True)
+        return Turn(messages, stale=True)
 
     # -- talking with staff -------------------------------------------------------------------
 
-    def _talk(self, conv: Conversation) -> _Turn:
+    def _talk(self, conv: Conversation) -> Turn:
         if self.notifier is None and not self.staff_places:  # nobody to tell: promise nothing
             unavailable = self.compose.say("common/talk_unavailable.j2", conv)
             return self._with_current(conv, unavailable)
@@ -719,25 +705,25 @@ class Engine:
         conv.relay = True
         reply = self.compose.say("common/talk_requested.j2", conv, already=already)
         if already:
-            return _Turn([reply])
+            return Turn([reply])
         text = self.compose.render("staff/talk_request.j2", conv,
                                    outcome=conv.last_outcome or {})
         effects: list[Effect] = [
             RecordEvent(records.TALK_REQUEST, conv.flow or ""),
             StaffNotice("talk_request", conv.channel, conv.user_id, text),
         ]
-        return _Turn([reply], applied=True, effects=effects)
+        return Turn([reply], applied=True, effects=effects)
 
-    def _to_staff(self, conv: Conversation, text: str) -> _Turn:
+    def _to_staff(self, conv: Conversation, text: str) -> Turn:
         relayed = self.compose.render("staff/relay_message.j2", conv, text=text)
-        return _Turn(effects=[StaffNotice("relay_message", conv.channel, conv.user_id, relayed)])
+        return Turn(effects=[StaffNotice("relay_message", conv.channel, conv.user_id, relayed)])
 
-    def _from_staff(self, conv: Conversation, text: str) -> _Turn:
+    def _from_staff(self, conv: Conversation, text: str) -> Turn:
         if text.strip().lower() == STAFF_DONE:
             effects = self._end_relay(conv)
             ended = self.compose.say("common/relay_ended.j2", conv)
-            return _Turn([ended], applied=True, effects=effects)
-        return _Turn([self.compose.say("common/staff_message.j2", conv, text=text)])
+            return Turn([ended], applied=True, effects=effects)
+        return Turn([self.compose.say("common/staff_message.j2", conv, text=text)])
 
     def _end_relay(self, conv: Conversation) -> list[Effect]:
         if not conv.relay:
@@ -748,16 +734,16 @@ class Engine:
 
     # -- forget -------------------------------------------------------------------------------
 
-    def _ask_forget(self, conv: Conversation) -> _Turn:
+    def _ask_forget(self, conv: Conversation) -> Turn:
         conv.pending = "forget"
         conv.turn += 1
         labels = self.compose.labels(conv)
         choices = (Choice(FORGET_YES, labels.forget_yes, style=DANGER),
                    Choice(FORGET_NO, labels.forget_no))
         text = self.compose.render("common/forget_confirm.j2", conv)
-        return _Turn([Message(text, choices)], applied=True)
+        return Turn([Message(text, choices)], applied=True)
 
-    def _text_for_forget(self, conv: Conversation, text: str) -> _Turn:
+    def _text_for_forget(self, conv: Conversation, text: str) -> Turn:
         labels = self.compose.labels(conv)
         yes_words = ("yes", "y", "yes please", "delete", "delete everything")
         options = (
@@ -770,13 +756,13 @@ class Engine:
             return self._ask_forget(conv)
         return self._answer_forget(conv, option.id == FORGET_YES)
 
-    def _answer_forget(self, conv: Conversation, confirmed: bool) -> _Turn:
+    def _answer_forget(self, conv: Conversation, confirmed: bool) -> Turn:
         conv.pending = ""
         if confirmed:
             # No "chat ended" notice: it would be a new record of the person after the delete;
             # the `forgotten` notice blanks the chat's notices instead.
             done = self.compose.say("common/forgotten.j2", conv)
-            return _Turn([done], applied=True, forgotten=True)
+            return Turn([done], applied=True, forgotten=True)
         conv.turn += 1
         kept = self.compose.say("common/kept.j2", conv)
         return self._with_current(conv, kept, applied=True)
@@ -796,7 +782,7 @@ class Engine:
 
     # -- what is stored: see it, withdraw consent -------------------------------------------------
 
-    async def _privacy(self, store: ConversationStore, conv: Conversation, turn: _Turn) -> _Turn:
+    async def _privacy(self, store: ConversationStore, conv: Conversation, turn: Turn) -> Turn:
         """/mydata shows everything stored; /withdraw takes back every consent and deletes the
         contact details it covered. Either way the person keeps their place."""
         stored = describe(await store.stored_about(conv.channel, conv.user_id), self.flows)
@@ -845,13 +831,13 @@ class Engine:
 
     def _with_current(
         self, conv: Conversation, first: Message, stale: bool = False, applied: bool = False
-    ) -> _Turn:
+    ) -> Turn:
         """A message, then the current question again, so the person never loses their place."""
         messages = [first]
         state = self._state(conv)
         if state is not None and not state.final and not conv.pending:
             messages.append(self._state_message(conv))
-        return _Turn(messages, stale=stale, applied=applied)
+        return Turn(messages, stale=stale, applied=applied)
 
 
     @staticmethod

@@ -20,10 +20,11 @@ from bot.core.records import PENDING, SENT, SKIPPED, Consent, Followup
 from bot.engine.flow import Flow, FollowupKind, FollowupSpec, Option
 from bot.engine.followups import BUSY_DELAY, BUSY_TRIES, baseline_of, progress_of, quiet_until
 from bot.engine.matching import match_option
+from bot.engine.turn import Turn
 from bot.store.base import ConversationStore
 
 if TYPE_CHECKING:
-    from bot.engine.engine import Engine, _Turn
+    from bot.engine.engine import Engine
 
 CHOICE_PREFIX = "remind_"
 NO_THANKS = CHOICE_PREFIX + "no"
@@ -42,7 +43,7 @@ class Reminders:
 
     # -- asking for one ---------------------------------------------------------------------
 
-    async def decide(self, store: ConversationStore, conv: Conversation, turn: _Turn) -> _Turn:
+    async def decide(self, store: ConversationStore, conv: Conversation, turn: Turn) -> Turn:
         """Finish a turn that offers, schedules or stops follow-ups, against the store."""
         if turn.reminders == self.STOP:
             return await self._stop(store, conv)
@@ -58,18 +59,16 @@ class Reminders:
             return self._offer(conv, flow, spec)
         return await self._schedule(store, conv, flow, spec, spec.kinds[turn.reminders])
 
-    def pressed(self, conv: Conversation, choice_id: str) -> _Turn:
+    def pressed(self, conv: Conversation, choice_id: str) -> Turn:
         """A press on the offer's buttons: a kind, or no thanks."""
-        from bot.engine.engine import _Turn
-
         conv.pending = ""
         _, spec = self._screening(conv)
         kind = choice_id.removeprefix(CHOICE_PREFIX)
         if spec is not None and choice_id.startswith(CHOICE_PREFIX) and kind in spec.kinds:
-            return _Turn(reminders=kind)
+            return Turn(reminders=kind)
         return self._declined(conv)
 
-    def typed(self, conv: Conversation, text: str) -> _Turn | None:
+    def typed(self, conv: Conversation, text: str) -> Turn | None:
         """A typed answer to the offer ("2 weeks", "no thanks"), or None for anything else
         (the offer is dropped and the text handled as usual)."""
         conv.pending = ""
@@ -81,15 +80,13 @@ class Reminders:
             return None
         return self.pressed(conv, option.id)
 
-    def _offer(self, conv: Conversation, flow: Flow, spec: FollowupSpec) -> _Turn:
-        from bot.engine.engine import _Turn
-
+    def _offer(self, conv: Conversation, flow: Flow, spec: FollowupSpec) -> Turn:
         conv.pending = self.PENDING
         conv.turn += 1
         text = self.engine.compose.render(spec.offer_template, conv)
         choices = tuple(Choice(o.id, o.label, style=PRIMARY if i == 0 else "")
                         for i, o in enumerate(self._options(conv, spec)))
-        return _Turn([Message(text, choices)], applied=True)
+        return Turn([Message(text, choices)], applied=True)
 
     def _options(self, conv: Conversation, spec: FollowupSpec) -> tuple[Option, ...]:
         labels = self.engine.compose.labels(conv)
@@ -99,13 +96,13 @@ class Reminders:
                     synonyms=("no", "n", "no thanks", "nope", "not now", "never mind"))
         return (*kinds, no)
 
-    def _declined(self, conv: Conversation) -> _Turn:
+    def _declined(self, conv: Conversation) -> Turn:
         conv.turn += 1
         declined = self.engine.compose.say("common/remind_declined.j2", conv)
         return self.engine._with_current(conv, declined, applied=True)
 
     async def _schedule(self, store: ConversationStore, conv: Conversation, flow: Flow,
-                        spec: FollowupSpec, kind: FollowupKind) -> _Turn:
+                        spec: FollowupSpec, kind: FollowupKind) -> Turn:
         """The person's yes: a durable timer, the consent it rests on, a funnel event."""
         engine, now = self.engine, self.engine.clock()
         timezone = conv.timezone or engine.settings.followups.timezone
@@ -125,7 +122,7 @@ class Reminders:
                          RecordEvent(records.FOLLOWUP_SCHEDULED, flow.id, kind.id)]
         return turn
 
-    async def _stop(self, store: ConversationStore, conv: Conversation) -> _Turn:
+    async def _stop(self, store: ConversationStore, conv: Conversation) -> Turn:
         if conv.pending == self.PENDING:
             conv.pending = ""
         stopped = await store.cancel_followups(conv.channel, conv.user_id, "stopped")
