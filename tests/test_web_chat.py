@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bot.app import build_engine
-from bot.channels.web import WebChannel
+from bot.channels.web import WebChannel, api, guard
 from bot.channels.web.guard import MAX_BODY, MAX_TEXT, clean_text
 from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import blocks, safe_url
@@ -538,3 +538,16 @@ def test_python_m_bot_web_runs_without_the_chat_when_it_is_turned_off(tmp_path: 
             urllib.request.urlopen(server.url + "/chat", timeout=5)
         assert refused.value.code == 404
         assert urllib.request.urlopen(server.url + "/healthz", timeout=5).status == 200
+
+
+def test_every_refusal_has_its_words_in_the_templates(tmp_path: Path) -> None:
+    """Each reason the web chat refuses a request for names words in templates/web/errors.j2."""
+    engine = build_engine(load_settings(data_dir=tmp_path))
+    words = engine.renderer.names(api.ERRORS_TEMPLATE, practice=engine.settings.practice)
+    reasons = {api.EMPTY, api.BAD_PRESS, api.SLOW_DOWN, api.BUSY, api.FAILED, guard.TOO_BIG,
+               guard.NOT_JSON, guard.WRONG_ORIGIN, guard.BAD_SESSION}
+    for reason in reasons:
+        assert isinstance(getattr(words, reason), str) and getattr(words, reason).endswith(".")
+    too_long = guard.Refused(413, api.TOO_LONG, length=4001, limit=4000).response(words)
+    assert json.loads(too_long.text)["error"].startswith(
+        "That message is too long (4001 characters; at most 4000).")

@@ -38,7 +38,7 @@ COMMON_TEMPLATES = (
     "common/talk_unavailable", "common/pick_one",
     "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
     "staff/consent_withdrawn", "common/remind_unavailable", "common/remind_set",
-    "common/remind_declined", "common/remind_stopped", "staff/checkin",
+    "common/remind_declined", "common/remind_stopped", "staff/checkin", "web/errors",
 )
 # What /mydata is shown, for checking common/mydata.j2 (bot/engine/privacy.py `describe`).
 _SAMPLE_ANSWER = {"question_id": "who", "question": "Who", "answer_id": "me", "answer": "Me",

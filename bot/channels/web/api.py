@@ -53,13 +53,10 @@ ASSETS = {  # file in static/ -> content type
 }
 MAX_CHOICE_ID = 64
 POLL_BATCH = 20  # waiting messages handed over per request
-EMPTY = "Type an answer, or pick one of the buttons."
-TOO_LONG = f"That message is too long ({{length}} characters; at most {MAX_TEXT}). " \
-    "Please shorten it and send it again."
-BAD_PRESS = "That button could not be read. Please reload the page."
-SLOW_DOWN = "You're sending messages very quickly. Please wait a few seconds and try again."
-BUSY = "The chat is restarting. Please try again in a moment."
-FAILED = "Something went wrong on our side. Please try again in a moment."
+# Why a request is refused: each names its words in templates/web/errors.j2.
+EMPTY, TOO_LONG, BAD_PRESS = "empty", "too_long", "bad_press"
+SLOW_DOWN, BUSY, FAILED = "slow_down", "busy", "failed"
+ERRORS_TEMPLATE = "web/errors.j2"
 ASSET_CACHE = "public, max-age=300"
 
 log = logging.getLogger(__name__)
@@ -84,6 +81,7 @@ class WebChatApi:
             "{{practice}}", html.escape(settings.practice.name))
         self.assets = {name: static_text(name) for name in ASSETS}
         self.policy = page_policy(self.allowed)
+        self.words = engine.renderer.names(ERRORS_TEMPLATE, practice=settings.practice)
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -155,10 +153,10 @@ class WebChatApi:
                 response = web.json_response(await handler(request, session, body),
                                              headers={"Cache-Control": "no-store"})
             except Refused as refused:
-                response = refused.response()
+                response = refused.response(self.words)
             except Exception as error:  # the store is busy or down: say so, never the detail
                 log.error("web chat request failed: %s", type(error).__name__, exc_info=error)
-                response = Refused(503, FAILED, retry_after=2).response()
+                response = Refused(503, FAILED, retry_after=2).response(self.words)
             finally:
                 self._finished()
             cors(response, origin, self.allowed)
@@ -274,7 +272,7 @@ def _event(session: str, body: Json) -> Event:
     if not isinstance(typed, str):
         raise Refused(400, EMPTY)
     if len(typed) > MAX_TEXT:
-        raise Refused(413, TOO_LONG.format(length=len(typed)))
+        raise Refused(413, TOO_LONG, length=len(typed), limit=MAX_TEXT)
     text = clean_text(typed)
     if not text:
         raise Refused(400, EMPTY)

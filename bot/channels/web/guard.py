@@ -31,23 +31,26 @@ JSON_TYPE = "application/json"
 # direction overrides and isolates (they make text read differently than it is stored).
 _UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
-TOO_BIG = "That message is too long to send. Please shorten it and try again."
-NOT_JSON = "The chat could not read that request. Please reload the page."
-WRONG_ORIGIN = "This chat box can only be used from the practice's own pages."
-BAD_SESSION = "Your chat session is not valid. Please reload the page to start a new one."
+# Why a request is refused: each names its words in templates/web/errors.j2.
+TOO_BIG, NOT_JSON, WRONG_ORIGIN, BAD_SESSION = "too_big", "not_json", "wrong_origin", "bad_session"
 
 
 class Refused(Exception):
-    """A request the web chat does not take: its HTTP status and a friendly message."""
+    """A request the web chat does not take: its HTTP status, and why (a name in
+    templates/web/errors.j2, with the values its words need)."""
 
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, reason: str, retry_after: float | None = None,
+                 **details: Any) -> None:
+        super().__init__(reason)
         self.status = status
-        self.message = message
+        self.reason = reason
+        self.details = details
         self.retry_after = retry_after
 
-    def response(self) -> web.Response:
-        body: dict[str, Any] = {"error": self.message}
+    def response(self, words: Any) -> web.Response:
+        """The refusal as JSON, in the friendly words `words` (errors.j2's names) give it."""
+        said = getattr(words, self.reason)
+        body: dict[str, Any] = {"error": str(said(**self.details) if callable(said) else said)}
         headers = {}
         if self.retry_after is not None:
             seconds = max(1, round(self.retry_after + 0.499))
