@@ -52,7 +52,7 @@ async def process(settings: Settings, clock: Callable[[], float], only: list[str
     runner = Runner(settings, only=only, engine=build_engine(settings, clock=clock))
     if handled is not None:
         (channel,) = runner.channels
-        handled.attach(channel.application)  # type: ignore[attr-defined]
+        handled.attach(channel)  # type: ignore[attr-defined]
     try:
         await runner.start()
         yield runner

@@ -118,7 +118,7 @@ async def start_bot(
     (channel,) = runner.channels
     assert isinstance(channel, TelegramChannel)
     handled = HandledUpdates()
-    handled.attach(channel.application)
+    handled.attach(channel)
     try:
         await runner.start()
     except BaseException:

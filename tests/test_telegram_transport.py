@@ -127,16 +127,18 @@ async def test_flood_limit_is_retry_after_with_telegrams_wait(telegram: FakeTele
     assert seconds(refused.value.retry_after) == 7
 
 
-@pytest.mark.parametrize(
-    ("status", "description", "error"),
-    [
-        (401, "Unauthorized", InvalidToken),
-        (403, "Forbidden: bot was blocked by the user", Forbidden),
-        (400, "Bad Request: chat not found", BadRequest),
-        (409, "Conflict: terminated by other getUpdates request", Conflict),
-        (502, "Bad Gateway", NetworkError),
-    ],
-)
+# Telegram's refusals and the library's error for each (tests/test_telegram_api.py too).
+REFUSALS = [
+    (401, "Unauthorized", InvalidToken),
+    (403, "Forbidden: bot was blocked by the user", Forbidden),
+    (400, "Bad Request: chat not found", BadRequest),
+    (409, "Conflict: terminated by other getUpdates request", Conflict),
+    (500, "Internal Server Error", NetworkError),
+    (502, "Bad Gateway", NetworkError),
+]
+
+
+@pytest.mark.parametrize(("status", "description", "error"), REFUSALS)
 async def test_refusals_are_the_librarys_errors_with_telegrams_words(
     telegram: FakeTelegram, status: int, description: str, error: type[TelegramError]
 ) -> None:

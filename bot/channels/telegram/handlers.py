@@ -13,25 +13,17 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
+from telegram import Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 from telegram.helpers import create_deep_linked_url
 
-from bot.channels.telegram.send import (
-    AnswerLine,
-    answer_quietly,
-    drop_keyboard,
-    edit_in_place,
-    send_text,
-    show_answer,
-)
+from bot.channels.telegram.send import AnswerLine, Sender
+from bot.channels.telegram.updates import PersonUpdate, Press, PressedMessage, PrivateMessage
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
 from bot.core.markup import plain
@@ -46,10 +38,15 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    """Handlers named for what the person did; each hands an Event to the engine."""
+    """Handlers named for what the person did; each hands an Event to the engine.
 
-    def __init__(self, engine: Engine) -> None:
+    A person's presses and private messages come as records read from Telegram's JSON
+    (updates.py); the rarer updates (edits, groups) as python-telegram-bot's objects.
+    """
+
+    def __init__(self, engine: Engine, sender: Sender) -> None:
         self.engine = engine
+        self.sender = sender
         # Updates whose handling raised: the webhook answers them 500 and polling fetches them
         # again, so Telegram (or the next poll) brings them back; applied ones are not redone.
         self.failed_updates: set[int] = set()
@@ -61,50 +58,55 @@ class Handlers:
         """A Telegram-only line (templates/telegram/<template>.j2) as light markup."""
         return self.engine.notice(f"telegram/{template}.j2", channel=CHANNEL, **extra)
 
-    async def typed_message(self, update: Update, context: Context) -> None:
+    async def person_did(self, update: PersonUpdate) -> None:
+        """A press, or a message in the private chat: to the handler for what it is."""
+        if isinstance(update, Press):
+            await self.pressed_button(update)
+        elif update.text is not None:
+            await self.typed_message(update)
+        else:
+            await self.sent_something_unreadable(update)
+
+    async def typed_message(self, message: PrivateMessage) -> None:
         """A text or a /command in the private chat."""
-        assert update.message is not None and update.effective_user is not None
-        user_id = str(update.effective_user.id)
-        event = Event.from_text(CHANNEL, user_id, update.message.text or "")
-        await self._answer(update, with_update_id(event, update))
+        event = Event.from_text(CHANNEL, str(message.user_id), message.text or "")
+        await self._answer(numbered(event, message.update_id))
 
-    async def sent_something_unreadable(self, update: Update, context: Context) -> None:
+    async def sent_something_unreadable(self, message: PrivateMessage) -> None:
         """A sticker, photo, voice note, file...: the engine answers kindly."""
-        assert update.effective_user is not None
-        event = Event(CHANNEL, str(update.effective_user.id), EventKind.UNSUPPORTED)
-        await self._answer(update, with_update_id(event, update))
+        event = Event(CHANNEL, str(message.user_id), EventKind.UNSUPPORTED)
+        await self._answer(numbered(event, message.update_id))
 
-    async def pressed_button(self, update: Update, context: Context) -> None:
+    async def pressed_button(self, press: Press) -> None:
         """A press on a choice button: answer the query, apply it, show the answer chosen.
 
         A pick in a pick-several question changes the question itself: the pressed message is
         edited in place (ticks, and buttons for the new turn) instead of a new message.
         """
-        query = update.callback_query
-        assert query is not None
-        event = event_from_press(str(query.from_user.id), query.data or "")
-        if event is None or not is_private(update):  # not ours, or not where health is discussed
-            await answer_quietly(query)
+        event = event_from_press(str(press.user_id), press.data)
+        if event is None or not press.private:  # not ours, or not where health is discussed
+            await self.sender.answer_press(press.query_id)
             return
-        reply = await self.engine.handle(with_update_id(event, update))
+        reply = await self.engine.handle(numbered(event, press.update_id))
         address = Address(CHANNEL, event.user_id)
+        answered = self.sender.answer_press(press.query_id)
         if reply.repeated:  # handled before: its messages are sent, or waiting in the outbox
-            await asyncio.gather(answer_quietly(query), self.engine.flush(address))
+            await asyncio.gather(answered, self.engine.flush(address))
             return
         if reply.edit:
-            _, edited = await asyncio.gather(answer_quietly(query), edit_in_place(query, reply))
+            _, edited = await asyncio.gather(answered, self._edit_in_place(press.message, reply))
             if edited:
                 await self.engine.delivered(address, reply)
             else:  # the message is gone or too old to edit: the question is sent anew
                 await self.engine.send_instead(address, reply)
             return
-        await asyncio.gather(answer_quietly(query), self._tidy_pressed_message(query, reply))
+        await asyncio.gather(answered, self._tidy_pressed_message(press.message, reply))
         await self.engine.flush(address)
 
     async def edited_message(self, update: Update, context: Context) -> None:
         """An edit of an earlier message: answers are not changed behind the person's back."""
         assert update.effective_chat is not None
-        await send_text(context.bot, update.effective_chat.id, self.notice("edited"))
+        await self.sender.text(update.effective_chat.id, self.notice("edited"))
 
     async def used_command_in_group(self, update: Update, context: Context) -> None:
         """A command in a group: move to the private chat, where health details belong."""
@@ -118,9 +120,9 @@ class Handlers:
             return
         payload = deep_link_payload(command, self.engine.commands)
         url = create_deep_linked_url(context.bot.username, payload)
-        button = InlineKeyboardButton(plain(self.notice("private_button")), url=url)
+        button = {"text": plain(self.notice("private_button")), "url": url}
         text = self.notice("group", command=parsed[0], carried=payload is not None)
-        await send_text(context.bot, message.chat_id, text, InlineKeyboardMarkup([[button]]))
+        await self.sender.text(message.chat_id, text, {"inline_keyboard": [[button]]})
 
     async def failed(self, update: object, context: Context) -> None:
         """Log the error's type and place, never what the person wrote."""
@@ -129,35 +131,37 @@ class Handlers:
         error = context.error
         log.error("telegram handler failed: %s", type(error).__name__, exc_info=error)
 
-    async def _answer(self, update: Update, event: Event) -> None:
+    async def _answer(self, event: Event) -> None:
         """Apply the event; its reply, saved in the outbox with the turn, is sent from there."""
         await self.engine.handle(event)
         await self.engine.flush(Address(event.channel, event.user_id))
 
-    async def _tidy_pressed_message(self, query: CallbackQuery, reply: Reply) -> None:
+    async def _edit_in_place(self, pressed: PressedMessage | None, reply: Reply) -> bool:
+        return pressed is not None and await self.sender.edit_in_place(pressed, reply)
+
+    async def _tidy_pressed_message(self, pressed: PressedMessage | None, reply: Reply) -> None:
         """Show the answer on the question, or take the keyboard off an old one."""
+        if pressed is None:  # too old: Telegram no longer shows it
+            return
         if reply.extras.get("answered"):
-            await show_answer(query, self.answer_line(reply.extras["answered"]))
+            await self.sender.show_answer(pressed, self.answer_line(reply.extras["answered"]))
         elif reply.messages:  # an old button: it no longer applies, so it goes
-            await drop_keyboard(query)
+            await self.sender.drop_keyboard(pressed)
 
     def _answer_line(self, answer: str) -> AnswerLine:
         return AnswerLine.of(self.notice("answered", answer=answer))
 
 
 def add_handlers(application: Application, handlers: Handlers, staff_chat: int | None) -> None:
-    """Route each kind of update to the handler for what the person did."""
+    """Route the updates python-telegram-bot reads (all but a person's presses and private
+    messages, see dispatch.py) to the handler for what happened."""
     private = filters.ChatType.PRIVATE
-    new_message = filters.UpdateType.MESSAGE
     groups = filters.ChatType.GROUPS
     if staff_chat is not None:  # staff talk there; only their replies to notices are for us
         groups = groups & ~filters.Chat(staff_chat)
     application.add_handlers(
         [
-            CallbackQueryHandler(handlers.pressed_button),
             MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, handlers.edited_message),
-            MessageHandler(private & new_message & filters.TEXT, handlers.typed_message),
-            MessageHandler(private & new_message, handlers.sent_something_unreadable),
             MessageHandler(groups & filters.COMMAND, handlers.used_command_in_group),
         ]
     )
@@ -173,9 +177,9 @@ def event_from_press(user_id: str, data: str) -> Event | None:
     return Event(CHANNEL, user_id, EventKind.PRESS, choice_id=choice_id, turn=turn)
 
 
-def with_update_id(event: Event, update: Update) -> Event:
+def numbered(event: Event, update_id: int) -> Event:
     """The event, carrying its update's id: applied once, in the order Telegram numbered it."""
-    return replace(event, update_id=str(update.update_id), sequence=update.update_id)
+    return replace(event, update_id=str(update_id), sequence=update_id)
 
 
 def deep_link_payload(command: Command, commands: Commands) -> str | None:
@@ -194,17 +198,3 @@ def addressed_elsewhere(text: str, bot_username: str) -> bool:
     head = text.split(maxsplit=1)[0] if text.strip() else ""
     _, at, name = head.partition("@")
     return bool(at) and name.lower() != bot_username.lower()
-
-
-def is_private(update: Update) -> bool:
-    """True in a one-to-one chat (or when Telegram no longer says which chat it was)."""
-    chat = update.effective_chat
-    return chat is None or chat.type == ChatType.PRIVATE
-
-
-def chat_id_of(update: Update) -> int:
-    """Where to answer: the update's chat, else the person's private chat."""
-    if update.effective_chat is not None:
-        return update.effective_chat.id
-    assert update.effective_user is not None
-    return update.effective_user.id

@@ -11,14 +11,17 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.dispatch import Dispatcher
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.profile import set_profile
 from bot.channels.telegram.request import AiohttpRequest
-from bot.channels.telegram.send import describe, send_reply
+from bot.channels.telegram.send import Sender, describe
 from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
 from bot.channels.telegram.webhook import Webhook
 from bot.core.channel import ChannelError
@@ -62,8 +65,14 @@ class TelegramChannel:
         hide_in_logs(token_of(settings))  # before the library logs its URLs, which carry it
         library = logging.getLogger("telegram")  # its DEBUG lines carry every update and call
         library.setLevel(max(logging.INFO, library.getEffectiveLevel()))
-        self.application = build_application(settings, rate_limiter=rate_limiter)
-        self.handlers = Handlers(engine)
+        request, poll_request = requests_for(settings)
+        self.application = build_application(
+            settings, rate_limiter=rate_limiter, requests=(request, poll_request)
+        )
+        self.api = BotApi(self.application.bot, request, poll_request)
+        self.sender = Sender(self.api)
+        self.handlers = Handlers(engine, self.sender)
+        self.dispatcher = Dispatcher(self.application, self.handlers)
         add_handlers(self.application, self.handlers, settings.staff_telegram_chat_id)
         if settings.staff_telegram_chat_id is not None:
             add_staff_replies(self.application, engine, settings.staff_telegram_chat_id)
@@ -74,7 +83,7 @@ class TelegramChannel:
     def mount(self, app: web.Application) -> None:
         """In webhook mode, the route Telegram posts updates to."""
         if self.webhook:
-            self._route = Webhook(self.settings, self.handlers.failed_updates)
+            self._route = Webhook(self.settings)
             self._route.mount(app)
 
     async def start(self) -> None:
@@ -104,7 +113,7 @@ class TelegramChannel:
         if not address.user_id.isascii() or not address.user_id.lstrip("-").isdigit():
             raise DeliveryFailed("not a Telegram chat id", permanent=True)
         try:
-            await send_reply(self.application.bot, int(address.user_id), reply)
+            await self.sender.reply(int(address.user_id), reply)
         except RetryAfter as error:
             with warnings.catch_warnings():  # the library warns its type will change
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -130,13 +139,13 @@ class TelegramChannel:
         await set_profile(self.application.bot, self.engine)
         await self.application.start()
         if self._route is not None:
-            await self._route.open(self.application)
+            await self._route.open(self.api, self.dispatcher)
         else:
-            self._poller = Poller(self.application, self.handlers.failed_updates)
+            self._poller = Poller(self.api, self.dispatcher)
             await self._poller.start()
         chat_id = self.settings.staff_telegram_chat_id
         if chat_id is not None:
-            self._staff = TelegramStaffChat(self.application.bot, chat_id, self.engine.store)
+            self._staff = TelegramStaffChat(self.sender, chat_id, self.engine.store)
         log.info("telegram: @%s is taking updates by %s", self.application.bot.username,
                  "webhook" if self._route is not None else "polling")
 
@@ -151,12 +160,24 @@ class TelegramChannel:
         await self.application.shutdown()
 
 
+def requests_for(settings: Settings) -> tuple[BaseRequest, BaseRequest]:
+    """The transport chosen (BOT_TELEGRAM_TRANSPORT) for calls, and for long polling (one
+    poll at a time, as python-telegram-bot's own)."""
+    if settings.telegram_transport == "aiohttp":
+        return AiohttpRequest(), AiohttpRequest(connection_pool_size=1)
+    return HTTPXRequest(connection_pool_size=256), HTTPXRequest(connection_pool_size=1)
+
+
 def build_application(
-    settings: Settings, *, rate_limiter: BaseRateLimiter | None = None
+    settings: Settings,
+    *,
+    rate_limiter: BaseRateLimiter | None = None,
+    requests: tuple[BaseRequest, BaseRequest] | None = None,
 ) -> Application:
     """The python-telegram-bot Application: HTML replies without link previews, flood limits
     waited out, each chat's updates in order, the Bot API over the transport chosen
-    (BOT_TELEGRAM_TRANSPORT); no updater (see polling.py)."""
+    (BOT_TELEGRAM_TRANSPORT) or given (for calls, for polling); no updater (see polling.py)."""
+    request, poll_request = requests or requests_for(settings)
     builder = (
         ApplicationBuilder()
         .token(token_of(settings))
@@ -171,11 +192,7 @@ def build_application(
         .concurrent_updates(PerChatUpdateProcessor())
         .updater(None)  # updates come from our Poller or Webhook, confirmed once handled
     )
-    if settings.telegram_transport == "aiohttp":  # else python-telegram-bot's httpx
-        builder = builder.request(AiohttpRequest()).get_updates_request(
-            AiohttpRequest(connection_pool_size=1)  # one long poll at a time, as the library's
-        )
-    return builder.build()
+    return builder.request(request).get_updates_request(poll_request).build()
 
 
 def seconds(retry_after: object) -> float:

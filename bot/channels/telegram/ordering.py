@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
-from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot.channels.telegram.updates import chat_key
 
 CONCURRENT_UPDATES = 256
 
@@ -21,7 +22,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = chat_key(update)
+        """`update` is Telegram's JSON of it (see dispatch.py)."""
+        key = chat_key(update) if isinstance(update, dict) else 0
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with self._locks.setdefault(key, asyncio.Lock()):
@@ -37,12 +39,3 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Nothing to release."""
 
-
-def chat_key(update: object) -> int:
-    """The chat an update belongs to (the person's, for a press on an old message)."""
-    if isinstance(update, Update):
-        if update.effective_chat is not None:
-            return update.effective_chat.id
-        if update.effective_user is not None:
-            return update.effective_user.id
-    return 0

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application
 
+from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.dispatch import Dispatcher, Outcome
+from bot.channels.telegram.updates import JSONDict
 from bot.channels.telegram.webhook import ALLOWED_UPDATES
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call waits for updates; stopping cuts it short
@@ -27,18 +28,18 @@ log = logging.getLogger(__name__)
 
 
 class Poller:
-    """Fetches updates, hands them to the application, confirms them once handled."""
+    """Fetches updates, hands them to the dispatcher, confirms them once handled."""
 
-    def __init__(self, application: Application, failed_updates: set[int]) -> None:
-        self.application = application
-        self.failed_updates = failed_updates
+    def __init__(self, api: BotApi, dispatcher: Dispatcher) -> None:
+        self.api = api
+        self.dispatcher = dispatcher
         self._task: asyncio.Task[None] | None = None
         self._fetching = False
         self._stopping = False
 
     async def start(self) -> None:
         """Drop any webhook (Telegram sends to one or the other) and start polling."""
-        await self.application.bot.delete_webhook()
+        await self.api.call("deleteWebhook")
         self._task = asyncio.create_task(self._poll_forever(), name="telegram-poller")
 
     async def stop(self) -> None:
@@ -72,18 +73,16 @@ class Poller:
                 await asyncio.sleep(RETRY_PAUSE[0] * retries)
                 continue
             retries = 0
-            offset = updates[-1].update_id + 1  # confirms the batch on the next call
+            offset = max(u["update_id"] for u in updates) + 1  # confirms the batch on the next call
 
-    async def _fetch(self, offset: int | None) -> list[Update] | None:
+    async def _fetch(self, offset: int | None) -> list[JSONDict] | None:
         """The next batch; None after a failure worth a pause."""
         self._fetching = True
         if self._stopping:
             self._fetching = False
             return []
         try:
-            return list(await self.application.bot.get_updates(
-                offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
-            ))
+            updates = await self.api.get_updates(offset, POLL_TIMEOUT, ALLOWED_UPDATES)
         except TimedOut:
             return []
         except Conflict:
@@ -101,14 +100,9 @@ class Poller:
             return None
         finally:
             self._fetching = False
+        return [update for update in updates if isinstance(update.get("update_id"), int)]
 
-    async def _handle(self, updates: list[Update]) -> int:
+    async def _handle(self, updates: list[JSONDict]) -> int:
         """Handle a batch (each chat's updates in order); how many failed."""
-        processor = self.application.update_processor
-        await asyncio.gather(*(
-            processor.process_update(update, self.application.process_update(update))
-            for update in updates
-        ))
-        failed = [u.update_id for u in updates if u.update_id in self.failed_updates]
-        self.failed_updates.difference_update(failed)
-        return len(failed)
+        outcomes = await asyncio.gather(*(self.dispatcher.dispatch(u) for u in updates))
+        return sum(outcome is Outcome.FAILED for outcome in outcomes)

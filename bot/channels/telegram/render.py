@@ -4,8 +4,8 @@ choices as an inline keyboard whose buttons carry the turn, links as URL buttons
 from __future__ import annotations
 
 import html
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 
 from bot.core.events import Choice, Message, encode_choice
@@ -52,14 +52,18 @@ def callback_data(turn: int, choice_id: str) -> str:
     return data
 
 
-def keyboard(message: Message, turn: int) -> InlineKeyboardMarkup | None:
-    """Choices as callback buttons (short ones share a row), then links, one per row."""
+Button = dict[str, Any]  # an InlineKeyboardButton as the Bot API takes it
+
+
+def keyboard(message: Message, turn: int) -> dict[str, list[list[Button]]] | None:
+    """Choices as callback buttons (short ones share a row), then links, one per row, as the
+    Bot API's `InlineKeyboardMarkup` JSON."""
     rows = choice_rows(message, turn)
-    rows += [[InlineKeyboardButton(link.label, url=link.url)] for link in message.links]
-    return InlineKeyboardMarkup(rows) if rows else None
+    rows += [[{"text": link.label, "url": link.url}] for link in message.links]
+    return {"inline_keyboard": rows} if rows else None
 
 
-def choice_rows(message: Message, turn: int) -> list[list[InlineKeyboardButton]]:
+def choice_rows(message: Message, turn: int) -> list[list[Button]]:
     """Rows of choice buttons; in a pick-several question "Done" gets the last row to itself.
 
     How many share a row depends on the longest label counted as if picked, so the layout
@@ -75,15 +79,5 @@ def choice_rows(message: Message, turn: int) -> list[list[InlineKeyboardButton]]
     return rows + [[choice_button(choice, turn)] for choice in finish]
 
 
-def choice_button(choice: Choice, turn: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(choice.label, callback_data=callback_data(turn, choice.id))
-
-
-def links_only(message: object) -> InlineKeyboardMarkup | None:
-    """The URL buttons of a message's keyboard (a pressed message keeps its links)."""
-    markup = getattr(message, "reply_markup", None)
-    rows = [
-        [button] for row in (markup.inline_keyboard if markup else ()) for button in row
-        if button.url
-    ]
-    return InlineKeyboardMarkup(rows) if rows else None
+def choice_button(choice: Choice, turn: int) -> Button:
+    return {"text": choice.label, "callback_data": callback_data(turn, choice.id)}

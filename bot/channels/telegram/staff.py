@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Update
+from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
-from bot.channels.telegram.send import edit_text, send_text
+from bot.channels.telegram.send import Sender
 from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
 from bot.engine.engine import Engine
 from bot.store.base import ConversationStore
@@ -34,8 +34,8 @@ def place_of(chat_id: int) -> str:
 class TelegramStaffChat:
     """A `StaffNotifier` posting to one Telegram chat, remembering whom each notice is about."""
 
-    def __init__(self, bot: Bot, chat_id: int, store: ConversationStore) -> None:
-        self.bot = bot
+    def __init__(self, sender: Sender, chat_id: int, store: ConversationStore) -> None:
+        self.sender = sender
         self.chat_id = chat_id
         self.store = store
         self.place = place_of(chat_id)
@@ -49,7 +49,7 @@ class TelegramStaffChat:
             await self._blank(notice)
             return
         try:
-            sent = await send_text(self.bot, self.chat_id, notice.text)
+            sent = await self.sender.text(self.chat_id, notice.text)
         except (Forbidden, BadRequest) as error:  # not in the chat any more, chat gone
             raise DeliveryFailed(f"{type(error).__name__}", permanent=True) from None
         except TelegramError as error:
@@ -65,7 +65,7 @@ class TelegramStaffChat:
             if place not in (self.place, str(self.chat_id)) or not message_id.isdigit():
                 continue
             try:
-                await edit_text(self.bot, self.chat_id, int(message_id), text)
+                await self.sender.edit(self.chat_id, int(message_id), text)
             except TelegramError as error:  # deleted by staff meanwhile, or too old to edit
                 log.warning("telegram: a notice in the staff chat could not be blanked: %s",
                             type(error).__name__)

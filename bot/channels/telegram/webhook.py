@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import Application
 
+from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.dispatch import Dispatcher, Outcome
+from bot.channels.telegram.updates import JSONDict
 from bot.settings import Settings
 
 WEBHOOK_PATH = "/telegram"
@@ -41,13 +43,12 @@ def webhook_address(settings: Settings) -> str:
 class Webhook:
     """The `POST <path of the webhook URL>` route, and telling Telegram where it is."""
 
-    def __init__(self, settings: Settings, failed_updates: set[int]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.url = webhook_address(settings)
         self.path = urlsplit(self.url).path or WEBHOOK_PATH
         configured = settings.telegram_webhook_secret
         self.secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
-        self.failed_updates = failed_updates  # ids of updates whose handling raised
-        self._application: Application | None = None
+        self._dispatcher: Dispatcher | None = None
         self._receiving = 0  # requests past the checks, their update not yet handled
         self._idle = asyncio.Event()
         self._idle.set()
@@ -55,19 +56,18 @@ class Webhook:
     def mount(self, app: web.Application) -> None:
         app.router.add_post(self.path, self.receive_update)
 
-    async def open(self, application: Application) -> None:
-        """Take updates into the application's queue, and point Telegram at the route."""
-        self._application = application
-        await application.bot.set_webhook(
-            self.url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
-        )
+    async def open(self, api: BotApi, dispatcher: Dispatcher) -> None:
+        """Take updates to the dispatcher, and point Telegram at the route."""
+        self._dispatcher = dispatcher
+        await api.call("setWebhook", url=self.url, secret_token=self.secret,
+                       allowed_updates=ALLOWED_UPDATES)
 
     async def close(self) -> None:
         """Stop taking updates; return once every update already taken is handled.
 
         The webhook stays set, so Telegram keeps what arrives meanwhile for the next start.
         """
-        self._application = None
+        self._dispatcher = None
         await self._idle.wait()
 
     async def receive_update(self, request: web.Request) -> web.Response:
@@ -76,19 +76,17 @@ class Webhook:
         if not hmac.compare_digest(offered.encode(), self.secret.encode()):
             log.warning("webhook call without the right secret token from %s", request.remote)
             return web.Response(status=403, text="forbidden")
-        application = self._application
-        if application is None:
+        dispatcher = self._dispatcher
+        if dispatcher is None:
             return web.Response(status=503, text="not taking updates now")
         self._receiving += 1
         self._idle.clear()
         try:
-            update = await _update_in(request, application)
-            if update is None:
+            update = await _update_in(request)
+            outcome = Outcome.UNREADABLE if update is None else await dispatcher.dispatch(update)
+            if outcome is Outcome.UNREADABLE:
                 return web.Response(status=400, text="not an update")
-            processor = application.update_processor
-            await processor.process_update(update, application.process_update(update))
-            if update.update_id in self.failed_updates:
-                self.failed_updates.discard(update.update_id)
+            if outcome is Outcome.FAILED:
                 return web.Response(status=500, text="not handled; send it again")
         finally:
             self._receiving -= 1
@@ -97,14 +95,18 @@ class Webhook:
         return web.Response(text="ok")
 
 
-async def _update_in(request: web.Request, application: Application) -> Update | None:
+async def _update_in(request: web.Request) -> JSONDict | None:
     """The update a request carries, or None for a body that is not one (logged, not shown)."""
     try:
         data = await request.json()
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            raise ValueError("not an update object")
-        return Update.de_json(data, application.bot)
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError,
-            AttributeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         log.warning("webhook body was not an update: %s", type(error).__name__)
         return None
+    if not isinstance(data, dict) or not _is_int(data.get("update_id")):
+        log.warning("webhook body was not an update: no update_id")
+        return None
+    return data
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

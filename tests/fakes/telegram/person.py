@@ -7,13 +7,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from telegram import Update as TelegramUpdate
-from telegram.ext import Application, ContextTypes, TypeHandler
+from typing import TYPE_CHECKING, Any
 
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 from tests.fakes.telegram.server import FakeTelegram, SentMessage, Update
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
 
 # The knee screening pressed through after /start, by button label: for oneself, no recent
 # injury, "No" to every safety question, two things that make it worse picked one by one (each
@@ -44,7 +44,6 @@ SCREENING_BY_BUTTONS = [
     "No",
     "Steady and level",
 ]
-HANDLED_GROUP = 99  # after every group of the bot's own handlers
 
 WaitHandled = Callable[[int], Awaitable[None]]
 
@@ -125,17 +124,18 @@ class Person:
 
 
 class HandledUpdates:
-    """Knows when the bot has finished an update: a last handler group that records its id."""
+    """Knows when the bot has finished an update: the channel's dispatcher tells it each id
+    handled (or failed), whichever handler took it."""
 
     def __init__(self) -> None:
         self.ids: set[int] = set()
         self._changed = asyncio.Event()
 
-    def attach(self, application: Application) -> None:
-        application.add_handler(TypeHandler(TelegramUpdate, self._record), group=HANDLED_GROUP)
+    def attach(self, channel: TelegramChannel) -> None:
+        channel.dispatcher.after.append(self._record)
 
-    async def _record(self, update: TelegramUpdate, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.ids.add(update.update_id)
+    def _record(self, update_id: int) -> None:
+        self.ids.add(update_id)
         self._changed.set()
 
     async def wait(self, update_id: int, timeout: float = 10.0) -> None:
