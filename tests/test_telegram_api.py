@@ -308,16 +308,27 @@ def test_a_question_kept_is_used_only_while_it_still_shows_that_text() -> None:
     assert kept.html_of(pressed(3, "Knee?", chat_id=502)) is None
 
 
-def test_only_so_many_questions_are_kept_the_oldest_forgotten_first() -> None:
+def test_only_each_chats_latest_question_is_kept() -> None:
+    kept = SentQuestions()
+    kept.remember({"message_id": 3, "chat": {"id": 501}, "text": "Knee?"}, "<b>Knee?</b>")
+    kept.remember({"message_id": 5, "chat": {"id": 501}, "text": "Hip?"}, "<b>Hip?</b>")
+    kept.remember({"message_id": 4, "chat": {"id": 502}, "text": "Knee?"}, "<i>Knee?</i>")
+
+    assert kept.html_of(pressed(3, "Knee?")) is None  # an older one: the library reads it
+    assert kept.html_of(pressed(5, "Hip?")) == "<b>Hip?</b>"
+    assert kept.html_of(pressed(4, "Knee?", chat_id=502)) == "<i>Knee?</i>"
+
+
+def test_only_so_many_chats_are_kept_the_least_recent_forgotten_first() -> None:
     kept = SentQuestions(kept=3)
-    for number in range(1, 4):
-        kept.remember({"message_id": number, "chat": {"id": 1}, "text": f"q{number}"}, f"h{number}")
-    assert [kept.html_of(pressed(n, f"q{n}", 1)) for n in range(1, 4)] == ["h1", "h2", "h3"]
+    for chat in range(1, 4):
+        kept.remember({"message_id": 9, "chat": {"id": chat}, "text": f"q{chat}"}, f"h{chat}")
+    assert [kept.html_of(pressed(9, f"q{c}", c)) for c in range(1, 4)] == ["h1", "h2", "h3"]
 
-    kept.remember({"message_id": 4, "chat": {"id": 1}, "text": "q4"}, "h4")
+    kept.remember({"message_id": 9, "chat": {"id": 4}, "text": "q4"}, "h4")
 
-    assert kept.html_of(pressed(1, "q1", 1)) is None
-    assert [kept.html_of(pressed(n, f"q{n}", 1)) for n in range(2, 5)] == ["h2", "h3", "h4"]
+    assert kept.html_of(pressed(9, "q1", 1)) is None
+    assert [kept.html_of(pressed(9, f"q{c}", c)) for c in range(2, 5)] == ["h2", "h3", "h4"]
 
 
 def test_an_answer_that_is_not_a_message_is_not_kept() -> None:

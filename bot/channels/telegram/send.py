@@ -5,10 +5,10 @@ swallowed (the message may be gone); problems sending are the caller's to handle
 
 A press shows its answer under the pressed question, which needs that question's HTML. The
 press carries the question as Telegram shows it (text and entities); reading it back into HTML
-takes python-telegram-bot's `Message`, a fifth of a press's CPU. So the HTML of the questions
-this process sent is kept (a bounded number), and used when the pressed message's text is still
-the one Telegram gave back for it; otherwise (sent by another replica or before a restart,
-edited since) the library reads it.
+takes python-telegram-bot's `Message`, a fifth of a press's CPU. So the HTML of each chat's
+latest question this process sent is kept, and used when the pressed message is that one and
+still shows the text Telegram gave back for it; otherwise (an older message, one sent by
+another replica or before a restart, edited since) the library reads it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bot.core.events import Reply
 from bot.core.markup import plain
 
 OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
-QUESTIONS_KEPT = 2048  # HTML of questions sent, for the answer line under a pressed one
+CHATS_KEPT = 4096  # chats whose latest question's HTML is kept, for the answer line
 
 log = logging.getLogger(__name__)
 
@@ -47,30 +47,30 @@ class AnswerLine:
 
 
 class SentQuestions:
-    """The HTML of messages with buttons this process sent or edited, by chat and message,
-    with the text Telegram made of it; the oldest are forgotten first."""
+    """The HTML of the latest message with buttons this process sent or edited in each chat
+    (the one a person presses, nearly always), with the text Telegram made of it; the chats
+    least recently written to are forgotten first."""
 
-    def __init__(self, kept: int = QUESTIONS_KEPT) -> None:
+    def __init__(self, kept: int = CHATS_KEPT) -> None:
         self.kept = kept
-        self._html: OrderedDict[tuple[int, int], tuple[str, str]] = OrderedDict()
+        self._latest: OrderedDict[int, tuple[int, str, str]] = OrderedDict()
 
     def remember(self, message: Any, html: str) -> None:
         """Telegram's answer to a send or edit (the message as it now is) and the HTML sent."""
         if not isinstance(message, dict) or not isinstance(message.get("text"), str):
             return
         chat_id = (message.get("chat") or {}).get("id")
-        key = (chat_id, message.get("message_id"))
-        self._html[key] = (message["text"], html)  # type: ignore[index]
-        self._html.move_to_end(key)  # type: ignore[arg-type]
-        while len(self._html) > self.kept:
-            self._html.popitem(last=False)
+        self._latest[chat_id] = (message.get("message_id"), message["text"], html)  # type: ignore[index]
+        self._latest.move_to_end(chat_id)  # type: ignore[arg-type]
+        while len(self._latest) > self.kept:
+            self._latest.popitem(last=False)
 
     def html_of(self, pressed: PressedMessage) -> str | None:
-        """The HTML sent, if the pressed message still shows what it made."""
-        known = self._html.get((pressed.chat_id, pressed.message_id))
-        if known is None or known[0] != pressed.text:
+        """The HTML sent, if the pressed message is the one kept and still shows its text."""
+        known = self._latest.get(pressed.chat_id)
+        if known is None or known[:2] != (pressed.message_id, pressed.text):
             return None
-        return known[1]
+        return known[2]
 
 
 class Sender:
