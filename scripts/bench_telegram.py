@@ -3,13 +3,19 @@
 Simulated people go through the knee screening by buttons via the fake Bot API, at 50 and at 150
 people at once; the same number of updates then goes to a bare python-telegram-bot echo bot
 making the same three calls per press, on the library's default transport (httpx) and on the
-bot's aiohttp one, and to a bare aiogram 3 echo bot making the same calls (the reference the
-issue's target, "ahead of aiogram", is measured against; aiogram is a dev requirement only).
+bot's aiohttp one, and, with --aiogram, to a bare aiogram 3 echo bot making the same calls
+(the reference the issue's target, "ahead of aiogram", is measured against).
 Every run has fresh processes: one for the fake and the people, one for the bot, so each bot's
 CPU (getrusage over the run) and peak RSS are its own. Rounds interleave the bots and the sizes,
 so the machine's drift touches them alike; figures are medians.
 
     .venv/bin/python scripts/bench_telegram.py [--rounds 2] [--people 50 150] [--httpx-bot]
+                                               [--aiogram FOLDER]
+
+aiogram is not a dependency of the project (it caps pydantic below the bot's version); for its
+row, install it into a folder of its own, without its dependencies, and name that folder:
+
+    .venv/bin/pip install --no-deps --target .bench/aiogram 'aiogram>=3.31,<4' magic-filter aiofiles
 
 The last line is for machines:
 `screening bot CPU ms/update: <at 50> <at 150>; updates/s: <at 50> <at 150>`.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -38,8 +45,9 @@ BOTS = {  # name: (module with main(base_url, token, *args, conn), args, its peo
     SCREENING: ("scripts.bench.screening_bot", ("data", "aiohttp"), "screening"),
     "echo, httpx (library default)": ("scripts.bench.echo_bot", ("httpx",), "echo"),
     "echo, aiohttp (the bot's)": ("scripts.bench.echo_bot", ("aiohttp",), "echo"),
-    "echo, aiogram 3": ("scripts.bench.aiogram_echo_bot", (), "echo"),
 }
+AIOGRAM = "echo, aiogram 3"  # with --aiogram FOLDER
+AIOGRAM_BOT = ("scripts.bench.aiogram_echo_bot", (), "echo")
 # With --httpx-bot: the screening bot on python-telegram-bot's own transport, for comparison.
 SCREENING_HTTPX = "screening bot on httpx"
 SCREENING_HTTPX_BOT = ("scripts.bench.screening_bot", ("data", "httpx"), "screening")
@@ -93,8 +101,15 @@ def run_once(
     return updates / elapsed, cpu_seconds * 1000 / updates, peak_rss
 
 
-def main(rounds: int, sizes: list[int], httpx_bot: bool = False) -> None:
+def main(
+    rounds: int, sizes: list[int], httpx_bot: bool = False, aiogram: Path | None = None
+) -> None:
     bots = BOTS | ({SCREENING_HTTPX: SCREENING_HTTPX_BOT} if httpx_bot else {})
+    if aiogram is not None:
+        if not (aiogram / "aiogram").is_dir():
+            sys.exit(f"no aiogram in {aiogram}: see this script's docstring")
+        os.environ["BENCH_AIOGRAM_FOLDER"] = str(aiogram.resolve())  # read by its process only
+        bots[AIOGRAM] = AIOGRAM_BOT
     figures = {(bot, people): Figures() for people in sizes for bot in bots}
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as folder:
@@ -126,5 +141,7 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, nargs="+", default=[50, 150])
     parser.add_argument("--httpx-bot", action="store_true",
                         help="also run the screening bot on httpx (python-telegram-bot's own)")
+    parser.add_argument("--aiogram", type=Path, metavar="FOLDER",
+                        help="also run an aiogram 3 echo bot, aiogram installed in FOLDER")
     arguments = parser.parse_args()
-    main(arguments.rounds, arguments.people, arguments.httpx_bot)
+    main(arguments.rounds, arguments.people, arguments.httpx_bot, arguments.aiogram)
