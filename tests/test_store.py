@@ -29,6 +29,7 @@ from bot.core.events import Choice, Event, EventKind, Link, Message
 from bot.core.records import Consent, Followup, Lead
 from bot.engine.engine import Engine
 from bot.store import migrations
+from bot.store.base import TurnStart
 from bot.store.postgres import PostgresStore
 from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
 from bot.store.sqlite import SQLiteStore
@@ -146,6 +147,11 @@ async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1"
         await everything_about(turn, address, update_id)
 
 
+async def reply_to_update(store: Any, channel: str, update_id: str) -> str | None:
+    """The stored reply of an update already applied, as a turn reads it."""
+    return (await store.load_turn(channel, "alex", update_id)).earlier_reply
+
+
 ONE_OF_EACH = dict.fromkeys(PERSON_TABLES, 1)
 NONE = dict.fromkeys(PERSON_TABLES, 0)
 
@@ -161,7 +167,7 @@ async def test_a_turn_commits_everything_together_and_nothing_shows_before(datab
         assert await other.load("test", "alex") is None
     assert database.rows_about(ALEX) == ONE_OF_EACH
     assert (await other.load("test", "alex")).turn == 3
-    assert await other.reply_to_update("test", "u-1") == '{"messages": []}'
+    assert await reply_to_update(other, "test", "u-1") == '{"messages": []}'
     assert await other.undelivered("test", "alex") == 1
 
 
@@ -172,7 +178,7 @@ async def test_a_turn_that_raises_leaves_nothing(database, store):
             raise Boom
     assert database.rows_about(ALEX) == NONE
     assert await store.load("test", "alex") is None
-    assert await store.reply_to_update("test", "u-1") is None
+    assert await reply_to_update(store, "test", "u-1") is None
     assert await store.events("test", "alex") == []
     assert await store.leads() == [] and await store.consents("test", "alex") == []
     assert await store.undelivered("test", "alex") == 0
@@ -191,12 +197,25 @@ async def test_a_forget_in_a_turn_that_raises_forgets_nothing(database, store):
 
 
 async def test_an_update_is_remembered_with_its_reply_per_channel(store):
-    assert await store.reply_to_update("test", "42") is None
+    assert await reply_to_update(store, "test", "42") is None
     async with store.turn("test", "alex") as turn:
         await turn.remember_update("test", "42", "alex", '{"turn": 1}', NOW)
-    assert await store.reply_to_update("test", "42") == '{"turn": 1}'
-    assert await store.reply_to_update("telegram", "42") is None  # ids are per channel
-    assert await store.reply_to_update("test", "43") is None
+    assert await reply_to_update(store, "test", "42") == '{"turn": 1}'
+    assert await reply_to_update(store, "telegram", "42") is None  # ids are per channel
+    assert await reply_to_update(store, "test", "43") is None
+
+
+async def test_a_turn_starts_from_its_update_conversation_and_waiting_messages(store):
+    assert await store.load_turn("test", "alex", "7") == TurnStart(None, None, 0)
+    async with store.turn("test", "alex") as turn:
+        await turn.save(Conversation("test", "alex", turn=4))
+        await turn.enqueue(ALEX, 4, MESSAGE, NOW)
+        await turn.enqueue(ALEX_ELSEWHERE, 4, MESSAGE, NOW)
+        await turn.remember_update("test", "7", "alex", '{"turn": 4}', NOW)
+    start = await store.load_turn("test", "alex", "7")
+    assert (start.earlier_reply, start.conversation.turn, start.undelivered) == (
+        '{"turn": 4}', 4, 1)
+    assert (await store.load_turn("test", "alex")).earlier_reply is None
 
 
 async def test_remembering_an_update_twice_fails_and_takes_its_whole_turn_back(database, store):
@@ -208,7 +227,7 @@ async def test_remembering_an_update_twice_fails_and_takes_its_whole_turn_back(d
             await turn.record("started", "test", "alex", "knee", at=NOW)
             await turn.enqueue(ALEX, 9, MESSAGE, NOW)
             await turn.remember_update("test", "42", "alex", "second", NOW)
-    assert await store.reply_to_update("test", "42") == "first"
+    assert await reply_to_update(store, "test", "42") == "first"
     assert await store.load("test", "alex") is None
     assert database.rows_about(ALEX) == {**NONE, "updates": 1}
     async with store.turn("test", "alex") as turn:  # and the next turn goes through
@@ -361,8 +380,8 @@ async def test_forget_deletes_a_person_from_every_table_and_no_one_else(database
     assert database.rows_about(ALEX_ELSEWHERE) == ONE_OF_EACH
     assert await store.channels_of("alex") == ["telegram"]
     assert [lead.user_id for lead in await store.leads()] == ["sam", "alex"]
-    assert await store.reply_to_update("test", "u-0") is None
-    assert await store.reply_to_update("test", "u-1") is not None
+    assert await reply_to_update(store, "test", "u-0") is None
+    assert await reply_to_update(store, "test", "u-1") is not None
 
 
 async def test_purge_drops_updates_after_two_days_and_old_rows_only(store):
@@ -375,8 +394,8 @@ async def test_purge_drops_updates_after_two_days_and_old_rows_only(store):
         await turn.remember_update("test", "recent", "alex", "{}", now - UPDATES_KEPT_FOR + 60)
     deleted = await store.purge(now - 30 * 86400)
     assert deleted == {"conversations": 0, "events": 1, "leads": 0, "relays": 0}
-    assert await store.reply_to_update("test", "old") is None
-    assert await store.reply_to_update("test", "recent") == "{}"
+    assert await reply_to_update(store, "test", "old") is None
+    assert await reply_to_update(store, "test", "recent") == "{}"
     assert await store.load("test", "alex") is not None
     assert len(await store.events("test", "alex")) == 1
 

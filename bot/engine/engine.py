@@ -131,13 +131,11 @@ class Engine:
             self._conversation_lock(event.channel, event.user_id),
             self.store.turn(event.channel, event.user_id) as store,
         ):
-            if event.update_id:
-                earlier = await store.reply_to_update(event.channel, event.update_id)
-                if earlier is not None:
-                    return reply_from_json(earlier)
-            conversation = await store.load(event.channel, event.user_id)
-            conversation = conversation or Conversation(event.channel, event.user_id)
-            turn = await self._turn(store, conversation, event)
+            start = await store.load_turn(event.channel, event.user_id, event.update_id)
+            if start.earlier_reply is not None:
+                return reply_from_json(start.earlier_reply)
+            conversation = start.conversation or Conversation(event.channel, event.user_id)
+            turn = await self._turn(store, conversation, event, start.undelivered)
             notices = await self._store_effects(store, conversation, turn.effects)
             notices = await self._queue_for_staff(store, notices)
             reply = self._reply(conversation, turn)
@@ -149,8 +147,11 @@ class Engine:
         await self._notify_staff(notices)
         return reply
 
-    async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> Turn:
-        """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
+    async def _turn(
+        self, store: ConversationStore, conv: Conversation, event: Event, undelivered: int
+    ) -> Turn:
+        """Decide and apply the event; the conversation is saved (or forgotten) in `store`.
+        `undelivered`: how many of the person's messages still wait in the outbox."""
         ref_before = conv.booking_ref
         if event.timezone and known_timezone(event.timezone):
             conv.timezone = event.timezone  # before a check-in is scheduled in this turn
@@ -158,7 +159,7 @@ class Engine:
             conv.booking_ref = new_booking_ref()
         if self._arrived_late(conv, event):
             turn = self._late(conv)
-        elif event.kind is EventKind.TEXT and await store.undelivered(conv.channel, conv.user_id):
+        elif event.kind is EventKind.TEXT and undelivered:
             await store.drop_undelivered(conv.channel, conv.user_id)
             turn = self._show_again(conv)
         else:

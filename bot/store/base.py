@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.core.conversation import Conversation
 from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Message
 from bot.core.records import Consent, Followup, Lead, StatRow, StoredData
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What a turn starts from, read in one query."""
+
+    earlier_reply: str | None  # the stored reply (JSON) when the update was applied before
+    conversation: Conversation | None  # None for someone new
+    undelivered: int  # the person's messages still waiting in the outbox
 
 
 class ConversationStore(Protocol):
@@ -35,6 +45,10 @@ class ConversationStore(Protocol):
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
+
+    async def load_turn(self, channel: str, user_id: str, update_id: str = "") -> TurnStart:
+        """What a turn starts from, in one query: the stored reply of the update if it was
+        applied already, the saved conversation and how many messages to the person wait."""
 
     async def save(self, conversation: Conversation, at: float | None = None) -> None:
         """Persist the conversation, last touched `at` (now when not given)."""
@@ -137,9 +151,6 @@ class ConversationStore(Protocol):
 
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
-
-    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
-        """The stored reply (JSON) of an update already applied, or None for a new one."""
 
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float

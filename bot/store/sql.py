@@ -31,6 +31,7 @@ from bot.core.records import (
     StoredData,
 )
 from bot.core.wire import message_from_dict, message_to_json, notice_from_dict, notice_to_json
+from bot.store.base import TurnStart
 
 LEAD_COLUMNS = (
     "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
@@ -357,12 +358,18 @@ class Queries:
 
     # -- updates applied: exactly once in -------------------------------------------------------
 
-    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
-        """The stored reply (JSON) of an update already applied, or None for a new one."""
+    async def load_turn(self, channel: str, user_id: str, update_id: str = "") -> TurnStart:
+        """What a turn starts from, in one query: the stored reply of the update if it was
+        applied already, the saved conversation and how many messages to the person wait."""
         row = await self._one(
-            "SELECT reply FROM updates WHERE channel = ? AND update_id = ?", (channel, update_id)
+            "SELECT (SELECT reply FROM updates WHERE channel = ? AND update_id = ?),"
+            " (SELECT data FROM conversations WHERE channel = ? AND user_id = ?),"
+            " (SELECT count(*) FROM outbox WHERE channel = ? AND user_id = ?)",
+            (channel, update_id, channel, user_id, channel, user_id),
         )
-        return row[0] if row else None
+        assert row is not None
+        conversation = Conversation.from_json(row[1]) if row[1] is not None else None
+        return TurnStart(row[0], conversation, int(row[2]))
 
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
