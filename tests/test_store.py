@@ -23,17 +23,20 @@ import psycopg
 import psycopg.errors
 import pytest
 
+from bot.app import build_engine
 from bot.core.conversation import Conversation
-from bot.core.effects import Address
-from bot.core.events import Choice, Event, EventKind, Link, Message
+from bot.core.effects import Address, DeliveryFailed
+from bot.core.events import Choice, Event, EventKind, Link, Message, Reply
 from bot.core.records import Consent, Followup, Lead
 from bot.engine.engine import Engine
+from bot.settings import load_settings
 from bot.store import migrations
 from bot.store.base import TurnStart
 from bot.store.postgres import PostgresStore
 from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
+from tests.conftest import answer_safety_questions_no
 from tests.postgres import PostgresServer
 
 NOW = 1_000_000.0
@@ -45,6 +48,7 @@ MESSAGE = Message("Which knee?",
                   (Link("Book", "https://example.org/book"),))
 DUPLICATE_KEY = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 WAITS = 0.2  # seconds a turn is held open to show another one waits for it
+LEASE = 30.0  # seconds a claim lasts
 
 Store = SQLiteStore | PostgresStore
 SCHEMAS = itertools.count(1)
@@ -518,6 +522,67 @@ async def test_a_first_release_sqlite_file_is_upgraded_with_its_rows_kept(databa
 # -- the engine: exactly once in --------------------------------------------------------------
 
 
+async def test_several_messages_of_a_turn_go_in_order_each_marked_but_the_last(store):
+    async with store.turn("test", "alex") as turn:
+        ids = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW)
+    assert ids == sorted(ids) and len(set(ids)) == 2
+    taken = await store.claim_next(ALEX, NOW, LEASE)
+    assert (taken.id, taken.turn, taken.message.text, taken.attempts) == (ids[0], 3, "one", 0)
+    assert await store.claim_next(ALEX, NOW, LEASE) is None, "the next waits behind it"
+    assert await store.sent(ids[0]), "the second was queued behind the first"
+    assert (await store.claim_next(ALEX, NOW, LEASE)).id == ids[1]
+    assert not await store.sent(ids[1]), "none behind the last"
+
+
+async def test_a_message_queued_behind_a_waiting_one_marks_it_and_waits(store):
+    older = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    assert await store.claim_next(ALEX, NOW, LEASE)
+    await store.retry_later(older, NOW + 5, "429 Too Many Requests")
+    elsewhere = await store.enqueue(ALEX_ELSEWHERE, 1, Message("other"), NOW)
+    async with store.turn("test", "alex") as turn:
+        (newer,) = await turn.enqueue_all(ALEX, 2, [Message("two")], NOW + 1)
+    assert await store.claim_next(ALEX, NOW + 4, LEASE) is None, "nothing before the retry"
+    retried = await store.claim_next(ALEX, NOW + 5, LEASE)
+    assert (retried.id, retried.attempts) == (older, 1)
+    assert await store.sent(older), "its sender looks for the one queued behind it"
+    assert (await store.claim_next(ALEX, NOW + 5, LEASE)).id == newer
+    assert not await store.sent(newer)
+    assert not await store.sent(elsewhere), "another channel's person is another queue"
+    assert not await store.sent(older), "sent twice: nothing left to say"
+
+
+async def test_what_is_queued_behind_a_held_message_goes_once_it_is_shown(store):
+    async with store.turn("test", "alex") as turn:
+        (held,) = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, hold=LEASE)
+    assert await store.claim_next(ALEX, NOW + 1, LEASE) is None
+    async with store.turn("test", "alex") as turn:
+        behind = await turn.enqueue(ALEX, 2, MESSAGE, NOW + 1)
+    assert await store.sent(held), "shown another way; the one behind it goes now"
+    assert (await store.claim_next(ALEX, NOW + 1, LEASE)).id == behind
+
+
+async def test_one_of_several_senders_claims_the_next_message(database, store):
+    outgoing_id = await store.enqueue(ALEX, 1, MESSAGE, NOW)
+    senders = [store, *[await database.store() for _ in range(3)]]
+    taken = await asyncio.gather(*(s.claim_next(ALEX, NOW, LEASE) for s in senders))
+    assert [o.id for o in taken if o is not None] == [outgoing_id]
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_messages_waiting_at_the_upgrade_are_marked_when_one_is_behind(database):
+    with contextlib.closing(sqlite3.connect(database.location)) as db:
+        for number, script in enumerate(migrations.SQLITE[:4], start=1):
+            db.executescript(script)
+            db.execute(f"PRAGMA user_version = {number}")
+        for user_id in ("alex", "alex", "sam"):
+            db.execute("INSERT INTO outbox (channel, user_id, turn, message, created_at,"
+                       " next_at) VALUES ('test', ?, 1, '{}', ?, ?)", (user_id, NOW, NOW))
+        db.commit()
+    await database.store()
+    assert database.query("SELECT user_id, queued_behind FROM outbox ORDER BY id") == [
+        ("alex", 1), ("alex", 0), ("sam", 0)]
+
+
 def press(choice: str, turn: int, **extra: Any) -> Event:
     return Event("test", "alex", EventKind.PRESS, choice_id=choice, turn=turn, **extra)
 
@@ -636,6 +701,85 @@ async def test_a_held_message_is_no_other_senders_until_released_or_its_hold_end
     await store.release(held)
     assert (await store.next_for(ALEX, NOW + 1)).id == held
     assert await store.claim(held, NOW + 1, 30.0)
+
+
+# -- the engine: at least once out, each reply sent by the process that saved it ----------------
+
+
+class Clock:
+    """The time, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recording:
+    """A channel's outbox that keeps the text of what it sent; fails while `failure` is set."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failure: DeliveryFailed | None = None
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent += texts(reply)
+
+
+def texts(reply: Reply) -> list[str]:
+    return [message.text for message in reply.messages]
+
+
+async def sending_engine(
+    database: Database, tmp_path: Path, clock: Callable[[], float]
+) -> tuple[Engine, Recording]:
+    """An engine of its own (another process, or replica) on the test's database, whose 'test'
+    channel replies through the outbox, as Telegram's does."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    engine = build_engine(settings, await database.store(), clock)
+    outbox = Recording()
+    engine.queued_channels.add("test")
+    engine.delivered_channels.add("test")
+    engine.outboxes["test"] = outbox
+    return engine, outbox
+
+
+async def test_a_reply_waits_behind_one_waiting_for_its_retry(database, tmp_path):
+    clock = Clock(NOW)
+    engine, outbox = await sending_engine(database, tmp_path, clock)
+    outbox.failure = DeliveryFailed("429 Too Many Requests", retry_after=5.0)
+    started = await engine.handle(command("start", update_id="1"))
+    assert not await engine.flush(ALEX)
+    outbox.failure = None
+    pressed = await engine.handle(press("begin", started.turn, update_id="2"))
+    assert await engine.flush(ALEX) and outbox.sent == [], "not before the one it follows"
+    clock.now = NOW + 5.0
+    assert await engine.deliveries.send_due() == 1
+    assert outbox.sent == texts(started) + texts(pressed)
+
+
+async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it(
+    database, tmp_path
+):
+    clock = Clock(NOW)
+    (shows, shown_sent), (other, other_sent) = [
+        await sending_engine(database, tmp_path, clock) for _ in range(2)]
+    person = DialogClient(shows, "alex")
+    shows.queued_channels.clear()  # on the way to a pick-several question, replies go at once
+    await answer_safety_questions_no(person)
+    await person.send("2")
+    shows.queued_channels.add("test")
+    picked = await person.click("stairs")  # a pick-several: the question is edited in place
+    assert picked.edit and picked.queued
+    done = await other.handle(press("done", picked.turn, update_id="9"))
+    assert await other.flush(ALEX) and other_sent.sent == [], "the pick is held for its process"
+    shown_sent.sent.clear()
+    await shows.delivered(ALEX, picked)
+    assert shown_sent.sent == texts(done)
+    assert await shows.store.undelivered("test", "alex") == 0
 
 
 # -- the practice's dashboard: staff accounts, sessions, failed sign-ins ------------------------

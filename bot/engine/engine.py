@@ -210,8 +210,8 @@ class Engine:
     async def _enqueue(self, store: ConversationStore, address: Address, reply: Reply) -> Reply:
         """The reply's messages into the outbox. One that replaces the pressed message is held
         for this process: the channel edits it in place, and only sends it if that fails."""
-        now, hold = self.clock(), self.deliveries.lease if reply.edit else 0.0
-        ids = [await store.enqueue(address, reply.turn, m, now, hold) for m in reply.messages]
+        hold = self.deliveries.lease if reply.edit else 0.0
+        ids = await store.enqueue_all(address, reply.turn, reply.messages, self.clock(), hold)
         return replace(reply, queued=tuple(ids))
 
     async def from_staff(self, address: Address, text: str) -> Reply:
@@ -230,11 +230,13 @@ class Engine:
 
     async def delivered(self, address: Address, reply: Reply) -> None:
         """A channel showed the reply another way (edited the pressed message in place): its
-        queued messages are not to be sent. Whatever waited behind them goes now (another
-        replica may have queued the person's next reply meanwhile)."""
+        queued messages are not to be sent. Whatever was queued behind them meanwhile goes now
+        (another replica may have queued the person's next reply)."""
+        queued_behind = False
         for outgoing_id in reply.queued:
-            await self.store.sent(outgoing_id)
-        await self.flush(address)
+            queued_behind = await self.store.sent(outgoing_id)
+        if queued_behind:
+            await self.flush(address)
 
     async def send_instead(self, address: Address, reply: Reply) -> None:
         """The channel could not show the reply another way: send its held messages now."""

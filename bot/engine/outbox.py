@@ -4,12 +4,16 @@ Right after a turn the channel asks for the person's messages to be sent (`flush
 could not go then (a 502, a 429, a crash, a restart) is sent by `run`, which every process
 runs for the channels it serves. A message is claimed before it is sent, so two processes
 never send it at once, and a person's messages go one at a time, oldest first.
+
+Whoever sends a message looks for the person's next one only when the store says one was
+queued behind it meanwhile (`store.sent`), e.g. by another replica while ours was on its way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import random
 import time
@@ -27,6 +31,14 @@ MAX_ATTEMPTS = 15  # about an hour of retries, then the message is dropped and l
 POLL_EVERY = 1.0
 
 log = logging.getLogger(__name__)
+
+
+class Sent(enum.Enum):
+    """How sending one message ended, and whether to look for the person's next one."""
+
+    FAILED = "failed"  # to be retried (or dropped): what is queued behind it waits
+    LAST = "last"  # the platform took it; none was queued behind it
+    MORE = "more"  # the platform took it; another was queued behind it meanwhile
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -58,23 +70,27 @@ class Deliveries:
         outbox = self.outboxes.get(address.channel)
         if outbox is None:
             return False  # a process that runs that channel will send them
-        while True:
-            outgoing = await self.store.next_for(address, self.clock())
-            if outgoing is None:  # none left, or held, claimed or waiting for its retry
-                return True
-            sent = await self._send(outbox, outgoing)
-            if sent is False:
-                return False
-            # True: on to the next one; None: another sender took it or it is gone (shown
-            # another way) -- look again: the next one is ours, or claimed, and we stop.
+        sent = Sent.MORE  # the person's oldest message is looked for first
+        while sent is Sent.MORE:
+            now = self.clock()
+            outgoing = await self.store.claim_next(address, now, self.lease)
+            if outgoing is None:  # none left, or held, claimed or waiting for its retry; a
+                return True  # sender that has one looks for what is queued behind it
+            sent = await self._send(outbox, outgoing, now + self.lease)
+        return sent is Sent.LAST
 
     async def send_due(self) -> int:
         """One pass over every message due on the channels this process serves; how many
         were sent."""
         sent = 0
         for outgoing in await self.store.due(list(self.outboxes), self.clock()):
-            if await self._send(self.outboxes[outgoing.address.channel], outgoing) is True:
-                sent += 1
+            now = self.clock()
+            if not await self.store.claim(outgoing.id, now, self.lease):
+                continue  # another sender took it
+            outbox = self.outboxes[outgoing.address.channel]
+            result = await self._send(outbox, outgoing, now + self.lease)
+            sent += result is not Sent.FAILED
+            if result is Sent.MORE:
                 await self.flush(outgoing.address)  # the person's next ones, in order
         return sent
 
@@ -94,15 +110,18 @@ class Deliveries:
         """Look for due messages now rather than at the next pass."""
         self._wake.set()
 
-    async def _send(self, outbox: Outbox | StaffNotifier, outgoing: Outgoing) -> bool | None:
-        """Claim, send and settle one message: True when the platform took it, False when it
-        failed, None when another sender has it (or it is gone)."""
-        if not await self.store.claim(outgoing.id, self.clock(), self.lease):
-            return None
+    def _time_to_send(self, claimed_until: float) -> float:
+        """Seconds a send may take and still be settled before its claim ends."""
+        return claimed_until - self.lease * (1 - SEND_SHARE) - self.clock()
+
+    async def _send(
+        self, outbox: Outbox | StaffNotifier, outgoing: Outgoing, claimed_until: float
+    ) -> Sent:
+        """Send one message claimed for this process and settle it."""
         attempts = outgoing.attempts + 1
         reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
-        try:
-            async with asyncio.timeout(self.lease * SEND_SHARE):  # before another may take it
+        try:  # settled before the claim ends, so another sender never takes it meanwhile
+            async with asyncio.timeout(self._time_to_send(claimed_until)):
                 if outgoing.notice is not None:
                     await outbox.notify(outgoing.notice)  # type: ignore[union-attr]
                 else:
@@ -115,10 +134,9 @@ class Deliveries:
             log.error("sending a message failed unexpectedly: %s", type(error).__name__,
                       exc_info=error)
             return await self._failed(outgoing, attempts, DeliveryFailed(type(error).__name__))
-        await self.store.sent(outgoing.id)
-        return True
+        return Sent.MORE if await self.store.sent(outgoing.id) else Sent.LAST
 
-    async def _failed(self, outgoing: Outgoing, attempts: int, failure: DeliveryFailed) -> bool:
+    async def _failed(self, outgoing: Outgoing, attempts: int, failure: DeliveryFailed) -> Sent:
         channel = outgoing.address.channel
         if failure.permanent or attempts >= MAX_ATTEMPTS:
             notice = outgoing.notice
@@ -126,9 +144,9 @@ class Deliveries:
             log.warning("%s on %s was dropped after %d attempt(s): %s", what, channel,
                         attempts, failure.reason)
             await self.store.sent(outgoing.id)
-            return False
+            return Sent.FAILED
         delay = retry_delay(attempts, failure.retry_after)
         log.info("a message to a person on %s will be retried in %.1f s: %s", channel, delay,
                  failure.reason)
         await self.store.retry_later(outgoing.id, self.clock() + delay, failure.reason)
-        return False
+        return Sent.FAILED

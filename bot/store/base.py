@@ -164,6 +164,13 @@ class ConversationStore(Protocol):
         """Keep a message (or a staff notice) to send with the turn that made it; its id.
         `hold`: seconds no other sender may take it (this process shows it another way)."""
 
+    async def enqueue_all(
+        self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
+        at: float, hold: float = 0.0,
+    ) -> list[int]:
+        """Keep a turn's messages to send, in order; their ids. `hold`: seconds they are kept
+        for the caller alone. Marks the person's waiting messages as having one behind them."""
+
     async def release(self, outgoing_id: int) -> None:
         """Give up a hold or a claim without sending: any sender may take it now."""
 
@@ -182,8 +189,13 @@ class ConversationStore(Protocol):
     async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
         """Take a message to send it; False when another process (or task) has it."""
 
-    async def sent(self, outgoing_id: int) -> None:
-        """The platform took it: it leaves the outbox."""
+    async def claim_next(self, address: Address, now: float, lease: float) -> Outgoing | None:
+        """Take the person's oldest waiting message to send it, if it is due and nobody is
+        sending it; None otherwise."""
+
+    async def sent(self, outgoing_id: int) -> bool:
+        """The platform took it: it leaves the outbox. True when another message to the person
+        was queued behind it meanwhile (the sender looks for it)."""
 
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
         """Sending failed: free it, to be tried again from `at`."""

@@ -39,6 +39,10 @@ LEAD_COLUMNS = (
 )
 CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
 OUTBOX_COLUMNS = "id, channel, user_id, turn, message, attempts"
+# Taking an outbox message to send it (parameters: claimed until), when nobody is sending it
+# and it is new or due for its retry (parameters: now, now).
+CLAIM = "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1"
+CLAIMABLE = "claimed_until < ? AND (attempts = 0 OR next_at <= ?)"
 # Everything kept about a person, by (channel, user_id): what a forget deletes.
 PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox",
                  "booking_refs", "followups")
@@ -386,17 +390,36 @@ class Queries:
         self, address: Address, turn: int, message: Message | StaffNotice, at: float,
         hold: float = 0.0,
     ) -> int:
-        """Keep a message to send with the turn that made it; its id. The channel sends it
-        right after the turn; the background sender only once FIRST_SEND_GRACE has passed.
-        `hold`: seconds it is kept for this process alone (it shows it another way first)."""
-        row = await self._one(
+        """Keep a message to send with the turn that made it; its id (see `enqueue_all`)."""
+        return (await self.enqueue_all(address, turn, (message,), at, hold=hold))[0]
+
+    async def enqueue_all(
+        self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
+        at: float, hold: float = 0.0,
+    ) -> list[int]:
+        """Keep a turn's messages to send, in order; their ids. The channel sends them right
+        after the turn; the background sender only once FIRST_SEND_GRACE has passed. `hold`:
+        seconds they are kept for the caller alone (it shows them another way first)."""
+        if not messages:
+            return []
+        # A sender looks for the person's next message only when one was queued behind the one
+        # it sent (`sent`), so every message queued while others wait marks them, under the
+        # person's lock. A sender deleting a marked one gets the mark (on PostgreSQL its DELETE
+        # waits for this turn's row lock); one that deleted it first left nothing to mark, and
+        # these are first in line for this turn's own flush. Either way someone looks.
+        await self._run("UPDATE outbox SET queued_behind = 1 WHERE channel = ? AND user_id = ?",
+                        (address.channel, address.user_id))
+        last = len(messages) - 1
+        rows = [(address.channel, address.user_id, turn, _to_json(message), at,
+                 at + FIRST_SEND_GRACE, at + hold if hold else 0.0, int(number < last))
+                for number, message in enumerate(messages)]
+        inserted = await self._rows(
             "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at,"
-            " claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (address.channel, address.user_id, turn, _to_json(message), at,
-             at + FIRST_SEND_GRACE, at + hold if hold else 0.0),
+            " claimed_until, queued_behind) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)) + " RETURNING id",
+            [value for row in rows for value in row],
         )
-        assert row is not None
-        return int(row[0])
+        return sorted(int(row[0]) for row in inserted)  # ids grow in insertion order
 
     async def undelivered(self, channel: str, user_id: str) -> int:
         """How many messages to this person are still waiting to be sent."""
@@ -439,18 +462,32 @@ class Queries:
     async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
         """Take a message to send it; False when another process (or task) has it."""
         return await self._run(
-            "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1"
-            " WHERE id = ? AND claimed_until < ? AND (attempts = 0 OR next_at <= ?)",
-            (now + lease, outgoing_id, now, now),
+            f"{CLAIM} WHERE id = ? AND {CLAIMABLE}", (now + lease, outgoing_id, now, now)
         ) == 1
+
+    async def claim_next(self, address: Address, now: float, lease: float) -> Outgoing | None:
+        """Take the person's oldest waiting message to send it, if nobody is sending it and it
+        is new or due (`next_for` and `claim` in one statement); None otherwise."""
+        row = await self._one(
+            f"{CLAIM} WHERE id = (SELECT id FROM outbox WHERE channel = ? AND user_id = ?"
+            f" ORDER BY id LIMIT 1) AND {CLAIMABLE}"
+            # attempts as they were before this one, as `next_for` gives them
+            " RETURNING id, channel, user_id, turn, message, attempts - 1",
+            (now + lease, address.channel, address.user_id, now, now),
+        )
+        return outgoing_of(row) if row else None
 
     async def release(self, outgoing_id: int) -> None:
         """Give up a hold or a claim without sending: any sender may take it now."""
         await self._run("UPDATE outbox SET claimed_until = 0 WHERE id = ?", (outgoing_id,))
 
-    async def sent(self, outgoing_id: int) -> None:
-        """The platform took it: it leaves the outbox."""
-        await self._run("DELETE FROM outbox WHERE id = ?", (outgoing_id,))
+    async def sent(self, outgoing_id: int) -> bool:
+        """The platform took it: it leaves the outbox. True when another message to the person
+        was queued behind it meanwhile, for the sender to look for; otherwise the one queued
+        next (if any) is its own sender's."""
+        row = await self._one("DELETE FROM outbox WHERE id = ? RETURNING queued_behind",
+                              (outgoing_id,))
+        return bool(row and row[0])
 
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
         """Sending failed: free it, to be tried again from `at`."""
