@@ -3,7 +3,9 @@ person's lock across store objects (processes, replicas); updates are remembered
 outbox keeps order, leases and retries; forget and purge delete what they must and no more;
 migrations run once, whoever opens the database first. Then the engine's exactly-once rules on
 top: a resent update is answered, not applied; a late one is not applied; a typed answer to a
-question still on its way is not applied.
+question still on its way is not applied. And its at-least-once rules across processes: a reply
+claimed with its turn is sent by that process, or by another once the claim ends; what another
+queued behind it meanwhile follows it, in order, once.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import pytest
 
 from bot.app import build_engine
 from bot.core.conversation import Conversation
-from bot.core.effects import Address, DeliveryFailed
+from bot.core.effects import Address, DeliveryFailed, Outgoing
 from bot.core.events import Choice, Event, EventKind, Link, Message, Reply
 from bot.core.records import Consent, Followup, Lead
 from bot.engine.engine import Engine
+from bot.engine.outbox import SEND_SHARE, Claim, Deliveries
 from bot.settings import load_settings
 from bot.store import migrations
 from bot.store.base import TurnStart
@@ -524,7 +527,7 @@ async def test_a_first_release_sqlite_file_is_upgraded_with_its_rows_kept(databa
 
 async def test_several_messages_of_a_turn_go_in_order_each_marked_but_the_last(store):
     async with store.turn("test", "alex") as turn:
-        ids = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW)
+        ids, _ = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW)
     assert ids == sorted(ids) and len(set(ids)) == 2
     taken = await store.claim_next(ALEX, NOW, LEASE)
     assert (taken.id, taken.turn, taken.message.text, taken.attempts) == (ids[0], 3, "one", 0)
@@ -534,13 +537,34 @@ async def test_several_messages_of_a_turn_go_in_order_each_marked_but_the_last(s
     assert not await store.sent(ids[1]), "none behind the last"
 
 
+async def test_a_turn_claims_its_messages_for_itself_when_none_older_waits(database, store):
+    """The process that saves a reply sends it right after the turn, without claiming it
+    then; killed before that, another process sends it once the claim ends, not before."""
+    async with store.turn("test", "alex") as turn:
+        ids, claimed = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW,
+                                              claim=LEASE)
+    assert claimed
+    other = await database.store()
+    for now in (NOW + FIRST_SEND_GRACE, NOW + LEASE):  # within the claim, and at its end
+        assert await other.claim_next(ALEX, now, LEASE) is None
+        assert not await other.claim(ids[0], now, LEASE)
+        assert await other.next_for(ALEX, now) is None
+        assert await other.due(["test"], now) == []
+    after = NOW + LEASE + 0.01
+    assert [o.id for o in await other.due(["test"], after)] == [ids[0]]
+    taken = await other.claim_next(ALEX, after, LEASE)
+    assert (taken.id, taken.message.text, taken.attempts) == (ids[0], "one", 0)
+
+
 async def test_a_message_queued_behind_a_waiting_one_marks_it_and_waits(store):
     older = await store.enqueue(ALEX, 1, Message("one"), NOW)
     assert await store.claim_next(ALEX, NOW, LEASE)
     await store.retry_later(older, NOW + 5, "429 Too Many Requests")
     elsewhere = await store.enqueue(ALEX_ELSEWHERE, 1, Message("other"), NOW)
     async with store.turn("test", "alex") as turn:
-        (newer,) = await turn.enqueue_all(ALEX, 2, [Message("two")], NOW + 1)
+        (newer,), claimed = await turn.enqueue_all(ALEX, 2, [Message("two")], NOW + 1,
+                                                   claim=LEASE)
+    assert not claimed
     assert await store.claim_next(ALEX, NOW + 4, LEASE) is None, "nothing before the retry"
     retried = await store.claim_next(ALEX, NOW + 5, LEASE)
     assert (retried.id, retried.attempts) == (older, 1)
@@ -551,12 +575,25 @@ async def test_a_message_queued_behind_a_waiting_one_marks_it_and_waits(store):
     assert not await store.sent(older), "sent twice: nothing left to say"
 
 
+async def test_a_failed_send_of_a_message_claimed_with_its_turn_waits_for_its_retry(store):
+    async with store.turn("test", "alex") as turn:
+        (outgoing_id,), claimed = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, claim=LEASE)
+    assert claimed
+    await store.retry_later(outgoing_id, NOW + 5, "502 Bad Gateway")
+    assert await store.claim_next(ALEX, NOW + 4, LEASE) is None
+    assert await store.next_for(ALEX, NOW + 4) is None
+    retried = await store.claim_next(ALEX, NOW + 5, LEASE)
+    assert (retried.id, retried.message, retried.attempts) == (outgoing_id, MESSAGE, 1)
+
+
 async def test_what_is_queued_behind_a_held_message_goes_once_it_is_shown(store):
     async with store.turn("test", "alex") as turn:
-        (held,) = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, hold=LEASE)
+        (held,), claimed = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, hold=LEASE)
+    assert not claimed
     assert await store.claim_next(ALEX, NOW + 1, LEASE) is None
     async with store.turn("test", "alex") as turn:
-        behind = await turn.enqueue(ALEX, 2, MESSAGE, NOW + 1)
+        (behind,), claimed = await turn.enqueue_all(ALEX, 2, [MESSAGE], NOW + 1, claim=LEASE)
+    assert not claimed, "the held one is older"
     assert await store.sent(held), "shown another way; the one behind it goes now"
     assert (await store.claim_next(ALEX, NOW + 1, LEASE)).id == behind
 
@@ -747,6 +784,42 @@ async def sending_engine(
     return engine, outbox
 
 
+async def test_a_reply_is_sent_by_another_process_once_the_killed_ones_claim_ends(
+    database, tmp_path
+):
+    clock = Clock(NOW)
+    (killed, _), (other, outbox) = [await sending_engine(database, tmp_path, clock)
+                                    for _ in range(2)]
+    started = await killed.handle(command("start", update_id="1"))  # killed before its flush
+    lease = killed.deliveries.lease
+    for now in (NOW + FIRST_SEND_GRACE, NOW + lease):  # within the claim, and at its end
+        clock.now = now
+        assert await other.deliveries.send_due() == 0
+        assert await other.flush(ALEX) and outbox.sent == []
+    clock.now = NOW + lease + 0.01
+    assert await other.deliveries.send_due() == 1
+    assert outbox.sent == texts(started)
+    assert await other.store.undelivered("test", "alex") == 0
+
+
+async def test_two_processes_send_a_persons_replies_once_each_in_order(database, tmp_path):
+    clock = Clock(NOW)
+    (first, first_sent), (second, second_sent) = [
+        await sending_engine(database, tmp_path, clock) for _ in range(2)]
+    started = await first.handle(command("start", update_id="1"))
+    pressed = await second.handle(press("begin", started.turn, update_id="2"))
+    assert await second.flush(ALEX), "the first process has the person's oldest"
+    assert first_sent.sent == second_sent.sent == []
+    assert await first.flush(ALEX)
+    assert first_sent.sent == texts(started) + texts(pressed), "and what was queued behind it"
+    assert second_sent.sent == []
+
+    later = await second.handle(press("me", pressed.turn, update_id="3"))
+    assert await first.flush(ALEX) and first_sent.sent == texts(started) + texts(pressed)
+    assert await second.flush(ALEX) and second_sent.sent == texts(later)
+    assert await first.store.undelivered("test", "alex") == 0
+
+
 async def test_a_reply_waits_behind_one_waiting_for_its_retry(database, tmp_path):
     clock = Clock(NOW)
     engine, outbox = await sending_engine(database, tmp_path, clock)
@@ -759,6 +832,47 @@ async def test_a_reply_waits_behind_one_waiting_for_its_retry(database, tmp_path
     clock.now = NOW + 5.0
     assert await engine.deliveries.send_due() == 1
     assert outbox.sent == texts(started) + texts(pressed)
+
+
+async def deliveries_with_a_claimed_reply(
+    database: Database, clock: Clock, *words: str
+) -> tuple[Deliveries, Recording]:
+    """A process's sender after a turn that claimed a reply of `words` for it."""
+    store = await database.store()
+    deliveries, outbox = Deliveries(store, clock, LEASE), Recording()
+    deliveries.outboxes["test"] = outbox
+    messages = [Message(word) for word in words]
+    async with store.turn("test", "alex") as turn:
+        ids, claimed = await turn.enqueue_all(ALEX, 1, messages, clock(), claim=LEASE)
+    assert claimed
+    claim = tuple(Outgoing(i, ALEX, 1, m) for i, m in zip(ids, messages, strict=True))
+    deliveries.send_at_flush(Claim(ALEX, claim, clock() + LEASE))
+    return deliveries, outbox
+
+
+async def test_after_a_failed_send_the_rest_of_its_reply_follows_it_at_its_retry(database):
+    clock = Clock(NOW)
+    deliveries, outbox = await deliveries_with_a_claimed_reply(database, clock, "one", "two")
+    outbox.failure = DeliveryFailed("502 Bad Gateway", retry_after=5.0)
+    assert not await deliveries.flush(ALEX)
+    outbox.failure = None
+    assert await deliveries.flush(ALEX) and outbox.sent == [], "the second waits behind it"
+    clock.now = NOW + 5.0
+    assert await deliveries.send_due() == 1
+    assert outbox.sent == ["one", "two"]
+
+
+async def test_a_flush_too_late_for_its_turns_claim_leaves_the_reply_to_the_claims_end(
+    database
+):
+    clock = Clock(NOW)
+    deliveries, outbox = await deliveries_with_a_claimed_reply(database, clock, "one", "two")
+    clock.now = NOW + LEASE * SEND_SHARE  # a send could not be settled before the claim ends
+    assert await deliveries.flush(ALEX) and outbox.sent == []
+    assert await deliveries.send_due() == 0
+    clock.now = NOW + LEASE + 0.01
+    assert await deliveries.send_due() == 1
+    assert outbox.sent == ["one", "two"]
 
 
 async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it(
@@ -780,6 +894,23 @@ async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it
     await shows.delivered(ALEX, picked)
     assert shown_sent.sent == texts(done)
     assert await shows.store.undelivered("test", "alex") == 0
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_a_press_sent_through_the_outbox_takes_eight_statements(database, tmp_path):
+    """The turn, the update's id and the reply claimed in one transaction; after the send,
+    one statement settles it and says nothing was queued behind it."""
+    engine, outbox = await sending_engine(database, tmp_path, time.time)
+    started = await engine.handle(command("start", update_id="1"))
+    pressed = await engine.handle(press("begin", started.turn, update_id="2"))
+    await engine.flush(ALEX)
+    statements: list[str] = []
+    engine.store._db.set_trace_callback(statements.append)
+    answered = await engine.handle(press("me", pressed.turn, update_id="3"))
+    await engine.flush(ALEX)
+    assert outbox.sent == texts(started) + texts(pressed) + texts(answered)
+    assert [statement.split()[0] for statement in statements] == [
+        "BEGIN", "SELECT", "INSERT", "UPDATE", "INSERT", "INSERT", "COMMIT", "DELETE"]
 
 
 # -- the practice's dashboard: staff accounts, sessions, failed sign-ins ------------------------

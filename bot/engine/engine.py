@@ -19,6 +19,7 @@ from bot.core.effects import (
     Address,
     CancelFollowups,
     Effect,
+    Outgoing,
     RecordEvent,
     SaveConsent,
     SaveLead,
@@ -55,7 +56,7 @@ from bot.engine.matching import (
     normalize,
     parse_number,
 )
-from bot.engine.outbox import Deliveries
+from bot.engine.outbox import Claim, Deliveries
 from bot.engine.privacy import consent_version, consents_given, describe, is_empty
 from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
@@ -126,7 +127,7 @@ class Engine:
         update already applied gets the reply it got then. Staff notices go out after the
         transaction, so a slow staff place never holds a person.
         """
-        address = Address(event.channel, event.user_id)
+        address, claim = Address(event.channel, event.user_id), None
         async with (
             self._conversation_lock(event.channel, event.user_id),
             self.store.turn(event.channel, event.user_id) as store,
@@ -140,10 +141,12 @@ class Engine:
             notices = await self._queue_for_staff(store, notices)
             reply = self._reply(conversation, turn)
             if self._sends_by_outbox(event):
-                reply = await self._enqueue(store, address, reply)
+                reply, claim = await self._enqueue(store, address, reply)
             if event.update_id:
                 await store.remember_update(event.channel, event.update_id, event.user_id,
                                             reply_to_json(reply), self.clock())
+        if claim is not None:  # committed: the flush after the turn sends them as they are
+            self.deliveries.send_at_flush(claim)
         await self._notify_staff(notices)
         return reply
 
@@ -207,12 +210,25 @@ class Engine:
             return event.channel in self.delivered_channels
         return event.channel in self.queued_channels
 
-    async def _enqueue(self, store: ConversationStore, address: Address, reply: Reply) -> Reply:
-        """The reply's messages into the outbox. One that replaces the pressed message is held
-        for this process: the channel edits it in place, and only sends it if that fails."""
-        hold = self.deliveries.lease if reply.edit else 0.0
-        ids = await store.enqueue_all(address, reply.turn, reply.messages, self.clock(), hold)
-        return replace(reply, queued=tuple(ids))
+    async def _enqueue(
+        self, store: ConversationStore, address: Address, reply: Reply
+    ) -> tuple[Reply, Claim | None]:
+        """The reply's messages into the outbox. Where this process sends them, they are
+        claimed with the turn unless older ones wait, so the flush after it claims nothing.
+        One that replaces the pressed message is held for this process: the channel edits it
+        in place, and only sends it if that fails."""
+        now, lease = self.clock(), self.deliveries.lease
+        sends_them = address.channel in self.outboxes and not reply.edit
+        ids, claimed = await store.enqueue_all(
+            address, reply.turn, reply.messages, now,
+            claim=lease if sends_them else 0.0, hold=lease if reply.edit else 0.0,
+        )
+        reply = replace(reply, queued=tuple(ids))
+        if not claimed:
+            return reply, None
+        messages = tuple(Outgoing(outgoing_id, address, reply.turn, message)
+                         for outgoing_id, message in zip(ids, reply.messages, strict=True))
+        return reply, Claim(address, messages, now + lease)
 
     async def from_staff(self, address: Address, text: str) -> Reply:
         """A staff member's reply to a person: handled as their event, delivered through the

@@ -5,8 +5,10 @@ could not go then (a 502, a 429, a crash, a restart) is sent by `run`, which eve
 runs for the channels it serves. A message is claimed before it is sent, so two processes
 never send it at once, and a person's messages go one at a time, oldest first.
 
-Whoever sends a message looks for the person's next one only when the store says one was
-queued behind it meanwhile (`store.sent`), e.g. by another replica while ours was on its way.
+A turn whose messages this process sends, and which has no older ones waiting, claims them as
+it saves them (`Claim`): the flush after it sends them without claiming. Whoever sends a
+message looks for the person's next one only when the store says one was queued behind it
+meanwhile (`store.sent`), e.g. by another replica while ours was on its way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing, StaffNotifier
 from bot.core.events import Reply
@@ -41,6 +44,16 @@ class Sent(enum.Enum):
     MORE = "more"  # the platform took it; another was queued behind it meanwhile
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A person's messages claimed for this process by the turn that saved them, until `until`
+    (by the deliveries' clock); the person's next flush sends them as they are."""
+
+    address: Address
+    messages: tuple[Outgoing, ...]
+    until: float
+
+
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds to wait after `attempts` failed sends: doubling with jitter, capped, and never
     less than what the platform asked for."""
@@ -62,6 +75,12 @@ class Deliveries:
         # channel name -> how to reach a person there; `staff:<channel>` -> that staff place
         self.outboxes: dict[str, Outbox | StaffNotifier] = {}
         self._wake = asyncio.Event()
+        self._claimed: dict[Address, Claim] = {}
+
+    def send_at_flush(self, claim: Claim) -> None:
+        """Messages a turn claimed for this process as it saved them (committed): the person's
+        next flush sends them first, without claiming them again."""
+        self._claimed[claim.address] = claim
 
     async def flush(self, address: Address) -> bool:
         """Send the person's waiting messages, in order, now; True when none is left for this
@@ -70,7 +89,10 @@ class Deliveries:
         outbox = self.outboxes.get(address.channel)
         if outbox is None:
             return False  # a process that runs that channel will send them
-        sent = Sent.MORE  # the person's oldest message is looked for first
+        claim = self._claimed.pop(address, None)
+        # Nothing claimed with the turn: the person's oldest message is looked for, as after
+        # a send with one queued behind it.
+        sent = Sent.MORE if claim is None else await self._send_claimed(outbox, claim)
         while sent is Sent.MORE:
             now = self.clock()
             outgoing = await self.store.claim_next(address, now, self.lease)
@@ -83,6 +105,7 @@ class Deliveries:
         """One pass over every message due on the channels this process serves; how many
         were sent."""
         sent = 0
+        self._forget_ended_claims()
         for outgoing in await self.store.due(list(self.outboxes), self.clock()):
             now = self.clock()
             if not await self.store.claim(outgoing.id, now, self.lease):
@@ -110,9 +133,32 @@ class Deliveries:
         """Look for due messages now rather than at the next pass."""
         self._wake.set()
 
+    async def _send_claimed(self, outbox: Outbox | StaffNotifier, claim: Claim) -> Sent:
+        """Send the messages a turn claimed, in order. After a failure the rest are freed, to
+        follow the failed one; a claim ending too soon for a send leaves them to whoever takes
+        them once it has ended."""
+        sent = Sent.MORE
+        for number, outgoing in enumerate(claim.messages):
+            if self._time_to_send(claim.until) <= 0:
+                return Sent.MORE  # (the look that follows finds them claimed until then)
+            sent = await self._send(outbox, outgoing, claim.until)
+            if sent is Sent.FAILED:
+                for behind in claim.messages[number + 1:]:
+                    await self.store.release(behind.id)
+                return sent
+        return sent
+
     def _time_to_send(self, claimed_until: float) -> float:
         """Seconds a send may take and still be settled before its claim ends."""
         return claimed_until - self.lease * (1 - SEND_SHARE) - self.clock()
+
+    def _forget_ended_claims(self) -> None:
+        """Claims of turns whose flush never came (the channel failed in between): their
+        messages are any sender's once the claims end."""
+        now = self.clock()
+        for address, claim in list(self._claimed.items()):
+            if claim.until < now:
+                del self._claimed[address]
 
     async def _send(
         self, outbox: Outbox | StaffNotifier, outgoing: Outgoing, claimed_until: float

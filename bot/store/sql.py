@@ -391,27 +391,35 @@ class Queries:
         hold: float = 0.0,
     ) -> int:
         """Keep a message to send with the turn that made it; its id (see `enqueue_all`)."""
-        return (await self.enqueue_all(address, turn, (message,), at, hold=hold))[0]
+        (outgoing_id,), _ = await self.enqueue_all(address, turn, (message,), at, hold=hold)
+        return outgoing_id
 
     async def enqueue_all(
         self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
-        at: float, hold: float = 0.0,
-    ) -> list[int]:
-        """Keep a turn's messages to send, in order; their ids. The channel sends them right
-        after the turn; the background sender only once FIRST_SEND_GRACE has passed. `hold`:
-        seconds they are kept for the caller alone (it shows them another way first)."""
+        at: float, claim: float = 0.0, hold: float = 0.0,
+    ) -> tuple[list[int], bool]:
+        """Keep a turn's messages to send, in order; their ids, and whether they are claimed
+        for the caller for `claim` seconds, which they are when none older waits for the
+        person: the caller sends them after the turn without claiming them (safe only inside
+        the person's turn). `hold`: seconds they are kept for the caller whatever waits (it
+        shows them another way first). Neither: the channel sends them right after the turn,
+        the background sender once FIRST_SEND_GRACE has passed."""
         if not messages:
-            return []
+            return [], False
         # A sender looks for the person's next message only when one was queued behind the one
         # it sent (`sent`), so every message queued while others wait marks them, under the
         # person's lock. A sender deleting a marked one gets the mark (on PostgreSQL its DELETE
         # waits for this turn's row lock); one that deleted it first left nothing to mark, and
         # these are first in line for this turn's own flush. Either way someone looks.
-        await self._run("UPDATE outbox SET queued_behind = 1 WHERE channel = ? AND user_id = ?",
-                        (address.channel, address.user_id))
+        waiting = await self._run(
+            "UPDATE outbox SET queued_behind = 1 WHERE channel = ? AND user_id = ?",
+            (address.channel, address.user_id),
+        )
+        claimed = bool(claim) and not waiting
+        kept_for = claim if claimed else hold
         last = len(messages) - 1
         rows = [(address.channel, address.user_id, turn, _to_json(message), at,
-                 at + FIRST_SEND_GRACE, at + hold if hold else 0.0, int(number < last))
+                 at + FIRST_SEND_GRACE, at + kept_for if kept_for else 0.0, int(number < last))
                 for number, message in enumerate(messages)]
         inserted = await self._rows(
             "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at,"
@@ -419,7 +427,7 @@ class Queries:
             + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)) + " RETURNING id",
             [value for row in rows for value in row],
         )
-        return sorted(int(row[0]) for row in inserted)  # ids grow in insertion order
+        return sorted(int(row[0]) for row in inserted), claimed  # ids grow in insertion order
 
     async def undelivered(self, channel: str, user_id: str) -> int:
         """How many messages to this person are still waiting to be sent."""
@@ -490,9 +498,11 @@ class Queries:
         return bool(row and row[0])
 
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
-        """Sending failed: free it, to be tried again from `at`."""
+        """Sending failed: free it, to be tried again from `at` (not before: a message claimed
+        with its turn counts its first attempt only now)."""
         await self._run(
-            "UPDATE outbox SET claimed_until = 0, next_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET claimed_until = 0, next_at = ?, last_error = ?,"
+            " attempts = CASE WHEN attempts = 0 THEN 1 ELSE attempts END WHERE id = ?",
             (at, reason[:200], outgoing_id),
         )
 
