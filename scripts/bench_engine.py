@@ -5,8 +5,12 @@ Prints turns/s, p50/p99 turn latency, CPU per turn and peak memory, one block pe
 from tests/postgres.py, the engine in a process of its own so its peak memory is its own; the
 server's CPU is counted apart from the engine's). Not a test: figures vary by machine.
 
+--outbox turns as on Telegram: each update carries its id, the reply is saved in the store's
+outbox with the turn and sent from there right after it (to a channel that takes every message
+at once), and a pick shown in place is marked delivered; a turn's figures include that.
+
     .venv/bin/python scripts/bench_engine.py [--store {sqlite,postgres,both}] [--people N]
-                                             [--concurrency 50]
+                                             [--concurrency 50] [--outbox]
 
 --people defaults to 2000 for SQLite and 1000 for PostgreSQL (about 35 s and 60 s of measuring
 on the 2-core machine when nothing else runs); a --people given applies to both. The SQLite
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import multiprocessing
 import os
 import random
@@ -28,10 +33,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bot.app import build_engine
-from bot.core.events import Event, EventKind
+from bot.core.effects import Address
+from bot.core.events import Event, EventKind, Reply
 from bot.engine.engine import Engine
 from bot.settings import load_settings
 
@@ -40,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench.procstat import machine_busy_seconds  # noqa: E402
 
+CHANNEL = "bench"
 # For me, no recent injury, "No" to every safety question, then random answers to the rest.
 PRESSES_AFTER_START = ["begin", "me", "no"]
 SELF_CHECK_CHOICES = {
@@ -58,13 +66,13 @@ SELF_CHECK_CHOICES = {
 
 async def one_person(engine: Engine, user: str, rng: random.Random, latencies: list[float]) -> None:
     """One person: /start, presses through every question, a typed pain level, the result."""
-    reply = await timed(engine, Event("bench", user, EventKind.COMMAND, command="start"),
+    reply = await timed(engine, Event(CHANNEL, user, EventKind.COMMAND, command="start"),
                         latencies)
     for choice in PRESSES_AFTER_START:
         reply = await press(engine, user, reply.turn, choice, latencies)
     while not engine.flows["knee"].states[reply.state].final:
         if reply.state == "pain_level":
-            event = Event("bench", user, EventKind.TEXT, text=str(rng.randint(0, 10)))
+            event = Event(CHANNEL, user, EventKind.TEXT, text=str(rng.randint(0, 10)))
             reply = await timed(engine, event, latencies)
             continue
         if reply.state.startswith("rf_"):
@@ -75,15 +83,46 @@ async def one_person(engine: Engine, user: str, rng: random.Random, latencies: l
 
 
 async def press(engine: Engine, user: str, turn: int, choice: str, latencies: list[float]):
-    event = Event("bench", user, EventKind.PRESS, choice_id=choice, turn=turn)
+    event = Event(CHANNEL, user, EventKind.PRESS, choice_id=choice, turn=turn)
     return await timed(engine, event, latencies)
 
 
 async def timed(engine: Engine, event: Event, latencies: list[float]):
     started = time.perf_counter()
-    reply = await engine.handle(event)
+    reply = await (handle_as_telegram(engine, event) if engine.outboxes
+                   else engine.handle(event))
     latencies.append(time.perf_counter() - started)
     return reply
+
+
+class TakesEverything:
+    """A channel's outbox whose platform takes every message at once."""
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        pass
+
+
+UPDATE_IDS = itertools.count(1)
+
+
+async def handle_as_telegram(engine: Engine, event: Event) -> Reply:
+    """What the Telegram channel does with an update: its id on the event, then the reply
+    sent from the outbox, or the pressed message edited in place (taken as done)."""
+    update_id = next(UPDATE_IDS)
+    reply = await engine.handle(replace(event, update_id=str(update_id), sequence=update_id))
+    address = Address(event.channel, event.user_id)
+    if reply.edit:
+        await engine.delivered(address, reply)
+    else:
+        await engine.flush(address)
+    return reply
+
+
+def through_the_outbox(engine: Engine) -> None:
+    """The bench channel's replies go through the store's outbox, sent by this process."""
+    engine.queued_channels.add(CHANNEL)
+    engine.delivered_channels.add(CHANNEL)
+    engine.outboxes[CHANNEL] = TakesEverything()
 
 
 STORES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -96,10 +135,14 @@ async def run(
     data_dir: Path,
     database_url: str | None = None,
     server_cpu: Callable[[], float] | None = None,
+    outbox: bool = False,
 ) -> None:
     """The measured run on SQLite in `data_dir`, or on the PostgreSQL database named;
-    `server_cpu` reads the database server's CPU seconds so far, if it has its own."""
+    `server_cpu` reads the database server's CPU seconds so far, if it has its own; with
+    `outbox`, turns as on Telegram (see the module docstring)."""
     engine = build_engine(load_settings(data_dir=data_dir, database_url=database_url))
+    if outbox:
+        through_the_outbox(engine)
     rng = random.Random(7)
     await one_person(engine, "warm-up", rng, [])
     latencies: list[float] = []
@@ -150,22 +193,24 @@ def report(
               f"(= {turns / (cpu + server_cpu):,.0f} turns per CPU-second)")
 
 
-def run_sqlite(people: int, concurrency: int) -> None:
+def run_sqlite(people: int, concurrency: int, outbox: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(run(people, concurrency, Path(folder)))
+        asyncio.run(run(people, concurrency, Path(folder), outbox=outbox))
 
 
-def run_postgres_child(people: int, concurrency: int, url: str, postmaster: int) -> None:
+def run_postgres_child(
+    people: int, concurrency: int, url: str, postmaster: int, outbox: bool
+) -> None:
     """In a fresh process: the engine on PostgreSQL, the server's CPU read from /proc."""
     from scripts.bench.procstat import tree_cpu_seconds
 
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(run(people, concurrency, Path(folder), url,
-                        lambda: tree_cpu_seconds(postmaster)))
+                        lambda: tree_cpu_seconds(postmaster), outbox))
     sys.stdout.flush()
 
 
-def run_postgres(people: int, concurrency: int) -> None:
+def run_postgres(people: int, concurrency: int, outbox: bool) -> None:
     """A throwaway PostgreSQL server and a fresh database; the engine in a child process, so
     its peak memory is not the SQLite run's, nor this process's."""
     from scripts.bench.procstat import postmaster_pid
@@ -174,7 +219,7 @@ def run_postgres(people: int, concurrency: int) -> None:
     with PostgresServer() as server:
         child = multiprocessing.get_context("spawn").Process(
             target=run_postgres_child,
-            args=(people, concurrency, server.database(), postmaster_pid(server.data)),
+            args=(people, concurrency, server.database(), postmaster_pid(server.data), outbox),
         )
         child.start()
         try:
@@ -194,6 +239,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=None,
                         help="people per store (default: 2000 SQLite, 1000 PostgreSQL)")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--outbox", action="store_true",
+                        help="turns as on Telegram: update ids, replies sent from the outbox")
     args = parser.parse_args()
     stores = list(STORES) if args.store == "both" else [args.store]
     for number, store in enumerate(stores):
@@ -201,7 +248,8 @@ def main() -> None:
             print()
         print(f"== store: {STORES[store]} ==", flush=True)
         people = args.people or DEFAULT_PEOPLE[store]
-        (run_sqlite if store == "sqlite" else run_postgres)(people, args.concurrency)
+        (run_sqlite if store == "sqlite" else run_postgres)(people, args.concurrency,
+                                                           args.outbox)
         sys.stdout.flush()
 
 

@@ -3,7 +3,9 @@ person's lock across store objects (processes, replicas); updates are remembered
 outbox keeps order, leases and retries; forget and purge delete what they must and no more;
 migrations run once, whoever opens the database first. Then the engine's exactly-once rules on
 top: a resent update is answered, not applied; a late one is not applied; a typed answer to a
-question still on its way is not applied.
+question still on its way is not applied. And its at-least-once rules across processes: a reply
+claimed with its turn is sent by that process, or by another once the claim ends; what another
+queued behind it meanwhile follows it, in order, once.
 """
 
 from __future__ import annotations
@@ -23,16 +25,21 @@ import psycopg
 import psycopg.errors
 import pytest
 
+from bot.app import build_engine
 from bot.core.conversation import Conversation
-from bot.core.effects import Address
-from bot.core.events import Choice, Event, EventKind, Link, Message
+from bot.core.effects import Address, DeliveryFailed, Outgoing
+from bot.core.events import Choice, Event, EventKind, Link, Message, Reply
 from bot.core.records import Consent, Followup, Lead
 from bot.engine.engine import Engine
+from bot.engine.outbox import SEND_SHARE, Claim, Deliveries
+from bot.settings import load_settings
 from bot.store import migrations
+from bot.store.base import TurnStart
 from bot.store.postgres import PostgresStore
 from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
+from tests.conftest import answer_safety_questions_no
 from tests.postgres import PostgresServer
 
 NOW = 1_000_000.0
@@ -44,6 +51,7 @@ MESSAGE = Message("Which knee?",
                   (Link("Book", "https://example.org/book"),))
 DUPLICATE_KEY = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 WAITS = 0.2  # seconds a turn is held open to show another one waits for it
+LEASE = 30.0  # seconds a claim lasts
 
 Store = SQLiteStore | PostgresStore
 SCHEMAS = itertools.count(1)
@@ -146,6 +154,11 @@ async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1"
         await everything_about(turn, address, update_id)
 
 
+async def reply_to_update(store: Any, channel: str, update_id: str) -> str | None:
+    """The stored reply of an update already applied, as a turn reads it."""
+    return (await store.load_turn(channel, "alex", update_id)).earlier_reply
+
+
 ONE_OF_EACH = dict.fromkeys(PERSON_TABLES, 1)
 NONE = dict.fromkeys(PERSON_TABLES, 0)
 
@@ -161,7 +174,7 @@ async def test_a_turn_commits_everything_together_and_nothing_shows_before(datab
         assert await other.load("test", "alex") is None
     assert database.rows_about(ALEX) == ONE_OF_EACH
     assert (await other.load("test", "alex")).turn == 3
-    assert await other.reply_to_update("test", "u-1") == '{"messages": []}'
+    assert await reply_to_update(other, "test", "u-1") == '{"messages": []}'
     assert await other.undelivered("test", "alex") == 1
 
 
@@ -172,7 +185,7 @@ async def test_a_turn_that_raises_leaves_nothing(database, store):
             raise Boom
     assert database.rows_about(ALEX) == NONE
     assert await store.load("test", "alex") is None
-    assert await store.reply_to_update("test", "u-1") is None
+    assert await reply_to_update(store, "test", "u-1") is None
     assert await store.events("test", "alex") == []
     assert await store.leads() == [] and await store.consents("test", "alex") == []
     assert await store.undelivered("test", "alex") == 0
@@ -191,12 +204,25 @@ async def test_a_forget_in_a_turn_that_raises_forgets_nothing(database, store):
 
 
 async def test_an_update_is_remembered_with_its_reply_per_channel(store):
-    assert await store.reply_to_update("test", "42") is None
+    assert await reply_to_update(store, "test", "42") is None
     async with store.turn("test", "alex") as turn:
         await turn.remember_update("test", "42", "alex", '{"turn": 1}', NOW)
-    assert await store.reply_to_update("test", "42") == '{"turn": 1}'
-    assert await store.reply_to_update("telegram", "42") is None  # ids are per channel
-    assert await store.reply_to_update("test", "43") is None
+    assert await reply_to_update(store, "test", "42") == '{"turn": 1}'
+    assert await reply_to_update(store, "telegram", "42") is None  # ids are per channel
+    assert await reply_to_update(store, "test", "43") is None
+
+
+async def test_a_turn_starts_from_its_update_conversation_and_waiting_messages(store):
+    assert await store.load_turn("test", "alex", "7") == TurnStart(None, None, 0)
+    async with store.turn("test", "alex") as turn:
+        await turn.save(Conversation("test", "alex", turn=4))
+        await turn.enqueue(ALEX, 4, MESSAGE, NOW)
+        await turn.enqueue(ALEX_ELSEWHERE, 4, MESSAGE, NOW)
+        await turn.remember_update("test", "7", "alex", '{"turn": 4}', NOW)
+    start = await store.load_turn("test", "alex", "7")
+    assert (start.earlier_reply, start.conversation.turn, start.undelivered) == (
+        '{"turn": 4}', 4, 1)
+    assert (await store.load_turn("test", "alex")).earlier_reply is None
 
 
 async def test_remembering_an_update_twice_fails_and_takes_its_whole_turn_back(database, store):
@@ -208,7 +234,7 @@ async def test_remembering_an_update_twice_fails_and_takes_its_whole_turn_back(d
             await turn.record("started", "test", "alex", "knee", at=NOW)
             await turn.enqueue(ALEX, 9, MESSAGE, NOW)
             await turn.remember_update("test", "42", "alex", "second", NOW)
-    assert await store.reply_to_update("test", "42") == "first"
+    assert await reply_to_update(store, "test", "42") == "first"
     assert await store.load("test", "alex") is None
     assert database.rows_about(ALEX) == {**NONE, "updates": 1}
     async with store.turn("test", "alex") as turn:  # and the next turn goes through
@@ -361,8 +387,8 @@ async def test_forget_deletes_a_person_from_every_table_and_no_one_else(database
     assert database.rows_about(ALEX_ELSEWHERE) == ONE_OF_EACH
     assert await store.channels_of("alex") == ["telegram"]
     assert [lead.user_id for lead in await store.leads()] == ["sam", "alex"]
-    assert await store.reply_to_update("test", "u-0") is None
-    assert await store.reply_to_update("test", "u-1") is not None
+    assert await reply_to_update(store, "test", "u-0") is None
+    assert await reply_to_update(store, "test", "u-1") is not None
 
 
 async def test_purge_drops_updates_after_two_days_and_old_rows_only(store):
@@ -375,8 +401,8 @@ async def test_purge_drops_updates_after_two_days_and_old_rows_only(store):
         await turn.remember_update("test", "recent", "alex", "{}", now - UPDATES_KEPT_FOR + 60)
     deleted = await store.purge(now - 30 * 86400)
     assert deleted == {"conversations": 0, "events": 1, "leads": 0, "relays": 0}
-    assert await store.reply_to_update("test", "old") is None
-    assert await store.reply_to_update("test", "recent") == "{}"
+    assert await reply_to_update(store, "test", "old") is None
+    assert await reply_to_update(store, "test", "recent") == "{}"
     assert await store.load("test", "alex") is not None
     assert len(await store.events("test", "alex")) == 1
 
@@ -499,6 +525,101 @@ async def test_a_first_release_sqlite_file_is_upgraded_with_its_rows_kept(databa
 # -- the engine: exactly once in --------------------------------------------------------------
 
 
+async def test_several_messages_of_a_turn_go_in_order_each_marked_but_the_last(store):
+    async with store.turn("test", "alex") as turn:
+        ids, _ = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW)
+    assert ids == sorted(ids) and len(set(ids)) == 2
+    taken = await store.claim_next(ALEX, NOW, LEASE)
+    assert (taken.id, taken.turn, taken.message.text, taken.attempts) == (ids[0], 3, "one", 0)
+    assert await store.claim_next(ALEX, NOW, LEASE) is None, "the next waits behind it"
+    assert await store.sent(ids[0]), "the second was queued behind the first"
+    assert (await store.claim_next(ALEX, NOW, LEASE)).id == ids[1]
+    assert not await store.sent(ids[1]), "none behind the last"
+
+
+async def test_a_turn_claims_its_messages_for_itself_when_none_older_waits(database, store):
+    """The process that saves a reply sends it right after the turn, without claiming it
+    then; killed before that, another process sends it once the claim ends, not before."""
+    async with store.turn("test", "alex") as turn:
+        ids, claimed = await turn.enqueue_all(ALEX, 3, [Message("one"), Message("two")], NOW,
+                                              claim=LEASE)
+    assert claimed
+    other = await database.store()
+    for now in (NOW + FIRST_SEND_GRACE, NOW + LEASE):  # within the claim, and at its end
+        assert await other.claim_next(ALEX, now, LEASE) is None
+        assert not await other.claim(ids[0], now, LEASE)
+        assert await other.next_for(ALEX, now) is None
+        assert await other.due(["test"], now) == []
+    after = NOW + LEASE + 0.01
+    assert [o.id for o in await other.due(["test"], after)] == [ids[0]]
+    taken = await other.claim_next(ALEX, after, LEASE)
+    assert (taken.id, taken.message.text, taken.attempts) == (ids[0], "one", 0)
+
+
+async def test_a_message_queued_behind_a_waiting_one_marks_it_and_waits(store):
+    older = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    assert await store.claim_next(ALEX, NOW, LEASE)
+    await store.retry_later(older, NOW + 5, "429 Too Many Requests")
+    elsewhere = await store.enqueue(ALEX_ELSEWHERE, 1, Message("other"), NOW)
+    async with store.turn("test", "alex") as turn:
+        (newer,), claimed = await turn.enqueue_all(ALEX, 2, [Message("two")], NOW + 1,
+                                                   claim=LEASE)
+    assert not claimed
+    assert await store.claim_next(ALEX, NOW + 4, LEASE) is None, "nothing before the retry"
+    retried = await store.claim_next(ALEX, NOW + 5, LEASE)
+    assert (retried.id, retried.attempts) == (older, 1)
+    assert await store.sent(older), "its sender looks for the one queued behind it"
+    assert (await store.claim_next(ALEX, NOW + 5, LEASE)).id == newer
+    assert not await store.sent(newer)
+    assert not await store.sent(elsewhere), "another channel's person is another queue"
+    assert not await store.sent(older), "sent twice: nothing left to say"
+
+
+async def test_a_failed_send_of_a_message_claimed_with_its_turn_waits_for_its_retry(store):
+    async with store.turn("test", "alex") as turn:
+        (outgoing_id,), claimed = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, claim=LEASE)
+    assert claimed
+    await store.retry_later(outgoing_id, NOW + 5, "502 Bad Gateway")
+    assert await store.claim_next(ALEX, NOW + 4, LEASE) is None
+    assert await store.next_for(ALEX, NOW + 4) is None
+    retried = await store.claim_next(ALEX, NOW + 5, LEASE)
+    assert (retried.id, retried.message, retried.attempts) == (outgoing_id, MESSAGE, 1)
+
+
+async def test_what_is_queued_behind_a_held_message_goes_once_it_is_shown(store):
+    async with store.turn("test", "alex") as turn:
+        (held,), claimed = await turn.enqueue_all(ALEX, 1, [MESSAGE], NOW, hold=LEASE)
+    assert not claimed
+    assert await store.claim_next(ALEX, NOW + 1, LEASE) is None
+    async with store.turn("test", "alex") as turn:
+        (behind,), claimed = await turn.enqueue_all(ALEX, 2, [MESSAGE], NOW + 1, claim=LEASE)
+    assert not claimed, "the held one is older"
+    assert await store.sent(held), "shown another way; the one behind it goes now"
+    assert (await store.claim_next(ALEX, NOW + 1, LEASE)).id == behind
+
+
+async def test_one_of_several_senders_claims_the_next_message(database, store):
+    outgoing_id = await store.enqueue(ALEX, 1, MESSAGE, NOW)
+    senders = [store, *[await database.store() for _ in range(3)]]
+    taken = await asyncio.gather(*(s.claim_next(ALEX, NOW, LEASE) for s in senders))
+    assert [o.id for o in taken if o is not None] == [outgoing_id]
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_messages_waiting_at_the_upgrade_are_marked_when_one_is_behind(database):
+    with contextlib.closing(sqlite3.connect(database.location)) as db:
+        for number, script in enumerate(migrations.SQLITE[:4], start=1):
+            db.executescript(script)
+            db.execute(f"PRAGMA user_version = {number}")
+        for user_id in ("alex", "alex", "sam"):
+            db.execute("INSERT INTO outbox (channel, user_id, turn, message, created_at,"
+                       " next_at) VALUES ('test', ?, 1, '{}', ?, ?)", (user_id, NOW, NOW))
+        db.commit()
+    await database.store()
+    assert database.query("SELECT user_id, queued_behind FROM outbox ORDER BY id") == [
+        ("alex", 1), ("alex", 0), ("sam", 0)]
+
+
 def press(choice: str, turn: int, **extra: Any) -> Event:
     return Event("test", "alex", EventKind.PRESS, choice_id=choice, turn=turn, **extra)
 
@@ -617,6 +738,179 @@ async def test_a_held_message_is_no_other_senders_until_released_or_its_hold_end
     await store.release(held)
     assert (await store.next_for(ALEX, NOW + 1)).id == held
     assert await store.claim(held, NOW + 1, 30.0)
+
+
+# -- the engine: at least once out, each reply sent by the process that saved it ----------------
+
+
+class Clock:
+    """The time, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recording:
+    """A channel's outbox that keeps the text of what it sent; fails while `failure` is set."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failure: DeliveryFailed | None = None
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent += texts(reply)
+
+
+def texts(reply: Reply) -> list[str]:
+    return [message.text for message in reply.messages]
+
+
+async def sending_engine(
+    database: Database, tmp_path: Path, clock: Callable[[], float]
+) -> tuple[Engine, Recording]:
+    """An engine of its own (another process, or replica) on the test's database, whose 'test'
+    channel replies through the outbox, as Telegram's does."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    engine = build_engine(settings, await database.store(), clock)
+    outbox = Recording()
+    engine.queued_channels.add("test")
+    engine.delivered_channels.add("test")
+    engine.outboxes["test"] = outbox
+    return engine, outbox
+
+
+async def test_a_reply_is_sent_by_another_process_once_the_killed_ones_claim_ends(
+    database, tmp_path
+):
+    clock = Clock(NOW)
+    (killed, _), (other, outbox) = [await sending_engine(database, tmp_path, clock)
+                                    for _ in range(2)]
+    started = await killed.handle(command("start", update_id="1"))  # killed before its flush
+    lease = killed.deliveries.lease
+    for now in (NOW + FIRST_SEND_GRACE, NOW + lease):  # within the claim, and at its end
+        clock.now = now
+        assert await other.deliveries.send_due() == 0
+        assert await other.flush(ALEX) and outbox.sent == []
+    clock.now = NOW + lease + 0.01
+    assert await other.deliveries.send_due() == 1
+    assert outbox.sent == texts(started)
+    assert await other.store.undelivered("test", "alex") == 0
+
+
+async def test_two_processes_send_a_persons_replies_once_each_in_order(database, tmp_path):
+    clock = Clock(NOW)
+    (first, first_sent), (second, second_sent) = [
+        await sending_engine(database, tmp_path, clock) for _ in range(2)]
+    started = await first.handle(command("start", update_id="1"))
+    pressed = await second.handle(press("begin", started.turn, update_id="2"))
+    assert await second.flush(ALEX), "the first process has the person's oldest"
+    assert first_sent.sent == second_sent.sent == []
+    assert await first.flush(ALEX)
+    assert first_sent.sent == texts(started) + texts(pressed), "and what was queued behind it"
+    assert second_sent.sent == []
+
+    later = await second.handle(press("me", pressed.turn, update_id="3"))
+    assert await first.flush(ALEX) and first_sent.sent == texts(started) + texts(pressed)
+    assert await second.flush(ALEX) and second_sent.sent == texts(later)
+    assert await first.store.undelivered("test", "alex") == 0
+
+
+async def test_a_reply_waits_behind_one_waiting_for_its_retry(database, tmp_path):
+    clock = Clock(NOW)
+    engine, outbox = await sending_engine(database, tmp_path, clock)
+    outbox.failure = DeliveryFailed("429 Too Many Requests", retry_after=5.0)
+    started = await engine.handle(command("start", update_id="1"))
+    assert not await engine.flush(ALEX)
+    outbox.failure = None
+    pressed = await engine.handle(press("begin", started.turn, update_id="2"))
+    assert await engine.flush(ALEX) and outbox.sent == [], "not before the one it follows"
+    clock.now = NOW + 5.0
+    assert await engine.deliveries.send_due() == 1
+    assert outbox.sent == texts(started) + texts(pressed)
+
+
+async def deliveries_with_a_claimed_reply(
+    database: Database, clock: Clock, *words: str
+) -> tuple[Deliveries, Recording]:
+    """A process's sender after a turn that claimed a reply of `words` for it."""
+    store = await database.store()
+    deliveries, outbox = Deliveries(store, clock, LEASE), Recording()
+    deliveries.outboxes["test"] = outbox
+    messages = [Message(word) for word in words]
+    async with store.turn("test", "alex") as turn:
+        ids, claimed = await turn.enqueue_all(ALEX, 1, messages, clock(), claim=LEASE)
+    assert claimed
+    claim = tuple(Outgoing(i, ALEX, 1, m) for i, m in zip(ids, messages, strict=True))
+    deliveries.send_at_flush(Claim(ALEX, claim, clock() + LEASE))
+    return deliveries, outbox
+
+
+async def test_after_a_failed_send_the_rest_of_its_reply_follows_it_at_its_retry(database):
+    clock = Clock(NOW)
+    deliveries, outbox = await deliveries_with_a_claimed_reply(database, clock, "one", "two")
+    outbox.failure = DeliveryFailed("502 Bad Gateway", retry_after=5.0)
+    assert not await deliveries.flush(ALEX)
+    outbox.failure = None
+    assert await deliveries.flush(ALEX) and outbox.sent == [], "the second waits behind it"
+    clock.now = NOW + 5.0
+    assert await deliveries.send_due() == 1
+    assert outbox.sent == ["one", "two"]
+
+
+async def test_a_flush_too_late_for_its_turns_claim_leaves_the_reply_to_the_claims_end(
+    database
+):
+    clock = Clock(NOW)
+    deliveries, outbox = await deliveries_with_a_claimed_reply(database, clock, "one", "two")
+    clock.now = NOW + LEASE * SEND_SHARE  # a send could not be settled before the claim ends
+    assert await deliveries.flush(ALEX) and outbox.sent == []
+    assert await deliveries.send_due() == 0
+    clock.now = NOW + LEASE + 0.01
+    assert await deliveries.send_due() == 1
+    assert outbox.sent == ["one", "two"]
+
+
+async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it(
+    database, tmp_path
+):
+    clock = Clock(NOW)
+    (shows, shown_sent), (other, other_sent) = [
+        await sending_engine(database, tmp_path, clock) for _ in range(2)]
+    person = DialogClient(shows, "alex")
+    shows.queued_channels.clear()  # on the way to a pick-several question, replies go at once
+    await answer_safety_questions_no(person)
+    await person.send("2")
+    shows.queued_channels.add("test")
+    picked = await person.click("stairs")  # a pick-several: the question is edited in place
+    assert picked.edit and picked.queued
+    done = await other.handle(press("done", picked.turn, update_id="9"))
+    assert await other.flush(ALEX) and other_sent.sent == [], "the pick is held for its process"
+    shown_sent.sent.clear()
+    await shows.delivered(ALEX, picked)
+    assert shown_sent.sent == texts(done)
+    assert await shows.store.undelivered("test", "alex") == 0
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_a_press_sent_through_the_outbox_takes_eight_statements(database, tmp_path):
+    """The turn, the update's id and the reply claimed in one transaction; after the send,
+    one statement settles it and says nothing was queued behind it."""
+    engine, outbox = await sending_engine(database, tmp_path, time.time)
+    started = await engine.handle(command("start", update_id="1"))
+    pressed = await engine.handle(press("begin", started.turn, update_id="2"))
+    await engine.flush(ALEX)
+    statements: list[str] = []
+    engine.store._db.set_trace_callback(statements.append)
+    answered = await engine.handle(press("me", pressed.turn, update_id="3"))
+    await engine.flush(ALEX)
+    assert outbox.sent == texts(started) + texts(pressed) + texts(answered)
+    assert [statement.split()[0] for statement in statements] == [
+        "BEGIN", "SELECT", "INSERT", "UPDATE", "INSERT", "INSERT", "COMMIT", "DELETE"]
 
 
 # -- the practice's dashboard: staff accounts, sessions, failed sign-ins ------------------------

@@ -19,6 +19,7 @@ from bot.core.effects import (
     Address,
     CancelFollowups,
     Effect,
+    Outgoing,
     RecordEvent,
     SaveConsent,
     SaveLead,
@@ -55,7 +56,7 @@ from bot.engine.matching import (
     normalize,
     parse_number,
 )
-from bot.engine.outbox import Deliveries
+from bot.engine.outbox import Claim, Deliveries
 from bot.engine.privacy import consent_version, consents_given, describe, is_empty
 from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
@@ -126,31 +127,34 @@ class Engine:
         update already applied gets the reply it got then. Staff notices go out after the
         transaction, so a slow staff place never holds a person.
         """
-        address = Address(event.channel, event.user_id)
+        address, claim = Address(event.channel, event.user_id), None
         async with (
             self._conversation_lock(event.channel, event.user_id),
             self.store.turn(event.channel, event.user_id) as store,
         ):
-            if event.update_id:
-                earlier = await store.reply_to_update(event.channel, event.update_id)
-                if earlier is not None:
-                    return reply_from_json(earlier)
-            conversation = await store.load(event.channel, event.user_id)
-            conversation = conversation or Conversation(event.channel, event.user_id)
-            turn = await self._turn(store, conversation, event)
+            start = await store.load_turn(event.channel, event.user_id, event.update_id)
+            if start.earlier_reply is not None:
+                return reply_from_json(start.earlier_reply)
+            conversation = start.conversation or Conversation(event.channel, event.user_id)
+            turn = await self._turn(store, conversation, event, start.undelivered)
             notices = await self._store_effects(store, conversation, turn.effects)
             notices = await self._queue_for_staff(store, notices)
             reply = self._reply(conversation, turn)
             if self._sends_by_outbox(event):
-                reply = await self._enqueue(store, address, reply)
+                reply, claim = await self._enqueue(store, address, reply)
             if event.update_id:
                 await store.remember_update(event.channel, event.update_id, event.user_id,
                                             reply_to_json(reply), self.clock())
+        if claim is not None:  # committed: the flush after the turn sends them as they are
+            self.deliveries.send_at_flush(claim)
         await self._notify_staff(notices)
         return reply
 
-    async def _turn(self, store: ConversationStore, conv: Conversation, event: Event) -> Turn:
-        """Decide and apply the event; the conversation is saved (or forgotten) in `store`."""
+    async def _turn(
+        self, store: ConversationStore, conv: Conversation, event: Event, undelivered: int
+    ) -> Turn:
+        """Decide and apply the event; the conversation is saved (or forgotten) in `store`.
+        `undelivered`: how many of the person's messages still wait in the outbox."""
         ref_before = conv.booking_ref
         if event.timezone and known_timezone(event.timezone):
             conv.timezone = event.timezone  # before a check-in is scheduled in this turn
@@ -158,7 +162,7 @@ class Engine:
             conv.booking_ref = new_booking_ref()
         if self._arrived_late(conv, event):
             turn = self._late(conv)
-        elif event.kind is EventKind.TEXT and await store.undelivered(conv.channel, conv.user_id):
+        elif event.kind is EventKind.TEXT and undelivered:
             await store.drop_undelivered(conv.channel, conv.user_id)
             turn = self._show_again(conv)
         else:
@@ -206,12 +210,25 @@ class Engine:
             return event.channel in self.delivered_channels
         return event.channel in self.queued_channels
 
-    async def _enqueue(self, store: ConversationStore, address: Address, reply: Reply) -> Reply:
-        """The reply's messages into the outbox. One that replaces the pressed message is held
-        for this process: the channel edits it in place, and only sends it if that fails."""
-        now, hold = self.clock(), self.deliveries.lease if reply.edit else 0.0
-        ids = [await store.enqueue(address, reply.turn, m, now, hold) for m in reply.messages]
-        return replace(reply, queued=tuple(ids))
+    async def _enqueue(
+        self, store: ConversationStore, address: Address, reply: Reply
+    ) -> tuple[Reply, Claim | None]:
+        """The reply's messages into the outbox. Where this process sends them, they are
+        claimed with the turn unless older ones wait, so the flush after it claims nothing.
+        One that replaces the pressed message is held for this process: the channel edits it
+        in place, and only sends it if that fails."""
+        now, lease = self.clock(), self.deliveries.lease
+        sends_them = address.channel in self.outboxes and not reply.edit
+        ids, claimed = await store.enqueue_all(
+            address, reply.turn, reply.messages, now,
+            claim=lease if sends_them else 0.0, hold=lease if reply.edit else 0.0,
+        )
+        reply = replace(reply, queued=tuple(ids))
+        if not claimed:
+            return reply, None
+        messages = tuple(Outgoing(outgoing_id, address, reply.turn, message)
+                         for outgoing_id, message in zip(ids, reply.messages, strict=True))
+        return reply, Claim(address, messages, now + lease)
 
     async def from_staff(self, address: Address, text: str) -> Reply:
         """A staff member's reply to a person: handled as their event, delivered through the
@@ -229,11 +246,13 @@ class Engine:
 
     async def delivered(self, address: Address, reply: Reply) -> None:
         """A channel showed the reply another way (edited the pressed message in place): its
-        queued messages are not to be sent. Whatever waited behind them goes now (another
-        replica may have queued the person's next reply meanwhile)."""
+        queued messages are not to be sent. Whatever was queued behind them meanwhile goes now
+        (another replica may have queued the person's next reply)."""
+        queued_behind = False
         for outgoing_id in reply.queued:
-            await self.store.sent(outgoing_id)
-        await self.flush(address)
+            queued_behind = await self.store.sent(outgoing_id)
+        if queued_behind:
+            await self.flush(address)
 
     async def send_instead(self, address: Address, reply: Reply) -> None:
         """The channel could not show the reply another way: send its held messages now."""

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.core.conversation import Conversation
 from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Message
 from bot.core.records import Consent, Followup, Lead, StatRow, StoredData
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What a turn starts from, read in one query."""
+
+    earlier_reply: str | None  # the stored reply (JSON) when the update was applied before
+    conversation: Conversation | None  # None for someone new
+    undelivered: int  # the person's messages still waiting in the outbox
 
 
 class ConversationStore(Protocol):
@@ -35,6 +45,10 @@ class ConversationStore(Protocol):
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
         """The saved conversation, or None for someone new."""
+
+    async def load_turn(self, channel: str, user_id: str, update_id: str = "") -> TurnStart:
+        """What a turn starts from, in one query: the stored reply of the update if it was
+        applied already, the saved conversation and how many messages to the person wait."""
 
     async def save(self, conversation: Conversation, at: float | None = None) -> None:
         """Persist the conversation, last touched `at` (now when not given)."""
@@ -138,9 +152,6 @@ class ConversationStore(Protocol):
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
 
-    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
-        """The stored reply (JSON) of an update already applied, or None for a new one."""
-
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
     ) -> None:
@@ -152,6 +163,15 @@ class ConversationStore(Protocol):
     ) -> int:
         """Keep a message (or a staff notice) to send with the turn that made it; its id.
         `hold`: seconds no other sender may take it (this process shows it another way)."""
+
+    async def enqueue_all(
+        self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
+        at: float, claim: float = 0.0, hold: float = 0.0,
+    ) -> tuple[list[int], bool]:
+        """Keep a turn's messages to send, in order; their ids, and whether they are claimed
+        for the caller for `claim` seconds, as they are when none older waits for the person
+        (inside the person's turn only). `hold`: seconds they are kept for the caller whatever
+        waits. Marks the person's waiting messages as having one queued behind them."""
 
     async def release(self, outgoing_id: int) -> None:
         """Give up a hold or a claim without sending: any sender may take it now."""
@@ -171,8 +191,13 @@ class ConversationStore(Protocol):
     async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
         """Take a message to send it; False when another process (or task) has it."""
 
-    async def sent(self, outgoing_id: int) -> None:
-        """The platform took it: it leaves the outbox."""
+    async def claim_next(self, address: Address, now: float, lease: float) -> Outgoing | None:
+        """Take the person's oldest waiting message to send it, if it is due and nobody is
+        sending it; None otherwise."""
+
+    async def sent(self, outgoing_id: int) -> bool:
+        """The platform took it: it leaves the outbox. True when another message to the person
+        was queued behind it meanwhile (the sender looks for it)."""
 
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
         """Sending failed: free it, to be tried again from `at`."""

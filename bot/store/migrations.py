@@ -7,6 +7,16 @@ at the end of both lists; an entry already released is never edited.
 
 from __future__ import annotations
 
+# Set on a waiting message when another to the same person is queued behind it: its sender
+# looks for the next one only then (bot/store/sql.py, `enqueue_all`). Rows already waiting with
+# one behind them get it now. The same SQL on both stores.
+QUEUED_BEHIND = """
+    ALTER TABLE outbox ADD COLUMN queued_behind INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET queued_behind = 1 WHERE EXISTS (
+        SELECT 1 FROM outbox AS later WHERE later.channel = outbox.channel
+        AND later.user_id = outbox.user_id AND later.id > outbox.id);
+"""
+
 # Version 1 is the schema of the first releases; its statements are written to be harmless on
 # a database made by them (IF NOT EXISTS), and `SQLITE_ADDED_COLUMNS` brings such a database's
 # tables up to it.
@@ -167,7 +177,7 @@ SQLITE: list[str] = [
         failures INTEGER NOT NULL,
         last_at  REAL NOT NULL
     ) WITHOUT ROWID;
-    """,
+    """,    QUEUED_BEHIND,
 ]
 
 # Columns added to version-1 tables before versions were numbered, for databases made then.
@@ -323,4 +333,5 @@ POSTGRES: list[str] = [
         last_at  DOUBLE PRECISION NOT NULL
     );
     """,
+    QUEUED_BEHIND,
 ]

@@ -31,6 +31,7 @@ from bot.core.records import (
     StoredData,
 )
 from bot.core.wire import message_from_dict, message_to_json, notice_from_dict, notice_to_json
+from bot.store.base import TurnStart
 
 LEAD_COLUMNS = (
     "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
@@ -38,6 +39,10 @@ LEAD_COLUMNS = (
 )
 CONSENT_COLUMNS = "channel, user_id, kind, version, at, withdrawn_at"
 OUTBOX_COLUMNS = "id, channel, user_id, turn, message, attempts"
+# Taking an outbox message to send it (parameters: claimed until), when nobody is sending it
+# and it is new or due for its retry (parameters: now, now).
+CLAIM = "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1"
+CLAIMABLE = "claimed_until < ? AND (attempts = 0 OR next_at <= ?)"
 # Everything kept about a person, by (channel, user_id): what a forget deletes.
 PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox",
                  "booking_refs", "followups")
@@ -357,12 +362,18 @@ class Queries:
 
     # -- updates applied: exactly once in -------------------------------------------------------
 
-    async def reply_to_update(self, channel: str, update_id: str) -> str | None:
-        """The stored reply (JSON) of an update already applied, or None for a new one."""
+    async def load_turn(self, channel: str, user_id: str, update_id: str = "") -> TurnStart:
+        """What a turn starts from, in one query: the stored reply of the update if it was
+        applied already, the saved conversation and how many messages to the person wait."""
         row = await self._one(
-            "SELECT reply FROM updates WHERE channel = ? AND update_id = ?", (channel, update_id)
+            "SELECT (SELECT reply FROM updates WHERE channel = ? AND update_id = ?),"
+            " (SELECT data FROM conversations WHERE channel = ? AND user_id = ?),"
+            " (SELECT count(*) FROM outbox WHERE channel = ? AND user_id = ?)",
+            (channel, update_id, channel, user_id, channel, user_id),
         )
-        return row[0] if row else None
+        assert row is not None
+        conversation = Conversation.from_json(row[1]) if row[1] is not None else None
+        return TurnStart(row[0], conversation, int(row[2]))
 
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
@@ -379,17 +390,44 @@ class Queries:
         self, address: Address, turn: int, message: Message | StaffNotice, at: float,
         hold: float = 0.0,
     ) -> int:
-        """Keep a message to send with the turn that made it; its id. The channel sends it
-        right after the turn; the background sender only once FIRST_SEND_GRACE has passed.
-        `hold`: seconds it is kept for this process alone (it shows it another way first)."""
-        row = await self._one(
-            "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at,"
-            " claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (address.channel, address.user_id, turn, _to_json(message), at,
-             at + FIRST_SEND_GRACE, at + hold if hold else 0.0),
+        """Keep a message to send with the turn that made it; its id (see `enqueue_all`)."""
+        (outgoing_id,), _ = await self.enqueue_all(address, turn, (message,), at, hold=hold)
+        return outgoing_id
+
+    async def enqueue_all(
+        self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
+        at: float, claim: float = 0.0, hold: float = 0.0,
+    ) -> tuple[list[int], bool]:
+        """Keep a turn's messages to send, in order; their ids, and whether they are claimed
+        for the caller for `claim` seconds, which they are when none older waits for the
+        person: the caller sends them after the turn without claiming them (safe only inside
+        the person's turn). `hold`: seconds they are kept for the caller whatever waits (it
+        shows them another way first). Neither: the channel sends them right after the turn,
+        the background sender once FIRST_SEND_GRACE has passed."""
+        if not messages:
+            return [], False
+        # A sender looks for the person's next message only when one was queued behind the one
+        # it sent (`sent`), so every message queued while others wait marks them, under the
+        # person's lock. A sender deleting a marked one gets the mark (on PostgreSQL its DELETE
+        # waits for this turn's row lock); one that deleted it first left nothing to mark, and
+        # these are first in line for this turn's own flush. Either way someone looks.
+        waiting = await self._run(
+            "UPDATE outbox SET queued_behind = 1 WHERE channel = ? AND user_id = ?",
+            (address.channel, address.user_id),
         )
-        assert row is not None
-        return int(row[0])
+        claimed = bool(claim) and not waiting
+        kept_for = claim if claimed else hold
+        last = len(messages) - 1
+        rows = [(address.channel, address.user_id, turn, _to_json(message), at,
+                 at + FIRST_SEND_GRACE, at + kept_for if kept_for else 0.0, int(number < last))
+                for number, message in enumerate(messages)]
+        inserted = await self._rows(
+            "INSERT INTO outbox (channel, user_id, turn, message, created_at, next_at,"
+            " claimed_until, queued_behind) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)) + " RETURNING id",
+            [value for row in rows for value in row],
+        )
+        return sorted(int(row[0]) for row in inserted), claimed  # ids grow in insertion order
 
     async def undelivered(self, channel: str, user_id: str) -> int:
         """How many messages to this person are still waiting to be sent."""
@@ -432,23 +470,39 @@ class Queries:
     async def claim(self, outgoing_id: int, now: float, lease: float) -> bool:
         """Take a message to send it; False when another process (or task) has it."""
         return await self._run(
-            "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1"
-            " WHERE id = ? AND claimed_until < ? AND (attempts = 0 OR next_at <= ?)",
-            (now + lease, outgoing_id, now, now),
+            f"{CLAIM} WHERE id = ? AND {CLAIMABLE}", (now + lease, outgoing_id, now, now)
         ) == 1
+
+    async def claim_next(self, address: Address, now: float, lease: float) -> Outgoing | None:
+        """Take the person's oldest waiting message to send it, if nobody is sending it and it
+        is new or due (`next_for` and `claim` in one statement); None otherwise."""
+        row = await self._one(
+            f"{CLAIM} WHERE id = (SELECT id FROM outbox WHERE channel = ? AND user_id = ?"
+            f" ORDER BY id LIMIT 1) AND {CLAIMABLE}"
+            # attempts as they were before this one, as `next_for` gives them
+            " RETURNING id, channel, user_id, turn, message, attempts - 1",
+            (now + lease, address.channel, address.user_id, now, now),
+        )
+        return outgoing_of(row) if row else None
 
     async def release(self, outgoing_id: int) -> None:
         """Give up a hold or a claim without sending: any sender may take it now."""
         await self._run("UPDATE outbox SET claimed_until = 0 WHERE id = ?", (outgoing_id,))
 
-    async def sent(self, outgoing_id: int) -> None:
-        """The platform took it: it leaves the outbox."""
-        await self._run("DELETE FROM outbox WHERE id = ?", (outgoing_id,))
+    async def sent(self, outgoing_id: int) -> bool:
+        """The platform took it: it leaves the outbox. True when another message to the person
+        was queued behind it meanwhile, for the sender to look for; otherwise the one queued
+        next (if any) is its own sender's."""
+        row = await self._one("DELETE FROM outbox WHERE id = ? RETURNING queued_behind",
+                              (outgoing_id,))
+        return bool(row and row[0])
 
     async def retry_later(self, outgoing_id: int, at: float, reason: str) -> None:
-        """Sending failed: free it, to be tried again from `at`."""
+        """Sending failed: free it, to be tried again from `at` (not before: a message claimed
+        with its turn counts its first attempt only now)."""
         await self._run(
-            "UPDATE outbox SET claimed_until = 0, next_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET claimed_until = 0, next_at = ?, last_error = ?,"
+            " attempts = CASE WHEN attempts = 0 THEN 1 ELSE attempts END WHERE id = ?",
             (at, reason[:200], outgoing_id),
         )
 
