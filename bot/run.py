@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import re
@@ -175,6 +176,7 @@ async def serve_until_stopped(runner: Runner) -> int:
             log.debug("start failed", exc_info=True)
             print(f"error: {error}", file=sys.stderr)
             return 1
+        keep_startup_objects()
         await stopping.wait()
         log.info("stopping: finishing updates in flight")
     finally:
@@ -182,6 +184,14 @@ async def serve_until_stopped(runner: Runner) -> int:
             loop.remove_signal_handler(sig)
         await runner.stop()
     return 0
+
+
+def keep_startup_objects() -> None:
+    """Once started: what start-up left (libraries, flows, templates, settings) is kept for the
+    life of the process, so the garbage collector stops scanning it again on every full pass
+    (about a tenth of the Telegram benchmark's CPU per update). Garbage is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:

@@ -5,6 +5,7 @@ the real python-telegram-bot Application over real HTTP, against a fake Bot API 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -918,6 +919,27 @@ async def test_rejected_token_is_a_clear_error_and_never_logged(
     assert caplog.records, "the library logged at debug level while trying"
     everything = captured.out + captured.err + caplog.text
     assert wrong_token not in everything and wrong_token.split(":")[1] not in everything
+
+
+async def test_a_started_process_keeps_its_startup_objects_out_of_the_collectors_scans(
+    tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    gc.unfreeze()
+    settings = telegram_settings(tmp_path, telegram)
+    serving = asyncio.create_task(serve_until_stopped(Runner(settings, only=["telegram"])))
+    try:
+        async with asyncio.timeout(10):
+            while not gc.get_freeze_count() and not serving.done():
+                await asyncio.sleep(0.05)
+        frozen = gc.get_freeze_count()
+    finally:
+        if not serving.done():  # its SIGTERM handler is in place until it returns
+            os.kill(os.getpid(), signal.SIGTERM)
+        code = await serving
+        gc.unfreeze()
+
+    assert code == 0
+    assert frozen > 10_000  # the libraries, flows and templates loaded at start
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from telegram.ext import AIORateLimiter
 
 import bot.cli  # noqa: F401  (what the real process loads, for a true peak RSS)
 from bot.channels.telegram import TelegramChannel
-from bot.run import Runner
+from bot.run import Runner, keep_startup_objects
 from bot.settings import load_settings
 from scripts.bench.measure import measured
 
@@ -38,6 +38,7 @@ async def run(
         TelegramChannel(runner.engine, settings, rate_limiter=unthrottled_limiter())
     )
     await runner.start()
+    keep_startup_objects()  # as serve_until_stopped does
     try:
         await measured(conn)
     finally:
