@@ -5,7 +5,9 @@ the page is sent (structured text, never HTML)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -26,7 +28,7 @@ from bot.core.effects import Address
 from bot.engine.engine import Engine
 from bot.run import CHANNELS, Runner
 from bot.server import create_app, serve
-from bot.settings import SettingsError, load_settings
+from bot.settings import ROOT, SettingsError, load_settings
 from tests.browser import WebServer
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 
@@ -538,6 +540,35 @@ def test_python_m_bot_web_runs_without_the_chat_when_it_is_turned_off(tmp_path: 
             urllib.request.urlopen(server.url + "/chat", timeout=5)
         assert refused.value.code == 404
         assert urllib.request.urlopen(server.url + "/healthz", timeout=5).status == 200
+
+
+PAGE_WORDS = ("title", "heading", "note", "needs_script", "answer_label", "send", "back",
+              "start_over", "forget", "conversation", "tools", "you", "new_tab", "unreachable")
+
+
+def test_the_page_speaks_from_the_templates_every_placeholder_filled(tmp_path: Path) -> None:
+    engine = build_engine(load_settings(data_dir=tmp_path))
+    words = engine.renderer.names(api.PAGE_TEMPLATE, practice=engine.settings.practice)
+
+    page = api.WebChatApi(engine, engine.settings).page
+
+    assert "{{" not in page and "}}" not in page
+    for name in PAGE_WORDS:
+        assert html.escape(str(getattr(words, name)).strip()) in page, name
+    assert 'data-failed="Something went wrong on our side.' in page  # errors.j2's, for the script
+
+
+def test_a_practice_rewording_the_page_template_changes_the_page(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    page_template = templates / "web" / "page.j2"
+    page_template.write_text(page_template.read_text().replace(
+        '{% set send = "Send" %}', '{% set send = "Envoyer" %}'))
+    engine = build_engine(load_settings(data_dir=tmp_path / "data", templates_dir=templates))
+
+    page = api.WebChatApi(engine, engine.settings).page
+
+    assert 'class="primary">Envoyer</button>' in page and ">Send<" not in page
 
 
 def test_every_refusal_has_its_words_in_the_templates(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ COMMON_TEMPLATES = (
     "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
     "staff/consent_withdrawn", "common/remind_unavailable", "common/remind_set",
     "common/remind_declined", "common/remind_stopped", "staff/checkin", "web/errors",
+    "web/page",
 )
 # What /mydata is shown, for checking common/mydata.j2 (bot/engine/privacy.py `describe`).
 _SAMPLE_ANSWER = {"question_id": "who", "question": "Who", "answer_id": "me", "answer": "Me",

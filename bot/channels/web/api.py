@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -41,6 +43,7 @@ from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import Json, message_json, reply_json
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message
+from bot.core.markup import plain
 from bot.engine.engine import Engine
 from bot.settings import Settings
 
@@ -57,6 +60,9 @@ POLL_BATCH = 20  # waiting messages handed over per request
 EMPTY, TOO_LONG, BAD_PRESS = "empty", "too_long", "bad_press"
 SLOW_DOWN, BUSY, FAILED = "slow_down", "busy", "failed"
 ERRORS_TEMPLATE = "web/errors.j2"
+PAGE_TEMPLATE = "web/page.j2"  # the page's own words: its title, buttons, answer box
+PAGE_ERRORS = ("empty", "failed")  # of errors.j2's, what the page's script says itself
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 ASSET_CACHE = "public, max-age=300"
 
 log = logging.getLogger(__name__)
@@ -77,11 +83,11 @@ class WebChatApi:
         self.allowed = chat.allowed_origins
         self.sessions = TokenBuckets(chat.session_burst, chat.session_per_minute)
         self.addresses = TokenBuckets(chat.address_burst, chat.address_per_minute)
-        self.page = static_text("chat.html").replace(
-            "{{practice}}", html.escape(settings.practice.name))
+        self.words = engine.renderer.names(ERRORS_TEMPLATE, practice=settings.practice)
+        page_words = engine.renderer.names(PAGE_TEMPLATE, practice=settings.practice)
+        self.page = chat_page_html(page_words, self.words)
         self.assets = {name: static_text(name) for name in ASSETS}
         self.policy = page_policy(self.allowed)
-        self.words = engine.renderer.names(ERRORS_TEMPLATE, practice=settings.practice)
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -278,3 +284,14 @@ def _event(session: str, body: Json) -> Event:
         raise Refused(400, EMPTY)
     return Event.from_text(CHANNEL, session, text)
 
+
+def chat_page_html(page_words: Any, error_words: Any) -> str:
+    """static/chat.html with each `{{name}}` filled in from templates/web/page.j2 (or, for
+    the script's own error lines, errors.j2), as plain text escaped for HTML."""
+    words = {name: getattr(error_words, name) for name in PAGE_ERRORS}
+
+    def word(match: re.Match[str]) -> str:
+        value = words[match[1]] if match[1] in words else getattr(page_words, match[1])
+        return html.escape(plain(str(value)).strip())
+
+    return _PLACEHOLDER.sub(word, static_text("chat.html"))

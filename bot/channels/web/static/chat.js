@@ -7,8 +7,9 @@
   var POLL_EVERY = 10000; // ms between collecting staff replies while talking to a person
   var RETRIES = 2; // a request that got no answer is sent again, with the same message id
   var SAFE_LINK = /^(https?:\/\/|mailto:|tel:)/i;
-  var NEW_TAB = " (opens in a new tab)";
 
+  // The page's words, from templates/web/page.j2 and errors.j2 (see chat.html).
+  var words = document.querySelector("main.chat").dataset;
   var log = document.getElementById("log");
   var statusLine = document.getElementById("status");
   var form = document.getElementById("compose");
@@ -62,12 +63,12 @@
     return send().then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          throw new Error(data.error || "Something went wrong. Please try again in a moment.");
+          throw new Error(data.error || words.failed);
         }
         return data;
       });
     }, function () {
-      throw new Error("The chat could not be reached. Check your connection and try again.");
+      throw new Error(words.unreachable);
     });
   }
 
@@ -152,7 +153,7 @@
         a.textContent = link.label;
         var hint = document.createElement("span");
         hint.className = "visually-hidden";
-        hint.textContent = NEW_TAB;
+        hint.textContent = " (" + words.newTab + ")";
         a.appendChild(hint);
         links.appendChild(a);
       });
@@ -166,7 +167,7 @@
     node.className = "msg me";
     var who = document.createElement("span");
     who.className = "visually-hidden";
-    who.textContent = "You: ";
+    who.textContent = words.you + " ";
     node.appendChild(who);
     node.appendChild(document.createTextNode(text));
     log.appendChild(node);
@@ -250,7 +251,7 @@
     event.preventDefault();
     holdFocus = false;
     var text = input.value;
-    if (!text.trim()) { say("Type an answer, or pick one of the buttons."); input.focus(); return; }
+    if (!text.trim()) { say(words.empty); input.focus(); return; }
     turn({ text: text }, text).then(function (sent) {
       if (sent) input.value = ""; // kept when it could not be sent: nothing typed is lost
     });
