@@ -3,7 +3,8 @@
 The booking link carries the screening's opaque reference (bot/handoff/booking.py); the
 provider hands it back when the call is booked, cancelled or moved. Each webhook is verified
 (HMAC-SHA256 with `booking_webhook_secret`, compared in constant time), applied once (its
-event id is remembered; a replay is refused), and recorded against the screening's (channel,
+event id is remembered: the same event again, a provider's retry after an answer it never got,
+is answered 200 and applies nothing), and recorded against the screening's (channel,
 user, flow) in one store transaction with a short message to the person and a notice to every
 staff place. Refusals are logged with their reason, never with the payload (it names the
 person: their name, their email, sometimes their answers to the provider's questions).
@@ -156,10 +157,14 @@ def parse_calcom(body: bytes) -> BookingEvent | None:
 # -- applying ----------------------------------------------------------------------------------
 
 
+class AlreadyApplied(Exception):
+    """The same event (provider and event id) was applied before: nothing is done again."""
+
+
 async def apply_booking(engine: Engine, event: BookingEvent, now: float) -> list[Address]:
     """Record the happening against its screening, in one transaction with the message to the
     person and the staff notices; the addresses to flush after it. Raises Refused for an
-    unknown reference or a replay."""
+    unknown reference, AlreadyApplied for an event applied before."""
     found = await engine.store.booking_ref(event.ref) if event.ref else None
     if found is None:
         raise Refused(400, "unknown reference")
@@ -168,7 +173,7 @@ async def apply_booking(engine: Engine, event: BookingEvent, now: float) -> list
     addresses = []
     async with engine.store.turn(channel, user_id) as store:
         if not await store.remember_webhook(f"{event.provider} {event.event_id}", now):
-            raise Refused(409, "replayed")
+            raise AlreadyApplied
         conv = await store.load(channel, user_id) or Conversation(channel, user_id)
         await store.record(event.kind, channel, user_id, flow, event.provider, at=now)
         if event.kind == records.BOOKED:  # the call is the next step: no more check-ins
@@ -214,6 +219,9 @@ def add_booking_webhooks(app: web.Application, engine: Engine) -> None:
         except Refused as refused:
             log.warning("booking webhook from %s refused: %s", provider, refused.reason)
             return web.json_response({"status": "refused"}, status=refused.status)
+        except AlreadyApplied:  # a retry (our answer was lost): it must stop, and change nothing
+            log.info("booking webhook from %s: already applied", provider)
+            return web.json_response({"status": "already applied"})
         for address in addresses:
             if not await engine.flush(address):
                 engine.deliveries.wake()
