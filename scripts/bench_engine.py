@@ -45,7 +45,12 @@ from bot.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench.procstat import machine_busy_seconds  # noqa: E402
+from scripts.bench.procstat import (  # noqa: E402
+    machine_busy_seconds,
+    postmaster_pid,
+    tree_cpu_seconds,
+)
+from tests.postgres import PostgresServer  # noqa: E402
 
 CHANNEL = "bench"
 # For me, no recent injury, "No" to every safety question, then random answers to the rest.
@@ -202,8 +207,6 @@ def run_postgres_child(
     people: int, concurrency: int, url: str, postmaster: int, outbox: bool
 ) -> None:
     """In a fresh process: the engine on PostgreSQL, the server's CPU read from /proc."""
-    from scripts.bench.procstat import tree_cpu_seconds
-
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(run(people, concurrency, Path(folder), url,
                         lambda: tree_cpu_seconds(postmaster), outbox))
@@ -213,9 +216,6 @@ def run_postgres_child(
 def run_postgres(people: int, concurrency: int, outbox: bool) -> None:
     """A throwaway PostgreSQL server and a fresh database; the engine in a child process, so
     its peak memory is not the SQLite run's, nor this process's."""
-    from scripts.bench.procstat import postmaster_pid
-    from tests.postgres import PostgresServer
-
     with PostgresServer() as server:
         child = multiprocessing.get_context("spawn").Process(
             target=run_postgres_child,

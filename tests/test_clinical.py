@@ -5,7 +5,11 @@ from __future__ import annotations
 from bot.core.conversation import Conversation
 from bot.engine.engine import Engine
 from bot.tools.client import DialogClient
-from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, answer_safety_questions_no
+from tests.conftest import (
+    SAFETY_QUESTIONS_NO_INJURY,
+    answer_safety_questions_no,
+    finish_with_hip_mobility,
+)
 
 ALL_CHECKS_FINE = (
     "now", "steady", "pass", "fine", "no", "steady",
@@ -341,8 +345,6 @@ async def test_a_new_screening_after_a_red_flag_may_offer_booking_again(person):
     await person.send("restart")
     for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)):
         await person.click(choice)
-    from tests.conftest import finish_with_hip_mobility
-
     await finish_with_hip_mobility(person)
     assert any("book" in link.label.lower() for m in person.last.messages for link in m.links)
 

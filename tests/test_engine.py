@@ -8,8 +8,9 @@ import pytest
 
 from bot.app import build_engine
 from bot.core.events import Event, EventKind
+from bot.core.markup import parse
 from bot.engine.engine import Engine
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS, answer_safety_questions_no
 
@@ -186,9 +187,6 @@ async def test_stickers_and_unknown_commands_keep_the_question(person):
 
 
 async def test_practice_name_with_markup_characters_is_printed_literally(tmp_path):
-    from bot.core.markup import parse
-    from bot.settings import load_settings
-
     settings = load_settings(data_dir=tmp_path, practice={"name": "*Knees_R_Us* [PT](x)"})
     engine = build_engine(settings)
     reply = await DialogClient(engine, "x").send("/start")

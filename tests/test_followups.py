@@ -14,6 +14,7 @@ import pytest
 from bot.admin.leads import lead_rows, leads_csv
 from bot.app import build_engine
 from bot.core import records
+from bot.core.conversation import Answer, Conversation
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, EventKind, Message, Reply
 from bot.core.markup import plain
@@ -645,8 +646,6 @@ def test_the_check_in_retries_the_check_that_scored_the_first_contributor(world:
 
 
 def load_knee_answers(world: World, answers: dict[str, str]):
-    from bot.core.conversation import Answer, Conversation
-
     conversation = Conversation("test", "alex", flow="knee")
     conversation.history = [Answer(state, value) for state, value in answers.items()]
     return conversation

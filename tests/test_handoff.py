@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from urllib.parse import parse_qs, urlsplit
@@ -10,9 +11,10 @@ import aiohttp
 import psycopg
 import pytest
 
-from bot.app import build_engine
+from bot.app import build_engine, purging_daily
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
+from bot.core.records import Lead
 from bot.handoff.reports import export_leads, funnel_table
 from bot.server import create_app, serve
 from bot.settings import load_settings
@@ -175,10 +177,6 @@ async def test_talking_to_a_person_relays_both_ways_until_staff_are_done(person,
 
 
 async def test_a_running_bot_purges_old_data_at_start_and_then_daily(tmp_path):
-    import asyncio
-
-    from bot.app import purging_daily
-
     now = [1_000_000.0]
     engine = build_engine(load_settings(data_dir=tmp_path, retention_days=1))
     engine.clock = lambda: now[0]
@@ -208,8 +206,6 @@ async def test_without_a_staff_chat_the_bot_promises_no_person_and_keeps_the_pla
 
 
 def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
-    from bot.core.records import Lead
-
     lead = Lead("telegram", "1", "=HYPERLINK(\"x\")", "a@b.co", "", "knee", "knee",
                 ("hip_mobility",), None, 0.0)
     text = export_leads([lead], "csv")

@@ -16,7 +16,7 @@ from bot.channels.discord.menu import fit
 from bot.core.events import decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
 from bot.engine.flow import Option, load_flow
-from bot.engine.matching import match_option, match_option_loosely, normalize
+from bot.engine.matching import match_option, match_option_loosely, normalize, parse_number
 from bot.engine.scoring import (
     driver_status,
     explained_drivers,
@@ -80,8 +80,6 @@ def test_typed_answers_match_by_number_label_and_synonym():
 
 
 def test_odd_digits_and_special_floats_are_not_numbers():
-    from bot.engine.matching import parse_number
-
     assert match_option("²", YES_NO) is None and match_option("٣", YES_NO) is None
     assert parse_number("nan") is None and parse_number("inf") is None
     assert parse_number("7,5") == 7.5 and parse_number("7/10") == 7.0
