@@ -17,7 +17,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.dispatch import Dispatcher, Outcome
-from bot.channels.telegram.updates import JSONDict
+from bot.channels.telegram.updates import JSONDict, is_int
 from bot.channels.telegram.webhook import ALLOWED_UPDATES
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call waits for updates; stopping cuts it short
@@ -100,7 +100,7 @@ class Poller:
             return None
         finally:
             self._fetching = False
-        return [update for update in updates if isinstance(update.get("update_id"), int)]
+        return [update for update in updates if is_int(update.get("update_id"))]
 
     async def _handle(self, updates: list[JSONDict]) -> int:
         """Handle a batch (each chat's updates in order); how many failed."""

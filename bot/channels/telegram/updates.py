@@ -67,7 +67,7 @@ def read_update(data: JSONDict) -> PersonUpdate | None:
     """The press or private message an update carries; None for anything else, or for a
     press or message missing what Telegram always sends (left to the library)."""
     update_id = data.get("update_id")
-    if not _is_int(update_id):
+    if not is_int(update_id):
         return None
     if "callback_query" in data:
         return _press(update_id, data["callback_query"])
@@ -85,10 +85,10 @@ def chat_key(data: JSONDict) -> int:
             continue
         message = part.get("message") if kind == "callback_query" else part
         chat = message.get("chat") if isinstance(message, dict) else None
-        if isinstance(chat, dict) and _is_int(chat.get("id")):
+        if isinstance(chat, dict) and is_int(chat.get("id")):
             return int(chat["id"])
         sender = part.get("from")
-        if isinstance(sender, dict) and _is_int(sender.get("id")):
+        if isinstance(sender, dict) and is_int(sender.get("id")):
             return int(sender["id"])
     return 0
 
@@ -115,7 +115,7 @@ def _pressed_message(message: object) -> PressedMessage | None:
     if not isinstance(message, dict) or not message.get("date"):
         return None
     chat_id, message_id = _id_of(message.get("chat")), message.get("message_id")
-    if chat_id is None or not _is_int(message_id):
+    if chat_id is None or not is_int(message_id):
         return None
     text = message.get("text")
     return PressedMessage(chat_id, message_id, text if isinstance(text, str) else None, message)
@@ -138,8 +138,9 @@ def _chat_of(message: object) -> JSONDict:
 
 def _id_of(part: object) -> int | None:
     identifier = part.get("id") if isinstance(part, dict) else None
-    return identifier if _is_int(identifier) else None
+    return identifier if is_int(identifier) else None
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """A JSON integer (not a bool, which Python counts as one)."""
     return isinstance(value, int) and not isinstance(value, bool)

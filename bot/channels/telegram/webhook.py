@@ -21,7 +21,7 @@ from telegram import Update
 
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.dispatch import Dispatcher, Outcome
-from bot.channels.telegram.updates import JSONDict
+from bot.channels.telegram.updates import JSONDict, is_int
 from bot.settings import Settings
 
 WEBHOOK_PATH = "/telegram"
@@ -102,11 +102,7 @@ async def _update_in(request: web.Request) -> JSONDict | None:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         log.warning("webhook body was not an update: %s", type(error).__name__)
         return None
-    if not isinstance(data, dict) or not _is_int(data.get("update_id")):
+    if not isinstance(data, dict) or not is_int(data.get("update_id")):
         log.warning("webhook body was not an update: no update_id")
         return None
     return data
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
