@@ -182,7 +182,7 @@ def test_request_data_leaves_out_nones_and_gives_each_transport_its_form() -> No
     assert data.parameters == {"chat_id": 5, "text": 'a "b"',
                                "link_preview_options": {"is_disabled": True}}
     assert data.json_parameters == {"chat_id": "5", "text": 'a "b"',
-                                    "link_preview_options": '{"is_disabled": true}'}
+                                    "link_preview_options": '{"is_disabled":true}'}
     assert not data.contains_files and data.multipart_data == {}
     assert json.loads(data.json_payload)["chat_id"] == "5"  # as the library's own
 

@@ -34,8 +34,15 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.channels.telegram.api import JsonRequestData
 from bot.channels.telegram.lifecycle import build_application
-from bot.channels.telegram.request import POOL_TIMEOUT_MESSAGE, AiohttpRequest, environment_proxy
+from bot.channels.telegram.request import (
+    POOL_TIMEOUT_MESSAGE,
+    UNBLOCKED_WRITE,
+    AiohttpRequest,
+    body_of,
+    environment_proxy,
+)
 from bot.settings import SettingsError, load_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.test_telegram import bot_running, telegram_settings, texts
@@ -296,6 +303,58 @@ async def test_an_upload_the_server_does_not_take_in_time_is_timed_out() -> None
         await request.shutdown()
 
     assert time.monotonic() - began < 3
+
+
+async def test_a_json_call_too_big_to_hand_over_at_once_is_written_within_the_timeout() -> None:
+    huge = JsonRequestData({"chat_id": ALEX["id"], "text": "x" * 64 * 1024 * 1024})
+    async with server_that_never_reads() as base_url:
+        request = AiohttpRequest(write_timeout=0.3, read_timeout=30)
+        await request.initialize()
+        began = time.monotonic()
+        with pytest.raises(TimedOut):
+            await request.post(f"{base_url}{TOKEN}/sendMessage", request_data=huge)
+        await request.shutdown()
+
+    assert time.monotonic() - began < 3  # the write timeout, not the read one
+
+
+async def test_a_small_json_call_to_a_server_that_never_reads_ends_at_the_read_timeout() -> None:
+    small = JsonRequestData({"chat_id": ALEX["id"], "text": "Hello"})
+    async with server_that_never_reads() as base_url:
+        request = AiohttpRequest(write_timeout=30, read_timeout=0.3)
+        await request.initialize()
+        began = time.monotonic()
+        with pytest.raises(TimedOut):  # handed to the socket at once, then no answer
+            await request.post(f"{base_url}{TOKEN}/sendMessage", request_data=small)
+        await request.shutdown()
+
+    assert time.monotonic() - began < 3
+
+
+@pytest.mark.parametrize(("size", "timed"), [
+    (UNBLOCKED_WRITE - 1, False), (UNBLOCKED_WRITE, False), (UNBLOCKED_WRITE + 1, True),
+])
+def test_only_a_json_body_over_the_unblocked_size_gets_a_write_timer(
+    size: int, timed: bool
+) -> None:
+    overhead = len(b'{"text":""}')
+    data = JsonRequestData({"text": "x" * (size - overhead)})
+
+    body = body_of(data, write_timeout=1.0)
+
+    assert body.size == size
+    assert hasattr(body, "write_timeout") is timed
+
+
+def test_telegram_answers_are_read_as_the_library_reads_them() -> None:
+    read = AiohttpRequest.parse_json_payload
+
+    assert read(b'{"ok":true,"result":{"text":"Zo\\u00eb \xf0\x9f\xa6\xb5"}}') == {
+        "ok": True, "result": {"text": "Zo\u00eb \U0001f9b5"}}
+    # invalid UTF-8 replaced, as the library's bytes.decode(errors="replace")
+    assert read(b'{"ok":true,"result":"\xff"}') == {"ok": True, "result": "\ufffd"}
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        read(b"<html>Bad Gateway</html>")
 
 
 async def test_an_unreachable_api_is_a_network_error_without_the_token() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.core import jsontext
 
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
@@ -79,11 +80,11 @@ class Conversation:
     def to_json(self) -> str:
         data = {name: getattr(self, name) for name in _FIELDS}
         data["history"] = [[a.state, a.value, a.typed] for a in self.history]
-        return json.dumps(data, separators=(",", ":"))
+        return jsontext.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Conversation:
-        data = json.loads(text)
+        data = jsontext.loads(text)
         history = [Answer(*entry) for entry in data.pop("history", [])]
         history = [
             Answer(a.state, tuple(a.value), a.typed) if isinstance(a.value, list) else a

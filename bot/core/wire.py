@@ -7,9 +7,9 @@ channel needs them to send a message.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from bot.core import jsontext
 from bot.core.effects import StaffNotice
 from bot.core.events import Choice, Link, Message, Reply
 
@@ -32,7 +32,7 @@ def message_from_dict(data: dict[str, Any]) -> Message:
 
 
 def message_to_json(message: Message) -> str:
-    return json.dumps(message_to_dict(message), separators=(",", ":"))
+    return jsontext.dumps(message_to_dict(message))
 
 
 def reply_to_json(reply: Reply) -> str:
@@ -48,12 +48,12 @@ def reply_to_json(reply: Reply) -> str:
         "expects_text": reply.expects_text,
         "edit": reply.edit,
     }
-    return json.dumps(data, separators=(",", ":"))
+    return jsontext.dumps(data)
 
 
 def reply_from_json(text: str) -> Reply:
     """Inverse of `reply_to_json`, marked as repeated (already applied, already sent)."""
-    data = json.loads(text)
+    data = jsontext.loads(text)
     messages = tuple(message_from_dict(m) for m in data.pop("messages"))
     return Reply(messages=messages, repeated=True, **data)
 
@@ -62,7 +62,7 @@ def notice_to_json(notice: StaffNotice) -> str:
     """A staff notice waiting in the outbox."""
     data = {"kind": notice.kind, "channel": notice.channel, "user_id": notice.user_id,
             "text": notice.text, "redact": [list(pair) for pair in notice.redact]}
-    return json.dumps({"notice": data}, separators=(",", ":"))
+    return jsontext.dumps({"notice": data})
 
 
 def notice_from_dict(data: dict[str, Any]) -> StaffNotice:

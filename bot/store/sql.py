@@ -9,11 +9,11 @@ holds an open transaction and the person's lock; outside one, each method commit
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bot.core import jsontext
 from bot.core.conversation import Conversation
 from bot.core.effects import STAFF_PREFIX, Address, Outgoing, StaffNotice, about
 from bot.core.events import Message
@@ -268,7 +268,7 @@ class Queries:
             " baseline, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " RETURNING id",
             (followup.channel, followup.user_id, followup.flow, followup.kind, followup.due_at,
-             PENDING, followup.attempt, json.dumps(followup.baseline), followup.timezone,
+             PENDING, followup.attempt, jsontext.dumps(followup.baseline), followup.timezone,
              followup.created_at),
         )
         assert row is not None
@@ -314,13 +314,13 @@ class Queries:
     async def save_followup_result(self, followup_id: int, result: dict[str, Any]) -> None:
         """What the check-in a follow-up started found (the progress since the screening)."""
         await self._run("UPDATE followups SET result = ? WHERE id = ?",
-                        (json.dumps(result), followup_id))
+                        (jsontext.dumps(result), followup_id))
 
     async def latest_progress(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Each person's latest check-in result, by (channel, user_id)."""
         rows = await self._rows(
             "SELECT channel, user_id, result FROM followups WHERE result != '{}' ORDER BY id")
-        return {(row[0], row[1]): json.loads(row[2]) for row in rows}
+        return {(row[0], row[1]): jsontext.loads(row[2]) for row in rows}
 
     async def cancel_followups(self, channel: str, user_id: str, reason: str) -> int:
         """Stop every pending follow-up of one person (a stop, a booking, a red flag)."""
@@ -625,12 +625,12 @@ def lead_of(row: Sequence[Any]) -> Lead:
 
 def followup_of(row: Sequence[Any]) -> Followup:
     return Followup(int(row[0]), row[1], row[2], row[3], row[4], float(row[5]), row[6],
-                    int(row[7]), json.loads(row[8]), row[9], float(row[10]), json.loads(row[11]),
-                    row[12])
+                    int(row[7]), jsontext.loads(row[8]), row[9], float(row[10]),
+                    jsontext.loads(row[11]), row[12])
 
 
 def outgoing_of(row: Sequence[Any]) -> Outgoing:
-    data = json.loads(row[4])
+    data = jsontext.loads(row[4])
     address, turn, attempts = Address(row[1], row[2]), int(row[3]), int(row[5])
     if "notice" in data:
         notice = notice_from_dict(data["notice"])

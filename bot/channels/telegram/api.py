@@ -12,11 +12,12 @@ mapped to `RetryAfter`, `Forbidden`, `BadRequest`, `InvalidToken`, `TimedOut` or
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
+
+from bot.core import jsontext
 
 JSONDict = dict[str, Any]
 NO_PREVIEW: JSONDict = {"is_disabled": True}
@@ -38,7 +39,7 @@ class JsonRequestData(RequestData):
     @property
     def json_parameters(self) -> dict[str, str]:
         return {
-            name: value if isinstance(value, str) else json.dumps(value)
+            name: value if isinstance(value, str) else jsontext.dumps(value)
             for name, value in self._payload.items()
         }
 

@@ -22,7 +22,6 @@ the library's semantics:
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,11 +33,16 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
+from bot.core import jsontext
+
 POOL_TIMEOUT_MESSAGE = (  # python-telegram-bot's own words for it
     "Pool timeout: All connections in the connection pool are occupied. Request was *not* sent "
     "to Telegram. Consider adjusting the connection pool size or the pool timeout."
 )
 JSON = "application/json"
+# A body this size or smaller is handed to the socket without waiting (aiohttp waits for the
+# socket to drain only past 64 KiB), so it needs no write timeout and is spared the timer.
+UNBLOCKED_WRITE = 0x10000 - 4096  # less room for the headers written with it
 KEEPALIVE = 5.0  # seconds an idle connection is kept open, as httpx does
 PROXY_SCHEMES = ("http", "https")
 # A timeout a call did not give (python-telegram-bot's DEFAULT_NONE): this transport's is used.
@@ -127,7 +131,7 @@ class AiohttpRequest(BaseRequest):
         if isinstance(write_timeout, NotGiven):
             write_timeout = self._media_write_timeout if files else self._write_timeout
 
-        body = _body(request_data, write_timeout) if request_data is not None else None
+        body = body_of(request_data, write_timeout) if request_data is not None else None
         target, proxy = self._target(url)
         await self._take_connection(pool, pool_timeout)
         try:
@@ -155,6 +159,15 @@ class AiohttpRequest(BaseRequest):
                 await pool.acquire()
         except TimeoutError as error:
             raise TimedOut(POOL_TIMEOUT_MESSAGE) from error
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Telegram's answer, read by orjson (the library's own reading is the fallback, for
+        its handling of invalid UTF-8 and its error)."""
+        try:
+            return jsontext.loads(payload)  # type: ignore[no-any-return]
+        except jsontext.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
 
     def _target(self, url: str) -> tuple[URL, str | None]:
         """The address parsed, and the proxy to reach it through: the one given, else the
@@ -217,13 +230,17 @@ class _Multipart(_WrittenWithin, aiohttp.MultipartWriter):
     """The fields and files of an upload, as multipart/form-data."""
 
 
-def _body(request_data: RequestData, write_timeout: float | None) -> aiohttp.Payload:
-    """The request body: JSON, or multipart with the files when there are any."""
+def body_of(request_data: RequestData, write_timeout: float | None) -> aiohttp.Payload:
+    """The request body: JSON, or multipart with the files when there are any. Only a body
+    that can wait for the socket is written within `write_timeout`."""
     body: _Json | _Multipart
     if not request_data.contains_files:
         # The parameters as the library made them fit for JSON (objects as dicts, dates as
         # timestamps), None left out.
-        body = _Json(json.dumps(request_data.parameters).encode(), content_type=JSON)
+        encoded = jsontext.dumps_bytes(request_data.parameters)
+        if len(encoded) <= UNBLOCKED_WRITE:
+            return aiohttp.BytesPayload(encoded, content_type=JSON)
+        body = _Json(encoded, content_type=JSON)
     else:
         body = _Multipart("form-data")
         for name, value in request_data.json_parameters.items():
