@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from bot.channels.telegram import TelegramChannel
-from bot.channels.telegram.render import SPLIT_AT, callback_data, html_chunks
+from bot.channels.telegram.render import RENDERED_KEPT, SPLIT_AT, callback_data, html_chunks
 from bot.cli import main
 from bot.core.conversation import Conversation
 from bot.core.effects import Address, StaffNotice
@@ -956,6 +956,19 @@ def test_long_messages_split_into_valid_html_under_the_limit() -> None:
     assert all(len(body) <= SPLIT_AT for body, _ in parsed)
     assert " ".join(" ".join(body.split()) for body, _ in parsed) == " ".join(visible(text).split())
     assert all(any(e["type"] == "text_link" for e in entities) for _, entities in parsed)
+
+
+def test_a_message_is_rendered_once_and_only_the_latest_messages_are_kept() -> None:
+    html_chunks.cache_clear()
+    first = html_chunks("**Question** one?")
+
+    assert html_chunks("**Question** one?") is first  # the same text is not read again
+    assert first == ("<b>Question</b> one?",)
+    for number in range(RENDERED_KEPT):
+        html_chunks(f"Question {number}?")
+    assert html_chunks.cache_info().currsize == RENDERED_KEPT  # at the limit, not above
+    assert html_chunks("**Question** one?") is not first  # the least recent was let go
+    html_chunks.cache_clear()
 
 
 def test_every_choice_fits_telegram_callback_data(engine: Engine) -> None:

@@ -3,6 +3,7 @@ choices as an inline keyboard whose buttons carry the turn, links as URL buttons
 
 from __future__ import annotations
 
+import functools
 import html
 from typing import Any
 
@@ -19,6 +20,9 @@ CALLBACK_DATA_LIMIT = 64
 # Choices share a keyboard row when every label is this short (as long as it can become once
 # picked, in a pick-several question): three across ("Yes", "No", "Not sure"), or two.
 THREE_ACROSS, TWO_ACROSS = 10, 14
+# Messages whose HTML is kept: most are a flow's questions, the same for everyone who reaches
+# them, so each is read and rendered once rather than for every person (a flow has dozens).
+RENDERED_KEPT = 256
 PICK_MARK = 2  # what a picked option's label gains: "✓ "
 
 
@@ -39,9 +43,10 @@ def to_html(text: str) -> str:
     return render(text, html_span)
 
 
-def html_chunks(text: str) -> list[str]:
+@functools.lru_cache(maxsize=RENDERED_KEPT)
+def html_chunks(text: str) -> tuple[str, ...]:
     """HTML messages under Telegram's limit; the source is split first so no tag is cut."""
-    return [to_html(chunk) for chunk in split_text(text, SPLIT_AT) if chunk.strip()]
+    return tuple(to_html(chunk) for chunk in split_text(text, SPLIT_AT) if chunk.strip())
 
 
 def callback_data(turn: int, choice_id: str) -> str:
