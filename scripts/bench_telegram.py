@@ -17,20 +17,32 @@ row, install it into a folder of its own, without its dependencies, and name tha
 
     .venv/bin/pip install --no-deps --target .bench/aiogram 'aiogram>=3.31,<4' magic-filter aiofiles
 
+CPU time on a shared machine drifts from run to run by a fifth or more. With --instructions,
+each bot but the httpx ones instead runs once per size under valgrind's callgrind, which
+counts the instructions of the measured run alone: the same code on the same machine gives the
+same count to about a thousandth, so a change worth a few percent shows (the runs are some
+fifty times slower, so take few people):
+
+    .venv/bin/python scripts/bench_telegram.py --instructions --people 20
+
 The last line is for machines:
-`screening bot CPU ms/update: <at 50> <at 150>; updates/s: <at 50> <at 150>`.
+`screening bot CPU ms/update: <at 50> <at 150>; updates/s: <at 50> <at 150>`, or with
+--instructions `screening bot instructions/update: <millions at each size>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +51,7 @@ from typing import Any
 # bot's memory figure must hold that bot's modules alone.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts.bench.measure import COUNTED  # noqa: E402  (standard library only, as above)
 
 SCREENING = "screening bot"
 BOTS = {  # name: (module with main(base_url, token, *args, conn), args, its people)
@@ -61,6 +74,7 @@ class Figures:
     updates_per_second: list[float] = field(default_factory=list)
     cpu_ms_per_update: list[float] = field(default_factory=list)
     peak_rss_mib: list[float] = field(default_factory=list)
+    instructions_per_update: list[float] = field(default_factory=list)  # millions
 
     def median(self, name: str) -> float:
         return statistics.median(getattr(self, name))
@@ -72,9 +86,10 @@ def run_role(module: str, *args: Any) -> None:
 
 
 def run_once(
-    bot: tuple[str, tuple[str, ...], str], people: int, folder: Path
-) -> tuple[float, float, float]:
-    """One measured run: (updates/s, bot CPU ms per update, bot peak RSS MiB)."""
+    bot: tuple[str, tuple[str, ...], str], people: int, folder: Path, counted: bool = False
+) -> tuple[float, float, float, float]:
+    """One measured run: (updates/s, bot CPU ms per update, bot peak RSS MiB, millions of
+    instructions per update when `counted`, else 0)."""
     module, extra, kind = bot
     people_end, their_people_end = SPAWN.Pipe()
     bot_end, their_bot_end = SPAWN.Pipe()
@@ -85,7 +100,9 @@ def run_once(
     base_url, token = people_end.recv()
     args = tuple(folder / arg if arg == "data" else arg for arg in extra)
     process = SPAWN.Process(target=run_role, args=(module, base_url, token, *args, their_bot_end))
-    process.start()
+    counts = folder / "callgrind.out"
+    with under_callgrind(counts) if counted else contextlib.nullcontext():
+        process.start()
     try:
         assert bot_end.recv() == "ready"
         bot_end.send("go")
@@ -98,13 +115,49 @@ def run_once(
         process.join()
         people_end.send("stop")
         driver.join()
-    return updates / elapsed, cpu_seconds * 1000 / updates, peak_rss
+    instructions = instructions_counted(counts) / updates / 1e6 if counted else 0.0
+    return updates / elapsed, cpu_seconds * 1000 / updates, peak_rss, instructions
+
+
+@contextlib.contextmanager
+def under_callgrind(counts: Path) -> Iterator[None]:
+    """Processes started inside run under callgrind, counting only when told (measure.py)."""
+    counts.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = counts.parent / "python-under-callgrind"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'exec valgrind --quiet --tool=callgrind --instr-atstart=no '
+        f'--callgrind-out-file="{counts}" "{sys.executable}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    SPAWN.set_executable(str(wrapper))
+    os.environ[COUNTED] = "1"
+    try:
+        yield
+    finally:
+        SPAWN.set_executable(sys.executable)
+        del os.environ[COUNTED]
+
+
+def instructions_counted(counts: Path) -> int:
+    """The instructions callgrind counted, from its output file's totals (its "summary" line
+    is the count at start, none)."""
+    for line in counts.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {counts}")
 
 
 def main(
-    rounds: int, sizes: list[int], httpx_bot: bool = False, aiogram: Path | None = None
+    rounds: int, sizes: list[int], httpx_bot: bool = False, aiogram: Path | None = None,
+    counted: bool = False,
 ) -> None:
+    if counted and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        sys.exit("--instructions needs valgrind (Debian's package valgrind)")
+    rounds = 1 if counted else rounds  # a count does not drift
     bots = BOTS | ({SCREENING_HTTPX: SCREENING_HTTPX_BOT} if httpx_bot else {})
+    if counted:  # httpx under callgrind takes the better part of an hour
+        bots = {name: bot for name, bot in bots.items() if "httpx" not in name}
     if aiogram is not None:
         if not (aiogram / "aiogram").is_dir():
             sys.exit(f"no aiogram in {aiogram}: see this script's docstring")
@@ -117,13 +170,19 @@ def main(
             for people in sizes:
                 for number_of_bot, bot in enumerate(bots):
                     run_folder = Path(folder) / f"{number}-{people}-{number_of_bot}"
-                    rate, cpu, rss = run_once(bots[bot], people, run_folder)
+                    rate, cpu, rss, instructions = run_once(
+                        bots[bot], people, run_folder, counted
+                    )
                     mine = figures[bot, people]
                     mine.updates_per_second.append(rate)
                     mine.cpu_ms_per_update.append(cpu)
                     mine.peak_rss_mib.append(rss)
+                    mine.instructions_per_update.append(instructions)
                     print(f"round {number}, {people:>3} people, {bot:<30} {rate:6.0f} updates/s "
                           f"{cpu:5.2f} ms CPU/update {rss:5.1f} MiB", flush=True)
+    if counted:
+        report_instructions(figures, sizes)
+        return
     print(f"\nmedians of {rounds} rounds, {time.monotonic() - began:.0f} s in all")
     print(f"{'bot':<30} {'people':>6} {'updates/s':>10} {'CPU ms/update':>14} {'peak RSS MiB':>13}")
     for (bot, people), mine in figures.items():
@@ -135,6 +194,17 @@ def main(
     print(f"screening bot CPU ms/update: {cpu}; updates/s: {rates}")
 
 
+def report_instructions(figures: dict[tuple[str, int], Figures], sizes: list[int]) -> None:
+    """The counts, each bot against the screening bot."""
+    print(f"\n{'bot':<30} {'people':>6} {'M instructions/update':>22}")
+    for (bot, people), mine in figures.items():
+        print(f"{bot:<30} {people:>6} {mine.median('instructions_per_update'):>22.3f}")
+    ours = " ".join(
+        f"{figures[SCREENING, people].median('instructions_per_update'):.3f}" for people in sizes
+    )
+    print(f"screening bot instructions/update: {ours} million")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -143,5 +213,8 @@ if __name__ == "__main__":
                         help="also run the screening bot on httpx (python-telegram-bot's own)")
     parser.add_argument("--aiogram", type=Path, metavar="FOLDER",
                         help="also run an aiogram 3 echo bot, aiogram installed in FOLDER")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count each bot's instructions under valgrind instead (one round)")
     arguments = parser.parse_args()
-    main(arguments.rounds, arguments.people, arguments.httpx_bot, arguments.aiogram)
+    main(arguments.rounds, arguments.people, arguments.httpx_bot, arguments.aiogram,
+         arguments.instructions)
