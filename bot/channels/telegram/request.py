@@ -7,7 +7,8 @@ the library's semantics:
 
 - timeouts, as `HTTPXRequest` reads them: `pool` is the wait for one of `connection_pool_size`
   connections (the request is not sent when it runs out), `connect` the time to open one,
-  `write` the time to send the request body (`media_write_timeout` for uploads), `read` the
+  `write` the time to send the request body (`media_write_timeout` for uploads; a JSON body
+  small enough to be handed to the socket at once cannot wait, so it has no timer), `read` the
   wait for each part of the answer; each may be given per call, None waits for ever;
 - a call as a JSON object (the Bot API takes JSON, and it costs a tenth of the form encoding
   httpx does); an upload as multipart/form-data, the other fields beside the files;
