@@ -13,8 +13,10 @@ import pytest
 
 from bot.app import build_engine
 from bot.channels.discord.menu import fit
-from bot.core.events import decode_choice, encode_choice, parse_command
+from bot.core.conversation import Answer, Conversation
+from bot.core.events import Choice, Link, Message, decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
+from bot.core.wire import message_from_dict, message_to_json
 from bot.engine.flow import Option, load_flow
 from bot.engine.matching import match_option, match_option_loosely, normalize, parse_number
 from bot.engine.scoring import (
@@ -33,6 +35,23 @@ YES_NO = (
     Option("no", "No", "b", synonyms=("n", "nope")),
     Option("unsure", "Not sure", "c", synonyms=("idk",)),
 )
+
+
+def test_stored_json_reads_the_same_whether_written_now_or_by_the_standard_library():
+    conv = Conversation("telegram", "501", flow="knee", state="pain_level", turn=7,
+                        facts={"who": "me", "areas": ["hip", "foot"]}, scores={"hip": 2.5},
+                        history=[Answer("who", "me"), Answer("areas", ("hip", "foot")),
+                                 Answer("name", "Zoë 🦵", typed=True)])
+    message = Message("**Zoë**, how bad is it?", (Choice("a", "Ça va", True, "primary"),),
+                      (Link("Book", "https://x.test/?a=1&b=ü"),))
+
+    written_before = json.dumps(json.loads(conv.to_json()))  # spaces and \u escapes
+    assert "\\u00eb" in written_before and "Zoë 🦵" in conv.to_json()  # now: compact UTF-8
+    for text in (conv.to_json(), written_before):
+        again = Conversation.from_json(text)
+        assert again == conv
+        assert again.history[1].value == ("hip", "foot")  # a pick of several stays a tuple
+    assert message_from_dict(json.loads(message_to_json(message))) == message
 
 
 def test_markup_parses_bold_italic_and_links():
