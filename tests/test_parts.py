@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot.app import build_engine
 from bot.channels.discord.menu import fit
+from bot.core import jsontext
 from bot.core.conversation import Answer, Conversation
 from bot.core.events import Choice, Link, Message, decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
@@ -52,6 +54,22 @@ def test_stored_json_reads_the_same_whether_written_now_or_by_the_standard_libra
         assert again == conv
         assert again.history[1].value == ("hip", "foot")  # a pick of several stays a tuple
     assert message_from_dict(json.loads(message_to_json(message))) == message
+
+
+def test_a_request_body_holds_only_its_own_bytes():
+    call = {"chat_id": 501, "text": "How bad is it today? " * 20,
+            "reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "7:yes"}]]}}
+    size = len(jsontext.dumps_bytes(call))
+    tracemalloc.start()
+    try:
+        bodies = [jsontext.dumps_bytes(call) for _ in range(100)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert json.loads(bodies[0]) == call
+    assert 400 < size < 1000
+    assert held < 100 * (size + 200)  # not the 4 KiB the encoder writes into, for each
 
 
 def test_markup_parses_bold_italic_and_links():

@@ -21,8 +21,10 @@ def dumps(value: Any) -> str:
 
 
 def dumps_bytes(value: Any) -> bytes:
-    """`value` as compact JSON, UTF-8 encoded (a request body)."""
-    return orjson.dumps(value)
+    """`value` as compact JSON, UTF-8 encoded (a request body, kept until it is answered)."""
+    # orjson's bytes keep the 4 KiB it writes into; a copy of the typical 0.5-2 KiB call holds
+    # only that, which a few hundred calls in flight make worth a microsecond each.
+    return bytes(memoryview(orjson.dumps(value)))
 
 
 def loads(text: str | bytes) -> Any:
