@@ -655,6 +655,39 @@ async def test_person_who_forgets_everything_confirms_with_buttons(
     assert await bot.engine.store.load("telegram", str(alex.user_id)) is None
 
 
+@pytest.mark.parametrize("confirm", ["button", "typed"])
+async def test_a_forgotten_person_leaves_nothing_rendered_in_the_process(
+    alex: Person, bot: RunningBot, confirm: str
+) -> None:
+    html_chunks.cache_clear()
+    await start_to_first_safety_question(alex)
+    questions, answer_lines = bot.channel.sender.questions, bot.channel.handlers.answer_line
+    assert alex.user_id in questions
+    assert html_chunks.cache_info().currsize > 0 and answer_lines.cache_info().currsize > 0
+
+    await alex.send("/forget")
+    if confirm == "button":
+        await alex.press("Yes, delete everything")
+    else:
+        await alex.send("Yes, delete everything")
+
+    assert await bot.engine.store.load("telegram", str(alex.user_id)) is None
+    assert alex.user_id not in questions
+    assert html_chunks.cache_info().currsize == 0
+    assert answer_lines.cache_info().currsize == 0
+
+
+async def test_someone_who_keeps_their_data_keeps_what_was_rendered(
+    alex: Person, bot: RunningBot
+) -> None:
+    await start_to_first_safety_question(alex)
+    await alex.send("/forget")
+    await alex.press("No, keep going")
+
+    assert alex.user_id in bot.channel.sender.questions
+    assert html_chunks.cache_info().currsize > 0
+
+
 # -- stale and double presses -----------------------------------------------------------------
 
 

@@ -22,13 +22,14 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
+from bot.channels.telegram.render import html_chunks
 from bot.channels.telegram.send import AnswerLine, Sender
 from bot.channels.telegram.updates import PersonUpdate, Press, PressedMessage, PrivateMessage
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
 from bot.core.markup import plain
 from bot.engine.commands import Command, Commands
-from bot.engine.engine import Engine
+from bot.engine.engine import FORGOTTEN, Engine
 
 CHANNEL = "telegram"
 ANSWER_LINES = 512  # answer lines kept rendered: labels, and the picks of pick-several questions
@@ -102,6 +103,7 @@ class Handlers:
             return
         await asyncio.gather(answered, self._tidy_pressed_message(press.message, reply))
         await self.engine.flush(address)
+        self._let_go_if_forgotten(reply, press.user_id)
 
     async def edited_message(self, update: Update, context: Context) -> None:
         """An edit of an earlier message: answers are not changed behind the person's back."""
@@ -133,8 +135,19 @@ class Handlers:
 
     async def _answer(self, event: Event) -> None:
         """Apply the event; its reply, saved in the outbox with the turn, is sent from there."""
-        await self.engine.handle(event)
+        reply = await self.engine.handle(event)
         await self.engine.flush(Address(event.channel, event.user_id))
+        self._let_go_if_forgotten(reply, int(event.user_id))
+
+    def _let_go_if_forgotten(self, reply: Reply, chat_id: int) -> None:
+        """Once a person is forgotten, nothing rendered from what they said stays in this
+        process either: their chat's kept question, and the rendered texts and answer lines
+        (kept for everyone, so all are let go; they are rendered again when next needed)."""
+        if reply.state != FORGOTTEN:
+            return
+        self.sender.questions.forget(chat_id)
+        self.answer_line.cache_clear()
+        html_chunks.cache_clear()
 
     async def _edit_in_place(self, pressed: PressedMessage | None, reply: Reply) -> bool:
         return pressed is not None and await self.sender.edit_in_place(pressed, reply)

@@ -65,6 +65,13 @@ class SentQuestions:
         while len(self._latest) > self.kept:
             self._latest.popitem(last=False)
 
+    def __contains__(self, chat_id: object) -> bool:
+        return chat_id in self._latest
+
+    def forget(self, chat_id: int) -> None:
+        """Let go of the chat's kept question (its person was forgotten)."""
+        self._latest.pop(chat_id, None)
+
     def html_of(self, pressed: PressedMessage) -> str | None:
         """The HTML sent, if the pressed message is the one kept and still shows its text."""
         known = self._latest.get(pressed.chat_id)
