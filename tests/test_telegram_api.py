@@ -32,11 +32,10 @@ from bot.channels.telegram.updates import (
 )
 from tests.fakes.telegram import SCREENING_BY_BUTTONS, TOKEN, FakeTelegram, SentMessage
 from tests.test_telegram import bot_running, telegram_settings
-from tests.test_telegram_transport import REFUSALS
+from tests.test_telegram_transport import ALEX, REFUSALS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
-ALEX = {"id": 501, "type": "private", "first_name": "Alex"}
 GROUP = {"id": -1001, "type": "supergroup", "title": "Knee club"}
 TRANSPORTS = {
     "aiohttp": lambda pool: AiohttpRequest(connection_pool_size=pool, read_timeout=2.0),
