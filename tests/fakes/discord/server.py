@@ -57,6 +57,9 @@ API = "/api/v10"
 # the 3 second deadline is exceeded, the token will be invalidated"; "Interaction tokens are
 # valid for 15 minutes".
 RESPONSE_WINDOW = 3.0
+# How long settle() counts a deferred interaction without a follow-up as the bot at work: a
+# turn between the deferral and its answer takes milliseconds, unless the machine stalls.
+DEFERRED_PATIENCE = 2.0
 TOKEN_LIFETIME = 15 * 60.0
 UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}  # 404
 ALREADY_ACKNOWLEDGED = {"message": "Interaction has already been acknowledged.",
@@ -112,6 +115,13 @@ class Interaction:
     callback: dict[str, Any] = field(default_factory=dict)
     original_id: int | None = None  # @original: the response message, once there is one
     loading: bool = False  # deferred with "thinking": the first follow-up fills the message
+    followed_at: float | None = None  # the bot's first follow-up or edit through the token
+
+    def deferred_until(self, patience: float) -> float:
+        """Deferred (5, 6) and not followed yet: the bot is at work on it until then."""
+        if self.acked_at is None or self.followed_at is not None:
+            return 0.0
+        return self.acked_at + patience if self.callback.get("type") in (5, 6) else 0.0
 
 
 @dataclass
@@ -350,14 +360,19 @@ class FakeDiscord:
     async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0, *,
                      answer_expected: bool = True) -> None:
         """Until the bot made a request after `since` (unless no answer is expected) and then
-        stayed quiet for `quiet` s, counting a wait for a spent rate-limit bucket as busy."""
+        stayed quiet for `quiet` s, counting a wait for a spent rate-limit bucket as busy, and
+        a deferred interaction not yet followed up (for up to DEFERRED_PATIENCE s: a slow turn
+        between the deferral and the answer is not quiet)."""
         loop = asyncio.get_running_loop()
         began = loop.time()
 
         def done() -> bool:
             answered = len(self.requests) > since or not answer_expected
             last = max(self._last_request_at, began, self._held_until)
-            return answered and loop.time() - last >= quiet
+            working = max((i.deferred_until(DEFERRED_PATIENCE)
+                           for i in self.interactions.values()), default=0.0)
+            now = loop.time()
+            return answered and now - last >= quiet and now >= working
 
         await self.until(done, timeout, "the bot did not answer")
 
@@ -565,8 +580,11 @@ class FakeDiscord:
         interaction = self.interactions.get(request.match_info["token"])
         if interaction is None or interaction.acked_at is None:
             raise Refused(404, UNKNOWN_WEBHOOK)
-        if asyncio.get_running_loop().time() - interaction.sent_at > self.token_lifetime:
+        now = asyncio.get_running_loop().time()
+        if now - interaction.sent_at > self.token_lifetime:
             raise Refused(401, INVALID_WEBHOOK_TOKEN)
+        if interaction.followed_at is None:
+            interaction.followed_at = now
         return interaction
 
     async def _followup(self, request: web.Request) -> web.Response:
