@@ -3,36 +3,33 @@
 Everything that belongs to the practice lives here, so another practice runs the bot by editing
 `settings.yaml` (or the environment), never code. Settings that cannot work fail when they are
 read, each with one plain line naming the setting and what is wrong (`SettingsError`).
+
+Each setting is a typed field of a dataclass; `Annotated` marks add what its type does not say:
+`Check` a rule its value must pass, `ReadAs` how a value given as one string is read first.
+The standard library does the rest: these few types need no validation library, and pydantic
+with pydantic-settings was 9 MiB of every process's 70 (docs/telegram.md#benchmark).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import ipaddress
+import json
 import os
 import re
 import secrets
-from functools import cached_property
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 PLACEHOLDER_HOST = "example.com"
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +49,66 @@ class SettingsError(ValueError):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+class SecretStr:
+    """A secret (a token, a key, an address with a password): never shown by repr or str, so a
+    logged or printed setting cannot leak it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule a setting's value must pass once it has its type: returns the value, or raises
+    ValueError saying what is wrong ("must be ...")."""
+
+    rule: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class ReadAs:
+    """How a value is read before it is given its type (a list from one comma-separated string)."""
+
+    read: Callable[[Any], Any]
+
+
+def between(low: float | None = None, high: float | None = None, *,
+            above: float | None = None) -> Check:
+    """A number from `low` (or more than `above`) up to `high`, each bound optional."""
+    def rule(value: float) -> float:
+        # Written as "not inside" so that NaN, which compares false to everything, is refused.
+        if not ((low is None or value >= low) and (above is None or value > above)
+                and (high is None or value <= high)):
+            raise ValueError(f"must be {_span(low, high, above)}")
+        return value
+    return Check(rule)
+
+
+def _span(low: float | None, high: float | None, above: float | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low:g} to {high:g}"
+    bounds = [f"{words} {bound:g}" for words, bound in
+              (("at least", low), ("more than", above), ("at most", high)) if bound is not None]
+    return " and ".join(bounds)
 
 
 def _http_url(value: str) -> str:
@@ -135,11 +192,11 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-PublicUrl = Annotated[str, AfterValidator(_public_url)]
-OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
-OptionalPublicUrl = Annotated[str, AfterValidator(_optional_public_url)]
-WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
+HttpUrl = Annotated[str, Check(_http_url)]
+PublicUrl = Annotated[str, Check(_public_url)]
+OptionalHttpUrl = Annotated[str, Check(_optional_http_url)]
+OptionalPublicUrl = Annotated[str, Check(_optional_public_url)]
+WebhookUrl = Annotated[str, Check(_webhook_url)]
 
 
 def _host(value: str) -> str:
@@ -211,17 +268,16 @@ def _quiet_hours(value: str) -> str:
     return value
 
 
-class Followups(BaseSettings):
+@dataclass(frozen=True, kw_only=True)
+class Followups:
     """When the follow-ups people ask for may arrive (the kinds and delays are in each flow)."""
 
-    model_config = SettingsConfigDict(extra="forbid")
-
     # The person's time zone when the channel knows it; this one otherwise (the practice's).
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    timezone: Annotated[str, Check(_timezone)] = "UTC"
     # Local time in which nothing is sent: a follow-up due then waits for the end of it.
-    quiet_hours: Annotated[str, AfterValidator(_quiet_hours)] = "20:00-09:00"
+    quiet_hours: Annotated[str, Check(_quiet_hours)] = "20:00-09:00"
     # How often each process looks for due follow-ups.
-    poll_seconds: float = Field(default=30.0, ge=0.01, le=3600.0)
+    poll_seconds: Annotated[float, between(0.01, 3600.0)] = 30.0
 
     def quiet_window(self) -> tuple[int, int] | None:
         """(start, end) in minutes after midnight, or None."""
@@ -236,10 +292,9 @@ def _minutes(hh_mm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-class Practice(BaseSettings):
+@dataclass(frozen=True, kw_only=True)
+class Practice:
     """What the bot says about the practice and where it sends people."""
-
-    model_config = SettingsConfigDict(extra="forbid")
 
     name: str = "Get Your Fix Physical Therapy"
     clinician: str = "your physical therapist"
@@ -248,7 +303,7 @@ class Practice(BaseSettings):
     podcast_url: PublicUrl = "https://podcasts.example.com/highly-functional"
     facebook_url: PublicUrl = "https://www.facebook.com/groups/example.com-placeholder"
     instagram_url: PublicUrl = "https://www.instagram.com/example.com-placeholder"
-    booking_url: Annotated[str, AfterValidator(_booking_url)] = "https://calendly.example.com/your-practice/complimentary-call"
+    booking_url: Annotated[str, Check(_booking_url)] = "https://calendly.example.com/your-practice/complimentary-call"
     booking_provider: Literal["calendly", "cal.com", "plain"] = "calendly"
     # What the booking page is prefilled with: "short" a non-clinical line (which flow, which
     # channel), "full" the screening summary (health details, sent to the booking provider),
@@ -285,60 +340,53 @@ def _origins(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]
+Origins = Annotated[tuple[str, ...], ReadAs(_origins)]
 
 
-class WebChat(BaseSettings):
+@dataclass(frozen=True, kw_only=True)
+class WebChat:
     """The chat box on the practice's web pages (`/chat`, `/chat/embed.js`; docs/web.md)."""
-
-    model_config = SettingsConfigDict(extra="forbid")
 
     enabled: bool = True
     # The practice's sites that embed the chat box with its <script> tag: they may show it in
     # their pages (CSP frame-ancestors) and call its API (CORS). The bot's own origin always can.
     allowed_origins: Origins = ()
     # Messages one browser may send at once, and how many more it may send per minute after.
-    session_burst: int = Field(default=30, ge=1, le=10_000)
-    session_per_minute: float = Field(default=60.0, gt=0, le=60_000)
+    session_burst: Annotated[int, between(1, 10_000)] = 30
+    session_per_minute: Annotated[float, between(above=0, high=60_000)] = 60.0
     # The same for one IP address (many people may share one, behind a clinic's router).
-    address_burst: int = Field(default=300, ge=1, le=100_000)
-    address_per_minute: float = Field(default=600.0, gt=0, le=600_000)
+    address_burst: Annotated[int, between(1, 100_000)] = 300
+    address_per_minute: Annotated[float, between(above=0, high=600_000)] = 600.0
     # Behind a reverse proxy: take the address from the last X-Forwarded-For entry (the one
     # the proxy added). Never set it when people reach the bot directly: they could pick any.
     trust_forwarded_for: bool = False
 
 
-class Settings(BaseSettings):
-    """All settings; environment variables use the BOT_ prefix (nested with `__`).
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """All settings (`load_settings` reads them); environment variables use the BOT_ prefix,
+    nested with `__` (BOT_PRACTICE__NAME), and an empty one means "not set", so an env file with
+    `BOT_X=` lines (such as `.env.example`) works as shipped."""
 
-    An empty environment variable means "not set", so an env file with `BOT_X=` lines (such as
-    `.env.example`) works as shipped.
-    """
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", env_file=None,
-        env_ignore_empty=True,
-    )
-
-    data_dir: Annotated[Path, AfterValidator(_writable_folder)] = Path("data")
+    data_dir: Annotated[Path, Check(_writable_folder)] = Path("data")
     # Empty: SQLite in data_dir. A postgresql:// address: PostgreSQL, for several replicas.
-    database_url: Annotated[SecretStr | None, AfterValidator(_database_url)] = None
+    database_url: Annotated[SecretStr | None, Check(_database_url)] = None
     # Seconds a process reserves a message it is sending; one killed mid-send leaves it to be
     # sent by another (or the next) process this long after. A send is given 80% of it.
-    outbox_lease: float = Field(default=30.0, ge=1.0, le=600.0)
-    dialogs_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "dialogs"
-    templates_dir: Annotated[Path, AfterValidator(_folder)] = ROOT / "templates"
+    outbox_lease: Annotated[float, between(1.0, 600.0)] = 30.0
+    dialogs_dir: Annotated[Path, Check(_folder)] = ROOT / "dialogs"
+    templates_dir: Annotated[Path, Check(_folder)] = ROOT / "templates"
     default_flow: str = "knee"
-    retention_days: int = Field(default=365, ge=1)
+    retention_days: Annotated[int, between(1)] = 365
     phone_region: str = "US"  # how phone numbers without a country code are read
-    practice: Practice = Field(default_factory=Practice)
-    followups: Followups = Field(default_factory=Followups)
+    practice: Practice = field(default_factory=Practice)
+    followups: Followups = field(default_factory=Followups)
     # Telegram (python -m bot telegram)
     telegram_token: SecretStr | None = None
     telegram_base_url: HttpUrl = "https://api.telegram.org/bot"
     telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
     telegram_webhook_url: WebhookUrl = ""
-    telegram_webhook_secret: Annotated[SecretStr | None, AfterValidator(_webhook_secret)] = None
+    telegram_webhook_secret: Annotated[SecretStr | None, Check(_webhook_secret)] = None
     # How the bot talks to the Bot API: aiohttp (bot/channels/telegram/request.py, fast) or
     # httpx (python-telegram-bot's own). Both read a proxy from HTTPS_PROXY / ALL_PROXY.
     telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -350,44 +398,23 @@ class Settings(BaseSettings):
     staff_telegram_chat_id: int | None = None
     staff_discord_channel_id: int | None = None
     # The bot's own web server: health check, Telegram webhooks, booking redirects
-    web_host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
-    web_port: Annotated[int, AfterValidator(_port)] = 8080
+    web_host: Annotated[str, Check(_host)] = "127.0.0.1"
+    web_port: Annotated[int, Check(_port)] = 8080
     public_url: OptionalPublicUrl = ""
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
     link_secret: SecretStr | None = None
     # The web chat (`/chat`, docs/web.md): on unless turned off (BOT_WEB_CHAT__ENABLED=false)
-    web_chat: WebChat = Field(default_factory=WebChat)
+    web_chat: WebChat = field(default_factory=WebChat)
     # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
     # unset: the booking webhook routes refuse everything.
     booking_webhook_secret: SecretStr | None = None
     # The practice's dashboard (/admin, docs/dashboard.md): how long a sign-in lasts, and how
     # many failed sign-ins in a row lock an account (or an address) out, and for how long.
-    admin_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
-    admin_max_failures: int = Field(default=5, ge=1, le=100)
-    admin_max_failures_per_address: int = Field(default=20, ge=1, le=1000)
-    admin_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        file_source = InitSettingsSource(settings_cls, read_settings_file())
-        return (init_settings, env_settings, file_source)
-
-    @model_validator(mode="after")
-    def _default_flow_exists(self) -> Settings:
-        flows = flow_ids(self.dialogs_dir)
-        if self.default_flow not in flows:
-            there = ", ".join(sorted(flows)) or "none"
-            raise ValueError(f"default_flow: no flow {self.default_flow!r} in "
-                             f"{self.dialogs_dir} (flows there: {there})")
-        return self
+    admin_session_hours: Annotated[float, between(above=0, high=24 * 30)] = 12.0
+    admin_max_failures: Annotated[int, between(1, 100)] = 5
+    admin_max_failures_per_address: Annotated[int, between(1, 1000)] = 20
+    admin_lockout_minutes: Annotated[float, between(above=0, high=24 * 60)] = 15.0
 
     @cached_property
     def database_path(self) -> Path:
@@ -454,41 +481,233 @@ def read_settings_file() -> dict[str, Any]:
     return data
 
 
-def describe_errors(error: ValidationError) -> list[str]:
-    """One plain line per problem: the setting (and its variable), what is wrong, the value."""
-    lines = []
-    for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        if not location and ": " in message:  # a whole-model check names its setting itself
-            location, message = [message.split(": ", 1)[0]], message.split(": ", 1)[1]
-        name = ".".join(location) or "settings"
-        variable = ENV_PREFIX + "__".join(location).upper()
-        if problem["type"] == "extra_forbidden":
-            message = "is not a setting"
-        lines.append(f"{name} ({variable}): {message}{_shown(problem, message)}")
-    return lines
+# -- reading settings -------------------------------------------------------------------------
 
 
-def _shown(problem: Any, message: str) -> str:
-    """The wrong value, briefly, unless it is a secret or the message already says it."""
-    value = problem.get("input")
-    secret = any(str(part).endswith(("token", "secret", "database_url"))
-                 for part in problem["loc"])
-    if secret or problem["type"] in ("missing", "extra_forbidden"):
-        return ""
-    if not isinstance(value, str | int | float) or str(value) in message:
-        return ""
-    text = str(value)
-    return f" (got {text if len(text) <= _SHOWN_INPUT else text[:_SHOWN_INPUT] + '...'!r})"
+@dataclass(frozen=True)
+class Problem:
+    """A setting that cannot work: where it is, what is wrong, and the value given."""
+
+    location: tuple[str, ...]
+    message: str
+    value: object = None
+    show_value: bool = True
+
+    def line(self) -> str:
+        """One plain line: the setting (and its variable), what is wrong, the value briefly."""
+        name = ".".join(self.location)
+        variable = ENV_PREFIX + "__".join(self.location).upper()
+        return f"{name} ({variable}): {self.message}{self._shown()}"
+
+    def _shown(self) -> str:
+        """The wrong value, unless it is a secret or the message already says it."""
+        secret = any(part.endswith(("token", "secret", "database_url")) for part in self.location)
+        if secret or not self.show_value or not isinstance(self.value, str | int | float):
+            return ""
+        text = str(self.value)
+        if re.search(rf"(?<![\w.]){re.escape(text)}(?![\w.])", self.message):
+            return ""
+        return f" (got {text if len(text) <= _SHOWN_INPUT else text[:_SHOWN_INPUT] + '...'!r})"
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "t", "y"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "f", "n"})
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("must be text")
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            with contextlib.suppress(ValueError):
+                return _whole_number(float(value))  # "3.0"
+    raise ValueError("must be a whole number")
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value.strip())
+    raise ValueError("must be a number")
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, str | int) else ""
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError("must be true or false")
+
+
+def _path(value: object) -> Path:
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise ValueError("must be a path")
+
+
+def _secret(value: object) -> SecretStr:
+    return value if isinstance(value, SecretStr) else SecretStr(_text(value))
+
+
+_SCALARS: dict[Any, Callable[[object], Any]] = {
+    str: _text, int: _whole_number, float: _number, bool: _flag, Path: _path, SecretStr: _secret,
+}
+
+
+def _typed(value: object, kind: Any) -> Any:
+    """`value` as a `kind` (one of the types settings use), or ValueError saying what is wanted."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return None if value is None else _typed(value, inner)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if isinstance(value, str) and value in choices:
+            return value
+        *first, last = (repr(choice) for choice in choices)
+        raise ValueError(f"must be {', '.join(first)} or {last}")
+    if origin is tuple:
+        if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise ValueError("must be a list of text values")
+    return _SCALARS[kind](value)
+
+
+@cache
+def _fields(section: type) -> dict[str, tuple[Any, tuple[object, ...]]]:
+    """A settings section's fields in order: name -> (type, its Check and ReadAs marks)."""
+    hints = typing.get_type_hints(section, include_extras=True)
+    found = {}
+    for each in dataclasses.fields(section):
+        hint = hints[each.name]
+        marks: tuple[object, ...] = ()
+        if typing.get_origin(hint) is Annotated:
+            hint, *extra = typing.get_args(hint)
+            marks = tuple(extra)
+        found[each.name] = (hint, marks)
+    return found
+
+
+def _is_section(kind: Any) -> bool:
+    return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def _build(section: type, given: Mapping[Any, Any], where: tuple[str, ...],
+           problems: list[Problem]) -> Any:
+    """A section from the values given for it, defaults for the rest; None, with `problems`
+    added to, when any value cannot work."""
+    known = _fields(section)
+    found = len(problems)
+    problems += [Problem((*where, str(name)), "is not a setting", show_value=False)
+                 for name in given if name not in known]
+    values = {}
+    for name, (kind, marks) in known.items():
+        if name in given:
+            value = _field_value(kind, marks, given[name], (*where, name), problems)
+            if value is not _WRONG:
+                values[name] = value
+    return section(**values) if len(problems) == found else None
+
+
+_WRONG = object()
+
+
+def _field_value(kind: Any, marks: tuple[object, ...], given: object,
+                 location: tuple[str, ...], problems: list[Problem]) -> Any:
+    if _is_section(kind):
+        if isinstance(given, kind):
+            return given
+        if not isinstance(given, Mapping):
+            problems.append(Problem(location, "must be a group of settings (in the settings "
+                                    f"file; as variables: {ENV_PREFIX}"
+                                    f"{'__'.join(location).upper()}__<NAME>)", show_value=False))
+            return _WRONG
+        built = _build(kind, given, location, problems)
+        return _WRONG if built is None else built
+    try:
+        value = given
+        for mark in marks:
+            if isinstance(mark, ReadAs):
+                value = mark.read(value)
+        value = _typed(value, kind)
+        for mark in marks:
+            if isinstance(mark, Check):
+                value = mark.rule(value)
+    except ValueError as error:
+        problems.append(Problem(location, str(error), given))
+        return _WRONG
+    return value
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """BOT_NAME and BOT_SECTION__NAME variables as nested values; names in any case, empty
+    ones left out, other programs' BOT_ variables ignored. A section may also be given whole,
+    as JSON (BOT_PRACTICE='{"name": "..."}')."""
+    values: dict[str, Any] = {}
+    top = _fields(Settings)
+    for variable, value in environ.items():
+        name = variable.upper()
+        if not name.startswith(ENV_PREFIX) or name == SETTINGS_FILE_VARIABLE or not value:
+            continue
+        path = name.removeprefix(ENV_PREFIX).lower().split("__")
+        if path[0] not in top:
+            continue
+        if len(path) == 1 and _is_section(top[path[0]][0]):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        _merge(values, _nested(path, value))
+    return values
+
+
+def _nested(path: list[str], value: object) -> dict[str, Any]:
+    for name in reversed(path):
+        value = {name: value}
+    return value  # type: ignore[return-value]
+
+
+def _merge(into: dict[Any, Any], more: Mapping[Any, Any]) -> dict[Any, Any]:
+    """`more` laid over `into`, section by section."""
+    for name, value in more.items():
+        if isinstance(value, Mapping) and isinstance(into.get(name), Mapping):
+            into[name] = _merge(dict(into[name]), value)
+        else:
+            into[name] = value
+    return into
+
+
+def _default_flow_problem(settings: Settings) -> Problem | None:
+    flows = flow_ids(settings.dialogs_dir)
+    if settings.default_flow in flows:
+        return None
+    there = ", ".join(sorted(flows)) or "none"
+    return Problem(("default_flow",), f"no flow {settings.default_flow!r} in "
+                   f"{settings.dialogs_dir} (flows there: {there})", show_value=False)
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and the optional settings file.
+    """Read settings: the defaults, then the settings file, then the environment, then
+    `overrides` (nested as in the file).
 
     Raises SettingsError, one line per problem, when they cannot work.
     """
-    try:
-        return Settings(**overrides)
-    except ValidationError as error:
-        raise SettingsError(describe_errors(error)) from None
+    given = _merge(_merge(read_settings_file(), _from_environment(os.environ)), overrides)
+    problems: list[Problem] = []
+    settings = _build(Settings, given, (), problems)
+    if settings is not None and (problem := _default_flow_problem(settings)):
+        problems.append(problem)
+    if problems:
+        raise SettingsError([problem.line() for problem in problems])
+    return settings

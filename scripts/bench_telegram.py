@@ -12,10 +12,11 @@ so the machine's drift touches them alike; figures are medians.
     .venv/bin/python scripts/bench_telegram.py [--rounds 2] [--people 50 150] [--httpx-bot]
                                                [--aiogram FOLDER]
 
-aiogram is not a dependency of the project (it caps pydantic below the bot's version); for its
-row, install it into a folder of its own, without its dependencies, and name that folder:
+aiogram is not a dependency of the project; for its row, install it with its dependencies into
+a folder of its own, and name that folder (its process reads the folder after the project's own
+packages, so it runs on the same aiohttp as the other bots):
 
-    .venv/bin/pip install --no-deps --target .bench/aiogram 'aiogram>=3.31,<4' magic-filter aiofiles
+    .venv/bin/pip install --target .bench/aiogram 'aiogram>=3.31,<4'
 
 CPU time on a shared machine drifts from run to run by a fifth or more. With --instructions,
 each bot but the httpx ones instead runs once per size under valgrind's callgrind, which

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -74,7 +75,7 @@ async def dashboard_on(engine: Engine, **settings: object
                        ) -> AsyncIterator[tuple[TestClient, Dashboard, Clock]]:
     """The dashboard mounted on an aiohttp server listening on 127.0.0.1, with a test clock."""
     app = web.Application()
-    dashboard = add_admin(app, engine, engine.settings.model_copy(update=settings))
+    dashboard = add_admin(app, engine, replace(engine.settings, **settings))
     clock = Clock()
     dashboard.clock = clock
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -627,7 +628,7 @@ async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
 @pytest.mark.parametrize("trusted", [False, True])
 async def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(engine, trusted):
     await add_staff(engine)
-    web_chat = engine.settings.web_chat.model_copy(update={"trust_forwarded_for": trusted})
+    web_chat = replace(engine.settings.web_chat, trust_forwarded_for=trusted)
     async with dashboard_on(engine, admin_max_failures=100, admin_max_failures_per_address=2,
                             web_chat=web_chat) as (client, _, _):
         async def attempt(forwarded: str, password: str = "guessing-passwords") -> int:

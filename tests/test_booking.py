@@ -8,17 +8,18 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from bot.core import records
 from bot.engine.engine import Engine
 from bot.handoff.booking_webhooks import CALCOM_HEADER, CALENDLY_HEADER
 from bot.handoff.reports import funnel_table
 from bot.server import create_app, serve
+from bot.settings import SecretStr
 from bot.tools.client import DialogClient
 
 SECRET = "whsec-test-secret"
@@ -32,8 +33,7 @@ async def booking(engine: Engine) -> AsyncIterator[tuple[Engine, str, list[float
     """The engine behind the bot's web server, with a webhook secret and a clock to move."""
     clock = [NOW]
     engine.clock = lambda: clock[0]
-    engine.settings = engine.settings.model_copy(
-        update={"booking_webhook_secret": SecretStr(SECRET)})
+    engine.settings = replace(engine.settings, booking_webhook_secret=SecretStr(SECRET))
     runner = await serve(create_app(engine), "127.0.0.1", 0)
     yield engine, f"http://127.0.0.1:{runner.addresses[0][1]}", clock
     await runner.cleanup()
@@ -106,10 +106,10 @@ async def test_the_booking_link_carries_an_opaque_reference_and_no_health_detail
 
 
 async def test_prefill_none_sends_nothing_and_cal_com_gets_the_reference_as_metadata(engine):
-    practice = engine.settings.practice.model_copy(update={
-        "booking_prefill": "none", "booking_provider": "cal.com",
-        "booking_url": "https://cal.com/your-practice/call"})
-    engine.compose.settings = engine.settings.model_copy(update={"practice": practice})
+    practice = replace(
+        engine.settings.practice, booking_prefill="none", booking_provider="cal.com",
+        booking_url="https://cal.com/your-practice/call")
+    engine.compose.settings = replace(engine.settings, practice=practice)
     person = DialogClient(engine, "alex", channel="telegram")
     await person.send("/start")
     (link,) = (await person.send("book")).messages[0].links
@@ -212,7 +212,7 @@ async def test_a_calendly_signature_is_good_for_three_minutes(booking, age, stat
 async def test_without_a_secret_every_webhook_is_refused(booking):
     engine, base, _ = booking
     ref = await screened(engine)
-    engine.settings = engine.settings.model_copy(update={"booking_webhook_secret": None})
+    engine.settings = replace(engine.settings, booking_webhook_secret=None)
     assert await calendly(base, calendly_body("invitee.created", ref), NOW) == 401
 
 

@@ -7,6 +7,7 @@ import io
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,8 @@ async def test_person_at_a_terminal_sees_headings_in_bold_and_a_pipe_gets_capita
 
 
 async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: Engine) -> None:
-    practice = engine.settings.practice.model_copy(update={"booking_prefill": "full"})
-    engine.compose.settings = engine.settings.model_copy(update={"practice": practice})
+    practice = replace(engine.settings.practice, booking_prefill="full")
+    engine.compose.settings = replace(engine.settings, practice=practice)
     sam = DialogClient(engine, "sam", channel=CHANNEL)
     await sam.send("/start")
     for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN):

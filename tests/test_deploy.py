@@ -5,6 +5,7 @@ schemas come with the kubernetes-validate package; `docker compose config` and
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -16,7 +17,6 @@ from typing import Any
 import kubernetes_validate
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel
 
 from bot.settings import (
     ENV_PREFIX,
@@ -98,17 +98,13 @@ def setting_names() -> frozenset[str]:
     """The environment variables the bot reads: BOT_ + each setting, BOT_PRACTICE__<FIELD> for
     the nested ones, and BOT_SETTINGS_FILE."""
     names = {SETTINGS_FILE_VARIABLE}
-    for name, field in Settings.model_fields.items():
-        nested = field.annotation
-        if isinstance(nested, type) and issubclass(nested, BaseModel):
-            names |= {f"{ENV_PREFIX}{name.upper()}__{inner.upper()}"
-                      for inner in nested.model_fields}
+    for setting in dataclasses.fields(Settings):
+        nested = setting.default_factory  # a section (Practice, WebChat, ...) is made by one
+        if dataclasses.is_dataclass(nested):
+            names |= {f"{ENV_PREFIX}{setting.name.upper()}__{inner.name.upper()}"
+                      for inner in dataclasses.fields(nested)}
         else:
-            names.add(f"{ENV_PREFIX}{name.upper()}")
-    if "database_url" not in Settings.model_fields:
-        # BOT_DATABASE_URL (PostgreSQL) is being added to Settings alongside these files; once it
-        # is a field it is found above and this line does nothing.
-        names.add(f"{ENV_PREFIX}DATABASE_URL")
+            names.add(f"{ENV_PREFIX}{setting.name.upper()}")
     return frozenset(names)
 
 

@@ -28,7 +28,7 @@ from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, EventKind
 from bot.engine.engine import Engine
 from bot.run import Runner
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from tests.conftest import (
@@ -111,7 +111,7 @@ class Server:
     stopped: set[int] = field(default_factory=set)
 
     def settings(self, guild_id: int | None = None, **overrides: object) -> Settings:
-        return Settings(
+        return load_settings(
             data_dir=self.data_dir,
             discord_token=TOKEN,
             discord_api_url=self.fake.url,

@@ -5,7 +5,7 @@ stores, with a clock the tests move."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -379,9 +379,9 @@ async def test_a_check_in_due_in_quiet_hours_waits_for_the_morning(world: World)
 
 
 async def test_quiet_hours_follow_the_time_zone_setting(world: World) -> None:
-    world.engine.settings = world.engine.settings.model_copy(update={
-        "followups": world.engine.settings.followups.model_copy(
-            update={"timezone": "America/New_York"})})
+    world.engine.settings = replace(
+        world.engine.settings,
+        followups=replace(world.engine.settings.followups, timezone="America/New_York"))
     world.at(utc(12, 0))  # 7:00 in New York: quiet there
     await screen(world.person)
     followup = await ask_for(world)

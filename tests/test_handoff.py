@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -216,7 +217,7 @@ def test_leads_export_as_csv_guards_against_spreadsheet_formulas():
 
 @pytest.fixture
 async def web_server(settings):
-    engine = build_engine(settings.model_copy(update={"public_url": "https://bot.test"}))
+    engine = build_engine(replace(settings, public_url="https://bot.test"))
     app = create_app(engine)
     runner = await serve(app, "127.0.0.1", 0)
     port = runner.addresses[0][1]

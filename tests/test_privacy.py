@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -401,7 +402,7 @@ def test_audit_shows_the_flow_version_answers_by_question_and_the_outcome(
 
 
 async def start_server(settings: Settings, **limits: float) -> tuple[Engine, object, int]:
-    engine = build_engine(settings.model_copy(update={"public_url": "https://bot.test"}))
+    engine = build_engine(replace(settings, public_url="https://bot.test"))
     runner = await serve(create_app(engine), "127.0.0.1", 0, **limits)
     return engine, runner, runner.addresses[0][1]
 

@@ -253,3 +253,181 @@ def test_the_shipped_settings_example_works_as_it_is(monkeypatch):
     monkeypatch.setenv("BOT_SETTINGS_FILE", str(ROOT / "settings.example.yaml"))
     settings = load_settings()
     assert settings.practice.booking_url.startswith("https://")
+
+
+# -- how values are read: types, bounds, sources ----------------------------------------------
+
+
+def problems_of(**variables: str) -> list[str]:
+    """The error lines for these variables set (and no settings file), or [] when they work."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BOT_SETTINGS_FILE", os.devnull)
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        try:
+            load_settings()
+        except SettingsError as error:
+            return error.lines
+    return []
+
+
+@pytest.mark.parametrize(("name", "low", "high", "inclusive_low"), [
+    ("BOT_OUTBOX_LEASE", 1.0, 600.0, True),
+    ("BOT_FOLLOWUPS__POLL_SECONDS", 0.01, 3600.0, True),
+    ("BOT_WEB_CHAT__SESSION_BURST", 1, 10_000, True),
+    ("BOT_WEB_CHAT__SESSION_PER_MINUTE", 0, 60_000, False),
+    ("BOT_WEB_CHAT__ADDRESS_BURST", 1, 100_000, True),
+    ("BOT_WEB_CHAT__ADDRESS_PER_MINUTE", 0, 600_000, False),
+    ("BOT_ADMIN_SESSION_HOURS", 0, 720, False),
+    ("BOT_ADMIN_MAX_FAILURES", 1, 100, True),
+    ("BOT_ADMIN_MAX_FAILURES_PER_ADDRESS", 1, 1000, True),
+    ("BOT_ADMIN_LOCKOUT_MINUTES", 0, 1440, False),
+    ("BOT_WEB_PORT", 0, 65535, True),
+])
+def test_each_bounded_setting_is_taken_at_its_bounds_and_refused_past_them(name, low, high,
+                                                                          inclusive_low):
+    step = 1 if isinstance(low, int) and isinstance(high, int) and inclusive_low else 0.001
+    taken = [high, low + step, *([low] if inclusive_low else [])]
+    refused = [high + step, low - step, *([] if inclusive_low else [low])]
+    setting = name.removeprefix("BOT_").lower().replace("__", ".")
+    for value in taken:
+        assert problems_of(**{name: str(value)}) == [], value
+    for value in refused:
+        (line,) = problems_of(**{name: str(value)})
+        assert line.startswith(f"{setting} ({name}): must be "), line
+        assert f"(got '{value}')" in line or f" {value} " in line  # or the bound says it
+
+
+def test_retention_has_a_floor_of_one_day_and_no_ceiling():
+    assert problems_of(BOT_RETENTION_DAYS="1") == []
+    assert problems_of(BOT_RETENTION_DAYS="36500") == []
+    assert problems_of(BOT_RETENTION_DAYS="0") == [
+        "retention_days (BOT_RETENTION_DAYS): must be at least 1 (got '0')"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused(value):
+    (line,) = problems_of(BOT_OUTBOX_LEASE=value)
+    assert line == f"outbox_lease (BOT_OUTBOX_LEASE): must be from 1 to 600 (got '{value}')"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("80", 80), (" 81 ", 81), ("8080.0", 8080), ("1_000", 1000)])
+def test_whole_numbers_are_read_from_text(value, expected, monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    monkeypatch.setenv("BOT_WEB_PORT", value)
+    assert load_settings().web_port == expected
+
+
+@pytest.mark.parametrize("value", ["eighty", "80.5", "0x50", "true"])
+def test_a_whole_number_setting_refuses_anything_else(value):
+    assert problems_of(BOT_WEB_PORT=value) == [
+        f"web_port (BOT_WEB_PORT): must be a whole number (got '{value}')"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    *((word, True) for word in ("true", "True", "YES", "on", "1", "y", "t")),
+    *((word, False) for word in ("false", "False", "no", "OFF", "0", "n", "f")),
+])
+def test_true_or_false_is_read_from_the_usual_words(value, expected, monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    monkeypatch.setenv("BOT_WEB_CHAT__ENABLED", value)
+    assert load_settings().web_chat.enabled is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enabled"])
+def test_a_true_or_false_setting_refuses_other_words(value):
+    assert problems_of(BOT_WEB_CHAT__ENABLED=value) == [
+        f"web_chat.enabled (BOT_WEB_CHAT__ENABLED): must be true or false (got '{value}')"]
+
+
+def test_a_choice_names_the_choices():
+    assert problems_of(BOT_PRACTICE__BOOKING_PROVIDER="acuity") == [
+        "practice.booking_provider (BOT_PRACTICE__BOOKING_PROVIDER): must be 'calendly', "
+        "'cal.com' or 'plain' (got 'acuity')"]
+
+
+def test_every_problem_is_named_at_once_in_the_order_of_the_settings():
+    assert problems_of(BOT_WEB_CHAT__SESSION_BURST="0", BOT_WEB_PORT="x",
+                       BOT_PRACTICE__BOOKING_PROVIDER="acuity") == [
+        "practice.booking_provider (BOT_PRACTICE__BOOKING_PROVIDER): must be 'calendly', "
+        "'cal.com' or 'plain' (got 'acuity')",
+        "web_port (BOT_WEB_PORT): must be a whole number (got 'x')",
+        "web_chat.session_burst (BOT_WEB_CHAT__SESSION_BURST): must be from 1 to 10000 (got '0')",
+    ]
+
+
+def test_variable_names_are_read_in_any_case_and_other_bot_variables_are_left_alone(
+        monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    monkeypatch.setenv("bot_web_port", "8181")
+    monkeypatch.setenv("Bot_Practice__Name", "Knees R Us")
+    monkeypatch.setenv("BOT_SOMETHING_ELSE", "another program's")
+    settings = load_settings()
+    assert settings.web_port == 8181 and settings.practice.name == "Knees R Us"
+
+
+def test_an_unknown_name_inside_a_group_is_named():
+    assert problems_of(BOT_FOLLOWUPS__QUIET_HOUR="20:00-08:00") == [
+        "followups.quiet_hour (BOT_FOLLOWUPS__QUIET_HOUR): is not a setting"]
+
+
+def test_a_group_may_be_given_whole_as_json(monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    monkeypatch.setenv("BOT_PRACTICE", '{"name": "Knees R Us", "clinician": "Dr. Lee"}')
+    monkeypatch.setenv("BOT_PRACTICE__CLINICIAN", "Dr. Kim")  # one variable beats the whole
+    practice = load_settings().practice
+    assert (practice.name, practice.clinician) == ("Knees R Us", "Dr. Kim")
+
+
+@pytest.mark.parametrize("value", ["Knees R Us", "[1, 2]", "5"])
+def test_a_group_given_as_anything_but_settings_is_named(value):
+    assert problems_of(BOT_PRACTICE=value) == [
+        "practice (BOT_PRACTICE): must be a group of settings (in the settings file; as "
+        "variables: BOT_PRACTICE__<NAME>)"]
+
+
+def test_values_come_from_the_call_then_the_environment_then_the_file_then_the_defaults(
+        tmp_path, monkeypatch):
+    settings_file(tmp_path, monkeypatch, "web_port: 8001\npractice:\n  name: From the file\n"
+                  "  clinician: File PT\n  podcast_name: File cast\n")
+    monkeypatch.setenv("BOT_WEB_PORT", "8002")
+    monkeypatch.setenv("BOT_PRACTICE__CLINICIAN", "Env PT")
+    settings = load_settings(practice={"podcast_name": "Call cast"})
+    assert settings.web_port == 8002
+    assert (settings.practice.name, settings.practice.clinician,
+            settings.practice.podcast_name) == ("From the file", "Env PT", "Call cast")
+    assert settings.practice.booking_provider == "calendly"  # the default
+    assert load_settings(web_port=8003).web_port == 8003
+
+
+def test_the_file_s_types_are_taken_as_they_are(tmp_path, monkeypatch):
+    settings_file(tmp_path, monkeypatch, "web_port: 8001\noutbox_lease: 45\n"
+                  "web_chat:\n  enabled: false\n  allowed_origins: [https://a.example.org]\n")
+    settings = load_settings()
+    assert (settings.web_port, settings.outbox_lease) == (8001, 45.0)
+    assert settings.web_chat.enabled is False
+    assert settings.web_chat.allowed_origins == ("https://a.example.org",)
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("practice:\n  name: 42\n", "practice.name (BOT_PRACTICE__NAME): must be text (got '42')"),
+    ("web_port: [80]\n", "web_port (BOT_WEB_PORT): must be a whole number"),
+    ("web_chat:\n  enabled: sometimes\n", "web_chat.enabled (BOT_WEB_CHAT__ENABLED): must be "
+     "true or false (got 'sometimes')"),
+    ("practice: null\n", "practice (BOT_PRACTICE): must be a group of settings"),
+    ("data_dir: 5\n", "data_dir (BOT_DATA_DIR): must be a path (got '5')"),
+])
+def test_a_value_of_the_wrong_kind_in_the_file_is_named(content, expected, tmp_path,
+                                                        monkeypatch, capsys):
+    settings_file(tmp_path, monkeypatch, content)
+    monkeypatch.delenv("BOT_DATA_DIR")
+    assert check_fails(capsys).startswith(expected)
+
+
+def test_a_secret_is_read_but_never_shown(monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    monkeypatch.setenv("BOT_TELEGRAM_TOKEN", "123:very-secret")
+    settings = load_settings()
+    assert settings.telegram_token.get_secret_value() == "123:very-secret"
+    assert "very-secret" not in repr(settings) + str(settings.telegram_token)

@@ -19,17 +19,18 @@ import os
 import sys
 from multiprocessing.connection import Connection
 
-# aiogram is not one of the project's dependencies (it caps pydantic below the version the bot
-# runs on): bench_telegram.py --aiogram names a folder it was installed into without its
-# dependencies, and this process alone reads it, on the project's pydantic and aiohttp.
-sys.path[:0] = [folder for folder in [os.environ.get("BENCH_AIOGRAM_FOLDER")] if folder]
+# aiogram is not one of the project's dependencies: bench_telegram.py --aiogram names a folder
+# it was installed into with its dependencies, and this process alone reads it. The folder comes
+# after the project's packages, so it runs on the project's aiohttp and takes from the folder only
+# what the project has not (aiogram itself, pydantic).
+sys.path += [folder for folder in [os.environ.get("BENCH_AIOGRAM_FOLDER")] if folder]
 
-from aiogram import Bot, Dispatcher, F  # noqa: E402
-from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
-from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
-from aiogram.types import CallbackQuery, Message  # noqa: E402
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, Message
 
-from scripts.bench.measure import measured  # noqa: E402
+from scripts.bench.measure import measured
 
 # As echo_bot.py's (not imported from it: that would bring python-telegram-bot into this
 # process, and into its memory figure).
