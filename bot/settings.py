@@ -7,7 +7,8 @@ read, each with one plain line naming the setting and what is wrong (`SettingsEr
 Each setting is a typed field of a dataclass; `Annotated` marks add what its type does not say:
 `Check` a rule its value must pass, `ReadAs` how a value given as one string is read first.
 The standard library does the rest: these few types need no validation library, and pydantic
-with pydantic-settings was 9 MiB of every process's 70 (docs/telegram.md#benchmark).
+with pydantic-settings added 9 MiB to every process, which starts at 59 MiB without them
+(docs/telegram.md#benchmark).
 """
 
 from __future__ import annotations
