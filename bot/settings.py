@@ -365,9 +365,10 @@ class WebChat:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """All settings (`load_settings` reads them); environment variables use the BOT_ prefix,
-    nested with `__` (BOT_PRACTICE__NAME), and an empty one means "not set", so an env file with
-    `BOT_X=` lines (such as `.env.example`) works as shipped."""
+    """All settings. `load_settings` makes them and checks every value (made directly, or
+    changed with `dataclasses.replace`, nothing is checked). Environment variables use the BOT_
+    prefix, nested with `__` (BOT_PRACTICE__NAME), and an empty one means "not set", so an env
+    file with `BOT_X=` lines (such as `.env.example`) works as shipped."""
 
     data_dir: Annotated[Path, Check(_writable_folder)] = Path("data")
     # Empty: SQLite in data_dir. A postgresql:// address: PostgreSQL, for several replicas.
