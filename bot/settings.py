@@ -577,7 +577,7 @@ def _typed(value: object, kind: Any) -> Any:
         return None if value is None else _typed(value, inner)
     if origin is Literal:
         choices = typing.get_args(kind)
-        if isinstance(value, str) and value in choices:
+        if value in choices:
             return value
         *first, last = (repr(choice) for choice in choices)
         raise ValueError(f"must be {', '.join(first)} or {last}")
@@ -610,9 +610,8 @@ def _is_section(kind: Any) -> bool:
 def _build(section: type, given: Mapping[Any, Any], where: tuple[str, ...],
            problems: list[Problem]) -> Any:
     """A section from the values given for it, defaults for the rest; None, with `problems`
-    added to, when any value cannot work."""
+    added to, when any value cannot work (here or before)."""
     known = _fields(section)
-    found = len(problems)
     problems += [Problem((*where, str(name)), "is not a setting", show_value=False)
                  for name in given if name not in known]
     values = {}
@@ -621,7 +620,7 @@ def _build(section: type, given: Mapping[Any, Any], where: tuple[str, ...],
             value = _field_value(kind, marks, given[name], (*where, name), problems)
             if value is not _WRONG:
                 values[name] = value
-    return section(**values) if len(problems) == found else None
+    return None if problems else section(**values)
 
 
 _WRONG = object()
@@ -662,10 +661,10 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     top = _fields(Settings)
     for variable, value in environ.items():
         name = variable.upper()
-        if not name.startswith(ENV_PREFIX) or name == SETTINGS_FILE_VARIABLE or not value:
+        if not name.startswith(ENV_PREFIX) or not value:
             continue
         path = name.removeprefix(ENV_PREFIX).lower().split("__")
-        if path[0] not in top:
+        if path[0] not in top:  # BOT_SETTINGS_FILE, or another program's
             continue
         if len(path) == 1 and _is_section(top[path[0]][0]):
             with contextlib.suppress(ValueError):

@@ -12,7 +12,7 @@ import pytest
 from dotenv import dotenv_values
 
 from bot import cli
-from bot.settings import ROOT, SettingsError, load_settings
+from bot.settings import ROOT, Practice, SecretStr, SettingsError, load_settings
 
 PREFIX = "Settings are not valid: "
 
@@ -402,12 +402,21 @@ def test_values_come_from_the_call_then_the_environment_then_the_file_then_the_d
 
 
 def test_the_file_s_types_are_taken_as_they_are(tmp_path, monkeypatch):
-    settings_file(tmp_path, monkeypatch, "web_port: 8001\noutbox_lease: 45\n"
-                  "web_chat:\n  enabled: false\n  allowed_origins: [https://a.example.org]\n")
+    settings_file(tmp_path, monkeypatch, "web_port: 8001.0\noutbox_lease: 45\n"
+                  "web_chat:\n  enabled: false\n  trust_forwarded_for: 1\n"
+                  "  allowed_origins: [https://a.example.org]\n")
     settings = load_settings()
     assert (settings.web_port, settings.outbox_lease) == (8001, 45.0)
-    assert settings.web_chat.enabled is False
+    assert settings.web_chat.enabled is False and settings.web_chat.trust_forwarded_for is True
     assert settings.web_chat.allowed_origins == ("https://a.example.org",)
+
+
+def test_values_given_already_typed_are_taken_as_they_are(monkeypatch):
+    monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)
+    practice = Practice(name="Knees R Us")
+    token = SecretStr("123:abc")
+    settings = load_settings(practice=practice, telegram_token=token, data_dir=Path("data"))
+    assert settings.practice is practice and settings.telegram_token is token
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -431,3 +440,17 @@ def test_a_secret_is_read_but_never_shown(monkeypatch):
     settings = load_settings()
     assert settings.telegram_token.get_secret_value() == "123:very-secret"
     assert "very-secret" not in repr(settings) + str(settings.telegram_token)
+
+
+def test_null_in_the_file_unsets_an_optional_setting(tmp_path, monkeypatch):
+    settings_file(tmp_path, monkeypatch, "discord_guild_id: ~\ntelegram_token: null\n")
+    monkeypatch.setenv("BOT_STAFF_TELEGRAM_CHAT_ID", "-100123")
+    settings = load_settings(staff_telegram_chat_id=None)  # the call unsets one too
+    assert settings.discord_guild_id is None and settings.telegram_token is None
+    assert settings.staff_telegram_chat_id is None
+
+
+def test_a_long_wrong_value_is_shown_cut_to_sixty_characters():
+    wrong = "not-a-port-" + "9" * 100
+    (line,) = problems_of(BOT_WEB_PORT=wrong)
+    assert line == f"web_port (BOT_WEB_PORT): must be a whole number (got {wrong[:60] + '...'!r})"
