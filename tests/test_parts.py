@@ -21,6 +21,7 @@ from bot.core.markup import escape, parse, plain, split_text
 from bot.core.wire import message_from_dict, message_to_json
 from bot.engine.flow import Option, load_flow
 from bot.engine.matching import match_option, match_option_loosely, normalize, parse_number
+from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
     explained_drivers,
@@ -70,6 +71,27 @@ def test_a_request_body_holds_only_its_own_bytes():
     assert json.loads(bodies[0]) == call
     assert 400 < size < 1000
     assert held < 100 * (size + 200)  # not the 4 KiB the encoder writes into, for each
+
+
+@pytest.mark.parametrize(("source", "shown"), [
+    ("One\n\nTwo", "One\n\nTwo"),  # one blank line: kept
+    ("One\n\n\nTwo", "One\n\nTwo"),  # two: one left
+    ("\n One\n\n\n\n\nTwo\n\n\nThree \n\n", "One\n\nTwo\n\nThree"),
+    ("One\nTwo", "One\nTwo"),
+])
+def test_a_message_has_at_most_one_blank_line_in_a_row_and_no_edges(source, shown, tmp_path):
+    (tmp_path / "message.j2").write_text(source)
+    assert Renderer(tmp_path).render("message.j2") == shown
+
+
+def test_each_template_is_compiled_once_and_read_once(tmp_path):
+    (tmp_path / "hello.j2").write_text("Hello {{ name }}")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("hello.j2", name="Ann") == "Hello Ann"
+    (tmp_path / "hello.j2").write_text("Changed {{ name }}")  # as in production: not re-read
+    assert renderer.render("hello.j2", name="Bo") == "Hello Bo"
+    assert renderer.template("hello.j2") is renderer.template("hello.j2")
+    assert Renderer(tmp_path).render("hello.j2", name="Cy") == "Changed Cy"  # a new process
 
 
 def test_markup_parses_bold_italic_and_links():

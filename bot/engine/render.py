@@ -31,18 +31,24 @@ class Renderer:
         )
         self.env.globals.update(globals_ or {})
         self.env.filters["markup"] = TemplateText
+        # Each template compiled once, kept here: Jinja's own cache is an LRU under a lock,
+        # which cost more per message than the lookup needs (templates never reload).
+        self._templates: dict[str, Template] = {}
 
     def exists(self, name: str) -> bool:
         return (self.directory / name).is_file()
 
     def template(self, name: str) -> Template:
-        return self.env.get_template(name)
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = self.env.get_template(name)
+        return template
 
     def render(self, name: str, /, **context: Any) -> str:
         """Render one message, trimmed, with at most one blank line in a row."""
-        text = self.env.get_template(name).render(**context)
-        return _BLANK_RUNS.sub("\n\n", text.strip())
+        text = self.template(name).render(**context).strip()
+        return _BLANK_RUNS.sub("\n\n", text) if "\n\n\n" in text else text
 
     def names(self, name: str, /, **context: Any) -> Any:
         """The variables a template sets (`{% set %}`), e.g. button labels in labels.j2."""
-        return self.env.get_template(name).make_module(context)
+        return self.template(name).make_module(context)
