@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
-import json
 import os
 import re
 import secrets
@@ -31,6 +30,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from bot.core import jsontext
 
 PLACEHOLDER_HOST = "example.com"
 ROOT = Path(__file__).resolve().parent.parent
@@ -486,6 +487,11 @@ def read_settings_file() -> dict[str, Any]:
 # -- reading settings -------------------------------------------------------------------------
 
 
+def variable(location: tuple[str, ...]) -> str:
+    """The environment variable of a setting: ("practice", "name") -> BOT_PRACTICE__NAME."""
+    return ENV_PREFIX + "__".join(location).upper()
+
+
 @dataclass(frozen=True)
 class Problem:
     """A setting that cannot work: where it is, what is wrong, and the value given."""
@@ -497,9 +503,8 @@ class Problem:
 
     def line(self) -> str:
         """One plain line: the setting (and its variable), what is wrong, the value briefly."""
-        name = ".".join(self.location)
-        variable = ENV_PREFIX + "__".join(self.location).upper()
-        return f"{name} ({variable}): {self.message}{self._shown()}"
+        return f"{'.'.join(self.location)} ({variable(self.location)}): " \
+               f"{self.message}{self._shown()}"
 
     def _shown(self) -> str:
         """The wrong value, unless it is a secret or the message already says it."""
@@ -633,8 +638,8 @@ def _field_value(kind: Any, marks: tuple[object, ...], given: object,
             return given
         if not isinstance(given, Mapping):
             problems.append(Problem(location, "must be a group of settings (in the settings "
-                                    f"file; as variables: {ENV_PREFIX}"
-                                    f"{'__'.join(location).upper()}__<NAME>)", show_value=False))
+                                    f"file; as variables: {variable(location)}__<NAME>)",
+                                    show_value=False))
             return _WRONG
         built = _build(kind, given, location, problems)
         return _WRONG if built is None else built
@@ -668,7 +673,7 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if len(path) == 1 and _is_section(top[path[0]][0]):
             with contextlib.suppress(ValueError):
-                value = json.loads(value)
+                value = jsontext.loads(value)
         _merge(values, _nested(path, value))
     return values
 

@@ -24,6 +24,7 @@ from bot.settings import (
     Settings,
     SettingsError,
     load_settings,
+    variable,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,10 +102,9 @@ def setting_names() -> frozenset[str]:
     for setting in dataclasses.fields(Settings):
         nested = setting.default_factory  # a section (Practice, WebChat, ...) is made by one
         if dataclasses.is_dataclass(nested):
-            names |= {f"{ENV_PREFIX}{setting.name.upper()}__{inner.name.upper()}"
-                      for inner in dataclasses.fields(nested)}
+            names |= {variable((setting.name, inner.name)) for inner in dataclasses.fields(nested)}
         else:
-            names.add(f"{ENV_PREFIX}{setting.name.upper()}")
+            names.add(variable((setting.name,)))
     return frozenset(names)
 
 
