@@ -1,4 +1,5 @@
-"""Builds the engine from settings: flows, templates and the configured store."""
+"""Builds the turn runner from settings: the dialog (flows, commands, templates), the
+configured store and the wiring of channels."""
 
 from __future__ import annotations
 
@@ -10,26 +11,31 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bot.engine.commands import load_commands
-from bot.engine.engine import Engine
+from bot.engine.dialog import Dialog, Reach
 from bot.engine.flow import load_flows
 from bot.engine.render import Renderer
 from bot.settings import Settings
 from bot.store import open_store
 from bot.store.base import ConversationStore
+from bot.turns.runner import TurnRunner
+from bot.turns.wiring import NO_WIRING, Wiring
 
 
 def build_engine(
     settings: Settings,
     store: ConversationStore | None = None,
     clock: Callable[[], float] = time.time,
-) -> Engine:
-    """An engine on the settings' flows and templates, on the store given or the one the
-    settings choose (SQLite unless BOT_DATABASE_URL is set), telling time by `clock`."""
+    wiring: Wiring = NO_WIRING,
+) -> TurnRunner:
+    """The turn runner and its dialog on the settings' flows and templates, on the store
+    given or the one the settings choose (SQLite unless BOT_DATABASE_URL is set), telling
+    time by `clock`, for the channels and staff places `wiring` names."""
     flows = load_flows(Path(settings.dialogs_dir))
     commands = load_commands(Path(settings.dialogs_dir), flows, settings.default_flow)
     renderer = Renderer(Path(settings.templates_dir))
-    store = store or open_store(settings)
-    return Engine(flows, renderer, store, settings, clock=clock, commands=commands)
+    reach = Reach(later=wiring.reachable_later, staff=bool(wiring.staff_places))
+    dialog = Dialog(flows, renderer, settings, commands, reach)
+    return TurnRunner(dialog, store or open_store(settings), settings, wiring, clock)
 
 
 PURGE_EVERY = 24 * 3600.0
@@ -37,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def purging_daily(engine: Engine, every: float = PURGE_EVERY) -> AsyncIterator[None]:
+async def purging_daily(engine: TurnRunner, every: float = PURGE_EVERY) -> AsyncIterator[None]:
     """While the block runs, delete data older than the retention window now and every day."""
 
     async def purge_forever() -> None:

@@ -18,7 +18,6 @@ from bot.app import build_engine
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import chat, say
 from bot.core.markup import plain
-from bot.engine.engine import Engine
 from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
@@ -26,6 +25,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.store import open_store
 from bot.store.base import ConversationStore
 from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
+from bot.turns.runner import TurnRunner
 
 # The runners, `check`, `graph` and `test-dialogs` import what they need when they run: a
 # `say` or `leads export` should not load the web server or a platform's library.
@@ -164,7 +164,7 @@ def _local_user() -> str:
         return "local"
 
 
-def _engine(settings: Settings) -> Engine:
+def _engine(settings: Settings) -> TurnRunner:
     return build_engine(settings)
 
 

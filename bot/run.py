@@ -18,7 +18,8 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,9 @@ from aiohttp import web
 from bot.app import build_engine, purging_daily
 from bot.core.channel import Channel, ChannelError
 from bot.core.effects import STAFF_PREFIX
-from bot.engine.engine import Engine
 from bot.server import READY, create_app, serve
 from bot.settings import Settings
+from bot.turns.wiring import Wiring
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class ChannelEntry:
     # Its people collect waiting messages when they next come (the web chat's browsers): no
     # outbox is registered for it, and no check-in is offered there (nothing could reach them).
     polled: bool = False
+    # Replies to a person's own update leave through the outbox, sent after the commit.
+    queued: bool = False
 
     def load(self) -> Any:
         """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py)."""
@@ -69,7 +72,7 @@ class ChannelEntry:
 
 CHANNELS = {
     "telegram": ChannelEntry("bot.channels.telegram:TelegramChannel", "telegram_token",
-                             "staff_telegram_chat_id"),
+                             "staff_telegram_chat_id", queued=True),
     "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token",
                             "staff_discord_channel_id"),
     # On unless BOT_WEB_CHAT__ENABLED=false; its browsers collect what waits for them.
@@ -88,20 +91,15 @@ class Runner:
         settings: Settings,
         only: Sequence[str] | None = None,
         webhook: bool = False,
-        engine: Engine | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.engine = engine or build_engine(settings)
+        self.engine = build_engine(settings, clock=clock, wiring=wiring_of(settings))
         self.channels: list[Channel] = [
             entry.load()(self.engine, settings, webhook=webhook)
             for name, entry in CHANNELS.items()
             if (only is None or name in only) and entry.configured(settings)
         ]
-        self.engine.delivered_channels.update(CHANNELS)  # some process delivers each
-        self.engine.pull_channels.update(name for name, entry in CHANNELS.items()
-                                         if entry.polled)
-        self.engine.staff_places.update(  # configured anywhere: a process running it posts
-            name for name, entry in CHANNELS.items() if entry.has_staff_place(settings))
         self.app = create_app(self.engine)
         self._server: web.AppRunner | None = None
         self._purge: contextlib.AsyncExitStack | None = None
@@ -120,8 +118,6 @@ class Runner:
             channel.mount(self.app)
         self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
         for channel in self.channels:
-            if getattr(channel, "replies_by_outbox", False):
-                self.engine.queued_channels.add(channel.name)
             await channel.start()
             if not CHANNELS[channel.name].polled:  # the web chat's browsers collect theirs
                 self.engine.outboxes[channel.name] = channel
@@ -156,6 +152,19 @@ class Runner:
         if self._server is not None:
             await self._server.cleanup()
         await self.engine.store.close()
+
+
+def wiring_of(settings: Settings) -> Wiring:
+    """The channels and staff places of this deployment, from the registry and settings:
+    some process delivers to each channel; a staff place configured anywhere is posted to by
+    the process that runs it."""
+    return Wiring(
+        queued=frozenset(name for name, entry in CHANNELS.items() if entry.queued),
+        delivered=frozenset(CHANNELS),
+        pulled=frozenset(name for name, entry in CHANNELS.items() if entry.polled),
+        staff_places=frozenset(name for name, entry in CHANNELS.items()
+                               if entry.has_staff_place(settings)),
+    )
 
 
 def _without_password(text: str) -> str:

@@ -19,9 +19,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.admin import add_admin
-from bot.engine.engine import Engine
 from bot.handoff.booking_webhooks import add_booking_webhooks
 from bot.handoff.redirect import add_redirects
+from bot.turns.runner import TurnRunner
 
 HEADER_TIMEOUT = 10.0  # seconds for a new connection to send its first request's headers
 BODY_TIMEOUT = 15.0  # seconds for a request's body (a webhook update is a few kilobytes)
@@ -30,14 +30,14 @@ MAX_CONNECTIONS = 200  # open connections at once; more are refused until some c
 MAX_BODY = 1024**2  # bytes
 SERVER_NAME = "pt-screening-bot"
 READY_TIMEOUT = 2.0  # seconds the database has to answer a readiness probe
-ENGINE = web.AppKey("engine", Engine)
+ENGINE = web.AppKey("engine", TurnRunner)
 READY = web.AppKey("ready", dict)  # {"ready": bool}: set by the runner once all is started
 _HEADERS_END = (b"\r\n\r\n", b"\n\n")
 
 log = logging.getLogger(__name__)
 
 
-def create_app(engine: Engine) -> web.Application:
+def create_app(engine: TurnRunner) -> web.Application:
     """The application with `GET /healthz`, `GET /readyz`, `GET /go/<link>` and the booking
     providers' `POST /webhooks/calendly` and `/webhooks/cal.com`; channels add their routes."""
     app = web.Application(middlewares=[body_in_time], client_max_size=MAX_BODY)

@@ -39,8 +39,9 @@ from pathlib import Path
 from bot.app import build_engine
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply
-from bot.engine.engine import Engine
 from bot.settings import load_settings
+from bot.turns.runner import TurnRunner
+from bot.turns.wiring import NO_WIRING, Wiring
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,7 +70,8 @@ SELF_CHECK_CHOICES = {
 }
 
 
-async def one_person(engine: Engine, user: str, rng: random.Random, latencies: list[float]) -> None:
+async def one_person(engine: TurnRunner, user: str, rng: random.Random,
+                     latencies: list[float]) -> None:
     """One person: /start, presses through every question, a typed pain level, the result."""
     reply = await timed(engine, Event(CHANNEL, user, EventKind.COMMAND, command="start"),
                         latencies)
@@ -87,12 +89,12 @@ async def one_person(engine: Engine, user: str, rng: random.Random, latencies: l
         reply = await press(engine, user, reply.turn, rng.choice(choices), latencies)
 
 
-async def press(engine: Engine, user: str, turn: int, choice: str, latencies: list[float]):
+async def press(engine: TurnRunner, user: str, turn: int, choice: str, latencies: list[float]):
     event = Event(CHANNEL, user, EventKind.PRESS, choice_id=choice, turn=turn)
     return await timed(engine, event, latencies)
 
 
-async def timed(engine: Engine, event: Event, latencies: list[float]):
+async def timed(engine: TurnRunner, event: Event, latencies: list[float]):
     started = time.perf_counter()
     reply = await (handle_as_telegram(engine, event) if engine.outboxes
                    else engine.handle(event))
@@ -110,7 +112,7 @@ class TakesEverything:
 UPDATE_IDS = itertools.count(1)
 
 
-async def handle_as_telegram(engine: Engine, event: Event) -> Reply:
+async def handle_as_telegram(engine: TurnRunner, event: Event) -> Reply:
     """What the Telegram channel does with an update: its id on the event, then the reply
     sent from the outbox, or the pressed message edited in place (taken as done)."""
     update_id = next(UPDATE_IDS)
@@ -123,11 +125,8 @@ async def handle_as_telegram(engine: Engine, event: Event) -> Reply:
     return reply
 
 
-def through_the_outbox(engine: Engine) -> None:
-    """The bench channel's replies go through the store's outbox, sent by this process."""
-    engine.queued_channels.add(CHANNEL)
-    engine.delivered_channels.add(CHANNEL)
-    engine.outboxes[CHANNEL] = TakesEverything()
+# The bench channel's replies go through the store's outbox, sent by this process.
+THROUGH_THE_OUTBOX = Wiring(queued=frozenset({CHANNEL}), delivered=frozenset({CHANNEL}))
 
 
 STORES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -145,9 +144,10 @@ async def run(
     """The measured run on SQLite in `data_dir`, or on the PostgreSQL database named;
     `server_cpu` reads the database server's CPU seconds so far, if it has its own; with
     `outbox`, turns as on Telegram (see the module docstring)."""
-    engine = build_engine(load_settings(data_dir=data_dir, database_url=database_url))
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    engine = build_engine(settings, wiring=THROUGH_THE_OUTBOX if outbox else NO_WIRING)
     if outbox:
-        through_the_outbox(engine)
+        engine.outboxes[CHANNEL] = TakesEverything()
     rng = random.Random(7)
     await one_person(engine, "warm-up", rng, [])
     latencies: list[float] = []

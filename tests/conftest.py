@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from bot.app import build_engine
-from bot.engine.engine import Engine
 from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
+from bot.turns.wiring import Wiring
 from tests.browser import BROWSER_TEST_SETTINGS, WebServer
 from tests.postgres import PostgresServer
 
@@ -73,7 +74,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-async def engine(settings: Settings, store_kind: str) -> AsyncIterator[Engine]:
+async def engine(settings: Settings, store_kind: str) -> AsyncIterator[TurnRunner]:
     """An engine on the settings' store: every test using it runs on both stores."""
     engine = build_engine(settings)
     await engine.store.open()
@@ -81,8 +82,17 @@ async def engine(settings: Settings, store_kind: str) -> AsyncIterator[Engine]:
     await engine.store.close()
 
 
+def wired(engine: TurnRunner, *, queued: tuple[str, ...] = (), delivered: tuple[str, ...] = (),
+          pulled: tuple[str, ...] = (), staff_places: tuple[str, ...] = ()) -> TurnRunner:
+    """A runner on the same settings, store and clock, wired for the channels and staff places
+    named, as bot/run.py wires a process (wiring is fixed once built)."""
+    wiring = Wiring(frozenset(queued), frozenset(delivered), frozenset(pulled),
+                    frozenset(staff_places))
+    return build_engine(engine.settings, engine.store, engine.clock, wiring)
+
+
 @pytest.fixture
-def person(engine: Engine) -> DialogClient:
+def person(engine: TurnRunner) -> DialogClient:
     return DialogClient(engine, "alex")
 
 

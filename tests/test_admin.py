@@ -45,11 +45,11 @@ from bot.admin.funnel import axis, chart, funnel, week_of
 from bot.admin.leads import safe_cell
 from bot.admin.pages import REFUSED
 from bot.core.records import Lead
-from bot.engine.engine import Engine
 from bot.handoff.reports import funnel_table
 from bot.server import create_app
 from bot.settings import ROOT
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
 
 EMAIL = "pat@example.org"
@@ -71,7 +71,7 @@ class Clock:
 
 
 @contextlib.asynccontextmanager
-async def dashboard_on(engine: Engine, **settings: object
+async def dashboard_on(engine: TurnRunner, **settings: object
                        ) -> AsyncIterator[tuple[TestClient, Dashboard, Clock]]:
     """The dashboard mounted on an aiohttp server listening on 127.0.0.1, with a test clock."""
     app = web.Application()
@@ -82,7 +82,7 @@ async def dashboard_on(engine: Engine, **settings: object
         yield client, dashboard, clock
 
 
-async def add_staff(engine: Engine, email: str = EMAIL, password: str = PASSWORD) -> None:
+async def add_staff(engine: TurnRunner, email: str = EMAIL, password: str = PASSWORD) -> None:
     assert await engine.store.add_staff(email, hash_password(password), NOW)
 
 
@@ -344,7 +344,7 @@ async def test_pages_carry_a_strict_policy_and_no_inline_script_or_style(engine)
 # -- leads -------------------------------------------------------------------------------------
 
 
-async def screened_lead(engine: Engine, user: str = "alex", channel: str = "test") -> None:
+async def screened_lead(engine: TurnRunner, user: str = "alex", channel: str = "test") -> None:
     """A person finishes the knee check (hip mobility) and asks to be contacted."""
     person = DialogClient(engine, user, channel=channel)
     await answer_safety_questions_no(person)

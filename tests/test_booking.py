@@ -15,12 +15,13 @@ import aiohttp
 import pytest
 
 from bot.core import records
-from bot.engine.engine import Engine
 from bot.handoff.booking_webhooks import CALCOM_HEADER, CALENDLY_HEADER
 from bot.handoff.reports import funnel_table
 from bot.server import create_app, serve
 from bot.settings import SecretStr
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
+from tests.conftest import wired
 
 SECRET = "whsec-test-secret"
 NOW = 1_800_000_000.0
@@ -29,20 +30,22 @@ HEALTH_WORDS = ("knee", "hip", "pain", "contributor", "ankle", "foot", "red")
 
 
 @pytest.fixture
-async def booking(engine: Engine) -> AsyncIterator[tuple[Engine, str, list[float]]]:
+async def booking(engine: TurnRunner) -> AsyncIterator[tuple[TurnRunner, str, list[float]]]:
     """The engine behind the bot's web server, with a webhook secret and a clock to move."""
     clock = [NOW]
     engine.clock = lambda: clock[0]
     engine.settings = replace(engine.settings, booking_webhook_secret=SecretStr(SECRET))
+    # Some process delivers to Telegram people; staff places on Telegram and Discord.
+    engine = wired(engine, delivered=("telegram",), staff_places=("telegram", "discord"))
     runner = await serve(create_app(engine), "127.0.0.1", 0)
     yield engine, f"http://127.0.0.1:{runner.addresses[0][1]}", clock
     await runner.cleanup()
 
 
-async def screened(engine: Engine, user: str = "alex") -> str:
-    """A person who started the knee check on Telegram; their screening's reference."""
-    await DialogClient(engine, user, channel="telegram").send("/start")
-    conversation = await engine.store.load("telegram", user)
+async def screened(engine: TurnRunner, user: str = "alex", channel: str = "telegram") -> str:
+    """A person who started the knee check (on Telegram); their screening's reference."""
+    await DialogClient(engine, user, channel=channel).send("/start")
+    conversation = await engine.store.load(channel, user)
     assert conversation is not None and conversation.booking_ref
     return conversation.booking_ref
 
@@ -82,7 +85,7 @@ async def calendly(base: str, body: bytes, at: float) -> int:
                       {CALENDLY_HEADER: calendly_signature(body, at)})
 
 
-async def booking_events(engine: Engine, user: str = "alex") -> list[tuple[str, str, str]]:
+async def booking_events(engine: TurnRunner, user: str = "alex") -> list[tuple[str, str, str]]:
     return [(kind, flow, detail) for kind, flow, detail, _ in
             await engine.store.events("telegram", user) if kind.startswith("book")]
 
@@ -219,8 +222,6 @@ async def test_without_a_secret_every_webhook_is_refused(booking):
 async def test_the_person_gets_a_confirmation_and_each_staff_place_a_notice(booking):
     engine, base, _ = booking
     ref = await screened(engine)
-    engine.delivered_channels = {"telegram"}
-    engine.staff_places = {"telegram", "discord"}
     assert await calendly(base, calendly_body("invitee.created", ref), NOW) == 200
     waiting = await engine.store.due(["telegram", "staff:telegram", "staff:discord"], NOW + 60)
     by_channel = {o.address.channel: o for o in waiting}
@@ -235,7 +236,10 @@ async def test_the_person_gets_a_confirmation_and_each_staff_place_a_notice(book
 
 async def test_a_person_on_a_channel_nobody_delivers_to_gets_no_queued_message(booking):
     engine, base, _ = booking
-    ref = await screened(engine)
+    ref = await screened(engine, channel="console")
     assert await calendly(base, calendly_body("invitee.canceled", ref), NOW) == 200
-    assert await engine.store.undelivered("telegram", "alex") == 0
-    assert await booking_events(engine) == [(records.BOOKING_CANCELLED, "knee", "calendly")]
+    assert await engine.store.undelivered("console", "alex") == 0
+    assert await engine.store.due(["staff:telegram"], NOW + 60) != []  # staff are still told
+    events = await engine.store.events("console", "alex")
+    assert [e[:3] for e in events if e[0] != "started"] == [
+        (records.BOOKING_CANCELLED, "knee", "calendly")]

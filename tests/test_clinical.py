@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.core.conversation import Conversation
-from bot.engine.engine import Engine
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
 from tests.conftest import (
     SAFETY_QUESTIONS_NO_INJURY,
     answer_safety_questions_no,
@@ -85,7 +85,7 @@ async def test_questions_are_asked_highest_urgency_first(person):
     assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == 3
 
 
-async def test_a_lower_urgency_yes_can_never_hide_an_emergency(engine: Engine):
+async def test_a_lower_urgency_yes_can_never_hide_an_emergency(engine: TurnRunner):
     """Whatever the flow file says, a recorded "yes" of higher urgency takes over."""
     conv = Conversation("test", "lee", flow="knee", state="pain_where", turn=5)
     conv.facts = {"who": "self", "red_flags": ["locked", "hot_swollen"]}

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.console import BOLD, CHANNEL, NORMAL, format_message, say
-from bot.engine.engine import Engine
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ class Terminal(io.StringIO):
         return True
 
 
-async def typed(engine: Engine, *texts: str, terminal: bool = False) -> str:
+async def typed(engine: TurnRunner, *texts: str, terminal: bool = False) -> str:
     """What the console printed for the last of these lines, typed one after another (to a
     terminal, or to a pipe)."""
     out: io.StringIO = io.StringIO()
@@ -38,7 +38,7 @@ async def typed(engine: Engine, *texts: str, terminal: bool = False) -> str:
 
 
 async def test_person_at_a_terminal_sees_headings_in_bold_and_a_pipe_gets_capitals(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: TurnRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.delenv("NO_COLOR", raising=False)
@@ -55,7 +55,7 @@ async def test_person_at_a_terminal_sees_headings_in_bold_and_a_pipe_gets_capita
     assert "\033[" not in piped and no_color == piped
 
 
-async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: Engine) -> None:
+async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: TurnRunner) -> None:
     practice = replace(engine.settings.practice, booking_prefill="full")
     engine.compose.settings = replace(engine.settings, practice=practice)
     sam = DialogClient(engine, "sam", channel=CHANNEL)
@@ -74,7 +74,7 @@ async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: Eng
 
 
 async def test_person_on_the_console_who_types_something_unclear_is_told_to_type_a_number(
-    engine: Engine,
+    engine: TurnRunner,
 ) -> None:
     reask = await typed(engine, "/start", "purple elephant")
 

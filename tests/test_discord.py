@@ -26,11 +26,11 @@ from bot.channels.discord.lifecycle import DISCORD_API, DISCORD_GATEWAY
 from bot.channels.discord.render import CHANNEL, choice_custom_id, markdown_chunks
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, EventKind
-from bot.engine.engine import Engine
 from bot.run import Runner
 from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
 from tests.conftest import (
     HIP_MOBILITY_RUN,
     SAFETY_QUESTIONS_NO_INJURY,
@@ -128,7 +128,7 @@ class Server:
         return runner
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> TurnRunner:
         """The engine of the bot started last."""
         return self.runners[-1].engine
 
@@ -654,7 +654,7 @@ async def test_sigterm_while_a_person_waits_answers_them_then_exits_cleanly(
 # -- leads, staff channel, talking to a person ---------------------------------------------------
 
 
-async def answered_all_but_the_last_question(engine: Engine, user_id: int) -> None:
+async def answered_all_but_the_last_question(engine: TurnRunner, user_id: int) -> None:
     """Someone who answered the knee check earlier (the first story presses every button)."""
     earlier = DialogClient(engine, str(user_id), channel=CHANNEL)
     await answer_safety_questions_no(earlier)
@@ -857,9 +857,10 @@ async def test_staff_reply_without_its_mention_is_not_lost_silently(
 async def test_staff_reply_from_another_staff_place_reaches_the_person_on_discord(
     server: Server, person, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await server.start_bot()
+    # A Telegram staff chat is configured, run by this process but not by Telegram's library
+    await server.start_bot(telegram_token="123:staff-only", staff_telegram_chat_id=-100777)
     telegram_staff_chat = Inbox()  # what the Telegram staff chat is to the engine
-    server.engine.notifier = telegram_staff_chat
+    server.engine.outboxes["staff:telegram"] = telegram_staff_chat
     anna = person(ANNA, "anna")
     person(BEN, "ben")
     server.fake.closed_dms.add(BEN)  # Ben's privacy settings refuse DMs

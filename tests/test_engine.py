@@ -9,9 +9,9 @@ import pytest
 from bot.app import build_engine
 from bot.core.events import Event, EventKind
 from bot.core.markup import parse
-from bot.engine.engine import Engine
 from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
+from bot.turns.runner import TurnRunner
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS, answer_safety_questions_no
 
 
@@ -52,7 +52,7 @@ async def test_person_who_presses_an_old_button_sees_current_question(person):
     assert person.choice_ids == ["me", "child", "other"]
 
 
-async def test_two_presses_at_once_apply_one_transition(engine: Engine):
+async def test_two_presses_at_once_apply_one_transition(engine: TurnRunner):
     person = DialogClient(engine, "sam")
     await person.send("/start")
     shown = person.last.turn

@@ -19,15 +19,19 @@ from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, EventKind, Message, Reply
 from bot.core.markup import plain
 from bot.core.records import CANCELLED, PENDING, SENT, SKIPPED, Followup
-from bot.engine.engine import Engine
 from bot.engine.flow import FlowError, load_flow, parse_duration
 from bot.engine.followups import BUSY_DELAY, BUSY_TRIES, pointing_check, quiet_until
 from bot.engine.reminders import BUSY_WINDOW
-from bot.handoff.booking_webhooks import BookingEvent, apply_booking
 from bot.handoff.reports import export_leads
 from bot.settings import Settings, SettingsError, load_settings
 from bot.tools.client import DialogClient
-from tests.conftest import HIP_MOBILITY_RUN, SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
+from bot.turns.runner import TurnRunner
+from tests.conftest import (
+    HIP_MOBILITY_RUN,
+    SAFETY_QUESTIONS_NO_INJURY,
+    TO_PAIN_QUESTIONS,
+    wired,
+)
 
 NOON = datetime(2027, 1, 15, 12, 0, tzinfo=UTC).timestamp()  # a Friday, outside quiet hours
 DAY = 86400.0
@@ -52,7 +56,7 @@ class Inbox:
 
 @dataclass
 class StaffRoom:
-    """Where staff notices land when no staff place is configured (the engine's notifier)."""
+    """A staff place of the test channel (an outbox for `staff:test`)."""
 
     notices: list[StaffNotice] = field(default_factory=list)
 
@@ -62,7 +66,7 @@ class StaffRoom:
 
 @dataclass
 class World:
-    engine: Engine
+    engine: TurnRunner
     clock: list[float]
     inbox: Inbox
     staff: StaffRoom
@@ -84,20 +88,22 @@ class World:
         return reply
 
 
-def reachable(engine: Engine, clock: list[float], inbox: Inbox, staff: StaffRoom) -> Engine:
-    """The engine as a process that runs the person's channel: it can send them messages."""
+def reachable(engine: TurnRunner, clock: list[float], inbox: Inbox, staff: StaffRoom,
+              delivered: tuple[str, ...] = ("test",), pulled: tuple[str, ...] = ()) -> TurnRunner:
+    """A runner as a process that runs the person's channel (it can send them messages) and
+    its staff place."""
     engine.clock = lambda: clock[0]
-    engine.delivered_channels.add("test")
-    engine.outboxes["test"] = inbox
-    engine.notifier = staff
-    return engine
+    runner = wired(engine, delivered=delivered, pulled=pulled, staff_places=("test",))
+    runner.outboxes["test"] = inbox
+    runner.outboxes["staff:test"] = staff
+    return runner
 
 
 @pytest.fixture
-async def world(engine: Engine) -> World:
+async def world(engine: TurnRunner) -> World:
     clock, inbox, staff = [NOON], Inbox(), StaffRoom()
-    reachable(engine, clock, inbox, staff)
-    return World(engine, clock, inbox, staff, DialogClient(engine, "alex"))
+    runner = reachable(engine, clock, inbox, staff)
+    return World(runner, clock, inbox, staff, DialogClient(runner, "alex"))
 
 
 async def screen(person: DialogClient, run: tuple[str, ...] = PAIN_AT_SIX) -> None:
@@ -212,10 +218,13 @@ async def test_no_check_in_is_offered_where_it_should_not_be(world: World, reaso
         assert person.last.state == "result_doctor_first"
     elif reason == "channel":
         await screen(person)
-        world.engine.delivered_channels.discard("test")  # a console: nothing can come later
+        # a console: nothing can come later
+        person.engine = reachable(world.engine, world.clock, world.inbox, world.staff, ())
     elif reason == "collected":
         await screen(person)
-        world.engine.pull_channels.add("test")  # the web chat: only what they come back for
+        # the web chat: only what they come back for
+        person.engine = reachable(world.engine, world.clock, world.inbox, world.staff,
+                                  pulled=("test",))
     await person.send("remind me")
     assert words in person.text
     assert await world.followups() == []
@@ -277,8 +286,8 @@ async def test_two_processes_firing_together_send_it_once(world: World, settings
     try:
         world.at(followup.due_at + 60)
         sent = await asyncio.gather(world.engine.followups.fire_due(), other.followups.fire_due(),
-                                    world.engine.reminders.fire(followup.id),
-                                    other.reminders.fire(followup.id))
+                                    world.engine.fire_checkin(followup.id),
+                                    other.fire_checkin(followup.id))
         assert sum(sent) == 1
         assert len(world.inbox.received) + len(other_inbox.received) == 2  # intro, question
     finally:
@@ -379,9 +388,12 @@ async def test_a_check_in_due_in_quiet_hours_waits_for_the_morning(world: World)
 
 
 async def test_quiet_hours_follow_the_time_zone_setting(world: World) -> None:
-    world.engine.settings = replace(
-        world.engine.settings,
-        followups=replace(world.engine.settings.followups, timezone="America/New_York"))
+    settings = world.engine.settings
+    new_york = replace(settings, followups=replace(settings.followups,
+                                                   timezone="America/New_York"))
+    runner = build_engine(new_york, world.engine.store, world.engine.clock)
+    world.engine = reachable(runner, world.clock, world.inbox, world.staff)
+    world.person = DialogClient(world.engine, "alex")
     world.at(utc(12, 0))  # 7:00 in New York: quiet there
     await screen(world.person)
     followup = await ask_for(world)
@@ -472,10 +484,9 @@ async def test_a_booked_call_cancels_them_and_a_cancelled_booking_does_not(world
     conversation = await world.engine.store.load("test", "alex")
     assert conversation is not None
     ref = conversation.booking_ref
-    await apply_booking(world.engine, BookingEvent("calendly", records.BOOKING_CANCELLED, ref,
-                                                   "e-1"), NOON)
+    await world.engine.booked(ref, records.BOOKING_CANCELLED, "calendly", "calendly e-1")
     assert [f.status for f in await world.followups()] == [PENDING]
-    await apply_booking(world.engine, BookingEvent("calendly", records.BOOKED, ref, "e-2"), NOON)
+    await world.engine.booked(ref, records.BOOKED, "calendly", "calendly e-2")
     (followup,) = await world.followups()
     assert (followup.status, followup.reason) == (CANCELLED, "booked")
 

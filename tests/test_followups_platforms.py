@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_engine
 from bot.core.records import CANCELLED, PENDING, SENT
 from bot.run import Runner
 from bot.settings import Settings
@@ -49,7 +48,7 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 async def process(settings: Settings, clock: Callable[[], float], only: list[str],
                   handled: HandledUpdates | None = None) -> AsyncIterator[Runner]:
     """One bot process (the runner as `python -m bot run` starts it) on a movable clock."""
-    runner = Runner(settings, only=only, engine=build_engine(settings, clock=clock))
+    runner = Runner(settings, only=only, clock=clock)
     if handled is not None:
         (channel,) = runner.channels
         handled.attach(channel)  # type: ignore[attr-defined]

@@ -20,11 +20,11 @@ from bot.handoff.reports import export_leads, funnel_table
 from bot.server import create_app, serve
 from bot.settings import load_settings
 from bot.tools.client import DialogClient
-from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
+from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility, wired
 
 
 class StaffInbox:
-    """A staff notifier that keeps what it is given (the platform ones are tested per channel)."""
+    """A staff place that keeps what it is sent (the platform ones are tested per channel)."""
 
     def __init__(self) -> None:
         self.notices: list[StaffNotice] = []
@@ -34,9 +34,16 @@ class StaffInbox:
 
 
 @pytest.fixture
-def inbox(engine) -> StaffInbox:
-    engine.notifier = StaffInbox()
-    return engine.notifier
+def inbox() -> StaffInbox:
+    return StaffInbox()
+
+
+@pytest.fixture
+def person(engine, inbox: StaffInbox) -> DialogClient:
+    """A person talking to a process that also runs a staff place (`inbox`)."""
+    runner = wired(engine, staff_places=("test",))
+    runner.outboxes["staff:test"] = inbox
+    return DialogClient(runner, "alex")
 
 
 async def finish_knee_check(person: DialogClient) -> None:
@@ -197,7 +204,8 @@ async def test_a_running_bot_purges_old_data_at_start_and_then_daily(tmp_path):
     await engine.store.close()
 
 
-async def test_without_a_staff_chat_the_bot_promises_no_person_and_keeps_the_place(person):
+async def test_without_a_staff_chat_the_bot_promises_no_person_and_keeps_the_place(engine):
+    person = DialogClient(engine, "alex")  # no staff place wired
     await answer_safety_questions_no(person)
     reply = await person.send("talk to a person")
     assert "no one from the team" in person.text and "/contact" in person.text

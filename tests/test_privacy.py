@@ -28,7 +28,6 @@ from bot.channels.console import say
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
 from bot.core.records import CONTACTED, STORED
-from bot.engine.engine import Engine
 from bot.handoff.reports import export_leads
 from bot.server import SERVER_NAME, create_app, serve
 from bot.settings import ROOT, Settings, load_settings
@@ -36,7 +35,8 @@ from bot.store.sqlite import SQLiteStore
 from bot.tools.check import check_all, check_data_folder
 from bot.tools.client import DialogClient
 from bot.tools.transcripts import run_all
-from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
+from bot.turns.runner import TurnRunner
+from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility, wired
 
 NAME = "Zebedee Quackenbush"
 EMAIL = "zebedee.quackenbush@example.org"
@@ -49,7 +49,7 @@ class StaffPlace:
     """A staff place that does what Telegram and Discord must: remember every notice it posts
     (`save_relay`), and for a `forgotten` notice edit its own earlier ones instead of posting."""
 
-    def __init__(self, engine: Engine, place: str = "staff-chat") -> None:
+    def __init__(self, engine: TurnRunner, place: str = "staff-chat") -> None:
         self.engine, self.place = engine, place
         self.posted: dict[str, str] = {}  # message id -> text, as staff see it
         self.notices: list[StaffNotice] = []
@@ -67,6 +67,14 @@ class StaffPlace:
                                            notice.user_id)
 
 
+def staffed(engine: TurnRunner) -> tuple[TurnRunner, StaffPlace]:
+    """A runner with a staff place, which posts every notice it is sent."""
+    runner = wired(engine, staff_places=("test",))
+    place = StaffPlace(runner)
+    runner.outboxes["staff:test"] = place
+    return runner, place
+
+
 async def leave_contact_details(person: DialogClient, contact: str = EMAIL) -> None:
     await person.send("/contact")
     await person.send(NAME)
@@ -76,7 +84,7 @@ async def leave_contact_details(person: DialogClient, contact: str = EMAIL) -> N
     assert person.last.state == "contact_saved"
 
 
-def database_files(engine: Engine) -> dict[str, bytes]:
+def database_files(engine: TurnRunner) -> dict[str, bytes]:
     path = Path(engine.store.path)
     files = [path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
     return {file.name: file.read_bytes() for file in files if file.exists()}
@@ -133,7 +141,7 @@ def test_check_warns_when_other_users_can_read_the_data_folder(tmp_path):
 # -- logs -------------------------------------------------------------------------------------
 
 
-def ids_used(engine: Engine) -> set[str]:
+def ids_used(engine: TurnRunner) -> set[str]:
     """Every state id and answer id of every flow (a superset of those used below)."""
     ids = {"forget_yes", "forget_no", "done"}
     for flow in engine.flows.values():
@@ -162,8 +170,7 @@ async def test_logs_at_debug_carry_no_state_answer_name_or_contact(settings, cap
     # Every transcript: every red flag, every answer, every path the clinical tests walk.
     results = await run_all([ROOT / "tests" / "transcripts"], settings)
     assert all(result.passed for result in results)
-    engine = build_engine(settings)
-    engine.notifier = StaffPlace(engine)
+    engine, _ = staffed(build_engine(settings))
     # On the console channel, as `python -m bot chat` and `say` run it.
     out = io.StringIO()
     for text in ("/start", "1", "1", "no", "yes", "/contact", NAME, PHONE_TYPED, "yes",
@@ -208,7 +215,7 @@ async def test_forget_leaves_no_trace_of_name_email_or_phone_in_the_database_fil
             assert detail.encode() not in content, f"{detail} left in {name}"
 
 
-def every_row(engine: Engine) -> list[str]:
+def every_row(engine: TurnRunner) -> list[str]:
     """Every row of every table, as text, read past the store (SQLite or PostgreSQL)."""
     if engine.settings.database_url is not None:
         with psycopg.connect(engine.settings.database_url.get_secret_value()) as db:
@@ -229,11 +236,10 @@ async def test_forget_leaves_no_row_with_the_name_email_phone_or_user_id(engine)
     await other.send("/start")
     await answer_safety_questions_no(person)
     await leave_contact_details(person)
-    engine.queued_channels = {"test"}  # the reply waits in the outbox, the update is kept
-    await engine.handle(Event("test", "zq-4711", EventKind.COMMAND, text="/mydata",
+    queued = wired(engine, queued=("test",))  # the reply waits in the outbox, the update kept
+    await queued.handle(Event("test", "zq-4711", EventKind.COMMAND, text="/mydata",
                               command="mydata", update_id="u-1"))
     assert await engine.store.undelivered("test", "zq-4711") == 1
-    engine.queued_channels = set()  # the confirmation of the forget is not kept
     before = "\n".join(every_row(engine))
     for detail in (EMAIL, NAME, "zq-4711"):
         assert detail in before  # the test can see them
@@ -248,8 +254,7 @@ async def test_forget_leaves_no_row_with_the_name_email_phone_or_user_id(engine)
 
 
 async def test_forget_asks_staff_places_to_blank_every_earlier_notice(engine):
-    place = StaffPlace(engine)
-    engine.notifier = place
+    engine, place = staffed(engine)
     person = DialogClient(engine, "alex", channel="telegram")
     await leave_contact_details(person)
     await person.send("talk to a person")
@@ -280,7 +285,7 @@ async def test_person_sees_everything_stored_about_them_in_one_message(engine):
     assert "Pain where: Back of the knee" in text and "Hip squat: Hips feel tight" in text
     assert "Safety: Hot, swollen knee" in text and "Likely contributors: Hip mobility" in text
     assert NAME in text and EMAIL in text
-    assert f"wording version {engine.consent_versions['contact']}" in text
+    assert f"wording version {engine.dialog.consent_versions['contact']}" in text
     assert "started knee" in text and "/forget" in text and "/withdraw" in text
     assert reply.state == "contact_saved"  # the person keeps their place
     await person.send("what do you know about me")
@@ -317,7 +322,7 @@ async def test_each_consent_is_kept_with_its_wording_version_time_and_channel(se
     engine.clock = lambda: 1_750_000_000.0
     person = DialogClient(engine, "alex", channel="discord")
     await leave_contact_details(person)
-    version = engine.consent_versions["contact"]
+    version = engine.dialog.consent_versions["contact"]
     assert re.fullmatch(r"2\+[0-9a-f]{8}", version)
     consents = await engine.store.consents("discord", "alex")
     assert [(c.kind, c.version, c.at, c.channel, c.withdrawn_at) for c in consents] == [
@@ -337,13 +342,12 @@ async def test_changing_the_consent_wording_changes_its_version(tmp_path):
     edited = build_engine(load_settings(data_dir=tmp_path / "data",
                                         templates_dir=tmp_path / "templates"),
                           SQLiteStore(":memory:"))
-    assert shipped.consent_versions["contact"] != edited.consent_versions["contact"]
-    assert edited.consent_versions["contact"].startswith("2+")
+    assert shipped.dialog.consent_versions["contact"] != edited.dialog.consent_versions["contact"]
+    assert edited.dialog.consent_versions["contact"].startswith("2+")
 
 
 async def test_withdrawing_consent_is_one_command_and_deletes_the_contact_details(engine):
-    place = StaffPlace(engine)
-    engine.notifier = place
+    engine, place = staffed(engine)
     person = DialogClient(engine, "alex")
     await answer_safety_questions_no(person)
     await leave_contact_details(person)
@@ -363,7 +367,7 @@ async def test_withdrawing_consent_is_one_command_and_deletes_the_contact_detail
 # -- audit ------------------------------------------------------------------------------------
 
 
-async def screen_alex_twice(engine: Engine) -> None:
+async def screen_alex_twice(engine: TurnRunner) -> None:
     """A finished knee check and a lead on Telegram; a red flag on Discord."""
     person = DialogClient(engine, "alex", channel="telegram")
     await answer_safety_questions_no(person)
@@ -401,7 +405,7 @@ def test_audit_shows_the_flow_version_answers_by_question_and_the_outcome(
 # -- web server -------------------------------------------------------------------------------
 
 
-async def start_server(settings: Settings, **limits: float) -> tuple[Engine, object, int]:
+async def start_server(settings: Settings, **limits: float) -> tuple[TurnRunner, object, int]:
     engine = build_engine(replace(settings, public_url="https://bot.test"))
     runner = await serve(create_app(engine), "127.0.0.1", 0, **limits)
     return engine, runner, runner.addresses[0][1]

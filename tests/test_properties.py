@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import build_engine
-from bot.engine.engine import FORGOTTEN, IDLE
 from bot.settings import load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
+from bot.turns.runner import FORGOTTEN, IDLE
 
 ENGINE = build_engine(load_settings(data_dir="/nonexistent-unused"), SQLiteStore(":memory:"))
 FLOW = ENGINE.flows["knee"]

@@ -23,10 +23,11 @@ import pytest
 
 from bot.app import build_engine
 from bot.core.events import Event
-from bot.engine import outbox
+from bot.run import wiring_of
 from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
+from bot.turns import outbox
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import SECRET_HEADER, TOKEN, FakeTelegram, Person
 from tests.fakes.telegram.screening import SHOWN_AGAIN, Screening
@@ -338,9 +339,8 @@ async def test_a_notice_from_a_process_without_the_staff_chat_is_posted_by_one_w
     """A Discord-only process (no Telegram here) queues a lead's notice for the Telegram staff
     chat; the Telegram process posts it, and a staff reply can find whom it is about."""
     settings = telegram_settings(tmp_path, telegram, staff_telegram_chat_id=STAFF_CHAT["id"])
-    elsewhere = build_engine(settings)
+    elsewhere = build_engine(settings, wiring=wiring_of(settings))  # staff chat: not run here
     elsewhere.clock = lambda: time.time() - 60  # queued a minute ago: due for any sender
-    elsewhere.staff_places.add("telegram")  # configured, but not run by this process
     await elsewhere.handle(Event.from_text("discord", "4242", "talk to a person"))
     await elsewhere.store.close()
     assert telegram.messages_to(STAFF_CHAT["id"]) == []

@@ -30,8 +30,6 @@ from bot.core.conversation import Conversation
 from bot.core.effects import Address, DeliveryFailed, Outgoing
 from bot.core.events import Choice, Event, EventKind, Link, Message, Reply
 from bot.core.records import Consent, Followup, Lead
-from bot.engine.engine import Engine
-from bot.engine.outbox import SEND_SHARE, Claim, Deliveries
 from bot.settings import load_settings
 from bot.store import migrations
 from bot.store.base import TurnStart
@@ -39,7 +37,10 @@ from bot.store.postgres import PostgresStore
 from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
-from tests.conftest import answer_safety_questions_no
+from bot.turns.outbox import SEND_SHARE, Claim, Deliveries
+from bot.turns.runner import TurnRunner
+from bot.turns.wiring import Wiring
+from tests.conftest import answer_safety_questions_no, wired
 from tests.postgres import PostgresServer
 
 NOW = 1_000_000.0
@@ -628,7 +629,7 @@ def command(name: str, **extra: Any) -> Event:
     return replace(Event.from_text("test", "alex", f"/{name}"), **extra)
 
 
-async def kinds_of_events(engine: Engine) -> list[str]:
+async def kinds_of_events(engine: TurnRunner) -> list[str]:
     return [kind for kind, *_ in await engine.store.events("test", "alex")]
 
 
@@ -673,7 +674,7 @@ async def test_a_late_update_after_a_quiet_day_is_applied(engine):
 
 
 async def test_a_typed_answer_to_a_question_still_on_its_way_is_not_applied(engine):
-    engine.queued_channels = {"test"}
+    engine = wired(engine, queued=("test",))
     person = DialogClient(engine, "alex")
     start = await person.send("/start")
     assert start.queued and await engine.store.undelivered("test", "alex") == 1
@@ -699,7 +700,7 @@ async def test_a_typed_answer_to_a_question_still_on_its_way_is_not_applied(engi
 
 
 async def test_a_typed_yes_to_forget_while_the_question_is_on_its_way_asks_again(engine):
-    engine.queued_channels = {"test"}
+    engine = wired(engine, queued=("test",))
     person = DialogClient(engine, "alex")
     await person.send("/start")
     asked = await person.send("/forget")  # a command is applied with messages still waiting
@@ -721,7 +722,7 @@ async def test_a_typed_yes_to_forget_while_the_question_is_on_its_way_asks_again
 
 
 async def test_a_resent_update_is_not_queued_again(engine):
-    engine.queued_channels = {"test"}
+    engine = wired(engine, queued=("test",))
     first = await engine.handle(command("start", update_id="7"))
     again = await engine.handle(command("start", update_id="7"))
     assert again.repeated and again.queued == () and again.messages == first.messages
@@ -741,6 +742,10 @@ async def test_a_held_message_is_no_other_senders_until_released_or_its_hold_end
 
 
 # -- the engine: at least once out, each reply sent by the process that saved it ----------------
+
+
+# The 'test' channel's replies go through the outbox, sent by this process, as Telegram's do.
+THROUGH_THE_OUTBOX = Wiring(queued=frozenset({"test"}), delivered=frozenset({"test"}))
 
 
 class Clock:
@@ -772,14 +777,12 @@ def texts(reply: Reply) -> list[str]:
 
 async def sending_engine(
     database: Database, tmp_path: Path, clock: Callable[[], float]
-) -> tuple[Engine, Recording]:
+) -> tuple[TurnRunner, Recording]:
     """An engine of its own (another process, or replica) on the test's database, whose 'test'
     channel replies through the outbox, as Telegram's does."""
     settings = load_settings(data_dir=tmp_path / "data")
-    engine = build_engine(settings, await database.store(), clock)
+    engine = build_engine(settings, await database.store(), clock, THROUGH_THE_OUTBOX)
     outbox = Recording()
-    engine.queued_channels.add("test")
-    engine.delivered_channels.add("test")
     engine.outboxes["test"] = outbox
     return engine, outbox
 
@@ -881,11 +884,11 @@ async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it
     clock = Clock(NOW)
     (shows, shown_sent), (other, other_sent) = [
         await sending_engine(database, tmp_path, clock) for _ in range(2)]
-    person = DialogClient(shows, "alex")
-    shows.queued_channels.clear()  # on the way to a pick-several question, replies go at once
+    # on the way to a pick-several question, replies go at once
+    person = DialogClient(wired(shows), "alex")
     await answer_safety_questions_no(person)
     await person.send("2")
-    shows.queued_channels.add("test")
+    person.engine = shows
     picked = await person.click("stairs")  # a pick-several: the question is edited in place
     assert picked.edit and picked.queued
     done = await other.handle(press("done", picked.turn, update_id="9"))

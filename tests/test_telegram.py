@@ -29,9 +29,10 @@ from bot.core.conversation import Conversation
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, Reply
 from bot.core.markup import parse
-from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
+from bot.engine.personal import FORGET_NO, FORGET_YES
 from bot.run import Runner, serve_until_stopped
 from bot.settings import Settings, load_settings
+from bot.turns.runner import TurnRunner
 from tests.conftest import HIP_MOBILITY_RUN, SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import (
     BOT_USERNAME,
@@ -71,7 +72,7 @@ class RunningBot:
     telegram: FakeTelegram
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> TurnRunner:
         return self.runner.engine
 
     def person(
@@ -1004,7 +1005,7 @@ def test_a_message_is_rendered_once_and_only_the_latest_messages_are_kept() -> N
     html_chunks.cache_clear()
 
 
-def test_every_choice_fits_telegram_callback_data(engine: Engine) -> None:
+def test_every_choice_fits_telegram_callback_data(engine: TurnRunner) -> None:
     ids = [FORGET_YES, FORGET_NO]
     ids += [o.id for flow in engine.flows.values() for s in flow.states.values() for o in s.options]
     for choice_id in ids:
@@ -1238,7 +1239,7 @@ ORDINARY_WORDS = {"begin", "me", "no", "yes", "none", "done", "now", "long", "pa
 
 def log_leaks(
     records: list[logging.LogRecord], secrets: tuple[str, ...], pressed: set[str],
-    engine: Engine,
+    engine: TurnRunner,
 ) -> dict[str, list[str]]:
     """Each captured line that gives something away, and what: a contact detail or the token
     anywhere in it (any case); any state or answer id of any flow as a word in what it was

@@ -25,10 +25,10 @@ from bot.channels.web.guard import MAX_BODY, MAX_TEXT, clean_text
 from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import blocks, safe_url
 from bot.core.effects import Address
-from bot.engine.engine import Engine
-from bot.run import CHANNELS, Runner
+from bot.run import CHANNELS, Runner, wiring_of
 from bot.server import create_app, serve
 from bot.settings import ROOT, SettingsError, load_settings
+from bot.turns.runner import TurnRunner
 from tests.browser import WebServer
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 
@@ -43,7 +43,7 @@ class ChatServer:
 
     url: str
     http: aiohttp.ClientSession
-    engine: Engine
+    engine: TurnRunner
     channel: WebChannel
     sent: int = 0
 
@@ -93,9 +93,8 @@ class ChatServer:
 async def chat_server(tmp_path: Path, **web_chat: Any) -> AsyncIterator[ChatServer]:
     """The real server (bot/server.py's guarded site) on 127.0.0.1 and a free port, SQLite."""
     settings = load_settings(data_dir=tmp_path / "data", web_chat=web_chat)
-    engine = build_engine(settings)
+    engine = build_engine(settings, wiring=wiring_of(settings))  # staff replies wait in the store
     await engine.store.open()
-    engine.delivered_channels.add("web")  # as the runner does: staff replies wait in the store
     app = create_app(engine)
     channel = WebChannel(engine, settings)
     channel.mount(app)
@@ -495,7 +494,7 @@ def test_runner_serves_the_web_chat_by_default_without_an_outbox(tmp_path: Path)
     settings = load_settings(data_dir=tmp_path / "data")
     runner = Runner(settings)
     assert [channel.name for channel in runner.channels] == ["web"]
-    assert "web" in runner.engine.delivered_channels
+    assert "web" in runner.engine.wiring.delivered
     assert CHANNELS["web"].configured(settings)
     assert not CHANNELS["web"].has_staff_place(settings)
 

@@ -12,8 +12,8 @@ from aiohttp import web
 from bot.admin.auth import security_headers, staff_only
 from bot.admin.dashboard import DASHBOARD, PREFIX, STATIC, Dashboard
 from bot.admin.pages import add_routes
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 __all__ = ["DASHBOARD", "add_admin"]
 
@@ -22,7 +22,7 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPPermanentRedirect(f"{PREFIX}/")
 
 
-def add_admin(app: web.Application, engine: Engine, settings: Settings) -> Dashboard:
+def add_admin(app: web.Application, engine: TurnRunner, settings: Settings) -> Dashboard:
     """Mount the dashboard under /admin on the bot's server; its shared parts are returned
     (and kept as `admin[DASHBOARD]`)."""
     admin = web.Application(middlewares=[staff_only])

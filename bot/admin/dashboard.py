@@ -13,8 +13,8 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.admin.accounts import Limits, SignIn
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -26,7 +26,7 @@ PREFIX = "/admin"
 class Dashboard:
     """The dashboard's parts; `clock` is replaceable (tests move time past a lock-out)."""
 
-    engine: Engine
+    engine: TurnRunner
     settings: Settings
     clock: Callable[[], float] = time.time
     sign_in: SignIn = field(init=False)

@@ -10,8 +10,8 @@ from jinja2 import TemplateError
 
 from bot.channels.web.render import message_json
 from bot.core.conversation import Answer, Conversation
-from bot.engine.engine import Engine
 from bot.engine.flow import Flow, State
+from bot.turns.runner import TurnRunner
 
 PREVIEW_CHANNEL = "web"  # templates may word things per channel: the web chat's words
 # Typed answers the sample conversation holds, by input type (as `python -m bot check` does).
@@ -55,7 +55,7 @@ def _kind(state: State) -> str:
     return "typed" if state.input is not None and not state.options else "question"
 
 
-def preview(engine: Engine, flow: Flow) -> list[Shown]:
+def preview(engine: TurnRunner, flow: Flow) -> list[Shown]:
     """Every state a person is shown (routing states are not), in the flow file's order."""
     shown = []
     for state in flow.states.values():

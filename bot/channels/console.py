@@ -12,7 +12,7 @@ from typing import TextIO
 
 from bot.core.events import Event, Message, Reply
 from bot.core.markup import Span, parse, plain, plain_span
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 CHANNEL = "console"
 BOLD, NORMAL = "\033[1m", "\033[22m"  # ANSI: bold on, bold off
@@ -80,7 +80,7 @@ def reply_as_json_lines(reply: Reply) -> list[str]:
 
 
 async def say(
-    engine: Engine, user_id: str, text: str, as_json: bool, out: TextIO, width: int = 0
+    engine: TurnRunner, user_id: str, text: str, as_json: bool, out: TextIO, width: int = 0
 ) -> Reply:
     """Run one turn and print the reply (wrapped to `width` columns when given; bold where
     `out` is a terminal that shows it)."""
@@ -109,7 +109,7 @@ def _indent(line: str) -> str:
     return " " * (len(line) - len(stripped) + len(marker) + (1 if marker else 0))
 
 
-async def chat(engine: Engine, user_id: str, out: TextIO = sys.stdout) -> None:
+async def chat(engine: TurnRunner, user_id: str, out: TextIO = sys.stdout) -> None:
     """Interactive chat in the terminal until end of input or /quit."""
     out.write("Console chat. Type a number or an answer; /help for commands, /quit to leave.\n\n")
     width = min(shutil.get_terminal_size().columns, 100) - 1
@@ -130,5 +130,5 @@ async def chat(engine: Engine, user_id: str, out: TextIO = sys.stdout) -> None:
         await say(engine, user_id, line.rstrip("\n"), as_json=False, out=out, width=width)
 
 
-async def _is_new(engine: Engine, user_id: str) -> bool:
+async def _is_new(engine: TurnRunner, user_id: str) -> bool:
     return await engine.store.load(CHANNEL, user_id) is None

@@ -1,7 +1,5 @@
-"""What a turn asks the outside world to do, decided by the engine and carried out after it.
-
-The dispatch that decides stays pure; `Engine.handle` performs these after saving the turn.
-"""
+"""What a turn asks the outside world to do: decided by the dialog, carried out by the turn
+runner in the turn's own store transaction (bot/turns/effects.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.events import Message, Reply
-from bot.core.records import Consent, Lead
+from bot.core.records import Consent, Followup, Lead
 
 # The notice kind that asks staff places to replace earlier notices about a person.
 FORGOTTEN_NOTICE = "forgotten"
@@ -75,7 +73,47 @@ class SaveProgress:
     progress: dict[str, object]
 
 
-Effect = RecordEvent | SaveLead | SaveConsent | StaffNotice | CancelFollowups | SaveProgress
+@dataclass(frozen=True, slots=True)
+class ScheduleFollowup:
+    """Keep a check-in the person asked for (a durable timer row)."""
+
+    followup: Followup
+
+
+@dataclass(frozen=True, slots=True)
+class MoveFollowup:
+    """Move a follow-up on: sent, put off until `due_at`, or skipped (with why)."""
+
+    followup_id: int
+    status: str
+    due_at: float
+    attempt: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawConsents:
+    """Take back the person's consents: one `kind`, or every kind when it is empty. With
+    `delete_leads`, the contact details those consents covered go too."""
+
+    kind: str = ""
+    delete_leads: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DropUndelivered:
+    """Forget the person's messages still waiting in the outbox (the question is shown again
+    instead)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Delete everything stored about the person, and ask staff places to blank the notices
+    about them (the runner reads which before the delete)."""
+
+
+Effect = (RecordEvent | SaveLead | SaveConsent | StaffNotice | CancelFollowups | SaveProgress
+          | ScheduleFollowup | MoveFollowup | WithdrawConsents | DropUndelivered | Forget)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""Follow-ups a person asked for: when they may arrive, what a check-in compares, and the timer
-that fires them.
+"""Follow-ups a person asked for: when they may arrive and what a check-in compares (the timer
+that fires them is the turn runner's, bot/turns/checkins.py).
 
 A follow-up is a row in the store (due time, person, kind, attempt). Every process that runs a
 channel polls for due rows; firing one is a turn under the person's lock that reads the row
@@ -12,10 +12,6 @@ bot must keep working on SQLite.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,9 +23,6 @@ from bot.engine.flow import Flow, FollowupSpec
 # given up after this many tries (it would interrupt them otherwise).
 BUSY_DELAY = 6 * 3600.0
 BUSY_TRIES = 4
-DUE_BATCH = 100  # follow-ups fired per pass at most; the rest on the next pass
-
-log = logging.getLogger(__name__)
 
 
 def known_timezone(name: str) -> bool:
@@ -123,42 +116,3 @@ def progress_words(progress: dict[str, Any]) -> str:
     if progress.get("check"):
         parts.append(f"{progress['check']}: {progress.get('check_change', '')}")
     return "; ".join(parts)
-
-
-class FollowupTimer:
-    """Fires due follow-ups, forever (until cancelled), from every process that runs one."""
-
-    def __init__(
-        self,
-        due: Callable[[float, int], Awaitable[list[Any]]],
-        fire: Callable[[int], Awaitable[bool]],
-        clock: Callable[[], float],
-        every: float,
-    ) -> None:
-        self._due, self._fire, self._clock, self.every = due, fire, clock, every
-        self._wake = asyncio.Event()
-
-    async def fire_due(self) -> int:
-        """Fire what is due now; how many were sent."""
-        sent = 0
-        for followup in await self._due(self._clock(), DUE_BATCH):
-            try:
-                sent += await self._fire(followup.id)
-            except Exception as error:  # one bad row must not stop the others; it stays due
-                log.error("a follow-up could not be fired: %s", type(error).__name__,
-                          exc_info=error)
-        return sent
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.fire_due()
-            except Exception as error:  # the store is down for a moment: try again later
-                log.warning("follow-up pass failed: %s", type(error).__name__)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.every)
-
-    def wake(self) -> None:
-        """Look for due follow-ups now (tests move their clock, then wake the timer)."""
-        self._wake.set()

@@ -1,74 +1,86 @@
-"""The engine's follow-up dialog: offering a check-in after a result, scheduling it with the
-person's yes, stopping it, firing it when due, and the check-in's progress.
+"""The dialog's follow-ups: offering a check-in after a result, scheduling it with the
+person's yes, stopping it, and starting the check-in when it is due. Pure: what the store
+holds (the person's follow-ups, the due row) is read by the turn runner and passed in.
 
-Part of the engine (it works on the engine's turn and messages); split out to keep each file
-about one thing. Which follow-ups exist, their delays and words are declared per flow in YAML
-(`followups:`); nothing here knows about knees.
+Which follow-ups exist, their delays and words are declared per flow in YAML (`followups:`);
+nothing here knows about knees.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.core import records
 from bot.core.conversation import Answer, Conversation
-from bot.core.effects import Address, Effect, RecordEvent, SaveConsent, SaveProgress, StaffNotice
+from bot.core.decision import NEEDS_FOLLOWUPS, Decision, Known
+from bot.core.effects import (
+    CancelFollowups,
+    MoveFollowup,
+    RecordEvent,
+    SaveConsent,
+    ScheduleFollowup,
+    WithdrawConsents,
+)
 from bot.core.events import PRIMARY, Choice, Message
 from bot.core.records import PENDING, SENT, SKIPPED, Consent, Followup
 from bot.engine.flow import Flow, FollowupKind, FollowupSpec, Option
-from bot.engine.followups import BUSY_DELAY, BUSY_TRIES, baseline_of, progress_of, quiet_until
+from bot.engine.followups import BUSY_DELAY, BUSY_TRIES, baseline_of, quiet_until
 from bot.engine.matching import match_option
-from bot.engine.turn import Turn
-from bot.store.base import ConversationStore
-
-if TYPE_CHECKING:
-    from bot.engine.engine import Engine
+from bot.engine.stepper import Stepper
+from bot.settings import Followups
 
 CHOICE_PREFIX = "remind_"
 NO_THANKS = CHOICE_PREFIX + "no"
 BUSY_WINDOW = 1800.0  # seconds since their last message in which a person counts as busy
-CHECKIN_NOTICE = "checkin"
 
 
 class Reminders:
-    """Follow-ups for the engine's conversations (see the module docstring)."""
+    """Follow-ups for the dialog's conversations (see the module docstring)."""
 
     OFFER, STOP, PENDING = "offer", "stop", "remind"
     STOP_WORDS = ("reminders", "reminder", "the reminders", "follow ups", "followups")
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, stepper: Stepper, settings: Followups,
+                 reachable_later: frozenset[str]) -> None:
+        self.stepper = stepper
+        self.compose = stepper.compose
+        self.settings = settings
+        self.reachable_later = reachable_later  # channels where a later message can arrive
 
     # -- asking for one ---------------------------------------------------------------------
 
-    async def decide(self, store: ConversationStore, conv: Conversation, turn: Turn) -> Turn:
-        """Finish a turn that offers, schedules or stops follow-ups, against the store."""
-        if turn.reminders == self.STOP:
-            return await self._stop(store, conv)
-        why_not = await self._cannot_remind(store, conv)
+    @classmethod
+    def asked(cls, what: str) -> Decision:
+        """A decision that needs the person's follow-ups read before it is finished."""
+        return Decision(applied=what == cls.STOP, needs=NEEDS_FOLLOWUPS, reminders=what)
+
+    def decide(self, conv: Conversation, decision: Decision, known: Known) -> Decision:
+        """Finish a decision that offers, schedules or stops follow-ups."""
+        followups = known.followups or ()
+        if decision.reminders == self.STOP:
+            return self._stop(conv, followups, known.now)
+        why_not = self._cannot_remind(conv, followups)
         if why_not:
             conv.pending = ""
-            unavailable = self.engine.compose.say("common/remind_unavailable.j2", conv,
-                                                  reason=why_not)
-            return self.engine._with_current(conv, unavailable)
+            unavailable = self.compose.say("common/remind_unavailable.j2", conv, reason=why_not)
+            return self.stepper.with_current(conv, unavailable)
         flow, spec = self._screening(conv)
         assert flow is not None and spec is not None
-        if turn.reminders == self.OFFER:
-            return self._offer(conv, flow, spec)
-        return await self._schedule(store, conv, flow, spec, spec.kinds[turn.reminders])
+        if decision.reminders == self.OFFER:
+            return self._offer(conv, spec)
+        return self._schedule(conv, flow, spec, spec.kinds[decision.reminders], known.now)
 
-    def pressed(self, conv: Conversation, choice_id: str) -> Turn:
+    def pressed(self, conv: Conversation, choice_id: str) -> Decision:
         """A press on the offer's buttons: a kind, or no thanks."""
         conv.pending = ""
         _, spec = self._screening(conv)
         kind = choice_id.removeprefix(CHOICE_PREFIX)
         if spec is not None and choice_id.startswith(CHOICE_PREFIX) and kind in spec.kinds:
-            return Turn(reminders=kind)
+            return self.asked(kind)
         return self._declined(conv)
 
-    def typed(self, conv: Conversation, text: str) -> Turn | None:
+    def typed(self, conv: Conversation, text: str) -> Decision | None:
         """A typed answer to the offer ("2 weeks", "no thanks"), or None for anything else
         (the offer is dropped and the text handled as usual)."""
         conv.pending = ""
@@ -80,62 +92,61 @@ class Reminders:
             return None
         return self.pressed(conv, option.id)
 
-    def _offer(self, conv: Conversation, flow: Flow, spec: FollowupSpec) -> Turn:
+    def _offer(self, conv: Conversation, spec: FollowupSpec) -> Decision:
         conv.pending = self.PENDING
         conv.turn += 1
-        text = self.engine.compose.render(spec.offer_template, conv)
+        text = self.compose.render(spec.offer_template, conv)
         choices = tuple(Choice(o.id, o.label, style=PRIMARY if i == 0 else "")
                         for i, o in enumerate(self._options(conv, spec)))
-        return Turn([Message(text, choices)], applied=True)
+        return Decision([Message(text, choices)], applied=True)
 
     def _options(self, conv: Conversation, spec: FollowupSpec) -> tuple[Option, ...]:
-        labels = self.engine.compose.labels(conv)
+        labels = self.compose.labels(conv)
         kinds = tuple(Option(CHOICE_PREFIX + k.id, k.label, "", synonyms=k.synonyms)
                       for k in spec.kinds.values())
         no = Option(NO_THANKS, labels.remind_no, "",
                     synonyms=("no", "n", "no thanks", "nope", "not now", "never mind"))
         return (*kinds, no)
 
-    def _declined(self, conv: Conversation) -> Turn:
+    def _declined(self, conv: Conversation) -> Decision:
         conv.turn += 1
-        declined = self.engine.compose.say("common/remind_declined.j2", conv)
-        return self.engine._with_current(conv, declined, applied=True)
+        declined = self.compose.say("common/remind_declined.j2", conv)
+        return self.stepper.with_current(conv, declined, applied=True)
 
-    async def _schedule(self, store: ConversationStore, conv: Conversation, flow: Flow,
-                        spec: FollowupSpec, kind: FollowupKind) -> Turn:
+    def _schedule(self, conv: Conversation, flow: Flow, spec: FollowupSpec,
+                  kind: FollowupKind, now: float) -> Decision:
         """The person's yes: a durable timer, the consent it rests on, a funnel event."""
-        engine, now = self.engine, self.engine.clock()
-        timezone = conv.timezone or engine.settings.followups.timezone
-        due = quiet_until(now + kind.delay, timezone, engine.settings.followups.quiet_window())
+        timezone = conv.timezone or self.settings.timezone
+        due = quiet_until(now + kind.delay, timezone, self.settings.quiet_window())
         baseline = baseline_of(flow, spec, self._as_screened(conv, flow))
         baseline.setdefault("baseline_at", now)
-        await store.schedule_followup(Followup(
-            0, conv.channel, conv.user_id, flow.id, kind.id, due, baseline=baseline,
-            timezone=timezone, created_at=now))
+        followup = Followup(0, conv.channel, conv.user_id, flow.id, kind.id, due,
+                            baseline=baseline, timezone=timezone, created_at=now)
         conv.turn += 1
         when = datetime.fromtimestamp(due, ZoneInfo(timezone))
-        scheduled = engine.compose.say("common/remind_set.j2", conv, kind=kind.id, when=when)
-        turn = engine._with_current(conv, scheduled, applied=True)
+        scheduled = self.compose.say("common/remind_set.j2", conv, kind=kind.id, when=when)
+        decision = self.stepper.with_current(conv, scheduled, applied=True)
         consent = Consent(conv.channel, conv.user_id, records.REMINDERS,
                           self.consent_version(flow), now)
-        turn.effects += [SaveConsent(consent),
-                         RecordEvent(records.FOLLOWUP_SCHEDULED, flow.id, kind.id)]
-        return turn
+        decision.effects += [ScheduleFollowup(followup), SaveConsent(consent),
+                             RecordEvent(records.FOLLOWUP_SCHEDULED, flow.id, kind.id)]
+        return decision
 
-    async def _stop(self, store: ConversationStore, conv: Conversation) -> Turn:
+    def _stop(self, conv: Conversation, followups: tuple[Followup, ...], now: float) -> Decision:
         if conv.pending == self.PENDING:
             conv.pending = ""
-        stopped = await store.cancel_followups(conv.channel, conv.user_id, "stopped")
-        await store.withdraw_consent(conv.channel, conv.user_id, records.REMINDERS,
-                                     self.engine.clock())
+        stopped = sum(f.status == PENDING for f in followups)
         conv.turn += 1
-        said = self.engine.compose.say("common/remind_stopped.j2", conv, stopped=stopped)
-        return self.engine._with_current(conv, said, applied=True)
+        said = self.compose.say("common/remind_stopped.j2", conv, stopped=stopped)
+        decision = self.stepper.with_current(conv, said, applied=True)
+        decision.effects += [CancelFollowups("stopped"),
+                             WithdrawConsents(kind=records.REMINDERS)]
+        return decision
 
-    async def _cannot_remind(self, store: ConversationStore, conv: Conversation) -> str:
+    def _cannot_remind(self, conv: Conversation, followups: tuple[Followup, ...]) -> str:
         """Why no follow-up can be offered now ("" when one can): this chat cannot be reached
         later, no screening result to follow, a red flag (a doctor first), or the cap."""
-        if conv.channel not in self.engine.followup_channels():
+        if conv.channel not in self.reachable_later:
             return "channel"
         outcome = conv.last_outcome or {}
         if not outcome:
@@ -145,8 +156,7 @@ class Reminders:
         flow, spec = self._screening(conv)
         if flow is None or spec is None:
             return "not_offered"
-        kept = [f for f in await store.followups(conv.channel, conv.user_id)
-                if f.status in (PENDING, SENT)]
+        kept = [f for f in followups if f.status in (PENDING, SENT)]
         return "cap" if len(kept) >= spec.max_per_person else ""
 
     def _as_screened(self, conv: Conversation, flow: Flow) -> Conversation:
@@ -162,116 +172,61 @@ class Reminders:
             answer = Answer(state_id, tuple(value) if isinstance(value, list) else value, typed)
             if state is not None:
                 screened.history.append(answer)
-                self.engine._record(screened, state, answer.value, typed)
+                self.stepper.record(screened, state, answer.value, typed)
         return screened
 
     def _screening(self, conv: Conversation) -> tuple[Flow | None, FollowupSpec | None]:
         """The flow of the person's last screening result, and its follow-ups."""
-        flow = self.engine.flows.get(str((conv.last_outcome or {}).get("flow", "")))
+        flow = self.stepper.flows.get(str((conv.last_outcome or {}).get("flow", "")))
         return flow, flow.followups if flow else None
 
-    def consent_version(self, flow: Flow) -> str:
+    @staticmethod
+    def consent_version(flow: Flow) -> str:
         """The declared version of the offer's words (bump it when the template changes)."""
         return flow.followups.consent_version if flow.followups else ""
 
     # -- firing one ---------------------------------------------------------------------------
 
-    async def fire(self, followup_id: int) -> bool:
-        """Send a due follow-up, once: under the person's lock the row is read again, and the
-        check-in's first question is queued in the same transaction that marks it sent. One
-        due in quiet hours waits for their end; one due while the person is busy in the chat
-        is put off (and given up after a few tries). True when it was sent."""
-        engine = self.engine
-        found = await engine.store.followup(followup_id)
-        if found is None or found.status != PENDING:
-            return False
-        address = Address(found.channel, found.user_id)
-        async with (
-            engine._conversation_lock(found.channel, found.user_id),
-            engine.store.turn(found.channel, found.user_id) as store,
-        ):
-            followup = await store.followup(followup_id)
-            now = engine.clock()
-            if followup is None or followup.status != PENDING or followup.due_at > now:
-                return False
-            conv = (await store.load(found.channel, found.user_id)
-                    or Conversation(found.channel, found.user_id))
-            if not await self._ready(store, conv, followup, now):
-                return False
-            await self._begin_checkin(store, conv, followup, address, now)
-        if not await engine.flush(address):
-            engine.deliveries.wake()
-        return True
-
-    async def _ready(self, store: ConversationStore, conv: Conversation, followup: Followup,
-                     now: float) -> bool:
-        """Whether it goes now; otherwise the row is moved on (later, or given up)."""
-        settings = self.engine.settings.followups
-        flow = self.engine.flows.get(followup.flow)
+    def checkin(self, conv: Conversation, followup: Followup, now: float) -> Decision:
+        """A due follow-up: the check-in's first messages, or (no messages) the row moved on:
+        later after quiet hours, put off while the person is busy, or given up."""
+        flow = self.stepper.flows.get(followup.flow)
         kind = flow.followups.kinds.get(followup.kind) if flow and flow.followups else None
         if flow is None or kind is None or kind.start not in flow.states:
-            await store.update_followup(followup.id, SKIPPED, followup.due_at, followup.attempt,
-                                        "not in the flow any more")
-            return False
-        timezone = followup.timezone or settings.timezone
-        later = quiet_until(now, timezone, settings.quiet_window())
+            return _moved(followup, SKIPPED, followup.due_at, followup.attempt,
+                          "not in the flow any more")
+        timezone = followup.timezone or self.settings.timezone
+        later = quiet_until(now, timezone, self.settings.quiet_window())
         if later > now:
-            await store.update_followup(followup.id, PENDING, later, followup.attempt)
-            return False
+            return _moved(followup, PENDING, later, followup.attempt)
         if self._busy(conv, now):
             tries = followup.attempt + 1
             if tries >= BUSY_TRIES:
-                await store.update_followup(followup.id, SKIPPED, followup.due_at, tries, "busy")
-            else:
-                at = quiet_until(now + BUSY_DELAY, timezone, settings.quiet_window())
-                await store.update_followup(followup.id, PENDING, at, tries)
-            return False
-        return True
+                return _moved(followup, SKIPPED, followup.due_at, tries, "busy")
+            at = quiet_until(now + BUSY_DELAY, timezone, self.settings.quiet_window())
+            return _moved(followup, PENDING, at, tries)
+        return self._begin_checkin(conv, flow, kind, followup, now)
 
     def _busy(self, conv: Conversation, now: float) -> bool:
         """In the middle of something lately (a question, a confirmation, a staff chat)."""
-        state = self.engine._state(conv)
+        state = self.stepper.state(conv)
         midway = (state is not None and not state.final) or bool(conv.pending) or conv.relay
         return midway and now - conv.updated_at < BUSY_WINDOW
 
-    async def _begin_checkin(self, store: ConversationStore, conv: Conversation,
-                             followup: Followup, address: Address, now: float) -> None:
-        engine = self.engine
-        flow = engine.flows[followup.flow]
-        kind = flow.followups.kinds[followup.kind]  # type: ignore[union-attr]
+    def _begin_checkin(self, conv: Conversation, flow: Flow, kind: FollowupKind,
+                       followup: Followup, now: float) -> Decision:
         conv.begin(flow.id, kind.start, now=now)
         conv.facts.update(followup.baseline)
         conv.facts["followup_id"] = followup.id
         conv.turn += 1
-        effects = engine._settle(conv)
-        messages = [engine.compose.say(kind.template, conv), engine._state_message(conv)]
-        effects += engine._act(conv)
-        await store.save(conv, now)
-        await store.save_booking_ref(conv.booking_ref, conv.channel, conv.user_id, flow.id, now)
-        for message in messages:
-            await store.enqueue(address, conv.turn, message, now)
-        await store.update_followup(followup.id, SENT, followup.due_at, followup.attempt + 1)
-        effects.append(RecordEvent(records.FOLLOWUP_SENT, flow.id, kind.id))
-        notices = await engine._store_effects(store, conv, effects)
-        await engine._queue_for_staff(store, notices)
+        effects = self.stepper.settle(conv)
+        messages = [self.compose.say(kind.template, conv), self.stepper.state_message(conv)]
+        effects += self.stepper.act(conv, now)
+        effects += [MoveFollowup(followup.id, SENT, followup.due_at, followup.attempt + 1),
+                    RecordEvent(records.FOLLOWUP_SENT, flow.id, kind.id)]
+        return Decision(messages, applied=True, effects=effects)
 
-    # -- the check-in's result ----------------------------------------------------------------
 
-    def progress(self, conv: Conversation, flow: Flow) -> list[Effect]:
-        """At a check-in's result: the change since the screening, kept with the follow-up, on
-        the person's last outcome and in a staff notice."""
-        spec = flow.followups
-        if spec is None:
-            return []
-        progress = progress_of(spec, conv.facts)
-        outcome = dict(conv.last_outcome or {})
-        conv.last_outcome = {**outcome, "progress": progress} if outcome else None
-        text = self.engine.compose.render("staff/checkin.j2", conv, progress=progress,
-                                          outcome=outcome)
-        effects: list[Effect] = [RecordEvent(records.CHECKIN_FINISHED, flow.id),
-                                 StaffNotice(CHECKIN_NOTICE, conv.channel, conv.user_id, text)]
-        followup_id = conv.facts.get("followup_id")
-        if isinstance(followup_id, int):
-            effects.insert(0, SaveProgress(followup_id, progress))
-        return effects
-
+def _moved(followup: Followup, status: str, due_at: float, attempt: int,
+           reason: str = "") -> Decision:
+    return Decision(effects=[MoveFollowup(followup.id, status, due_at, attempt, reason)])

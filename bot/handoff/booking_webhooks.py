@@ -29,19 +29,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.core import records
-from bot.core.conversation import Conversation
-from bot.core.effects import Address, StaffNotice, staff_address
-from bot.engine.engine import Engine
+from bot.turns.runner import BOOKING_AGAIN, BOOKING_UNKNOWN, TurnRunner
 
 TOLERANCE = 180.0  # seconds a Calendly signature's timestamp may be off from now
 CALENDLY_HEADER = "Calendly-Webhook-Signature"
 CALCOM_HEADER = "X-Cal-Signature-256"
-STAFF_KIND = "booked"
-TEMPLATES = {
-    records.BOOKED: "common/booked.j2",
-    records.BOOKING_CANCELLED: "common/booking_cancelled.j2",
-    records.BOOKING_RESCHEDULED: "common/booking_rescheduled.j2",
-}
 CALENDLY_KINDS = {"invitee.created": records.BOOKED, "invitee.canceled": records.BOOKING_CANCELLED}
 CALCOM_KINDS = {
     "BOOKING_CREATED": records.BOOKED,
@@ -154,49 +146,10 @@ def parse_calcom(body: bytes) -> BookingEvent | None:
     return BookingEvent("cal.com", kind, _text(metadata.get("ref")), f"{name} {uid}")
 
 
-# -- applying ----------------------------------------------------------------------------------
-
-
-class AlreadyApplied(Exception):
-    """The same event (provider and event id) was applied before: nothing is done again."""
-
-
-async def apply_booking(engine: Engine, event: BookingEvent, now: float) -> list[Address]:
-    """Record the happening against its screening, in one transaction with the message to the
-    person and the staff notices; the addresses to flush after it. Raises Refused for an
-    unknown reference, AlreadyApplied for an event applied before."""
-    found = await engine.store.booking_ref(event.ref) if event.ref else None
-    if found is None:
-        raise Refused(400, "unknown reference")
-    channel, user_id, flow = found
-    person = Address(channel, user_id)
-    addresses = []
-    async with engine.store.turn(channel, user_id) as store:
-        if not await store.remember_webhook(f"{event.provider} {event.event_id}", now):
-            raise AlreadyApplied
-        conv = await store.load(channel, user_id) or Conversation(channel, user_id)
-        await store.record(event.kind, channel, user_id, flow, event.provider, at=now)
-        if event.kind == records.BOOKED:  # the call is the next step: no more check-ins
-            await store.cancel_followups(channel, user_id, "booked")
-        if channel in engine.delivered_channels:
-            await store.enqueue(person, conv.turn, engine.compose.say(TEMPLATES[event.kind], conv),
-                                now)
-            addresses.append(person)
-        text = engine.compose.render("staff/booked.j2", conv, event_kind=event.kind,
-                                     booking_provider=event.provider,
-                                     outcome=conv.last_outcome or {})
-        notice = StaffNotice(STAFF_KIND, channel, user_id, text)
-        for place in sorted(engine.staff_places):
-            address = staff_address(place, notice)
-            await store.enqueue(address, 0, notice, now)
-            addresses.append(address)
-    return addresses
-
-
 # -- the routes --------------------------------------------------------------------------------
 
 
-def add_booking_webhooks(app: web.Application, engine: Engine) -> None:
+def add_booking_webhooks(app: web.Application, engine: TurnRunner) -> None:
     """Mount the booking providers' webhooks on the bot's web server."""
 
     async def receive(request: web.Request, provider: str) -> web.Response:
@@ -215,16 +168,16 @@ def add_booking_webhooks(app: web.Application, engine: Engine) -> None:
                 event = parse_calcom(body)
             if event is None or not event.ref:  # not recorded, or booked without the bot's link
                 return web.json_response({"status": "ignored"})
-            addresses = await apply_booking(engine, event, now)
+            applied = await engine.booked(event.ref, event.kind, event.provider,
+                                          f"{event.provider} {event.event_id}")
+            if applied == BOOKING_UNKNOWN:
+                raise Refused(400, "unknown reference")
         except Refused as refused:
             log.warning("booking webhook from %s refused: %s", provider, refused.reason)
             return web.json_response({"status": "refused"}, status=refused.status)
-        except AlreadyApplied:  # a retry (our answer was lost): it must stop, and change nothing
+        if applied == BOOKING_AGAIN:  # a retry (our answer was lost): it must stop, change nothing
             log.info("booking webhook from %s: already applied", provider)
             return web.json_response({"status": "already applied"})
-        for address in addresses:
-            if not await engine.flush(address):
-                engine.deliveries.wake()
         log.info("booking webhook from %s: %s recorded", provider, event.kind)
         return web.json_response({"status": "recorded"})
 

@@ -15,15 +15,15 @@ from aiohttp import web
 
 from bot.core import records
 from bot.engine.compose import LINK_TARGETS, target_url
-from bot.engine.engine import Engine
 from bot.handoff.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
+from bot.turns.runner import TurnRunner
 
 SUMMARY_LIMIT = 300
 KNOWN_CHANNELS = ("telegram", "discord", "console")
 REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a booking reference: a URL-safe token
 
 
-def add_redirects(app: web.Application, engine: Engine) -> None:
+def add_redirects(app: web.Application, engine: TurnRunner) -> None:
     """Mount the click-counting redirect on the bot's web server."""
 
     async def go(request: web.Request) -> web.Response:
@@ -47,7 +47,8 @@ def add_redirects(app: web.Application, engine: Engine) -> None:
     app.router.add_get("/go/{target}", go)
 
 
-def _clicker(request: web.Request, engine: Engine, channel: str, target: str, now: float) -> str:
+def _clicker(request: web.Request, engine: TurnRunner, channel: str, target: str,
+             now: float) -> str:
     """Who clicked, as a pseudonym: from the link's signed token, else the address and day."""
     key = engine.settings.link_key
     token = request.query.get(TOKEN_PARAMETER, "")

@@ -14,10 +14,11 @@ from bot.core.events import encode_choice
 from bot.core.records import CONSENT_KINDS
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
-from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
+from bot.engine.stepper import ACTIONS, LEAD_FIELDS
 from bot.tools.check_shown import check_shown
 from bot.tools.problem import Problem
+from bot.turns.runner import TurnRunner
 
 __all__ = ["Problem", "check_all", "check_data_folder", "check_flow"]
 
@@ -86,7 +87,7 @@ SAMPLE_EXTRAS = {
 READABLE_BY_OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
 
-def check_all(engine: Engine) -> list[Problem]:
+def check_all(engine: TurnRunner) -> list[Problem]:
     """Every problem in every flow, its templates, the common templates and the settings."""
     problems = _check_common(engine) + _check_commands(engine) + check_shown(engine)
     for flow in engine.flows.values():
@@ -108,7 +109,7 @@ def check_all(engine: Engine) -> list[Problem]:
     return problems
 
 
-def _check_commands(engine: Engine) -> list[Problem]:
+def _check_commands(engine: TurnRunner) -> list[Problem]:
     """Every command's template, link and menu description exists and fits the menus."""
     problems, file = [], "dialogs/commands.yaml"
     described = engine.compose.render_names("common/commands.j2")
@@ -130,7 +131,7 @@ def _check_commands(engine: Engine) -> list[Problem]:
     return problems
 
 
-def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
+def check_flow(engine: TurnRunner, flow: Flow) -> list[Problem]:
     """Structure, reachability, buttons and templates of one flow."""
     file = str(flow.path)
     problems: list[Problem] = []
@@ -149,7 +150,7 @@ def check_flow(engine: Engine, flow: Flow) -> list[Problem]:
     return problems
 
 
-def _check_followups(engine: Engine, flow: Flow) -> list[Problem]:
+def _check_followups(engine: TurnRunner, flow: Flow) -> list[Problem]:
     """Each follow-up starts at a state of the flow, with its templates there; what the
     check-in compares names facts the flow sets; something shows the offer (`remind`)."""
     spec, file = flow.followups, str(flow.path)
@@ -460,7 +461,7 @@ def _check_reachable(flow: Flow) -> list[Problem]:
     ]
 
 
-def _check_templates(engine: Engine, flow: Flow, state: State) -> list[Problem]:
+def _check_templates(engine: TurnRunner, flow: Flow, state: State) -> list[Problem]:
     if state.route:
         return []  # routing states are never shown
     file = str(engine.renderer.directory / state.template)
@@ -469,7 +470,7 @@ def _check_templates(engine: Engine, flow: Flow, state: State) -> list[Problem]:
     return _check_renders(engine, file, state.template, _sample_conversations(flow, state))
 
 
-def _check_common(engine: Engine) -> list[Problem]:
+def _check_common(engine: TurnRunner) -> list[Problem]:
     problems = []
     sample = Conversation("check", "check")
     for name in COMMON_TEMPLATES:
@@ -483,7 +484,7 @@ def _check_common(engine: Engine) -> list[Problem]:
 
 
 def _check_renders(
-    engine: Engine,
+    engine: TurnRunner,
     file: str,
     template: str,
     conversations: list[Conversation],

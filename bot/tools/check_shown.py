@@ -8,9 +8,9 @@ from bot.channels.telegram.profile import LIMITS
 from bot.core.conversation import Conversation
 from bot.core.events import PRIMARY, STYLES
 from bot.core.markup import plain
-from bot.engine.engine import Engine
 from bot.engine.flow import Flow
 from bot.tools.problem import Problem
+from bot.turns.runner import TurnRunner
 
 # Characters a screen reader reads out by name ("slash", "right-pointing double angle
 # quotation mark") where a sighted person sees a separator: a label says it in words.
@@ -18,7 +18,7 @@ READ_ALOUD = ("/", "»")
 LABEL_TEMPLATES = ("common/labels.j2", "discord/labels.j2", "telegram/private_button.j2")
 
 
-def check_shown(engine: Engine) -> list[Problem]:
+def check_shown(engine: TurnRunner) -> list[Problem]:
     """Labels, styles, profile texts and the group menu."""
     problems = _check_label_templates(engine) + _check_profile(engine) + _check_groups(engine)
     for flow in engine.flows.values():
@@ -51,7 +51,7 @@ def _check_flow_buttons(flow: Flow) -> list[Problem]:
     return problems
 
 
-def _check_label_templates(engine: Engine) -> list[Problem]:
+def _check_label_templates(engine: TurnRunner) -> list[Problem]:
     """The labels templates set (link buttons, the forget confirmation, Done, the start and
     private-chat buttons) read as words."""
     problems = []
@@ -72,7 +72,7 @@ def _check_label_templates(engine: Engine) -> list[Problem]:
     return problems
 
 
-def _check_profile(engine: Engine) -> list[Problem]:
+def _check_profile(engine: TurnRunner) -> list[Problem]:
     """Telegram's description and short description exist and fit its limits."""
     problems = []
     for template, limit in LIMITS.items():
@@ -89,7 +89,7 @@ def _check_profile(engine: Engine) -> list[Problem]:
     return problems
 
 
-def _check_groups(engine: Engine) -> list[Problem]:
+def _check_groups(engine: TurnRunner) -> list[Problem]:
     """A command a group's menu shows arrives in the private chat it moves the person to."""
     problems = []
     for command in engine.commands.all:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from bot.core.events import Event, EventKind, Reply
 from bot.core.markup import plain
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 
 class DialogClient:
     """One person talking to an engine on one channel; remembers every reply."""
 
-    def __init__(self, engine: Engine, user_id: str = "person", channel: str = "test") -> None:
+    def __init__(self, engine: TurnRunner, user_id: str = "person", channel: str = "test") -> None:
         self.engine = engine
         self.user_id = user_id
         self.channel = channel

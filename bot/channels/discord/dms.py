@@ -13,7 +13,7 @@ import discord
 
 from bot.channels.discord.render import CHANNEL, notice, reply_parts, with_view
 from bot.core.events import Event, EventKind, Reply
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 # What sending a message can raise: Discord refused it, or the network failed.
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError)
@@ -30,7 +30,7 @@ def event_from_dm(message: discord.Message) -> Event:
     return Event.from_text(CHANNEL, user_id, text)
 
 
-async def typed(engine: Engine, message: discord.Message) -> None:
+async def typed(engine: TurnRunner, message: discord.Message) -> None:
     """The person typed in their DM: the engine answers there."""
     try:
         reply = await engine.handle(event_from_dm(message))

@@ -28,7 +28,7 @@ from bot.channels.discord.render import (
     with_view,
 )
 from bot.core.events import Event, EventKind, Reply
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class Interactions:
     """Handlers named for what the person did; each hands an Event to the engine."""
 
-    def __init__(self, engine: Engine, menu: Menu) -> None:
+    def __init__(self, engine: TurnRunner, menu: Menu) -> None:
         self.engine = engine
         self.menu = menu
 

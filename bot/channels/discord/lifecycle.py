@@ -27,8 +27,8 @@ from bot.channels.discord.staff import DiscordStaffChannel
 from bot.core.channel import ChannelError
 from bot.core.effects import Address, DeliveryFailed, StaffNotifier
 from bot.core.events import Reply
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 DISCORD_API = Route.BASE
 DISCORD_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
@@ -145,7 +145,7 @@ class DiscordChannel:
         """True when a bot token is set."""
         return bool(bot_token(settings))
 
-    def __init__(self, engine: Engine, settings: Settings, *, webhook: bool = False) -> None:
+    def __init__(self, engine: TurnRunner, settings: Settings, *, webhook: bool = False) -> None:
         # `webhook` is Telegram's choice; Discord always connects to the gateway.
         self.engine = engine
         self.settings = settings

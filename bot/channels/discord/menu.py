@@ -20,7 +20,7 @@ import discord
 
 from bot.channels.discord.render import CHANNEL
 from bot.engine.commands import Command
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 POST_PREFIX = "post-"
 DESCRIPTION_LIMIT = 100
@@ -70,7 +70,7 @@ class Menu:
         return [*everyone, moderators]
 
 
-def build_menu(engine: Engine) -> Menu:
+def build_menu(engine: TurnRunner) -> Menu:
     """The menu from the registry; descriptions from the flow file or common/commands.j2."""
     commands = tuple(engine.commands.for_menu(CHANNEL))
     names = engine.compose.render_names("common/commands.j2")

@@ -15,8 +15,8 @@ from discord.utils import escape_markdown, escape_mentions
 
 from bot.core.events import DANGER, PRIMARY, Choice, Message, Reply, decode_choice, encode_choice
 from bot.core.markup import Span, render, split_text
-from bot.engine.engine import Engine
 from bot.engine.flow import DONE_CHOICE
+from bot.turns.runner import TurnRunner
 
 CHANNEL = "discord"
 CHOICE_PREFIX = "choice:"  # a choice button: `choice:<turn>|<choice id>`
@@ -72,7 +72,7 @@ def markdown_chunks(text: str, limit: int = MESSAGE_LIMIT - ROOM_FOR_ANSWER) -> 
     return chunks
 
 
-def notice(engine: Engine, template: str, **extra: Any) -> str:
+def notice(engine: TurnRunner, template: str, **extra: Any) -> str:
     """A Discord-only note (templates/discord/) as Discord Markdown."""
     return markdown(engine.notice(template, channel=CHANNEL, **extra))
 

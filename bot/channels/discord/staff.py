@@ -24,7 +24,7 @@ from bot.channels.discord.render import (
     notice,
 )
 from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class DiscordStaffChannel:
     """A `StaffNotifier` posting to one Discord channel, remembering whom each notice is about."""
 
-    def __init__(self, client: discord.Client, channel_id: int, engine: Engine) -> None:
+    def __init__(self, client: discord.Client, channel_id: int, engine: TurnRunner) -> None:
         self.client = client
         self.channel_id = channel_id
         self.engine = engine

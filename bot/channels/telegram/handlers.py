@@ -29,7 +29,7 @@ from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
 from bot.core.markup import plain
 from bot.engine.commands import Command, Commands
-from bot.engine.engine import FORGOTTEN, Engine
+from bot.turns.runner import FORGOTTEN, TurnRunner
 
 CHANNEL = "telegram"
 ANSWER_LINES = 512  # answer lines kept rendered: labels, and the picks of pick-several questions
@@ -45,7 +45,7 @@ class Handlers:
     (updates.py); the rarer updates (edits, groups) as python-telegram-bot's objects.
     """
 
-    def __init__(self, engine: Engine, sender: Sender) -> None:
+    def __init__(self, engine: TurnRunner, sender: Sender) -> None:
         self.engine = engine
         self.sender = sender
         # Updates whose handling raised: the webhook answers them 500 and polling fetches them

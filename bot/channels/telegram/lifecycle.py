@@ -27,8 +27,8 @@ from bot.channels.telegram.webhook import Webhook
 from bot.core.channel import ChannelError
 from bot.core.effects import Address, DeliveryFailed, StaffNotifier
 from bot.core.events import Reply
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 RATE_LIMIT_RETRIES = 5
 
@@ -44,7 +44,6 @@ class TelegramChannel:
     """The bot on Telegram: long polling or a webhook, handlers, staff chat, outbox."""
 
     name = CHANNEL
-    replies_by_outbox = True  # every reply is saved with its turn and sent from the outbox
 
     @staticmethod
     def configured(settings: Settings) -> bool:
@@ -53,7 +52,7 @@ class TelegramChannel:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: TurnRunner,
         settings: Settings,
         *,
         webhook: bool = False,

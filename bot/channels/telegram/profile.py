@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.send import describe
 from bot.core.markup import plain
-from bot.engine.engine import Engine
+from bot.turns.runner import TurnRunner
 
 DESCRIPTION = "telegram/description.j2"
 SHORT_DESCRIPTION = "telegram/short_description.j2"
@@ -31,7 +31,7 @@ LIMITS = {
 log = logging.getLogger(__name__)
 
 
-async def set_profile(bot: Bot, engine: Engine) -> None:
+async def set_profile(bot: Bot, engine: TurnRunner) -> None:
     """Descriptions, then command menus; a failure is logged and the bot starts all the same."""
     for what, step in (("descriptions", set_descriptions), ("command menus", set_command_menus)):
         try:
@@ -40,7 +40,7 @@ async def set_profile(bot: Bot, engine: Engine) -> None:
             log.warning("telegram: the %s were not set: %s", what, describe(error))
 
 
-async def set_descriptions(bot: Bot, engine: Engine) -> None:
+async def set_descriptions(bot: Bot, engine: TurnRunner) -> None:
     """The description and the short description, from their templates."""
     description, short = (profile_text(engine, name) for name in (DESCRIPTION, SHORT_DESCRIPTION))
     if (await bot.get_my_description()).description != description:
@@ -49,7 +49,7 @@ async def set_descriptions(bot: Bot, engine: Engine) -> None:
         await bot.set_my_short_description(short)
 
 
-async def set_command_menus(bot: Bot, engine: Engine) -> None:
+async def set_command_menus(bot: Bot, engine: TurnRunner) -> None:
     """The full menu in private chats, the registry's `groups` commands in group chats, and
     nothing in the default scope (an older version's menu there would show in every chat)."""
     scopes = (
@@ -66,7 +66,7 @@ async def set_command_menus(bot: Bot, engine: Engine) -> None:
             await bot.delete_my_commands(scope=scope)
 
 
-def profile_text(engine: Engine, template: str) -> str:
+def profile_text(engine: TurnRunner, template: str) -> str:
     """A profile template as plain text, cut at a word to Telegram's limit if it is longer
     (`check` reports that)."""
     text = plain(engine.notice(template, channel=CHANNEL))
@@ -77,7 +77,7 @@ def profile_text(engine: Engine, template: str) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
 
 
-def command_menu(engine: Engine, groups: bool = False) -> list[BotCommand]:
+def command_menu(engine: TurnRunner, groups: bool = False) -> list[BotCommand]:
     """The registry's Telegram commands (in group chats, those marked `groups`), described by
     the flow or common/commands.j2."""
     described = engine.compose.render_names("common/commands.j2")

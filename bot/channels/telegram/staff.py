@@ -19,8 +19,8 @@ from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
 from bot.channels.telegram.send import Sender
 from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
-from bot.engine.engine import Engine
 from bot.store.base import ConversationStore
+from bot.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 STAFF_HANDLERS = 1  # a group of its own; the person handlers leave the staff chat alone
@@ -71,7 +71,7 @@ class TelegramStaffChat:
                             type(error).__name__)
 
 
-def add_staff_replies(application: Application, engine: Engine, chat_id: int) -> None:
+def add_staff_replies(application: Application, engine: TurnRunner, chat_id: int) -> None:
     """A staff member's reply to a notice in the staff chat goes to the person it was about."""
 
     async def staff_replied(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -44,8 +44,8 @@ from bot.channels.web.render import Json, message_json, reply_json
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message
 from bot.core.markup import plain
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 CHANNEL = "web"
 ASSETS = {  # file in static/ -> content type
@@ -76,7 +76,7 @@ def static_text(name: str) -> str:
 class WebChatApi:
     """The routes, the rate limits, and the count of requests in flight (for a clean stop)."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: TurnRunner, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
         chat = settings.web_chat

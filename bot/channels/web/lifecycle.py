@@ -9,8 +9,8 @@ from typing import Any
 from bot.channels.web.api import CHANNEL, WebChatApi
 from bot.core.effects import Address, DeliveryFailed, StaffNotifier
 from bot.core.events import Reply
-from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 STOP_WAIT = 10.0  # seconds requests in flight have to finish when the process stops
 
@@ -26,7 +26,7 @@ class WebChannel:
 
     name = CHANNEL
 
-    def __init__(self, engine: Engine, settings: Settings, webhook: bool = False) -> None:
+    def __init__(self, engine: TurnRunner, settings: Settings, webhook: bool = False) -> None:
         self.api = WebChatApi(engine, settings)
 
     @staticmethod
