@@ -1,8 +1,17 @@
-"""A flow compiled to one `transitions` machine, shared by every conversation of that flow."""
+"""A flow compiled to one `transitions` machine, shared by every conversation of that flow.
+
+The library steps the machine: an answer's trigger moves the conversation; after every state
+change the machine's `after_state_change` callback (the stepper's) triggers what comes next,
+queued behind it — a red-flag exit when a safety answer calls for one (a condition on
+`_red_flag`), a routing state's first condition that holds (`_route`), a question not to be
+asked (`_skip`) — until a question to show or a final state; entering a final state calls
+`on_final`. Conversations are the models, passed in per call.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from transitions import EventData, Machine
@@ -15,7 +24,10 @@ from bot.engine.flow import (
     Condition,
     Flow,
 )
-from bot.engine.scoring import named_drivers
+from bot.engine.scoring import highest_red_flag, named_drivers
+
+RED_FLAG_TRIGGER = "_red_flag"
+Callback = Callable[[EventData], None]
 
 # `transitions` logs every state entered and left ("Finished processing state redflag_... enter
 # callbacks"): a person's answers, in time with their stored row. Only its errors, which name
@@ -23,19 +35,46 @@ from bot.engine.scoring import named_drivers
 TRANSITIONS_LOG_LEVEL = logging.ERROR
 
 
-def build_machine(flow: Flow) -> Machine:
-    """One machine per flow; models (conversations) are passed in per call."""
+def build_machine(flow: Flow, after_state_change: Callback, on_final: Callback) -> Machine:
+    """One machine per flow; models (conversations) are passed in per call. Triggers started
+    inside a callback are queued and run, in order, before the first trigger returns."""
     logging.getLogger("transitions").setLevel(TRANSITIONS_LOG_LEVEL)
     states, transitions = machine_spec(flow)
     return Machine(
         model=None,
         states=states,
-        transitions=transitions,
+        transitions=[*transitions, *red_flag_exits(flow)],
         initial=flow.start,
         send_event=True,
         auto_transitions=False,
         ignore_invalid_triggers=False,
+        queued=True,
+        after_state_change=after_state_change,
+        on_final=on_final,
     )
+
+
+def red_flag_exits(flow: Flow) -> list[dict[str, Any]]:
+    """From anywhere to a red flag's exit, when that flag is the most urgent one answered yes
+    (whatever the flow file routes to): the safety gate as the machine's own transitions."""
+    exits = dict.fromkeys(flag.exit for flag in flow.red_flags.values())
+    return [{"trigger": RED_FLAG_TRIGGER, "source": [s for s in flow.states if s != exit_id],
+             "dest": exit_id, "conditions": [_most_urgent_exit(flow, exit_id)]}
+            for exit_id in exits]
+
+
+def most_urgent_exit(flow: Flow, facts: dict[str, Any]) -> str | None:
+    """The exit of the most urgent red flag answered yes, if any."""
+    flag = highest_red_flag(flow, facts.get("red_flags", ()))
+    return flag.exit if flag is not None else None
+
+
+def _most_urgent_exit(flow: Flow, exit_id: str) -> Callback:
+    def check(event: EventData) -> bool:
+        return most_urgent_exit(flow, event.model.facts) == exit_id
+
+    check.__name__ = f"most urgent red flag exits to {exit_id}"
+    return check  # type: ignore[return-value]
 
 
 def machine_spec(flow: Flow) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

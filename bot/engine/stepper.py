@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from transitions import Machine
+from transitions import EventData, Machine
 
 from bot.core import records
 from bot.core.conversation import Answer, Conversation
@@ -35,12 +35,11 @@ from bot.engine.flow import (
     State,
 )
 from bot.engine.followups import progress_of
-from bot.engine.machine import build_machine, holds
+from bot.engine.machine import RED_FLAG_TRIGGER, build_machine, holds, most_urgent_exit
 from bot.engine.matching import match_options, normalize
 from bot.engine.privacy import consents_given
-from bot.engine.scoring import highest_red_flag
 
-MAX_ROUTE_STEPS = 50
+MAX_ROUTE_STEPS = 50  # states stepped through after one answer, at most
 ACTIONS = ("save_lead", "discard_lead", "record_progress")
 LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`lead:`)
 CHECKIN_NOTICE = "checkin"
@@ -55,7 +54,9 @@ class Stepper:
         self.flows = flows
         self.compose = compose
         self.consent_versions = consent_versions
-        self.machines: dict[str, Machine] = {fid: build_machine(f) for fid, f in flows.items()}
+        self.machines: dict[str, Machine] = {
+            fid: build_machine(f, self._after_state_change, self._on_final)
+            for fid, f in flows.items()}
 
     # -- where the person is --------------------------------------------------------------------
 
@@ -107,16 +108,14 @@ class Stepper:
         conv.history.append(Answer(state.id, option.id))
         self.record(conv, state, option.id, typed=False)
         conv.last_choice = option.id
-        self.machines[conv.flow or ""].events[option.id].trigger(conv)
-        return self.advance(conv, option.label, now)
+        return self.advance(conv, option.id, option.label, now)
 
     def apply_input(self, conv: Conversation, state: State, value: Any, now: float) -> Decision:
         conv.history.append(Answer(state.id, value, typed=True))
         self.record(conv, state, value, typed=True)
         conv.last_choice = ""
-        self.machines[conv.flow or ""].events[INPUT_TRIGGER].trigger(conv)
         shown = ", ".join(value.values()) if isinstance(value, dict) else str(value)
-        return self.advance(conv, shown, now)
+        return self.advance(conv, INPUT_TRIGGER, shown, now)
 
     def toggle(self, conv: Conversation, state: State, option: Option) -> Decision:
         """Pick or unpick one option; the question is shown again with the picks marked."""
@@ -138,9 +137,8 @@ class Stepper:
         conv.history.append(Answer(state.id, picked))
         self.record(conv, state, picked, typed=False)
         conv.last_choice = DONE_CHOICE
-        self.machines[conv.flow or ""].events[DONE_TRIGGER].trigger(conv)
         labels = [o.label for o in state.options if o.id in picked]
-        return self.advance(conv, ", ".join(labels), now)
+        return self.advance(conv, DONE_TRIGGER, ", ".join(labels), now)
 
     def typed_selection(self, state: State, text: str) -> Callable[..., Decision] | None:
         """Typed picks (`1, 3`, `stairs and running`, `done`) as an action, or None."""
@@ -173,37 +171,65 @@ class Stepper:
 
     # -- moving on ----------------------------------------------------------------------------
 
-    def advance(self, conv: Conversation, answered: str, now: float) -> Decision:
+    def advance(self, conv: Conversation, trigger: str, answered: str, now: float) -> Decision:
+        """The answer's trigger, and the machine steps on to the next question to show."""
         conv.turn += 1
-        effects = self.settle(conv)
+        effects: list[Effect] = []
+        self._trigger(conv, trigger, effects)
+        self._settled(conv)
         message = self.state_message(conv)
         effects += self.act(conv, now)
         return Decision([message], applied=True, answered=answered, effects=effects)
 
     def settle(self, conv: Conversation) -> list[Effect]:
-        """Move on to the next question to show: a "yes" to any red flag goes to the exit of the
-        highest urgency answered "yes", whatever the flow file says; routing states route;
-        questions not to be asked are skipped. Then finish and act on final states.
-        """
-        flow, machine = self.flows[conv.flow or ""], self.machines[conv.flow or ""]
-        for _ in range(MAX_ROUTE_STEPS):
-            flag = highest_red_flag(flow, conv.facts.get("red_flags", ()))
-            if flag is not None and conv.state != flag.exit:
-                machine.set_state(flag.exit, model=conv)
-            state = self.state(conv)
-            if state is None or state.final:
-                break
-            if state.route:
-                machine.events[ROUTE_TRIGGER].trigger(conv)
-            elif self.not_asked(flow, state, conv):
-                machine.events[SKIP_TRIGGER].trigger(conv)
-            else:
-                break
+        """From a state just set (a flow's start, a check-in's first question), step on to
+        the next question to show; the effects of a final state reached on the way."""
+        effects: list[Effect] = []
+        self._next(conv, effects, [MAX_ROUTE_STEPS])
+        self._settled(conv)
+        return effects
+
+    def _trigger(self, conv: Conversation, trigger: str, effects: list[Effect],
+                 budget: list[int] | None = None) -> None:
+        machine = self.machines[conv.flow or ""]
+        machine.events[trigger].trigger(conv, effects=effects,
+                                        budget=budget or [MAX_ROUTE_STEPS])
+
+    def _settled(self, conv: Conversation) -> None:
         state = self.state(conv)
         conv.finished = bool(state and state.final)
-        if state is None or not state.final:
-            return []
-        return self._finish(conv, state)
+
+    def _after_state_change(self, event: EventData) -> None:
+        self._next(event.model, event.kwargs["effects"], event.kwargs["budget"])
+
+    def _next(self, conv: Conversation, effects: list[Effect], budget: list[int]) -> None:
+        """After a state is entered: a "yes" to any red flag goes to the exit of the highest
+        urgency answered "yes", whatever the flow file says; routing states route; questions
+        not to be asked are skipped. Each queued behind the current transition."""
+        budget[0] -= 1
+        if budget[0] < 0:
+            return  # a flow whose routes go in a circle stops here instead of looping forever
+        flow = self.flows[conv.flow or ""]
+        exit_id = most_urgent_exit(flow, conv.facts)
+        if exit_id is not None and conv.state != exit_id:
+            self._trigger(conv, RED_FLAG_TRIGGER, effects, budget)
+            return
+        state = self.state(conv)
+        if state is None or state.final:
+            return
+        if state.route:
+            self._trigger(conv, ROUTE_TRIGGER, effects, budget)
+        elif self.not_asked(flow, state, conv):
+            self._trigger(conv, SKIP_TRIGGER, effects, budget)
+
+    def _on_final(self, event: EventData) -> None:
+        """A final state entered: its outcome, unless a red-flag exit is still to come."""
+        conv: Conversation = event.model
+        flow = self.flows[conv.flow or ""]
+        exit_id = most_urgent_exit(flow, conv.facts)
+        state = self.state(conv)
+        if state is not None and (exit_id is None or exit_id == conv.state):
+            event.kwargs["effects"].extend(self._finish(conv, state))
 
     @staticmethod
     def not_asked(flow: Flow, state: State, conv: Conversation) -> bool:
