@@ -135,6 +135,7 @@ class Reply:
     applied: bool = True
     extras: dict[str, str] = field(default_factory=dict)
     expects_text: bool = False  # the current question wants a typed answer (a name, a number)
+    relay: bool = False  # the person is talking with staff: what they type goes to them
     edit: bool = False  # the one message replaces the message that was pressed (a pick)
     repeated: bool = False  # the update was applied before: this is the reply it got then
     queued: tuple[int, ...] = ()  # ids of its messages in the store's outbox, sent from there

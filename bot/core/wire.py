@@ -47,6 +47,7 @@ def reply_to_json(reply: Reply) -> str:
         "extras": reply.extras,
         "expects_text": reply.expects_text,
         "edit": reply.edit,
+        "relay": reply.relay,
     }
     return jsontext.dumps(data)
 

@@ -101,6 +101,18 @@ class Deliveries:
             sent = await self._send(outbox, outgoing, now + self.lease)
         return sent is Sent.LAST
 
+    async def collect(self, address: Address, limit: int) -> list[Outgoing]:
+        """Take a person's waiting messages, oldest first (a pull channel shows them now)."""
+        taken: list[Outgoing] = []
+        for _ in range(limit):
+            now = self.clock()
+            outgoing = await self.store.next_for(address, now)
+            if outgoing is None or not await self.store.claim(outgoing.id, now, self.lease):
+                break
+            taken.append(outgoing)
+            await self.store.sent(outgoing.id)
+        return taken
+
     async def send_due(self) -> int:
         """One pass over every message due on the channels this process serves; how many
         were sent."""

@@ -151,6 +151,26 @@ class TurnRunner:
         await self._flush_all(flush)
         return BOOKING_APPLIED
 
+    # -- what a person sees without taking a turn ---------------------------------------------
+
+    async def current(self, channel: str, user_id: str) -> Reply | None:
+        """The person's current question as it was last shown, without taking a turn (a page
+        reloaded); None for someone the bot does not know. `extras["pending"]` names a
+        question of the dialog's own still open (delete everything?)."""
+        conv = await self.store.load(channel, user_id)
+        if conv is None:
+            return None
+        state = self.dialog.stepper.state(conv)
+        shown = (self.dialog.stepper.state_message(conv),) if state is not None else ()
+        return Reply(shown, conv.turn, conv.state or IDLE, conv.flow, applied=False,
+                     extras={"pending": conv.pending} if conv.pending else {},
+                     expects_text=self.dialog.expects_text(conv), relay=conv.relay)
+
+    async def collect(self, person: Address, limit: int) -> list[Outgoing]:
+        """A pull channel's person came back: take their waiting messages (oldest first, at
+        most `limit`); they are shown now."""
+        return await self.deliveries.collect(person, limit)
+
     # -- the outbox -------------------------------------------------------------------------
 
     async def flush(self, address: Address) -> bool:
@@ -242,6 +262,7 @@ class TurnRunner:
             extras={"answered": decision.answered} if decision.answered else {},
             expects_text=self.dialog.expects_text(conv),
             edit=decision.edit,
+            relay=conv.relay,
         )
 
     def _sends_by_outbox(self, event: Event) -> bool:

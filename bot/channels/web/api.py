@@ -18,7 +18,6 @@ import asyncio
 import html
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from importlib import resources
@@ -42,7 +41,7 @@ from bot.channels.web.guard import (
 from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import Json, message_json, reply_json
 from bot.core.effects import Address
-from bot.core.events import Event, EventKind, Message
+from bot.core.events import Event, EventKind, Message, Reply
 from bot.core.markup import plain
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
@@ -174,33 +173,13 @@ class WebChatApi:
         """The conversation's current question, without a turn; nothing for a new person (the
         page then starts with `/start`)."""
         pending = await self._collect(session)
-        current = await self._current(session)
-        if current["pending"]:  # a question of the engine's own (delete everything?): asked again
-            asked = await self.engine.handle(Event.from_text(CHANNEL, session, "/forget"))
-            current = {**reply_json(asked), "new": False, "relay": current["relay"]}
-        current["messages"] = [*pending, *current["messages"]]
-        current.pop("pending", None)
-        return current
-
-    async def _current(self, session: str) -> Json:
-        """The conversation's current question as the page shows it (no turn is taken)."""
-        conversation = await self.engine.store.load(CHANNEL, session)
-        messages, state = [], None
-        if conversation is not None and conversation.flow in self.engine.flows:
-            state = self.engine.flows[conversation.flow].states.get(conversation.state)
-        if conversation is not None and state is not None:
-            shown = self.engine.compose.state_message(conversation, state)
-            messages.append(message_json(shown, conversation.turn))
-        return {
-            "messages": messages,
-            "turn": conversation.turn if conversation else 0,
-            "state": conversation.state if conversation else "",
-            "expects_text": bool(state and state.input and conversation
-                                 and not conversation.pending),
-            "new": conversation is None,
-            "relay": bool(conversation and conversation.relay),
-            "pending": bool(conversation and conversation.pending),
-        }
+        current = await self.engine.current(CHANNEL, session)
+        if current is not None and current.extras.get("pending"):
+            # a question of the dialog's own (delete everything?): asked again
+            current = await self.engine.handle(Event.from_text(CHANNEL, session, "/forget"))
+        answer = _current_json(current)
+        answer["messages"] = [*pending, *answer["messages"]]
+        return answer
 
     async def turn(self, request: web.Request, session: str, body: Json) -> Json:
         """One thing the person did: a press (with the turn it was shown on) or typed text."""
@@ -214,31 +193,23 @@ class WebChatApi:
         if reply.stale and not reply.messages:
             # The press this page shows was made already (in another tab, or sent twice):
             # nothing to say about it, but this page still needs the current question.
-            answer["messages"] = (await self._current(session))["messages"]
+            answer["messages"] = _current_json(
+                await self.engine.current(CHANNEL, session))["messages"]
         answer["messages"] = [*pending, *answer["messages"]]
-        conversation = await self.engine.store.load(CHANNEL, session)
-        answer["relay"] = bool(conversation and conversation.relay)
+        answer["relay"] = reply.relay
         return answer
 
     async def poll(self, request: web.Request, session: str, body: Json) -> Json:
         """Messages waiting for the person (a staff member's reply), taken from the outbox."""
         messages = await self._collect(session)
-        conversation = await self.engine.store.load(CHANNEL, session)
-        return {"messages": messages, "relay": bool(conversation and conversation.relay)}
+        current = await self.engine.current(CHANNEL, session)
+        return {"messages": messages, "relay": bool(current and current.relay)}
 
     async def _collect(self, session: str) -> list[Json]:
         """Take the person's waiting outbox messages (oldest first): they are shown now."""
-        store, address, now = self.engine.store, Address(CHANNEL, session), time.time()
-        taken: list[Json] = []
-        for _ in range(POLL_BATCH):
-            outgoing = await store.next_for(address, now)
-            if outgoing is None or not await store.claim(outgoing.id, now,
-                                                         self.engine.deliveries.lease):
-                break
-            if isinstance(outgoing.message, Message):
-                taken.append(message_json(outgoing.message, outgoing.turn))
-            await store.sent(outgoing.id)
-        return taken
+        taken = await self.engine.collect(Address(CHANNEL, session), POLL_BATCH)
+        return [message_json(outgoing.message, outgoing.turn) for outgoing in taken
+                if isinstance(outgoing.message, Message)]
 
     # -- limits and the count in flight ---------------------------------------------------------
 
@@ -295,3 +266,11 @@ def chat_page_html(page_words: Any, error_words: Any) -> str:
         return html.escape(plain(str(value)).strip())
 
     return _PLACEHOLDER.sub(word, static_text("chat.html"))
+
+
+def _current_json(current: Reply | None) -> Json:
+    """The current question as the page shows it after a reload ("new": nothing yet)."""
+    if current is None:
+        return {"messages": [], "turn": 0, "state": "", "expects_text": False, "new": True,
+                "relay": False}
+    return {**reply_json(current), "new": False, "relay": current.relay}
