@@ -203,6 +203,27 @@ async def test_a_forget_in_a_turn_that_raises_forgets_nothing(database, store):
     assert database.rows_about(ALEX) == ONE_OF_EACH
 
 
+async def test_a_message_queued_outside_a_turn_whose_insert_fails_marks_nothing(store):
+    """Queueing is two statements (mark the waiting ones, insert): outside a turn they are
+    one transaction on both stores, so a failed insert leaves the waiting one unmarked."""
+    waiting = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    with pytest.raises((OverflowError, psycopg.errors.NumericValueOutOfRange)):
+        await store.enqueue(ALEX, 2**63, Message("two"), NOW)  # no turn number that large
+    assert await store.undelivered("test", "alex") == 1
+    assert not await store.sent(waiting), "marked as having a message behind it"
+
+
+async def test_a_sign_in_whose_session_is_refused_keeps_the_expired_ones(database, store):
+    """Starting a session drops the expired ones, then inserts: all or nothing on both stores."""
+    await store.add_staff("pat@example.org", "hash", NOW)
+    await store.start_staff_session("old", "pat@example.org", "csrf", NOW, NOW + 1)
+    await store.start_staff_session("same", "pat@example.org", "csrf", NOW, NOW + 600)
+    with pytest.raises(DUPLICATE_KEY):
+        await store.start_staff_session("same", "pat@example.org", "csrf", NOW + 60, NOW + 600)
+    assert database.query("SELECT token_hash FROM staff_sessions ORDER BY 1") == [
+        ("old",), ("same",)]
+
+
 async def test_an_update_is_remembered_with_its_reply_per_channel(store):
     assert await reply_to_update(store, "test", "42") is None
     async with store.turn("test", "alex") as turn:

@@ -8,7 +8,7 @@ at the end of both lists; an entry already released is never edited.
 from __future__ import annotations
 
 # Set on a waiting message when another to the same person is queued behind it: its sender
-# looks for the next one only then (bot/store/sql.py, `enqueue_all`). Rows already waiting with
+# looks for the next one only then (bot/store/outbox.py, `enqueue_all`). Rows already waiting with
 # one behind them get it now. The same SQL on both stores.
 QUEUED_BEHIND = """
     ALTER TABLE outbox ADD COLUMN queued_behind INTEGER NOT NULL DEFAULT 0;
