@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+import re
 import sqlite3
 import threading
 import time
@@ -36,7 +38,7 @@ from bot.settings import load_settings
 from bot.store import migrations
 from bot.store.base import TurnStart
 from bot.store.postgres import PostgresStore
-from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
+from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR, Queries
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from tests.conftest import answer_safety_questions_no
@@ -222,6 +224,18 @@ async def test_a_sign_in_whose_session_is_refused_keeps_the_expired_ones(databas
         await store.start_staff_session("same", "pat@example.org", "csrf", NOW + 60, NOW + 600)
     assert database.query("SELECT token_hash FROM staff_sessions ORDER BY 1") == [
         ("old",), ("same",)]
+
+
+WRITE = re.compile(r"""["'](?:INSERT|UPDATE|DELETE)\b""")  # a statement that writes
+
+
+def test_every_store_method_that_writes_more_than_once_is_marked_atomic():
+    """What makes the two tests above hold for the next method too: one that writes with
+    several statements is `@atomic`, or it would commit half of itself on either store."""
+    for name, method in inspect.getmembers(Queries, inspect.iscoroutinefunction):
+        writes = len(WRITE.findall(inspect.getsource(inspect.unwrap(method))))
+        if not name.startswith("_") and writes > 1:
+            assert hasattr(method, "__wrapped__"), f"{name} writes {writes} times, not @atomic"
 
 
 async def test_an_update_is_remembered_with_its_reply_per_channel(store):
