@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-Self = TypeVar("Self", bound="Statements")
+Owner = TypeVar("Owner", bound="Statements")
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
@@ -48,12 +48,12 @@ class Statements:
 
 
 def atomic(
-    method: Callable[Concatenate[Self, Params], Awaitable[Result]],
-) -> Callable[Concatenate[Self, Params], Awaitable[Result]]:
+    method: Callable[Concatenate[Owner, Params], Awaitable[Result]],
+) -> Callable[Concatenate[Owner, Params], Awaitable[Result]]:
     """Mark a method of several statements: all of them take effect, or none."""
 
     @functools.wraps(method)
-    async def all_or_nothing(self: Self, *args: Params.args, **kwargs: Params.kwargs) -> Result:
+    async def all_or_nothing(self: Owner, *args: Params.args, **kwargs: Params.kwargs) -> Result:
         if self._in_transaction():
             return await method(self, *args, **kwargs)
         async with self._transaction() as statements:
