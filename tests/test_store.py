@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+import re
 import sqlite3
 import threading
 import time
@@ -34,7 +36,7 @@ from bot.settings import load_settings
 from bot.store import migrations
 from bot.store.base import TurnStart
 from bot.store.postgres import PostgresStore
-from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR
+from bot.store.sql import FIRST_SEND_GRACE, PERSON_TABLES, UPDATES_KEPT_FOR, Queries
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from bot.turns.outbox import SEND_SHARE, Claim, Deliveries
@@ -202,6 +204,39 @@ async def test_a_forget_in_a_turn_that_raises_forgets_nothing(database, store):
             assert await turn.load("test", "alex") is None
             raise Boom
     assert database.rows_about(ALEX) == ONE_OF_EACH
+
+
+async def test_a_message_queued_outside_a_turn_whose_insert_fails_marks_nothing(store):
+    """Queueing is two statements (mark the waiting ones, insert): outside a turn they are
+    one transaction on both stores, so a failed insert leaves the waiting one unmarked."""
+    waiting = await store.enqueue(ALEX, 1, Message("one"), NOW)
+    with pytest.raises((OverflowError, psycopg.errors.NumericValueOutOfRange)):
+        await store.enqueue(ALEX, 2**63, Message("two"), NOW)  # no turn number that large
+    assert await store.undelivered("test", "alex") == 1
+    assert not await store.sent(waiting), "marked as having a message behind it"
+
+
+async def test_a_sign_in_whose_session_is_refused_keeps_the_expired_ones(database, store):
+    """Starting a session drops the expired ones, then inserts: all or nothing on both stores."""
+    await store.add_staff("pat@example.org", "hash", NOW)
+    await store.start_staff_session("old", "pat@example.org", "csrf", NOW, NOW + 1)
+    await store.start_staff_session("same", "pat@example.org", "csrf", NOW, NOW + 600)
+    with pytest.raises(DUPLICATE_KEY):
+        await store.start_staff_session("same", "pat@example.org", "csrf", NOW + 60, NOW + 600)
+    assert database.query("SELECT token_hash FROM staff_sessions ORDER BY 1") == [
+        ("old",), ("same",)]
+
+
+WRITE = re.compile(r"""["'](?:INSERT|UPDATE|DELETE)\b""")  # a statement that writes
+
+
+def test_every_store_method_that_writes_more_than_once_is_marked_atomic():
+    """What makes the two tests above hold for the next method too: one that writes with
+    several statements is `@atomic`, or it would commit half of itself on either store."""
+    for name, method in inspect.getmembers(Queries, inspect.iscoroutinefunction):
+        writes = len(WRITE.findall(inspect.getsource(inspect.unwrap(method))))
+        if not name.startswith("_") and writes > 1:
+            assert hasattr(method, "__wrapped__"), f"{name} writes {writes} times, not @atomic"
 
 
 async def test_an_update_is_remembered_with_its_reply_per_channel(store):

@@ -1,5 +1,5 @@
 """The interface every store implements: SQLite (bot/store/sqlite.py) and PostgreSQL
-(bot/store/postgres.py), both on the queries in bot/store/sql.py."""
+(bot/store/postgres.py), both on the queries in bot/store/sql.py and the parts it combines."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from bot.store import migrations
-from bot.store.sql import Queries, nothing
+from bot.store.sql import Queries
 
 POOL_SIZE = 10
 OPEN_TIMEOUT = 15.0  # seconds to reach the database at start before giving up
@@ -46,8 +46,8 @@ class _Session(Queries):
         cursor = await self._connection.execute(_PLACEHOLDER.sub("%s", sql), params)
         return cursor.rowcount
 
-    def _atomic(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return nothing()
+    def _in_transaction(self) -> bool:
+        return True  # a session is always inside the transaction its caller opened
 
 
 class PostgresStore(_Session):
@@ -94,6 +94,14 @@ class PostgresStore(_Session):
         all of it commits at the end of the block, or none of it if the block raises."""
         return self._session(lock=f"{channel}\x1f{user_id}")
 
+    # -- outside a turn: a statement is a transaction of its own, an `@atomic` method too ------
+
+    def _in_transaction(self) -> bool:
+        return False
+
+    def _transaction(self) -> contextlib.AbstractAsyncContextManager[_Session]:
+        return self._session()
+
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         async with self._session() as session:
             return await session._rows(sql, params)
@@ -101,24 +109,6 @@ class PostgresStore(_Session):
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._session() as session:
             return await session._run(sql, params)
-
-    async def delete(self, channel: str, user_id: str) -> None:
-        async with self._session() as session:
-            await session.delete(channel, user_id)
-
-    async def purge(self, older_than: float) -> dict[str, int]:
-        async with self._session() as session:
-            return await session.purge(older_than)
-
-    async def remove_staff(self, email: str) -> bool:
-        async with self._session() as session:
-            return await session.remove_staff(email)
-
-    async def start_staff_session(
-        self, token_hash: str, email: str, csrf: str, at: float, expires_at: float
-    ) -> None:
-        async with self._session() as session:
-            await session.start_staff_session(token_hash, email, csrf, at, expires_at)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.store import migrations
-from bot.store.sql import Queries, nothing
+from bot.store.sql import Queries
 
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
@@ -166,14 +166,14 @@ class SQLiteStore(Queries):
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._db.execute(sql, params).rowcount
 
-    def _atomic(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return nothing() if self._in_turn else self._transaction()
+    def _in_transaction(self) -> bool:
+        return self._in_turn
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
+    async def _transaction(self) -> AsyncIterator[SQLiteStore]:
         self._begin()
         try:
-            yield
+            yield self
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
