@@ -131,4 +131,4 @@ async def chat(engine: TurnRunner, user_id: str, out: TextIO = sys.stdout) -> No
 
 
 async def _is_new(engine: TurnRunner, user_id: str) -> bool:
-    return await engine.store.load(CHANNEL, user_id) is None
+    return await engine.current(CHANNEL, user_id) is None

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from bot.core.conversation import Conversation
 from bot.core.decision import NEEDS_FOLLOWUPS, NEEDS_STORED, Decision, Known
-from bot.core.effects import Address, Outgoing
+from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Event, EventKind, Reply
 from bot.core.records import PENDING
 from bot.core.wire import reply_from_json, reply_to_json
@@ -170,6 +170,19 @@ class TurnRunner:
         """A pull channel's person came back: take their waiting messages (oldest first, at
         most `limit`); they are shown now."""
         return await self.deliveries.collect(person, limit)
+
+    # -- staff places ---------------------------------------------------------------------------
+
+    async def posted(self, place: str, message_ids: list[str], notice: StaffNotice) -> None:
+        """A staff place posted a notice: whom each of its messages is about, kept so a staff
+        reply reaches the person and a forget finds the notices again."""
+        for message_id in message_ids:
+            await self.store.save_relay(place, message_id, notice.channel, notice.user_id)
+
+    async def about(self, place: str, message_id: str) -> Address | None:
+        """Whom a notice posted in a staff place is about; None for any other message."""
+        target = await self.store.relay_target(place, message_id)
+        return Address(*target) if target is not None else None
 
     # -- the outbox -------------------------------------------------------------------------
 

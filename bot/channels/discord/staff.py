@@ -23,7 +23,7 @@ from bot.channels.discord.render import (
     markdown_chunks,
     notice,
 )
-from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
+from bot.core.effects import FORGOTTEN_NOTICE, DeliveryFailed, StaffNotice
 from bot.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,7 @@ class DiscordStaffChannel:
         except SEND_ERRORS as error:  # the notice holds personal details: never its text
             why = f"{type(error).__name__} {getattr(error, 'status', '')}"
             raise DeliveryFailed(why) from None
-        for message in sent:
-            await self.engine.store.save_relay(self.place, str(message.id), notice.channel,
-                                               notice.user_id)
+        await self.engine.posted(self.place, [str(message.id) for message in sent], notice)
 
     async def _blank(self, notice: StaffNotice) -> None:
         """Each earlier notice about the person posted here now says only `notice.text`."""
@@ -87,7 +85,7 @@ class DiscordStaffChannel:
         reference = message.reference
         if reference is None or reference.message_id is None:
             return
-        person = await self.engine.store.relay_target(self.place, str(reference.message_id))
+        person = await self.engine.about(self.place, str(reference.message_id))
         if person is None:  # a reply to something else: staff talking among themselves
             return
         text = self._without_mention_of_the_bot(message.content)
@@ -97,7 +95,7 @@ class DiscordStaffChannel:
             await message.channel.send(notice(self.engine, "discord/staff_reply_unread.j2"),
                                        allowed_mentions=NO_MENTIONS)
             return
-        await self.engine.from_staff(Address(*person), text)
+        await self.engine.from_staff(person, text)
 
     def _without_mention_of_the_bot(self, content: str) -> str:
         user = self.client.user

@@ -144,7 +144,7 @@ class TelegramChannel:
             await self._poller.start()
         chat_id = self.settings.staff_telegram_chat_id
         if chat_id is not None:
-            self._staff = TelegramStaffChat(self.sender, chat_id, self.engine.store)
+            self._staff = TelegramStaffChat(self.sender, chat_id, self.engine)
         log.info("telegram: @%s is taking updates by %s", self.application.bot.username,
                  "webhook" if self._route is not None else "polling")
 

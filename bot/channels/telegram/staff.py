@@ -19,7 +19,6 @@ from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
 from bot.channels.telegram.send import Sender
 from bot.core.effects import FORGOTTEN_NOTICE, Address, DeliveryFailed, StaffNotice
-from bot.store.base import ConversationStore
 from bot.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,10 @@ def place_of(chat_id: int) -> str:
 class TelegramStaffChat:
     """A `StaffNotifier` posting to one Telegram chat, remembering whom each notice is about."""
 
-    def __init__(self, sender: Sender, chat_id: int, store: ConversationStore) -> None:
+    def __init__(self, sender: Sender, chat_id: int, engine: TurnRunner) -> None:
         self.sender = sender
         self.chat_id = chat_id
-        self.store = store
+        self.engine = engine
         self.place = place_of(chat_id)
 
     async def notify(self, notice: StaffNotice) -> None:
@@ -54,9 +53,7 @@ class TelegramStaffChat:
             raise DeliveryFailed(f"{type(error).__name__}", permanent=True) from None
         except TelegramError as error:
             raise DeliveryFailed(f"{type(error).__name__}") from None
-        for message_id in sent:
-            await self.store.save_relay(self.place, str(message_id), notice.channel,
-                                        notice.user_id)
+        await self.engine.posted(self.place, [str(message_id) for message_id in sent], notice)
 
     async def _blank(self, notice: StaffNotice) -> None:
         """Each earlier notice about the person posted here now says only `notice.text`."""
@@ -78,8 +75,7 @@ def add_staff_replies(application: Application, engine: TurnRunner, chat_id: int
         message = update.effective_message
         if message is None or message.reply_to_message is None or not message.text:
             return
-        address = await person_replied_to(engine.store, chat_id,
-                                          message.reply_to_message.message_id)
+        address = await person_replied_to(engine, chat_id, message.reply_to_message.message_id)
         if address is not None:  # else staff talking among themselves
             await engine.from_staff(address, message.text)
 
@@ -87,11 +83,9 @@ def add_staff_replies(application: Application, engine: TurnRunner, chat_id: int
     application.add_handler(MessageHandler(staff, staff_replied), group=STAFF_HANDLERS)
 
 
-async def person_replied_to(
-    store: ConversationStore, chat_id: int, message_id: int
-) -> Address | None:
+async def person_replied_to(engine: TurnRunner, chat_id: int, message_id: int) -> Address | None:
     """The person a notice in the staff chat was about; None for any other message."""
-    target = await store.relay_target(place_of(chat_id), str(message_id))
-    if target is None:  # a notice posted before places were named `telegram:<chat id>`
-        target = await store.relay_target(str(chat_id), str(message_id))
-    return Address(*target) if target is not None else None
+    person = await engine.about(place_of(chat_id), str(message_id))
+    if person is None:  # a notice posted before places were named `telegram:<chat id>`
+        person = await engine.about(str(chat_id), str(message_id))
+    return person
