@@ -52,6 +52,9 @@ class Event:
 # answer, the one that deletes something, or neither ("").
 PRIMARY, DANGER = "primary", "danger"
 STYLES = (PRIMARY, DANGER)
+# The id of the Done button that ends a pick-several question: the dialog adds it, and each
+# channel's renderer puts it on a row of its own.
+DONE_CHOICE = "done"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 from transitions import Machine
 
 from bot.core import records
+from bot.core.clicks import pseudonym
 from bot.core.conversation import Answer, Conversation, new_booking_ref
 from bot.core.effects import (
     FORGOTTEN_NOTICE,
@@ -28,12 +29,11 @@ from bot.core.effects import (
     StaffNotifier,
     staff_address,
 )
-from bot.core.events import DANGER, Choice, Event, EventKind, Message, Reply
+from bot.core.events import DANGER, DONE_CHOICE, Choice, Event, EventKind, Message, Reply
 from bot.core.wire import reply_from_json, reply_to_json
 from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
 from bot.engine.flow import (
-    DONE_CHOICE,
     DONE_TRIGGER,
     INPUT_TRIGGER,
     ROUTE_TRIGGER,
@@ -62,7 +62,6 @@ from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
 from bot.engine.scoring import highest_red_flag
 from bot.engine.turn import Turn
-from bot.handoff.clicks import pseudonym
 from bot.settings import Settings
 from bot.store.base import ConversationStore
 

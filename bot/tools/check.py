@@ -10,12 +10,12 @@ from pathlib import Path
 from jinja2 import TemplateError, meta
 
 from bot.core.conversation import Answer, Conversation
-from bot.core.events import encode_choice
+from bot.core.events import DONE_CHOICE, encode_choice
 from bot.core.records import CONSENT_KINDS
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
 from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
-from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
+from bot.engine.flow import URGENCIES, Flow, State
 from bot.tools.check_shown import check_shown
 from bot.tools.problem import Problem
 

@@ -19,11 +19,12 @@ from typing import Any
 import discord
 
 from bot.channels.discord.render import CHANNEL
+from bot.core.channels import DISCORD
 from bot.engine.commands import Command
 from bot.engine.engine import Engine
 
 POST_PREFIX = "post-"
-DESCRIPTION_LIMIT = 100
+DESCRIPTION_LIMIT = DISCORD.menu_description_limit
 NAME_LIMIT = 32  # Discord's application command names (Application Commands: name, 1-32)
 MODERATORS = discord.Permissions(manage_guild=True)
 IN_GUILD, IN_BOT_DM = 0, 1  # where a command may be used (Discord's interaction contexts)

@@ -44,7 +44,6 @@ class TelegramChannel:
     """The bot on Telegram: long polling or a webhook, handlers, staff chat, outbox."""
 
     name = CHANNEL
-    replies_by_outbox = True  # every reply is saved with its turn and sent from the outbox
 
     @staticmethod
     def configured(settings: Settings) -> bool:

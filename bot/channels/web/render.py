@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.core.events import Message, Reply
+from bot.core.events import DONE_CHOICE, Message, Reply
 from bot.core.markup import Span, parse
-from bot.engine.flow import DONE_CHOICE
 
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 LIST_MARK = "- "

@@ -8,9 +8,18 @@ practice's choice (`practice.booking_prefill`): a short non-clinical line by def
 
 from __future__ import annotations
 
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot.settings import Practice
+
+class BookingPractice(Protocol):
+    """What a booking link is built from: the practice's settings (bot/settings.py `Practice`)."""
+
+    @property
+    def booking_url(self) -> str: ...
+
+    @property
+    def booking_provider(self) -> str: ...
 
 PREFILL_FIELD = {"calendly": "a1", "cal.com": "notes"}
 REF_FIELD = {"calendly": "utm_content", "cal.com": "metadata[ref]"}
@@ -24,7 +33,7 @@ URL_LIMIT = 512
 
 
 def booking_link(
-    practice: Practice, channel: str, flow: str | None, summary: str = "", ref: str = ""
+    practice: BookingPractice, channel: str, flow: str | None, summary: str = "", ref: str = ""
 ) -> str:
     """The practice's booking URL tagged with where the person came from, the screening's
     reference, and the prefill (already chosen by `practice.booking_prefill`)."""
