@@ -26,10 +26,10 @@ from bot.app import build_engine
 from bot.channels.web import WebChannel, api, guard
 from bot.channels.web.guard import MAX_BODY, MAX_TEXT, clean_text
 from bot.channels.web.limits import TokenBuckets
-from bot.channels.web.render import blocks, safe_url
 from bot.core.channels import CHANNELS
 from bot.core.clicks import pseudonym
 from bot.core.effects import Address
+from bot.core.message_json import blocks, safe_url
 from bot.engine.engine import Engine
 from bot.run import Runner, configured, has_staff_place
 from bot.server import create_app, serve

@@ -8,8 +8,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.channels.web.render import message_json
 from bot.core.conversation import Answer, Conversation
+from bot.core.message_json import message_json
 from bot.engine.engine import Engine
 from bot.engine.flow import Flow, State
 
@@ -28,7 +28,7 @@ class Shown:
     state: str
     section: str
     kind: str  # question, typed, result, red_flag, final
-    message: dict[str, Any]  # bot/channels/web/render.py `message_json`
+    message: dict[str, Any]  # bot/core/message_json.py `message_json`
     problem: str = ""  # why it could not be rendered with sample answers, if it could not
 
 

@@ -126,6 +126,10 @@ class Message:
     outcome: Outcome | None = None
 
 
+# The state a reply carries when the person's conversation was just deleted (/forget).
+FORGOTTEN = "forgotten"
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """Everything the bot answers to one event."""

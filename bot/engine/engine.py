@@ -29,7 +29,16 @@ from bot.core.effects import (
     StaffNotifier,
     staff_address,
 )
-from bot.core.events import DANGER, DONE_CHOICE, Choice, Event, EventKind, Message, Reply
+from bot.core.events import (
+    DANGER,
+    DONE_CHOICE,
+    FORGOTTEN,
+    Choice,
+    Event,
+    EventKind,
+    Message,
+    Reply,
+)
 from bot.core.wire import reply_from_json, reply_to_json
 from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
@@ -72,7 +81,6 @@ LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`
 MAX_ROUTE_STEPS = 50
 IDLE = "idle"
 LATE_WINDOW = 86400.0  # seconds an out-of-order update can still arrive (see _arrived_late)
-FORGOTTEN = "forgotten"
 MYDATA, WITHDRAW = "mydata", "withdraw"  # commands that read or change what the store keeps
 CONSENT_WITHDRAWN = "consent_withdrawn"
 

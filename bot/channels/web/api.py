@@ -40,10 +40,11 @@ from bot.channels.web.guard import (
     session_id,
 )
 from bot.channels.web.limits import TokenBuckets
-from bot.channels.web.render import Json, message_json, reply_json
+from bot.channels.web.render import reply_json
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message
 from bot.core.markup import plain
+from bot.core.message_json import Json, message_json
 from bot.engine.engine import Engine
 from bot.settings import Settings
 
