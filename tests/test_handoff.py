@@ -261,3 +261,25 @@ async def test_redirect_refuses_unknown_targets_and_never_forwards_to_a_given_ur
             assert answer.status == 200
     (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
     assert row.channel == "unknown"
+
+
+async def test_behind_a_trusted_proxy_clicks_without_a_token_count_per_forwarded_address(
+    settings,
+):
+    trusted = replace(settings, public_url="https://bot.test",
+                      web_chat=replace(settings.web_chat, trust_forwarded_for=True))
+    engine = build_engine(trusted)
+    runner = await serve(create_app(engine), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for address in ("203.0.113.7", "203.0.113.8", "203.0.113.7"):
+                headers = {"X-Forwarded-For": f"10.0.0.1, {address}"}
+                async with http.get(f"{base}/go/youtube?channel=web", headers=headers,
+                                    allow_redirects=False) as answer:
+                    assert answer.status == 302
+        (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
+        assert (row.channel, row.count) == ("web", 2), "two people behind the proxy, one twice"
+    finally:
+        await runner.cleanup()
+        await engine.store.close()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.core import records
+from bot.core.address import client_address
 from bot.core.channels import CHANNELS
 from bot.core.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 from bot.engine.compose import LINK_TARGETS, target_url
@@ -55,4 +56,6 @@ def _clicker(request: web.Request, engine: Engine, channel: str, target: str, no
     if who is not None:
         return who
     day = datetime.fromtimestamp(now, UTC).date().isoformat()
-    return anonymous_clicker(key, request.remote or "", day)
+    address = client_address(request.headers, request.remote,
+                             engine.settings.web_chat.trust_forwarded_for)
+    return anonymous_clicker(key, address, day)

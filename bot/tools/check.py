@@ -9,13 +9,14 @@ from pathlib import Path
 
 from jinja2 import TemplateError, meta
 
-from bot.core.conversation import Answer, Conversation
+from bot.core.conversation import Conversation
 from bot.core.events import DONE_CHOICE, encode_choice
 from bot.core.records import CONSENT_KINDS
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
 from bot.engine.engine import ACTIONS, LEAD_FIELDS, Engine
 from bot.engine.flow import URGENCIES, Flow, State
+from bot.engine.samples import sample_conversations
 from bot.tools.check_shown import check_shown
 from bot.tools.problem import Problem
 
@@ -66,9 +67,6 @@ SAMPLE_DATA = {
                    "status": "sent", "asked_at": "2025-01-01T10:06:00+00:00",
                    "kept_to_compare": {"baseline_pain": 6}, "progress": {"after": 4}}],
     "staff_notices": 2,
-}
-INPUT_SAMPLES: dict[str, object] = {
-    "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
 }
 SAMPLE_EXTRAS = {
     "name": "x", "too_long": True, "input_type": "number", "was_in_flow": True,
@@ -466,7 +464,7 @@ def _check_templates(engine: Engine, flow: Flow, state: State) -> list[Problem]:
     file = str(engine.renderer.directory / state.template)
     if not engine.renderer.exists(state.template):
         return [Problem(str(flow.path), state.id, "template", f"missing template {file}")]
-    return _check_renders(engine, file, state.template, _sample_conversations(flow, state))
+    return _check_renders(engine, file, state.template, sample_conversations(flow, state))
 
 
 def _check_common(engine: Engine) -> list[Problem]:
@@ -513,27 +511,3 @@ def _check_renders(
             )
             break
     return problems
-
-
-def _sample_conversations(flow: Flow, state: State) -> list[Conversation]:
-    """Conversations that take a template's branches: empty, every driver scored, all unsure."""
-
-    def make(scores: dict[str, int], facts: dict[str, object], answer: str) -> Conversation:
-        conv = Conversation(
-            "check", "check", flow=flow.id, state=state.id, scores=scores, facts=facts
-        )
-        conv.history = [Answer(s, answer) for s in flow.states]
-        return conv
-
-    every = {driver: index + 1 for index, driver in enumerate(flow.drivers)}
-    typed = {
-        state.input.fact: INPUT_SAMPLES.get(state.input.type, "text")
-        for state in flow.states.values()
-        if state.input is not None
-    }
-    chosen = {k: v for s in flow.states.values() for o in s.options for k, v in o.facts.items()}
-    return [
-        make({}, typed, "no"),
-        make(every, {**chosen, **typed}, "unsure"),
-        make({key: 10 for key in flow.score_keys}, {**chosen, **typed}, "yes"),
-    ]

@@ -41,6 +41,7 @@ from bot.channels.web.guard import (
 )
 from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import reply_json
+from bot.core.address import client_address
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message
 from bot.core.markup import plain
@@ -244,11 +245,8 @@ class WebChatApi:
     # -- limits and the count in flight ---------------------------------------------------------
 
     def _address(self, request: web.Request) -> str:
-        if self.settings.web_chat.trust_forwarded_for:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded
-        return request.remote or "unknown"
+        return client_address(request.headers, request.remote,
+                              self.settings.web_chat.trust_forwarded_for)
 
     @staticmethod
     def _limit(buckets: TokenBuckets, key: str) -> None:
