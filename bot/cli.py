@@ -189,7 +189,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     except FlowError as error:
         print(f"error: {error}")
         return 1
-    from bot.tools.check import check_all  # loads every channel's limits: only when asked
+    from bot.tools.check import check_all  # renders every template: loaded only when asked
 
     problems = check_all(engine)
     for problem in problems:

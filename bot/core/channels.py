@@ -32,6 +32,7 @@ class ChannelSpec:
     label_limit: int = 0  # characters on a button
     payload_limit: int = 0  # what a button carries back when pressed ...
     payload_in_bytes: bool = False  # ... counted in UTF-8 bytes (else characters)
+    payload_name: str = ""  # what the platform calls it
     link_limit: int = 0  # characters of a link button's address
     menu_description_limit: int = 0  # characters of a command's description in its menu
     # Profile texts the platform shows before a person writes: template -> its limit.
@@ -58,6 +59,7 @@ TELEGRAM = ChannelSpec(
     label_limit=80,  # the bot's own cap (Telegram sets none that a label reaches)
     payload_limit=64,  # InlineKeyboardButton.callback_data: 1-64 bytes
     payload_in_bytes=True,
+    payload_name="callback data",
     link_limit=512,  # the bot's: one link fits every platform (Discord's is 512)
     menu_description_limit=256,  # BotCommand.description: 1-256 characters
     profile_limits={
@@ -73,6 +75,7 @@ DISCORD = ChannelSpec(
     message_limit=2000,  # Create Message: content, up to 2000 characters
     label_limit=80,  # Button Object: label, max 80 characters
     payload_limit=100,  # Button Object: custom_id, 1-100 characters
+    payload_name="custom id",
     link_limit=512,  # Button Object: url, max 512 characters
     menu_description_limit=100,  # Application Command: description, 1-100 characters
 )

@@ -72,6 +72,9 @@ class Composer:
         return {
             "practice": self.settings.practice,
             "flow": flow,
+            # The flow `start` begins (settings.default_flow): shared templates name it by
+            # its title, never by a word of their own (`check` warns when one does).
+            "start_flow": self.flows.get(self.settings.default_flow),
             "state": conv.state,
             "answers": answers,
             "facts": conv.facts,

@@ -82,7 +82,7 @@ def build_menu(engine: Engine) -> Menu:
     default = engine.settings.default_flow
     start = next((c for c in commands if c.flow == default), None)
     labels = engine.renderer.names("discord/labels.j2", practice=engine.settings.practice,
-                                   flow=engine.flows.get(default), entry=start)
+                                   start_flow=engine.flows.get(default), entry=start)
     return Menu(commands, descriptions, start, str(labels.start_button),
                 fit(str(labels.post)))
 
