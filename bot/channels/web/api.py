@@ -42,6 +42,7 @@ from bot.channels.web.guard import (
 from bot.channels.web.limits import TokenBuckets
 from bot.channels.web.render import reply_json
 from bot.core.address import client_address
+from bot.core.channels import WEB
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message
 from bot.core.markup import plain
@@ -49,7 +50,7 @@ from bot.core.message_json import Json, message_json
 from bot.engine.engine import Engine
 from bot.settings import Settings
 
-CHANNEL = "web"
+CHANNEL = WEB.name
 ASSETS = {  # file in static/ -> content type
     "chat.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
