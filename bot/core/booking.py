@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.core.channels import CHANNELS
+
 
 class BookingPractice(Protocol):
     """What a booking link is built from: the practice's settings (bot/settings.py `Practice`)."""
@@ -27,9 +29,9 @@ REF_LIMIT = 64  # a reference is 16 characters; anything longer is not one of ou
 SUMMARY_LIMIT = 300
 
 
-# The longest link a button may carry anywhere the bot runs: Discord's link buttons take 512
-# characters (Message Components: Button Object, url); the summary is cut to stay within it.
-URL_LIMIT = 512
+# The longest link a button may carry anywhere the bot runs (Discord's link buttons take 512
+# characters); the summary is cut to stay within it.
+URL_LIMIT = min(spec.link_limit for spec in CHANNELS.values() if spec.link_limit)
 
 
 def booking_link(

@@ -60,7 +60,6 @@ TELEGRAM = ChannelSpec(
     payload_limit=64,  # InlineKeyboardButton.callback_data: 1-64 bytes
     payload_in_bytes=True,
     payload_name="callback data",
-    link_limit=512,  # the bot's: one link fits every platform (Discord's is 512)
     menu_description_limit=256,  # BotCommand.description: 1-256 characters
     profile_limits={
         "telegram/description.j2": 512,  # setMyDescription: 0-512 characters

@@ -15,12 +15,12 @@ from aiohttp import web
 
 from bot.core import records
 from bot.core.address import client_address
+from bot.core.booking import SUMMARY_LIMIT
 from bot.core.channels import CHANNELS
 from bot.core.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 from bot.engine.compose import LINK_TARGETS, target_url
 from bot.engine.engine import Engine
 
-SUMMARY_LIMIT = 300
 REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a booking reference: a URL-safe token
 
 
