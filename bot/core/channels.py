@@ -24,6 +24,9 @@ class ChannelSpec:
     runs: str = ""
     token_setting: str = ""  # the setting without which it does not run, if it needs one
     staff_setting: str = ""  # where its staff place is (a chat or channel id), if it has one
+    # What `python -m bot <name>` runs, for its help line; and whether it takes `--webhook`.
+    summary: str = ""
+    webhook: bool = False
     delivery: str = PUSH
     # Its turns' replies are saved with the turn and sent from the outbox (rather than inline).
     replies_by_outbox: bool = False
@@ -54,6 +57,8 @@ TELEGRAM = ChannelSpec(
     runs="bot.channels.telegram:TelegramChannel",
     token_setting="telegram_token",
     staff_setting="staff_telegram_chat_id",
+    summary="Telegram (BOT_TELEGRAM_TOKEN)",
+    webhook=True,
     replies_by_outbox=True,
     message_limit=4096,  # Bot API sendMessage: text, 1-4096 characters
     label_limit=80,  # the bot's own cap (Telegram sets none that a label reaches)
@@ -71,6 +76,7 @@ DISCORD = ChannelSpec(
     runs="bot.channels.discord:DiscordChannel",
     token_setting="discord_token",
     staff_setting="staff_discord_channel_id",
+    summary="Discord (BOT_DISCORD_TOKEN)",
     message_limit=2000,  # Create Message: content, up to 2000 characters
     label_limit=80,  # Button Object: label, max 80 characters
     payload_limit=100,  # Button Object: custom_id, 1-100 characters
@@ -83,6 +89,7 @@ DISCORD = ChannelSpec(
 WEB = ChannelSpec(
     "web",
     runs="bot.channels.web:WebChannel",
+    summary="the web server (the web chat, health, link redirects)",
     delivery=PULL,
     label_limit=80,
     later_messages=False,
