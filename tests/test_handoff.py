@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from bot.app import build_engine, purging_daily
+from bot.core.channels import CHANNELS
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
 from bot.core.records import Lead
@@ -283,3 +284,15 @@ async def test_behind_a_trusted_proxy_clicks_without_a_token_count_per_forwarded
     finally:
         await runner.cleanup()
         await engine.store.close()
+
+
+async def test_a_click_from_every_channel_the_bot_knows_is_counted_under_that_channel(web_server):
+    engine, base = web_server
+    targets = ("youtube", "podcast", "facebook", "instagram")  # one person: a link each
+    async with aiohttp.ClientSession() as http:
+        for name, target in zip(CHANNELS, targets, strict=True):
+            async with http.get(f"{base}/go/{target}?channel={name}",
+                                allow_redirects=False) as answer:
+                assert answer.status == 302
+    clicks = {r.channel for r in await engine.store.stats() if r.kind == "link_click"}
+    assert clicks == {"telegram", "discord", "web", "console"}
