@@ -32,8 +32,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 chat: $(RUNTIME_STAMP)  ## Talk to the bot in this terminal (embedded defaults, SQLite, no tokens)
 	@$(BIN)/python -m bot chat
 
-test: $(STAMP)  ## Lint, validate flows, run transcripts and the whole pytest suite
+test: $(STAMP)  ## Lint, check the layers, validate flows, run transcripts and the whole pytest suite
 	$(BIN)/ruff check bot tests scripts
+	$(BIN)/lint-imports
 	$(BIN)/python -m bot check
 	BOT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m bot test-dialogs tests/transcripts
 	$(BIN)/python -m pytest

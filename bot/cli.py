@@ -17,6 +17,7 @@ from typing import TypeVar
 from bot.app import build_engine
 from bot.channels.console import CHANNEL as CONSOLE
 from bot.channels.console import chat, say
+from bot.core.channels import RUN_CHANNELS
 from bot.core.markup import plain
 from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
@@ -144,16 +145,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
     run.set_defaults(run=_run, only=None)
 
-    web = commands.add_parser("web", help="run only the web server (the web chat, health, "
-                              "link redirects)")
-    web.set_defaults(run=_run, only=("web",), webhook=False)
-
-    telegram = commands.add_parser("telegram", help="run only Telegram (BOT_TELEGRAM_TOKEN)")
-    telegram.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
-    telegram.set_defaults(run=_run, only=("telegram",))
-
-    discord = commands.add_parser("discord", help="run only Discord (BOT_DISCORD_TOKEN)")
-    discord.set_defaults(run=_run, only=("discord",), webhook=False)
+    for spec in RUN_CHANNELS.values():  # `python -m bot telegram`, `discord`, `web`
+        one = commands.add_parser(spec.name, help=f"run only {spec.summary}")
+        if spec.webhook:
+            one.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
+            one.set_defaults(run=_run, only=(spec.name,))
+        else:
+            one.set_defaults(run=_run, only=(spec.name,), webhook=False)
     return parser
 
 
@@ -189,7 +187,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     except FlowError as error:
         print(f"error: {error}")
         return 1
-    from bot.tools.check import check_all  # loads every channel's limits: only when asked
+    from bot.tools.check import check_all  # renders every template: loaded only when asked
 
     problems = check_all(engine)
     for problem in problems:

@@ -20,64 +20,43 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bot.app import build_engine, purging_daily
 from bot.core.channel import Channel, ChannelError
+from bot.core.channels import RUN_CHANNELS, ChannelSpec
 from bot.core.effects import STAFF_PREFIX
 from bot.server import READY, create_app, serve
 from bot.settings import Settings
 from bot.turns.wiring import Wiring
 
 
-@dataclass(frozen=True)
-class ChannelEntry:
-    """Where a channel's class lives ("package:Class"), and the setting (its token) without
-    which it does not run. A channel's package, and its platform's library, is imported only
-    when that setting is present: a Telegram-only process never loads discord.py. A channel
-    that needs no token (the web chat) has none, and runs when its class's `configured` says
-    so (on unless turned off)."""
-
-    where: str
-    token_setting: str = ""
-    staff_setting: str = ""  # where its staff place is (a chat or channel id), if it has one
-    # Its people collect waiting messages when they next come (the web chat's browsers): no
-    # outbox is registered for it, and no check-in is offered there (nothing could reach them).
-    polled: bool = False
-    # Replies to a person's own update leave through the outbox, sent after the commit.
-    queued: bool = False
-
-    def load(self) -> Any:
-        """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py)."""
-        module, _, name = self.where.partition(":")
-        return getattr(importlib.import_module(module), name)
-
-    def has_staff_place(self, settings: Settings) -> bool:
-        """True when the practice set a staff place on this platform (and its token)."""
-        if not self.token_setting or not self.staff_setting:
-            return False
-        has_token = getattr(settings, self.token_setting) is not None
-        return has_token and getattr(settings, self.staff_setting) is not None
-
-    def configured(self, settings: Settings) -> bool:
-        """True when its token is set (if it needs one), as the channel's own `configured`
-        reads it."""
-        if self.token_setting and getattr(settings, self.token_setting) is None:
-            return False  # not set: not even imported
-        return bool(self.load().configured(settings))
+def load(spec: ChannelSpec) -> Any:
+    """The channel class (`Kind(engine, settings, webhook=...)`, see bot/core/channel.py). A
+    channel's package, and its platform's library, is imported only when it runs: a
+    Telegram-only process never loads discord.py."""
+    module, _, name = spec.runs.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-CHANNELS = {
-    "telegram": ChannelEntry("bot.channels.telegram:TelegramChannel", "telegram_token",
-                             "staff_telegram_chat_id", queued=True),
-    "discord": ChannelEntry("bot.channels.discord:DiscordChannel", "discord_token",
-                            "staff_discord_channel_id"),
-    # On unless BOT_WEB_CHAT__ENABLED=false; its browsers collect what waits for them.
-    "web": ChannelEntry("bot.channels.web:WebChannel", polled=True),
-}
+def has_staff_place(spec: ChannelSpec, settings: Settings) -> bool:
+    """True when the practice set a staff place on this platform (and its token)."""
+    if not spec.token_setting or not spec.staff_setting:
+        return False
+    has_token = getattr(settings, spec.token_setting) is not None
+    return has_token and getattr(settings, spec.staff_setting) is not None
+
+
+def configured(spec: ChannelSpec, settings: Settings) -> bool:
+    """True when its token is set (if it needs one), as the channel's own `configured` reads
+    it; a channel without a token (the web chat) runs when that says so."""
+    if spec.token_setting and getattr(settings, spec.token_setting) is None:
+        return False  # not set: not even imported
+    return bool(load(spec).configured(settings))
+
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 log = logging.getLogger(__name__)
@@ -96,9 +75,9 @@ class Runner:
         self.settings = settings
         self.engine = build_engine(settings, clock=clock, wiring=wiring_of(settings))
         self.channels: list[Channel] = [
-            entry.load()(self.engine, settings, webhook=webhook)
-            for name, entry in CHANNELS.items()
-            if (only is None or name in only) and entry.configured(settings)
+            load(spec)(self.engine, settings, webhook=webhook)
+            for name, spec in RUN_CHANNELS.items()
+            if (only is None or name in only) and configured(spec, settings)
         ]
         self.app = create_app(self.engine)
         self._server: web.AppRunner | None = None
@@ -119,7 +98,7 @@ class Runner:
         self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
         for channel in self.channels:
             await channel.start()
-            if not CHANNELS[channel.name].polled:  # the web chat's browsers collect theirs
+            if not RUN_CHANNELS[channel.name].pulled:  # the web chat's browsers collect theirs
                 self.engine.outboxes[channel.name] = channel
             place = channel.staff_place()
             if place is not None:  # notices for it, from any process, are sent from here
@@ -159,11 +138,11 @@ def wiring_of(settings: Settings) -> Wiring:
     some process delivers to each channel; a staff place configured anywhere is posted to by
     the process that runs it."""
     return Wiring(
-        queued=frozenset(name for name, entry in CHANNELS.items() if entry.queued),
-        delivered=frozenset(CHANNELS),
-        pulled=frozenset(name for name, entry in CHANNELS.items() if entry.polled),
-        staff_places=frozenset(name for name, entry in CHANNELS.items()
-                               if entry.has_staff_place(settings)),
+        queued=frozenset(name for name, spec in RUN_CHANNELS.items() if spec.replies_by_outbox),
+        delivered=frozenset(RUN_CHANNELS),
+        pulled=frozenset(name for name, spec in RUN_CHANNELS.items() if spec.pulled),
+        staff_places=frozenset(name for name, spec in RUN_CHANNELS.items()
+                               if has_staff_place(spec, settings)),
     )
 
 
@@ -205,11 +184,11 @@ def keep_startup_objects() -> None:
 
 def run(settings: Settings, only: Sequence[str] | None = None, webhook: bool = False) -> int:
     """The process entry point for `run`, `telegram`, `discord` and `web`."""
-    for name, entry in CHANNELS.items():
-        if not entry.token_setting:  # turned off: the server runs without it (and says so)
+    for name, spec in RUN_CHANNELS.items():
+        if not spec.token_setting:  # turned off: the server runs without it (and says so)
             continue
-        if only is not None and name in only and not entry.configured(settings):
-            print(f"error: BOT_{entry.token_setting.upper()} is not set, so {name} cannot run;"
+        if only is not None and name in only and not configured(spec, settings):
+            print(f"error: BOT_{spec.token_setting.upper()} is not set, so {name} cannot run;"
                   f" see docs/{name}.md", file=sys.stderr)
             return 2
     return asyncio.run(serve_until_stopped(Runner(settings, only=only, webhook=webhook)))

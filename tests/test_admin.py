@@ -42,10 +42,9 @@ from bot.admin.auth import CSP, LOGIN_COOKIE, SESSION_COOKIE, from_this_machine
 from bot.admin.dashboard import Dashboard
 from bot.admin.diagram import layout
 from bot.admin.funnel import axis, chart, funnel, week_of
-from bot.admin.leads import safe_cell
 from bot.admin.pages import REFUSED
 from bot.core.records import Lead
-from bot.handoff.reports import funnel_table
+from bot.handoff.reports import funnel_table, safe_cell
 from bot.server import create_app
 from bot.settings import ROOT
 from bot.tools.client import DialogClient

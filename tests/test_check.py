@@ -246,3 +246,20 @@ def test_a_group_menu_command_that_would_not_reach_the_private_chat_is_an_error(
         "forget:  {action: forget, menu: [telegram, discord], groups: true,"))
     (problem,) = problems_in(project)
     assert "commands.forget.groups" in problem and "deep_link" in problem
+
+
+def test_a_shared_template_that_names_a_flow_is_warned_of_and_the_shipped_ones_name_none(
+    project,
+):
+    settings = load_settings(data_dir=project / "data", dialogs_dir=project / "dialogs",
+                             templates_dir=project / "templates")
+
+    def warnings() -> list[str]:
+        engine = build_engine(settings, SQLiteStore(":memory:"))
+        return [str(p) for p in check_all(engine) if p.warning and "names the flow" in p.message]
+
+    assert warnings() == []
+    youtube = project / "templates" / "common" / "youtube.j2"
+    youtube.write_text("Videos on knee pain are on our channel.\n")
+    (warning,) = warnings()
+    assert "common/youtube.j2" in warning and "'knee'" in warning and "line 1" in warning

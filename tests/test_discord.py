@@ -291,11 +291,11 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
     await moderator.runs("post-kneecheck")
     await ben.runs("post-kneecheck")  # not a moderator
     (post,) = server.fake.public()
-    assert "free knee check" in post.content
-    assert post.button("Start the knee check")["custom_id"] == "start:kneecheck"
+    assert "free knee pain check" in post.content
+    assert post.button("Start the knee pain check")["custom_id"] == "start:kneecheck"
     assert "posted" in moderator.last_message().content
     assert "Only moderators" in ben.last_message().content
-    await anna.presses("Start the knee check", on=post)
+    await anna.presses("Start the knee pain check", on=post)
     await anna.presses("Let's start")
 
     await server.stop_bot()
@@ -305,7 +305,7 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
     assert "**Your answer:** Me" in anna.dm()[-2].content
     assert anna.last_message().button("Not sure") is not None
     assert await server.turn_of(ANNA) == 3
-    await ben.presses("Start the knee check", on=post)
+    await ben.presses("Start the knee pain check", on=post)
     assert "knee-pain check" in ben.dm()[0].content
     assert "sent you a DM" in ben.last_message().content
     assert_nothing_public_but(server.fake, [post])

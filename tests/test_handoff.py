@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from bot.app import build_engine, purging_daily
+from bot.core.channels import CHANNELS
 from bot.core.effects import StaffNotice
 from bot.core.events import Event, EventKind
 from bot.core.records import Lead
@@ -269,3 +270,37 @@ async def test_redirect_refuses_unknown_targets_and_never_forwards_to_a_given_ur
             assert answer.status == 200
     (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
     assert row.channel == "unknown"
+
+
+async def test_behind_a_trusted_proxy_clicks_without_a_token_count_per_forwarded_address(
+    settings,
+):
+    trusted = replace(settings, public_url="https://bot.test",
+                      web_chat=replace(settings.web_chat, trust_forwarded_for=True))
+    engine = build_engine(trusted)
+    runner = await serve(create_app(engine), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for address in ("203.0.113.7", "203.0.113.8", "203.0.113.7"):
+                headers = {"X-Forwarded-For": f"10.0.0.1, {address}"}
+                async with http.get(f"{base}/go/youtube?channel=web", headers=headers,
+                                    allow_redirects=False) as answer:
+                    assert answer.status == 302
+        (row,) = [r for r in await engine.store.stats() if r.kind == "link_click"]
+        assert (row.channel, row.count) == ("web", 2), "two people behind the proxy, one twice"
+    finally:
+        await runner.cleanup()
+        await engine.store.close()
+
+
+async def test_a_click_from_every_channel_the_bot_knows_is_counted_under_that_channel(web_server):
+    engine, base = web_server
+    targets = ("youtube", "podcast", "facebook", "instagram")  # one person: a link each
+    async with aiohttp.ClientSession() as http:
+        for name, target in zip(CHANNELS, targets, strict=True):
+            async with http.get(f"{base}/go/{target}?channel={name}",
+                                allow_redirects=False) as answer:
+                assert answer.status == 302
+    clicks = {r.channel for r in await engine.store.stats() if r.kind == "link_click"}
+    assert clicks == {"telegram", "discord", "web", "console"}

@@ -15,6 +15,8 @@ import pytest
 from bot.app import build_engine
 from bot.channels.discord.menu import fit
 from bot.core import jsontext
+from bot.core.booking import SUMMARY_LIMIT, URL_LIMIT, booking_link
+from bot.core.channels import CHANNELS, DISCORD, TELEGRAM
 from bot.core.conversation import Answer, Conversation
 from bot.core.events import Choice, Link, Message, decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
@@ -28,7 +30,6 @@ from bot.engine.scoring import (
     highest_red_flag,
     named_drivers,
 )
-from bot.handoff.booking import SUMMARY_LIMIT, URL_LIMIT, booking_link
 from bot.settings import ROOT, Practice, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.graph import mermaid
@@ -300,3 +301,24 @@ def test_graph_command_prints_the_knee_flow(tmp_path):
     result = run_cli("graph", "knee", data_dir=tmp_path)
     assert result.returncode == 0 and "redflag_calf_clot" in result.stdout
     assert run_cli("graph", "shoulder", data_dir=tmp_path).returncode == 2
+
+
+def test_the_channel_registry_agrees_with_the_platform_libraries():
+    from telegram.constants import BotDescriptionLimit, InlineKeyboardButtonLimit, MessageLimit
+
+    assert TELEGRAM.message_limit == MessageLimit.MAX_TEXT_LENGTH
+    assert TELEGRAM.payload_limit == InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
+    assert sorted(TELEGRAM.profile_limits.values()) == [
+        BotDescriptionLimit.MAX_SHORT_DESCRIPTION_LENGTH,
+        BotDescriptionLimit.MAX_DESCRIPTION_LENGTH,
+    ]
+    assert (DISCORD.message_limit, DISCORD.payload_limit, DISCORD.label_limit) == (2000, 100, 80)
+    assert [name for name, spec in CHANNELS.items() if spec.pulled] == ["web", "console"]
+
+
+def test_reading_the_channel_registry_loads_no_platform_library():
+    code = ("import sys, bot.core.channels; "
+            "print(sorted(m for m in ('telegram', 'discord') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=ROOT)
+    assert shown.stdout.strip() == "[]"

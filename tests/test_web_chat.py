@@ -5,10 +5,13 @@ the page is sent (structured text, never HTML)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import shutil
+import sqlite3
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,9 +26,11 @@ from bot.app import build_engine
 from bot.channels.web import WebChannel, api, guard
 from bot.channels.web.guard import MAX_BODY, MAX_TEXT, clean_text
 from bot.channels.web.limits import TokenBuckets
-from bot.channels.web.render import blocks, safe_url
+from bot.core.channels import CHANNELS
+from bot.core.clicks import pseudonym
 from bot.core.effects import Address
-from bot.run import CHANNELS, Runner, wiring_of
+from bot.core.message_json import blocks, safe_url
+from bot.run import Runner, configured, has_staff_place, wiring_of
 from bot.server import create_app, serve
 from bot.settings import ROOT, SettingsError, load_settings
 from bot.turns.runner import TurnRunner
@@ -90,9 +95,12 @@ class ChatServer:
 
 
 @asynccontextmanager
-async def chat_server(tmp_path: Path, **web_chat: Any) -> AsyncIterator[ChatServer]:
-    """The real server (bot/server.py's guarded site) on 127.0.0.1 and a free port, SQLite."""
-    settings = load_settings(data_dir=tmp_path / "data", web_chat=web_chat)
+async def chat_server(tmp_path: Path, public_url: str = "",
+                      **web_chat: Any) -> AsyncIterator[ChatServer]:
+    """The real server (bot/server.py's guarded site) on 127.0.0.1 and a free port, SQLite;
+    with `public_url`, links go through its `/go` redirect."""
+    more = {"public_url": public_url} if public_url else {}
+    settings = load_settings(data_dir=tmp_path / "data", web_chat=web_chat, **more)
     engine = build_engine(settings, wiring=wiring_of(settings))  # staff replies wait in the store
     await engine.store.open()
     app = create_app(engine)
@@ -490,13 +498,36 @@ async def test_stopping_chat_finishes_turns_in_flight_and_refuses_new_ones(
     assert headers["Retry-After"]
 
 
+async def test_booking_click_from_the_web_chat_is_counted_under_web_with_its_token(
+    tmp_path: Path,
+) -> None:
+    async with chat_server(tmp_path, public_url="https://bot.test") as chat:
+        await chat.say(ALEX, "/start")
+        answer = await chat.say(ALEX, "book")
+        (link,) = [link["url"] for m in answer["messages"] for link in m["links"]
+                   if "/go/book" in link["url"]]
+        assert link.startswith("https://bot.test/go/book?channel=web")
+        local = chat.url + link.removeprefix("https://bot.test")
+        async with chat.http.get(local, allow_redirects=False) as response:
+            assert response.status == 302
+            forwarded = response.headers["Location"]
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(forwarded).query)
+        assert query["utm_source"] == ["web"], "the practice sees the web chat as the source"
+        (row,) = [r for r in await chat.engine.store.stats() if r.kind == "link_click"]
+        assert (row.channel, row.detail, row.count) == ("web", "book", 1)
+        with contextlib.closing(sqlite3.connect(chat.engine.store.path)) as db:
+            (clicker,), = db.execute("SELECT clicker FROM clicks").fetchall()
+        key = chat.engine.settings.link_key
+        assert clicker == pseudonym(key, "web", ALEX), "the link's signed token is accepted"
+
+
 def test_runner_serves_the_web_chat_by_default_without_an_outbox(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
     runner = Runner(settings)
     assert [channel.name for channel in runner.channels] == ["web"]
     assert "web" in runner.engine.wiring.delivered
-    assert CHANNELS["web"].configured(settings)
-    assert not CHANNELS["web"].has_staff_place(settings)
+    assert configured(CHANNELS["web"], settings)
+    assert not has_staff_place(CHANNELS["web"], settings)
 
 
 def test_web_chat_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

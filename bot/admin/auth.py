@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.admin.dashboard import DASHBOARD, PREFIX, Dashboard
+from bot.core.address import client_address
 
 SESSION_COOKIE = "bot_admin_session"
 LOGIN_COOKIE = "bot_admin_login"  # the sign-in form's CSRF token, before there is a session
@@ -79,15 +80,10 @@ def from_this_machine(request: web.Request) -> bool:
         return False
 
 
-def client_address(request: web.Request, dashboard: Dashboard) -> str:
-    """Whose failed sign-ins to count: the connecting address, or behind a reverse proxy that
-    the operator trusts (BOT_WEB_CHAT__TRUST_FORWARDED_FOR, as the web chat's limits do) the
-    last X-Forwarded-For entry, the one that proxy added."""
-    if dashboard.settings.web_chat.trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
-    return request.remote or "unknown"
+def request_address(request: web.Request, dashboard: Dashboard) -> str:
+    """Whose failed sign-ins to count (bot/core/address.py, as the web chat's limits read it)."""
+    return client_address(request.headers, request.remote,
+                          dashboard.settings.web_chat.trust_forwarded_for)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str,

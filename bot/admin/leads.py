@@ -9,12 +9,11 @@ from typing import Any
 
 from bot.core.records import BOOKED, BOOKING_CANCELLED, BOOKING_RESCHEDULED, Lead
 from bot.engine.followups import progress_words
-from bot.handoff.reports import export_leads
+from bot.handoff.reports import export_leads, safe_cell
 
 # What the latest booking event of a person says about their call.
 BOOKING_STATUS = {BOOKED: "booked", BOOKING_RESCHEDULED: "booked (rescheduled)",
                   BOOKING_CANCELLED: "cancelled"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,6 @@ def lead_rows(
     return [LeadRow(lead, status.get((lead.channel, lead.user_id), ""),
                     found.get((lead.channel, lead.user_id), {}))
             for lead in sorted(leads, key=lambda lead: lead.created_at, reverse=True)]
-
-
-def safe_cell(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (OWASP's CSV injection
-    advice: a leading quote before = + - @ tab and line breaks)."""
-    if value.startswith("'"):
-        return value  # made safe already (the export below quotes typed fields itself)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def leads_csv(rows: list[LeadRow]) -> str:

@@ -17,8 +17,8 @@ from bot.admin.auth import (
     STAFF,
     Staff,
     clear_cookie,
-    client_address,
     new_token,
+    request_address,
     same,
     set_cookie,
     signed_in,
@@ -77,7 +77,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", ""))[:MAX_EMAIL]
     password = str(form.get("password", ""))
     now = dashboard.clock()
-    address = client_address(request, dashboard)
+    address = request_address(request, dashboard)
     outcome = await dashboard.sign_in.attempt(email, password, address, now)
     if outcome is not Outcome.SIGNED_IN:
         log.warning("dashboard: a sign-in was %s", outcome.value)

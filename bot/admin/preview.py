@@ -8,16 +8,13 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.channels.web.render import message_json
-from bot.core.conversation import Answer, Conversation
+from bot.core.conversation import Conversation
+from bot.core.message_json import message_json
 from bot.engine.flow import Flow, State
+from bot.engine.samples import longest_wording
 from bot.turns.runner import TurnRunner
 
 PREVIEW_CHANNEL = "web"  # templates may word things per channel: the web chat's words
-# Typed answers the sample conversation holds, by input type (as `python -m bot check` does).
-TYPED_SAMPLES: dict[str, object] = {
-    "number": 7, "name": "Sam", "email_or_phone": {"email": "sam@example.com"}, "text": "text",
-}
 
 
 @dataclass(frozen=True)
@@ -28,23 +25,14 @@ class Shown:
     state: str
     section: str
     kind: str  # question, typed, result, red_flag, final
-    message: dict[str, Any]  # bot/channels/web/render.py `message_json`
+    message: dict[str, Any]  # bot/core/message_json.py `message_json`
     problem: str = ""  # why it could not be rendered with sample answers, if it could not
 
 
 def sample(flow: Flow, state: State) -> Conversation:
     """A conversation at `state` in which every area scored and every answer was given, so the
     longest wording shows."""
-    typed = {s.input.fact: TYPED_SAMPLES.get(s.input.type, "text")
-             for s in flow.states.values() if s.input is not None}
-    chosen = {k: v for s in flow.states.values() for o in s.options for k, v in o.facts.items()}
-    conv = Conversation(
-        PREVIEW_CHANNEL, "preview", flow=flow.id, state=state.id,
-        scores={driver: index + 1 for index, driver in enumerate(flow.drivers)},
-        facts={**chosen, **typed},
-    )
-    conv.history = [Answer(s, "unsure") for s in flow.states]
-    return conv
+    return longest_wording(flow, state, PREVIEW_CHANNEL, "preview")
 
 
 def _kind(state: State) -> str:

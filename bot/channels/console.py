@@ -10,11 +10,12 @@ import sys
 import textwrap
 from typing import TextIO
 
+from bot.core.channels import CONSOLE
 from bot.core.events import Event, Message, Reply
 from bot.core.markup import Span, parse, plain, plain_span
 from bot.turns.runner import TurnRunner
 
-CHANNEL = "console"
+CHANNEL = CONSOLE.name
 BOLD, NORMAL = "\033[1m", "\033[22m"  # ANSI: bold on, bold off
 LONG_URL = 60  # a link longer than this goes last, on a line of its own, so it stays whole
 

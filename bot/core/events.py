@@ -52,6 +52,9 @@ class Event:
 # answer, the one that deletes something, or neither ("").
 PRIMARY, DANGER = "primary", "danger"
 STYLES = (PRIMARY, DANGER)
+# The id of the Done button that ends a pick-several question: the dialog adds it, and each
+# channel's renderer puts it on a row of its own.
+DONE_CHOICE = "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,10 @@ class Message:
     choices: tuple[Choice, ...] = ()
     links: tuple[Link, ...] = ()
     outcome: Outcome | None = None
+
+
+# The state a reply carries when the person's conversation was just deleted (/forget).
+FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)

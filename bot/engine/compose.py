@@ -6,10 +6,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.core.booking import booking_link
+from bot.core.clicks import TOKEN_PARAMETER, click_token
 from bot.core.conversation import Conversation
-from bot.core.events import PRIMARY, Choice, Link, Message, Outcome
+from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
-from bot.engine.flow import DONE_CHOICE, Flow, RedFlag, State
+from bot.engine.flow import Flow, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
@@ -17,8 +19,6 @@ from bot.engine.scoring import (
     highest_red_flag,
     named_drivers,
 )
-from bot.handoff.booking import booking_link
-from bot.handoff.clicks import TOKEN_PARAMETER, click_token
 from bot.settings import Settings
 
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
@@ -72,6 +72,9 @@ class Composer:
         return {
             "practice": self.settings.practice,
             "flow": flow,
+            # The flow `start` begins (settings.default_flow): shared templates name it by
+            # its title, never by a word of their own (`check` warns when one does).
+            "start_flow": self.flows.get(self.settings.default_flow),
             "state": conv.state,
             "answers": answers,
             "facts": conv.facts,

@@ -1,6 +1,6 @@
 """`POST /webhooks/calendly` and `POST /webhooks/cal.com`: booked calls, attributed.
 
-The booking link carries the screening's opaque reference (bot/handoff/booking.py); the
+The booking link carries the screening's opaque reference (bot/core/booking.py); the
 provider hands it back when the call is booked, cancelled or moved. Each webhook is verified
 (HMAC-SHA256 with `booking_webhook_secret`, compared in constant time), applied once (its
 event id is remembered: the same event again, a provider's retry after an answer it never got,

@@ -2,7 +2,7 @@
 
 Targets are names (book, youtube, podcast, facebook, instagram), never URLs: the redirect only
 ever forwards to an address from settings, so it cannot be used as an open redirect. A click is
-counted once per person and link (bot/handoff/clicks.py), however often the link is opened.
+counted once per person and link (bot/core/clicks.py), however often the link is opened.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.core import records
+from bot.core.address import client_address
+from bot.core.booking import SUMMARY_LIMIT
+from bot.core.channels import CHANNELS
+from bot.core.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 from bot.engine.compose import LINK_TARGETS, target_url
-from bot.handoff.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
 from bot.turns.runner import TurnRunner
 
-SUMMARY_LIMIT = 300
-KNOWN_CHANNELS = ("telegram", "discord", "console")
 REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a booking reference: a URL-safe token
 
 
@@ -31,7 +32,7 @@ def add_redirects(app: web.Application, engine: TurnRunner) -> None:
         if target not in LINK_TARGETS:
             raise web.HTTPNotFound(text="unknown link")
         channel = request.query.get("channel", "")
-        channel = channel if channel in KNOWN_CHANNELS else "unknown"
+        channel = channel if channel in CHANNELS else "unknown"
         flow = request.query.get("flow", "")
         flow = flow if flow in engine.flows else ""
         summary = request.query.get("summary", "")[:SUMMARY_LIMIT]
@@ -56,4 +57,6 @@ def _clicker(request: web.Request, engine: TurnRunner, channel: str, target: str
     if who is not None:
         return who
     day = datetime.fromtimestamp(now, UTC).date().isoformat()
-    return anonymous_clicker(key, request.remote or "", day)
+    address = client_address(request.headers, request.remote,
+                             engine.settings.web_chat.trust_forwarded_for)
+    return anonymous_clicker(key, address, day)

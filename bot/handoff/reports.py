@@ -14,6 +14,8 @@ from bot.core import records
 from bot.core.records import Lead, StatRow
 from bot.engine.followups import progress_words
 
+# What a spreadsheet would run as a formula at the start of a cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 LEAD_FIELDS = ("created_at", "name", "email", "phone", "channel", "source", "flow", "drivers",
                "red_flag", "urgency", "flow_version", "consent_version", "progress")
 FUNNEL_COLUMNS = (
@@ -54,11 +56,11 @@ def _lead_row(lead: Lead, progress: dict[str, Any] | None = None) -> dict[str, s
     created = datetime.fromtimestamp(lead.created_at, UTC).isoformat(timespec="seconds")
     return {
         "created_at": created,
-        "name": _safe_cell(lead.name),
-        "email": _safe_cell(lead.email),
+        "name": safe_cell(lead.name),
+        "email": safe_cell(lead.email),
         "phone": lead.phone,
         "channel": lead.channel,
-        "source": _safe_cell(lead.source),
+        "source": safe_cell(lead.source),
         "flow": lead.flow,
         "drivers": " ".join(lead.drivers),
         "red_flag": lead.red_flag or "",
@@ -69,9 +71,12 @@ def _lead_row(lead: Lead, progress: dict[str, Any] | None = None) -> dict[str, s
     }
 
 
-def _safe_cell(value: str) -> str:
-    """Stop a spreadsheet from running what a person typed as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (OWASP's CSV injection
+    advice: a leading quote before = + - @ tab and line breaks)."""
+    if value.startswith("'"):
+        return value  # made safe already (the dashboard's export quotes this one's cells again)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def funnel_table(rows: list[StatRow], by_day: bool = False) -> str:

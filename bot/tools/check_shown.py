@@ -3,8 +3,7 @@ reader reads as words, button styles, Telegram's profile texts and its group cha
 
 from __future__ import annotations
 
-from bot.channels.telegram.handlers import CHANNEL
-from bot.channels.telegram.profile import LIMITS
+from bot.core.channels import TELEGRAM
 from bot.core.conversation import Conversation
 from bot.core.events import PRIMARY, STYLES
 from bot.core.markup import plain
@@ -75,12 +74,12 @@ def _check_label_templates(engine: TurnRunner) -> list[Problem]:
 def _check_profile(engine: TurnRunner) -> list[Problem]:
     """Telegram's description and short description exist and fit its limits."""
     problems = []
-    for template, limit in LIMITS.items():
+    for template, limit in TELEGRAM.profile_limits.items():
         file = str(engine.renderer.directory / template)
         if not engine.renderer.exists(template):
             problems.append(Problem(file, "", "template", "missing Telegram profile template"))
             continue
-        text = plain(engine.notice(template, channel=CHANNEL))
+        text = plain(engine.notice(template, channel=TELEGRAM.name))
         if len(text) > limit:
             problems.append(Problem(file, "", "template", f"renders {len(text)} characters, "
                                     f"over Telegram's {limit}"))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from bot.core.clicks import pseudonym
 from bot.core.conversation import Conversation
 from bot.core.decision import NEEDS_FOLLOWUPS, NEEDS_STORED, Decision, Known
 from bot.core.effects import Address, Outgoing, StaffNotice
@@ -21,7 +22,6 @@ from bot.core.events import Event, EventKind, Reply
 from bot.core.records import PENDING
 from bot.core.wire import reply_from_json, reply_to_json
 from bot.engine.dialog import Dialog
-from bot.handoff.clicks import pseudonym
 from bot.settings import Settings
 from bot.store.base import ConversationStore
 from bot.turns.checkins import CheckinTimer

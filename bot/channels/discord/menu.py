@@ -19,11 +19,12 @@ from typing import Any
 import discord
 
 from bot.channels.discord.render import CHANNEL
+from bot.core.channels import DISCORD
 from bot.engine.commands import Command
 from bot.turns.runner import TurnRunner
 
 POST_PREFIX = "post-"
-DESCRIPTION_LIMIT = 100
+DESCRIPTION_LIMIT = DISCORD.menu_description_limit
 NAME_LIMIT = 32  # Discord's application command names (Application Commands: name, 1-32)
 MODERATORS = discord.Permissions(manage_guild=True)
 IN_GUILD, IN_BOT_DM = 0, 1  # where a command may be used (Discord's interaction contexts)
@@ -81,7 +82,7 @@ def build_menu(engine: TurnRunner) -> Menu:
     default = engine.settings.default_flow
     start = next((c for c in commands if c.flow == default), None)
     labels = engine.renderer.names("discord/labels.j2", practice=engine.settings.practice,
-                                   flow=engine.flows.get(default), entry=start)
+                                   start_flow=engine.flows.get(default), entry=start)
     return Menu(commands, descriptions, start, str(labels.start_button),
                 fit(str(labels.post)))
 

@@ -13,18 +13,27 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.events import DANGER, PRIMARY, Choice, Message, Reply, decode_choice, encode_choice
+from bot.core.channels import DISCORD
+from bot.core.events import (
+    DANGER,
+    DONE_CHOICE,
+    PRIMARY,
+    Choice,
+    Message,
+    Reply,
+    decode_choice,
+    encode_choice,
+)
 from bot.core.markup import Span, render, split_text
-from bot.engine.flow import DONE_CHOICE
 from bot.turns.runner import TurnRunner
 
-CHANNEL = "discord"
+CHANNEL = DISCORD.name
 CHOICE_PREFIX = "choice:"  # a choice button: `choice:<turn>|<choice id>`
 START_PREFIX = "start:"  # a public start button: `start:<entry command>`
-CUSTOM_ID_LIMIT = 100
-LABEL_LIMIT = 80
+CUSTOM_ID_LIMIT = DISCORD.payload_limit
+LABEL_LIMIT = DISCORD.label_limit
 ROWS, PER_ROW = 5, 5  # a message holds at most 5 rows of 5 buttons
-MESSAGE_LIMIT = 2000
+MESSAGE_LIMIT = DISCORD.message_limit
 ROOM_FOR_ANSWER = 200  # a question gains a "Your answer" line when it is answered
 NO_MENTIONS = discord.AllowedMentions.none()
 # A choice's colour: blue for the answer the question expects (the flow's `style: primary`,

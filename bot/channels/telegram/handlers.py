@@ -25,13 +25,14 @@ from telegram.helpers import create_deep_linked_url
 from bot.channels.telegram.render import html_chunks
 from bot.channels.telegram.send import AnswerLine, Sender
 from bot.channels.telegram.updates import PersonUpdate, Press, PressedMessage, PrivateMessage
+from bot.core.channels import TELEGRAM
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Reply, decode_choice, parse_command
 from bot.core.markup import plain
 from bot.engine.commands import Command, Commands
 from bot.turns.runner import FORGOTTEN, TurnRunner
 
-CHANNEL = "telegram"
+CHANNEL = TELEGRAM.name
 ANSWER_LINES = 512  # answer lines kept rendered: labels, and the picks of pick-several questions
 
 log = logging.getLogger(__name__)

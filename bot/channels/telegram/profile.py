@@ -12,21 +12,18 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
-from telegram.constants import BotDescriptionLimit
 from telegram.error import TelegramError
 
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.send import describe
+from bot.core.channels import TELEGRAM
 from bot.core.markup import plain
 from bot.turns.runner import TurnRunner
 
 DESCRIPTION = "telegram/description.j2"
 SHORT_DESCRIPTION = "telegram/short_description.j2"
 # Each profile text, and the most characters Telegram takes for it (512 and 120).
-LIMITS = {
-    DESCRIPTION: int(BotDescriptionLimit.MAX_DESCRIPTION_LENGTH),
-    SHORT_DESCRIPTION: int(BotDescriptionLimit.MAX_SHORT_DESCRIPTION_LENGTH),
-}
+LIMITS = TELEGRAM.profile_limits
 
 log = logging.getLogger(__name__)
 

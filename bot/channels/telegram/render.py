@@ -7,16 +7,14 @@ import functools
 import html
 from typing import Any
 
-from telegram.constants import MessageLimit
-
-from bot.core.events import Choice, Message, encode_choice
+from bot.core.channels import TELEGRAM
+from bot.core.events import DONE_CHOICE, Choice, Message, encode_choice
 from bot.core.markup import Span, render, split_text
-from bot.engine.flow import DONE_CHOICE
 
 # Split the light-markup source below Telegram's 4096: rendering only removes characters, and
 # the headroom covers characters Telegram counts twice (UTF-16 surrogate pairs).
-SPLIT_AT = MessageLimit.MAX_TEXT_LENGTH - 96
-CALLBACK_DATA_LIMIT = 64
+SPLIT_AT = TELEGRAM.message_limit - 96
+CALLBACK_DATA_LIMIT = TELEGRAM.payload_limit
 # Choices share a keyboard row when every label is this short (as long as it can become once
 # picked, in a pick-several question): three across ("Yes", "No", "Not sure"), or two.
 THREE_ACROSS, TWO_ACROSS = 10, 14

@@ -39,14 +39,17 @@ from bot.channels.web.guard import (
     session_id,
 )
 from bot.channels.web.limits import TokenBuckets
-from bot.channels.web.render import Json, message_json, reply_json
+from bot.channels.web.render import reply_json
+from bot.core.address import client_address
+from bot.core.channels import WEB
 from bot.core.effects import Address
 from bot.core.events import Event, EventKind, Message, Reply
 from bot.core.markup import plain
+from bot.core.message_json import Json, message_json
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
 
-CHANNEL = "web"
+CHANNEL = WEB.name
 ASSETS = {  # file in static/ -> content type
     "chat.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
@@ -214,11 +217,8 @@ class WebChatApi:
     # -- limits and the count in flight ---------------------------------------------------------
 
     def _address(self, request: web.Request) -> str:
-        if self.settings.web_chat.trust_forwarded_for:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded
-        return request.remote or "unknown"
+        return client_address(request.headers, request.remote,
+                              self.settings.web_chat.trust_forwarded_for)
 
     @staticmethod
     def _limit(buckets: TokenBuckets, key: str) -> None:

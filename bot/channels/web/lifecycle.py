@@ -19,9 +19,9 @@ class WebChannel:
     """The chat box on the practice's pages, served by the bot's one web server.
 
     It answers each turn inline, in the HTTP response. It is never registered as an outbox
-    (its `ChannelEntry` is `polled`): messages the engine saves for a web person (a staff
-    member's reply) wait in the store until that person's browser collects them, on any
-    replica.
+    (bot/core/channels.py: its delivery is `pull`): messages the engine saves for a web person
+    (a staff member's reply) wait in the store until that person's browser collects them, on
+    any replica.
     """
 
     name = CHANNEL
@@ -50,6 +50,6 @@ class WebChannel:
         return None  # staff read and answer on Telegram, Discord or the dashboard
 
     async def deliver(self, address: Address, reply: Reply) -> None:
-        """Never called (the runner registers no outbox for a `polled` channel): a browser
+        """Never called (the runner registers no outbox for a `pull` channel): a browser
         cannot be reached on its own, so waiting messages stay in the store for it."""
         raise DeliveryFailed("the web chat's messages are collected by the browser")

@@ -5,11 +5,11 @@ file in `loading`; everything is importable from `bot.engine.flow` as before. Th
 to plain lists of states and transitions, one machine per flow shared by every conversation.
 """
 
+from bot.core.events import DONE_CHOICE
 from bot.engine.flow.dialect import FlowLoader
 from bot.engine.flow.loading import load_flow, load_flows, parse_duration
 from bot.engine.flow.model import (
     COMMANDS_FILE,
-    DONE_CHOICE,
     DONE_TRIGGER,
     INPUT_TRIGGER,
     NO,

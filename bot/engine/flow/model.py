@@ -16,7 +16,6 @@ INPUT_TRIGGER = "_input"
 SKIP_TRIGGER = "_skip"
 COMMANDS_FILE = "commands.yaml"
 DONE_TRIGGER = "_done"
-DONE_CHOICE = "done"
 YES, NO, UNSURE = "yes", "no", "unsure"
 # Urgency levels of red flags, highest first (docs/clinical.md).
 URGENCIES = ("emergency", "same_day", "within_days", "within_week")

@@ -8,9 +8,20 @@ practice's choice (`practice.booking_prefill`): a short non-clinical line by def
 
 from __future__ import annotations
 
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot.settings import Practice
+from bot.core.channels import CHANNELS
+
+
+class BookingPractice(Protocol):
+    """What a booking link is built from: the practice's settings (bot/settings.py `Practice`)."""
+
+    @property
+    def booking_url(self) -> str: ...
+
+    @property
+    def booking_provider(self) -> str: ...
 
 PREFILL_FIELD = {"calendly": "a1", "cal.com": "notes"}
 REF_FIELD = {"calendly": "utm_content", "cal.com": "metadata[ref]"}
@@ -18,13 +29,13 @@ REF_LIMIT = 64  # a reference is 16 characters; anything longer is not one of ou
 SUMMARY_LIMIT = 300
 
 
-# The longest link a button may carry anywhere the bot runs: Discord's link buttons take 512
-# characters (Message Components: Button Object, url); the summary is cut to stay within it.
-URL_LIMIT = 512
+# The longest link a button may carry anywhere the bot runs (Discord's link buttons take 512
+# characters); the summary is cut to stay within it.
+URL_LIMIT = min(spec.link_limit for spec in CHANNELS.values() if spec.link_limit)
 
 
 def booking_link(
-    practice: Practice, channel: str, flow: str | None, summary: str = "", ref: str = ""
+    practice: BookingPractice, channel: str, flow: str | None, summary: str = "", ref: str = ""
 ) -> str:
     """The practice's booking URL tagged with where the person came from, the screening's
     reference, and the prefill (already chosen by `practice.booking_prefill`)."""
