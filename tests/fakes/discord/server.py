@@ -8,6 +8,14 @@ without the Message Content intent unless the message mentions it. Tests push
 INTERACTION_CREATE and MESSAGE_CREATE events as a person would cause them (see person.py) and
 read back every message the bot sent, with its content, buttons, flags and who can see it.
 
+The bot says when it has handled each update (`handled`, which the test harness hangs on the
+Discord channel's `after`), so `settle` waits for that, never for a silence.
+
+Faults, on request (`inject_faults` at random, seeded; `fail` one by one): interaction
+responses, follow-ups and their edits, DM sends and DM channel creation answered 429 (with
+`retry_after`), 500, 502, 503, or not at all for `hang_for` seconds (then 504), without doing
+what was asked; each kept in `faulted`, and every attempt at those requests in `attempts`.
+
 A person can run only a slash command their command picker shows where they are, as Discord
 decides it from the last sync of each place: a server's own commands in that server only,
 never in DMs; a global command wherever its `contexts` say (none: everywhere). Who may use a
@@ -25,6 +33,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +66,6 @@ API = "/api/v10"
 # the 3 second deadline is exceeded, the token will be invalidated"; "Interaction tokens are
 # valid for 15 minutes".
 RESPONSE_WINDOW = 3.0
-# How long settle() counts a deferred interaction without a follow-up as the bot at work: a
-# turn between the deferral and its answer takes milliseconds, unless the machine stalls.
-DEFERRED_PATIENCE = 2.0
 TOKEN_LIFETIME = 15 * 60.0
 UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}  # 404
 ALREADY_ACKNOWLEDGED = {"message": "Interaction has already been acknowledged.",
@@ -68,6 +74,14 @@ UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}  # 404: no (vali
 INVALID_WEBHOOK_TOKEN = {"message": "Invalid Webhook Token", "code": 50027}  # 401: expired
 UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}  # 404
 EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}  # 400
+
+# Faults: what `inject_faults` and `fail` answer with, and the requests they may hit.
+HANG = 0  # no answer for `hang_for` seconds, then 504, as a request lost on its way
+FAULT_KINDS = (429, 500, 502, 503, HANG)
+CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM = "callback", "followup", "edit", "dm", "open_dm"
+FAULT_TARGETS = frozenset({CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM})
+SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway",
+                 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 # Gateway (developers/events/gateway.mdx, "Resuming", "Disconnecting"; opcodes from
 # developers/topics/opcodes-and-status-codes.mdx): 7 RECONNECT, 9 INVALID_SESSION (`d`: may
@@ -116,12 +130,6 @@ class Interaction:
     original_id: int | None = None  # @original: the response message, once there is one
     loading: bool = False  # deferred with "thinking": the first follow-up fills the message
     followed_at: float | None = None  # the bot's first follow-up or edit through the token
-
-    def deferred_until(self, patience: float) -> float:
-        """Deferred (5, 6) and not followed yet: the bot is at work on it until then."""
-        if self.acked_at is None or self.followed_at is not None:
-            return 0.0
-        return self.acked_at + patience if self.callback.get("type") in (5, 6) else 0.0
 
 
 @dataclass
@@ -178,6 +186,15 @@ class Session:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One answer given instead of doing a request: a status (HANG: none), and for a 429 the
+    seconds to wait."""
+
+    status: int
+    retry_after: float = 0.0
+
+
 @dataclass
 class _Window:
     opened: float
@@ -226,18 +243,30 @@ class FakeDiscord:
         self.rate_limits: dict[str, RateLimit] = dict(DEFAULT_RATE_LIMITS)
         self.rate_limited: list[tuple[str, str]] = []  # (bucket, resource) of every 429
         self._windows: dict[tuple[str, str], _Window] = {}
-        self._held_until = 0.0  # a client waiting out a spent bucket may send until then
         self._ids = itertools.count(APP_ID + 10_000)
         self._sockets: dict[web.WebSocketResponse, str | None] = {}  # -> its session
         self.slow_sends = 0.0  # seconds each follow-up or channel message takes to be answered
-        self._last_request_at = 0.0
+        # updates sent to a bot and not yet reported handled; whether any bot reports at all
+        self.unhandled: set[int] = set()
+        self.listened = False
+        # faults: a share of requests to `fault_targets` at random, and planned ones in order
+        self.fault_share = 0.0
+        self.fault_kinds: tuple[int, ...] = FAULT_KINDS
+        self.fault_targets = FAULT_TARGETS
+        self.fault_retry_after = 0.3
+        self.hang_for = 3.0
+        self._faults_at_random = random.Random(0)
+        self._planned: dict[str, list[Fault]] = {}
+        self.faulted: list[tuple[str, Fault]] = []  # (target, fault) of every fault answered
+        self.attempts: list[tuple[float, str]] = []  # (loop time, target) of every attempt
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Serve on 127.0.0.1, on a port the OS picks."""
-        app = web.Application(middlewares=[self._record, self._refusals, self._rate_limit])
+        app = web.Application(
+            middlewares=[self._record, self._faults, self._refusals, self._rate_limit])
         app.router.add_get(f"{API}/users/@me", self._me)
         app.router.add_get(f"{API}/oauth2/applications/@me", self._application)
         app.router.add_get(f"{API}/gateway/bot", self._gateway_bot)
@@ -279,6 +308,30 @@ class FakeDiscord:
         }
         self.users[user_id] = user
         return user
+
+    def inject_faults(self, share: float, seed: int, *,
+                      kinds: tuple[int, ...] = FAULT_KINDS,
+                      targets: frozenset[str] = FAULT_TARGETS) -> None:
+        """From now on answer `share` of the requests to `targets` with one of `kinds`, drawn
+        at random from `seed` (the same seed, the same draws for the same requests)."""
+        self.fault_share, self.fault_kinds, self.fault_targets = share, kinds, targets
+        self._faults_at_random = random.Random(seed)
+
+    def fail(self, target: str, status: int, *, retry_after: float = 0.0,
+             times: int = 1) -> None:
+        """Answer the next `times` requests to `target` (CALLBACK, FOLLOWUP, EDIT, DM,
+        OPEN_DM) with `status` (HANG: none) instead of doing them."""
+        self._planned.setdefault(target, []).extend([Fault(status, retry_after)] * times)
+
+    def listen_to(self, channel: Any) -> None:
+        """Hear from the bot's Discord channel when it has handled each update (its `after`,
+        as the Telegram fake hears the dispatcher's)."""
+        channel.after.append(self.handled)
+        self.listened = True
+
+    def handled(self, update_id: int) -> None:
+        """The bot reports an interaction or message handled."""
+        self.unhandled.discard(update_id)
 
     async def wait_identified(self, count: int, timeout: float = 10.0) -> None:
         """Until `count` clients have identified on the gateway."""
@@ -357,24 +410,12 @@ class FakeDiscord:
             if socket is not None and not socket.closed:
                 await socket.send_str(json.dumps({"op": INVALID_SESSION, "d": resumable}))
 
-    async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0, *,
-                     answer_expected: bool = True) -> None:
-        """Until the bot made a request after `since` (unless no answer is expected) and then
-        stayed quiet for `quiet` s, counting a wait for a spent rate-limit bucket as busy, and
-        a deferred interaction not yet followed up (for up to DEFERRED_PATIENCE s: a slow turn
-        between the deferral and the answer is not quiet)."""
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-
-        def done() -> bool:
-            answered = len(self.requests) > since or not answer_expected
-            last = max(self._last_request_at, began, self._held_until)
-            working = max((i.deferred_until(DEFERRED_PATIENCE)
-                           for i in self.interactions.values()), default=0.0)
-            now = loop.time()
-            return answered and now - last >= quiet and now >= working
-
-        await self.until(done, timeout, "the bot did not answer")
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Until the bot has reported every update it was sent as handled (its turn committed
+        and its reply flushed, or failed); a retry the outbox scheduled may still be due."""
+        if self.unhandled and not self.listened:
+            raise AssertionError("no bot reports what it handled: fake.listen_to(channel)")
+        await self.until(lambda: not self.unhandled, timeout, "the bot did not answer")
 
     def visible_to(self, user_id: int) -> list[Sent]:
         """Every bot message this person can see privately: their DM and ephemeral replies."""
@@ -391,10 +432,13 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict[str, Any], intent: int = 0) -> None:
         """Send a gateway event to every session whose intents include `intent`; a session
-        between connections keeps it for its RESUME."""
+        between connections keeps it for its RESUME. A person's interaction or message is
+        awaited by `settle` until the bot reports it handled."""
         for session in list(self.sessions.values()):
             if intent and not session.intents & intent:
                 continue
+            if event in ("INTERACTION_CREATE", "MESSAGE_CREATE"):
+                self.unhandled.add(int(data["id"]))
             session.seq += 1
             payload = {"op": 0, "t": event, "s": session.seq,
                        "d": self._as_seen_with(session.intents, data)}
@@ -422,8 +466,49 @@ class FakeDiscord:
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path != "/gateway":
             self.requests.append((request.method, request.path))
-            self._last_request_at = asyncio.get_running_loop().time()
         return await handler(request)
+
+    @web.middleware
+    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A planned or random fault instead of the request, for the requests faults target."""
+        target = self._fault_target(request)
+        if target is None:
+            return await handler(request)
+        self.attempts.append((asyncio.get_running_loop().time(), target))
+        planned = self._planned.get(target)
+        if planned:
+            fault: Fault | None = planned.pop(0)
+        elif target in self.fault_targets and self._faults_at_random.random() < self.fault_share:
+            status = self._faults_at_random.choice(self.fault_kinds)
+            fault = Fault(status, self.fault_retry_after if status == 429 else 0.0)
+        else:
+            fault = None
+        if fault is None:
+            return await handler(request)
+        self.faulted.append((target, fault))
+        if fault.status == 429:
+            body = {"message": "You are being rate limited.", "retry_after": fault.retry_after,
+                    "global": False}
+            return _json(body, status=429, headers={
+                "Retry-After": str(math.ceil(fault.retry_after)), "X-RateLimit-Scope": "user"})
+        status = fault.status
+        if status == HANG:
+            await asyncio.sleep(self.hang_for)
+            status = 504
+        return _json({"message": SERVER_ERRORS[status], "code": 0}, status=status)
+
+    def _fault_target(self, request: web.Request) -> str | None:
+        path, method = request.path, request.method
+        if path.endswith("/callback"):
+            return CALLBACK
+        if path.startswith(f"{API}/webhooks/"):
+            return FOLLOWUP if method == "POST" else EDIT
+        if path == f"{API}/users/@me/channels":
+            return OPEN_DM
+        channel = request.match_info.get("channel", "")
+        if method == "POST" and channel.isdigit() and int(channel) in self.dm_channels.values():
+            return DM
+        return None
 
     @web.middleware
     async def _refusals(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -467,8 +552,6 @@ class FakeDiscord:
                     "global": False}
             return _json(body, status=429, headers=headers)
         window.used += 1
-        if window.used >= limit.limit:
-            self._held_until = max(self._held_until, window.opened + limit.per)
         response = await handler(request)
         response.headers.update(headers | {"X-RateLimit-Remaining": str(limit.limit - window.used)})
         return response
