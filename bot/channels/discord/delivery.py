@@ -18,6 +18,9 @@ route belongs to the answer of that interaction alone. A check-in or a staff rep
 the same person meanwhile goes to their DMs, never into an ephemeral reply in a server channel.
 The memory is this process's and lasts as long as the token; a message sent by another process
 or after that goes to the DMs, and a person with closed DMs gets it no more (dropped for good).
+
+A long message goes in parts; when a part fails, the parts already sent are remembered (in this
+process) and not sent again with the retry, so the person never reads a part twice.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
-from bot.channels.discord.render import reply_parts, with_view
+from bot.channels.discord.render import Part, reply_parts, with_view
 from bot.core.effects import Address, DeliveryFailed
 from bot.core.events import Reply
 
@@ -56,13 +59,15 @@ class Route:
 
 class Routes:
     """The interactions whose turns' messages are still waiting, by outbox id, while their
-    tokens last; and the people whose DMs Discord refused meanwhile."""
+    tokens last; the people whose DMs Discord refused meanwhile; and how many parts of a
+    message in parts went before one failed."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._by_outgoing: dict[int, Route] = {}
         self._closed_dms: dict[str, float] = {}  # user id -> until
         self._first_in_dm: dict[int, tuple[str, float]] = {}  # interaction id -> link, until
+        self.parts_sent: dict[int, int] = {}  # outbox id -> parts sent, while it is retried
 
     def answer(self, interaction: discord.Interaction, queued: tuple[int, ...], *,
                dm_first: bool = False) -> None:
@@ -79,10 +84,15 @@ class Routes:
 
     def sent(self, reply: Reply, route: Route | None, in_dm: discord.Message | None) -> None:
         """The reply's message went out (`in_dm`: the first part, when it went to the DMs)."""
-        for outgoing_id in reply.queued:
-            self._by_outgoing.pop(outgoing_id, None)
+        self.done(reply)
         if route is not None and in_dm is not None:
             self._first_in_dm.setdefault(route.interaction.id, (in_dm.jump_url, route.until))
+
+    def done(self, reply: Reply) -> None:
+        """Nothing more to remember about the reply's message: sent, or dropped."""
+        for outgoing_id in reply.queued:
+            self._by_outgoing.pop(outgoing_id, None)
+            self.parts_sent.pop(outgoing_id, None)
 
     def first_in_dm(self, interaction: discord.Interaction) -> str | None:
         """A link to the first message the interaction's turn put in the person's DMs."""
@@ -124,7 +134,10 @@ class Delivery:
         try:
             in_dm = await self._send(address.user_id, route, reply)
         except SEND_ERRORS as error:
-            raise failure(error) from None
+            failed = failure(error)
+            if failed.permanent:
+                self.routes.done(reply)
+            raise failed from None
         self.routes.sent(reply, route, in_dm)
 
     async def _send(self, user_id: str, route: Route | None,
@@ -151,16 +164,26 @@ class Delivery:
     async def _to_dm(self, user_id: str, reply: Reply) -> discord.Message | None:
         dm = await self.client.create_dm(discord.Object(id=int(user_id)))
         first: discord.Message | None = None
-        for content, view in reply_parts(reply):
+        for content, view in self._parts_to_send(reply):
             sent = await dm.send(content, **with_view(view))
+            self._part_sent(reply)
             first = first or sent
         return first
 
-    @staticmethod
-    async def _follow_up(route: Route, reply: Reply) -> None:
-        for content, view in reply_parts(reply):
+    async def _follow_up(self, route: Route, reply: Reply) -> None:
+        for content, view in self._parts_to_send(reply):
             await route.interaction.followup.send(content, ephemeral=route.ephemeral,
                                                   **with_view(view))
+            self._part_sent(reply)
+
+    def _parts_to_send(self, reply: Reply) -> list[Part]:
+        """The reply's parts, but those sent before a part failed last time."""
+        done = next((self.routes.parts_sent.get(i, 0) for i in reply.queued), 0)
+        return reply_parts(reply)[done:]
+
+    def _part_sent(self, reply: Reply) -> None:
+        for outgoing_id in reply.queued:
+            self.routes.parts_sent[outgoing_id] = self.routes.parts_sent.get(outgoing_id, 0) + 1
 
 
 def failure(error: BaseException) -> DeliveryFailed:

@@ -80,8 +80,10 @@ HANG = 0  # no answer for `hang_for` seconds, then 504, as a request lost on its
 FAULT_KINDS = (429, 500, 502, 503, HANG)
 CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM = "callback", "followup", "edit", "dm", "open_dm"
 FAULT_TARGETS = frozenset({CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM})
-SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway",
-                 503: "Service Unavailable", 504: "Gateway Timeout"}
+ERRORS = {403: {"message": "Cannot send messages to this user", "code": 50007},
+          **{status: {"message": message, "code": 0} for status, message in (
+              (500, "Internal Server Error"), (502, "Bad Gateway"),
+              (503, "Service Unavailable"), (504, "Gateway Timeout"))}}
 
 # Gateway (developers/events/gateway.mdx, "Resuming", "Disconnecting"; opcodes from
 # developers/topics/opcodes-and-status-codes.mdx): 7 RECONNECT, 9 INVALID_SESSION (`d`: may
@@ -234,6 +236,8 @@ class FakeDiscord:
         self.interactions: dict[str, Interaction] = {}
         self.sent: dict[int, Sent] = {}
         self.edits: list[tuple[int, dict[str, Any]]] = []
+        # every message as shown, in the order shown: posted, filled or edited (id, body)
+        self.shown: list[tuple[int, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.closed_dms: set[int] = set()
@@ -320,7 +324,7 @@ class FakeDiscord:
     def fail(self, target: str, status: int, *, retry_after: float = 0.0,
              times: int = 1) -> None:
         """Answer the next `times` requests to `target` (CALLBACK, FOLLOWUP, EDIT, DM,
-        OPEN_DM) with `status` (HANG: none) instead of doing them."""
+        OPEN_DM) with `status` (429, 403, 5xx; HANG: none) instead of doing them."""
         self._planned.setdefault(target, []).extend([Fault(status, retry_after)] * times)
 
     def listen_to(self, channel: Any) -> None:
@@ -495,7 +499,7 @@ class FakeDiscord:
         if status == HANG:
             await asyncio.sleep(self.hang_for)
             status = 504
-        return _json({"message": SERVER_ERRORS[status], "code": 0}, status=status)
+        return _json(ERRORS[status], status=status)
 
     def _fault_target(self, request: web.Request) -> str | None:
         path, method = request.path, request.method
@@ -717,6 +721,7 @@ class FakeDiscord:
         await asyncio.sleep(self.slow_sends)
         message = self._message(channel_id, body.get("content") or "", author=BOT_USER, extra=body)
         self.sent[int(message["id"])] = Sent(message, owner, body)
+        self.shown.append((int(message["id"]), body))
         return _json(message)
 
     async def _edit_channel_message(self, request: web.Request) -> web.Response:
@@ -892,6 +897,7 @@ class FakeDiscord:
         message["webhook_id"] = str(APP_ID)
         sent = Sent(message, interaction.user_id if private else None, body)
         self.sent[sent.id] = sent
+        self.shown.append((sent.id, body))
         return sent
 
     def _fill(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -903,10 +909,12 @@ class FakeDiscord:
         message["components"] = body.get("components") or []
         message["flags"] = message.get("flags", 0) & ~LOADING
         self.sent[message_id] = Sent(message, sent.audience, body)
+        self.shown.append((message_id, body))
         return message
 
     def _apply_edit(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self.edits.append((message_id, body))
+        self.shown.append((message_id, body))
         message = self.sent[message_id].message
         for key in ("content", "components"):
             if key in body:
