@@ -9,9 +9,9 @@ outbox.py), so Discord's 429s, 5xx and timeouts delay a reply but never lose it.
 - **The follow-up webhook of the interaction that caused the turn**, while its token is valid
   (15 minutes), when that is where the answer belongs: a command or press in the DM (the
   first follow-up fills the "thinking" message of a deferred slash command, which would
-  otherwise spin until the token ends), an info command in a server (answered privately where
-  asked), or a flow in a server for a person whose DMs are closed (there an ephemeral
-  follow-up is the only private way to reach them).
+  otherwise spin until the token ends), an info command in a server or a press on a private
+  reply there (answered privately where asked), or a flow opened in a server by a person whose
+  DMs are closed (there an ephemeral follow-up is the only private way to reach them).
 
 Why the interaction is remembered by the outbox ids of the turn's messages, not by person: the
 route belongs to the answer of that interaction alone. A check-in or a staff reply queued for

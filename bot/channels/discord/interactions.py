@@ -117,7 +117,7 @@ class Interactions:
         await _acknowledge(interaction, thinking=False)
         reply = await self._handle(interaction, EventKind.PRESS, choice_id=choice_id, turn=turn)
         address = Address(CHANNEL, str(interaction.user.id))
-        self.routes.answer(interaction, reply.queued, dm_first=interaction.guild_id is not None)
+        self.routes.answer(interaction, reply.queued)  # answered where pressed
         if reply.edit and not reply.repeated:
             if await self._edit_pressed(interaction, reply):
                 await self.engine.delivered(address, reply)
