@@ -1225,3 +1225,21 @@ async def test_a_long_booking_address_still_gives_a_result_discord_accepts(
     book = result.button("Book a complimentary call")
     assert book is not None and len(book["url"]) <= 512
     assert book["url"].startswith("https://calendly.com/getyourfixpt/complimentary-call?")
+
+
+async def test_person_who_asks_in_the_server_to_be_forgotten_is_answered_there_privately(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await anna.types("hi")  # her DMs are open
+    in_dm = len(anna.dm())
+
+    await anna.runs("forget")
+    await anna.presses("Yes, delete everything")
+
+    done = anna.last_message()
+    assert done.ephemeral and "deleted everything stored about you" in done.content
+    assert len(anna.dm()) == in_dm, "nothing about it in her DMs"
+    assert await server.engine.store.load(CHANNEL, str(ANNA)) is None
+    assert_nothing_public_but(server.fake, [])

@@ -246,9 +246,11 @@ class Interactions:
 
     async def _apologise(self, interaction: discord.Interaction) -> None:
         try:
-            await self._say_privately(interaction, self._notice("discord/error.j2"))
-        except discord.HTTPException:
-            log.warning("discord: could not tell the person something went wrong")
+            async with asyncio.timeout(INLINE_WITHIN):
+                await self._say_privately(interaction, self._notice("discord/error.j2"))
+        except SEND_ERRORS as error:
+            log.warning("discord: could not tell the person something went wrong: %s",
+                        type(error).__name__)
 
     def _notice(self, template: str) -> str:
         return notice(self.engine, template, start_button=self.menu.start_label,
