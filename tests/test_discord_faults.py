@@ -20,7 +20,7 @@ from bot.tools.client import DialogClient
 from tests import test_discord
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 from tests.fakes.discord import Person
-from tests.fakes.discord.server import CALLBACK, DM, FAULT_KINDS, FOLLOWUP, HANG
+from tests.fakes.discord.faults import CALLBACK, DM, FAULT_KINDS, FOLLOWUP, HANG
 from tests.test_discord import ANNA, BEN, CHANNEL, THROUGH_THE_CHECK, Server
 
 server, person = test_discord.server, test_discord.person  # the Discord fixtures
@@ -138,9 +138,9 @@ async def test_everyone_finishes_the_knee_check_when_discord_fails_15_percent_of
                          goes_through(server, cara, by_typing),
                          goes_through(server, dan, by_typing))
 
-    kinds = {fault.status for _, fault in server.fake.faulted}
+    kinds = {fault.status for _, fault in server.fake.faults.faulted}
     assert kinds == set(FAULT_KINDS), f"every kind of fault happened: {kinds}"
-    assert {target for target, _ in server.fake.faulted} >= {CALLBACK, FOLLOWUP, DM}
+    assert {target for target, _ in server.fake.faults.faulted} >= {CALLBACK, FOLLOWUP, DM}
     for someone, opening, steps in ((anna, "/kneecheck", by_buttons),
                                     (ben, "/kneecheck", by_buttons),
                                     (cara, "hi", by_typing[1:]), (dan, "hi", by_typing[1:])):
@@ -164,12 +164,12 @@ async def test_a_429_with_retry_after_is_waited_out_before_the_dm_goes_again(
     cara = person(CARA, "cara")
     await cara.types("hi")  # the DM exists: the next send is the message itself
     server.fake.fail(DM, 429, retry_after=1.2)
-    since = len(server.fake.attempts)
+    since = len(server.fake.faults.attempts)
 
     await cara.types("ok")
     await delivered(server, cara)
 
-    first, second = (at for at, target in server.fake.attempts[since:] if target == DM)
+    first, second = (at for at, target in server.fake.faults.attempts[since:] if target == DM)
     assert second - first >= 1.2, "not sent again before Discord said"
     assert sum("who is this knee check for?" in s.content for s in cara.dm()) == 1
 
@@ -181,12 +181,12 @@ async def test_a_long_429_leaves_the_message_in_the_outbox_until_the_wait_is_ove
     cara = person(CARA, "cara")
     await cara.types("hi")
     server.fake.fail(DM, 429, retry_after=45.0)  # longer than discord.py waits by itself
-    since, seen = len(server.fake.attempts), len(cara.dm())
+    since, seen = len(server.fake.faults.attempts), len(cara.dm())
 
     await cara.types("ok")
     await asyncio.sleep(1.5)  # several outbox passes
 
-    assert [target for _, target in server.fake.attempts[since:]].count(DM) == 1
+    assert [target for _, target in server.fake.faults.attempts[since:]].count(DM) == 1
     assert len(cara.dm()) == seen
     assert await server.engine.store.undelivered(CHANNEL, str(CARA)) == 1
     server.engine.clock = lambda: time.time() + 46  # Discord's wait is over
@@ -203,13 +203,13 @@ async def test_a_dm_discord_refuses_for_good_is_dropped_and_not_sent_again(
     cara = person(CARA, "cara")
     await cara.types("hi")
     server.fake.fail(DM, 403)  # she closed her DMs meanwhile
-    since, seen = len(server.fake.attempts), len(cara.dm())
+    since, seen = len(server.fake.faults.attempts), len(cara.dm())
 
     await cara.types("ok")
     await delivered(server, cara)
     await asyncio.sleep(1.5)  # several outbox passes
 
-    assert [target for _, target in server.fake.attempts[since:]].count(DM) == 1
+    assert [target for _, target in server.fake.faults.attempts[since:]].count(DM) == 1
     assert len(cara.dm()) == seen
 
 
@@ -218,12 +218,12 @@ async def test_a_503_then_success_delivers_the_question_once(server: Server, per
     cara = person(CARA, "cara")
     await cara.types("hi")
     server.fake.fail(DM, 503)
-    since, seen = len(server.fake.attempts), len(cara.dm())
+    since, seen = len(server.fake.faults.attempts), len(cara.dm())
 
     await cara.types("ok")
     await delivered(server, cara)
 
-    assert [target for _, target in server.fake.attempts[since:]].count(DM) == 2
+    assert [target for _, target in server.fake.faults.attempts[since:]].count(DM) == 2
     (question,) = cara.dm()[seen:]
     assert "who is this knee check for?" in question.content
 
@@ -267,7 +267,7 @@ async def test_an_interaction_discord_never_acknowledges_still_moves_the_person_
     server: Server, person
 ) -> None:
     await server.start_bot()
-    server.fake.hang_for = 3.0
+    server.fake.faults.hang_for = 3.0
     ben = person(BEN, "ben")
     await ben.runs("kneecheck", in_dm=True)
     server.fake.fail(CALLBACK, HANG)  # past Discord's 3 s: "This interaction failed"

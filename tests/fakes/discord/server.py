@@ -11,10 +11,9 @@ read back every message the bot sent, with its content, buttons, flags and who c
 The bot says when it has handled each update (`handled`, which the test harness hangs on the
 Discord channel's `after`), so `settle` waits for that, never for a silence.
 
-Faults, on request (`inject_faults` at random, seeded; `fail` one by one): interaction
-responses, follow-ups and their edits, DM sends and DM channel creation answered 429 (with
-`retry_after`), 500, 502, 503, or not at all for `hang_for` seconds (then 504), without doing
-what was asked; each kept in `faulted`, and every attempt at those requests in `attempts`.
+Faults, on request (`inject_faults` at random, seeded; `fail` one by one; faults.py):
+interaction responses, follow-ups and their edits, DM sends and DM channel creation answered
+429, 403, 5xx or not at all, without doing what was asked.
 
 A person can run only a slash command their command picker shows where they are, as Discord
 decides it from the last sync of each place: a server's own commands in that server only,
@@ -33,7 +32,6 @@ import asyncio
 import itertools
 import json
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +39,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes.discord import rules
+from tests.fakes.discord.faults import (
+    CALLBACK,
+    DM,
+    EDIT,
+    FAULT_KINDS,
+    FAULT_TARGETS,
+    FOLLOWUP,
+    OPEN_DM,
+    Faults,
+)
 
 APP_ID = 900_000_000_000_000_001
 GUILD_ID = 900_000_000_000_000_100
@@ -74,16 +82,6 @@ UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}  # 404: no (vali
 INVALID_WEBHOOK_TOKEN = {"message": "Invalid Webhook Token", "code": 50027}  # 401: expired
 UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}  # 404
 EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}  # 400
-
-# Faults: what `inject_faults` and `fail` answer with, and the requests they may hit.
-HANG = 0  # no answer for `hang_for` seconds, then 504, as a request lost on its way
-FAULT_KINDS = (429, 500, 502, 503, HANG)
-CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM = "callback", "followup", "edit", "dm", "open_dm"
-FAULT_TARGETS = frozenset({CALLBACK, FOLLOWUP, EDIT, DM, OPEN_DM})
-ERRORS = {403: {"message": "Cannot send messages to this user", "code": 50007},
-          **{status: {"message": message, "code": 0} for status, message in (
-              (500, "Internal Server Error"), (502, "Bad Gateway"),
-              (503, "Service Unavailable"), (504, "Gateway Timeout"))}}
 
 # Gateway (developers/events/gateway.mdx, "Resuming", "Disconnecting"; opcodes from
 # developers/topics/opcodes-and-status-codes.mdx): 7 RECONNECT, 9 INVALID_SESSION (`d`: may
@@ -188,15 +186,6 @@ class Session:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Fault:
-    """One answer given instead of doing a request: a status (HANG: none), and for a 429 the
-    seconds to wait."""
-
-    status: int
-    retry_after: float = 0.0
-
-
 @dataclass
 class _Window:
     opened: float
@@ -253,16 +242,7 @@ class FakeDiscord:
         # updates sent to a bot and not yet reported handled; whether any bot reports at all
         self.unhandled: set[int] = set()
         self.listened = False
-        # faults: a share of requests to `fault_targets` at random, and planned ones in order
-        self.fault_share = 0.0
-        self.fault_kinds: tuple[int, ...] = FAULT_KINDS
-        self.fault_targets = FAULT_TARGETS
-        self.fault_retry_after = 0.3
-        self.hang_for = 3.0
-        self._faults_at_random = random.Random(0)
-        self._planned: dict[str, list[Fault]] = {}
-        self.faulted: list[tuple[str, Fault]] = []  # (target, fault) of every fault answered
-        self.attempts: list[tuple[float, str]] = []  # (loop time, target) of every attempt
+        self.faults = Faults()  # none until a test asks
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -318,14 +298,13 @@ class FakeDiscord:
                       targets: frozenset[str] = FAULT_TARGETS) -> None:
         """From now on answer `share` of the requests to `targets` with one of `kinds`, drawn
         at random from `seed` (the same seed, the same draws for the same requests)."""
-        self.fault_share, self.fault_kinds, self.fault_targets = share, kinds, targets
-        self._faults_at_random = random.Random(seed)
+        self.faults.inject(share, seed, kinds=kinds, targets=targets)
 
     def fail(self, target: str, status: int, *, retry_after: float = 0.0,
              times: int = 1) -> None:
         """Answer the next `times` requests to `target` (CALLBACK, FOLLOWUP, EDIT, DM,
         OPEN_DM) with `status` (429, 403, 5xx; HANG: none) instead of doing them."""
-        self._planned.setdefault(target, []).extend([Fault(status, retry_after)] * times)
+        self.faults.plan(target, status, retry_after=retry_after, times=times)
 
     def listen_to(self, channel: Any) -> None:
         """Hear from the bot's Discord channel when it has handled each update (its `after`,
@@ -478,28 +457,11 @@ class FakeDiscord:
         target = self._fault_target(request)
         if target is None:
             return await handler(request)
-        self.attempts.append((asyncio.get_running_loop().time(), target))
-        planned = self._planned.get(target)
-        if planned:
-            fault: Fault | None = planned.pop(0)
-        elif target in self.fault_targets and self._faults_at_random.random() < self.fault_share:
-            status = self._faults_at_random.choice(self.fault_kinds)
-            fault = Fault(status, self.fault_retry_after if status == 429 else 0.0)
-        else:
-            fault = None
+        fault = self.faults.draw(target)
         if fault is None:
             return await handler(request)
-        self.faulted.append((target, fault))
-        if fault.status == 429:
-            body = {"message": "You are being rate limited.", "retry_after": fault.retry_after,
-                    "global": False}
-            return _json(body, status=429, headers={
-                "Retry-After": str(math.ceil(fault.retry_after)), "X-RateLimit-Scope": "user"})
-        status = fault.status
-        if status == HANG:
-            await asyncio.sleep(self.hang_for)
-            status = 504
-        return _json(ERRORS[status], status=status)
+        status, body, headers = await self.faults.answer(fault)
+        return _json(body, status=status, headers=headers)
 
     def _fault_target(self, request: web.Request) -> str | None:
         path, method = request.path, request.method
