@@ -90,9 +90,10 @@ def questions_shown(server: Server, user_id: int) -> list[int]:
 
 
 async def the_same_without_discord(server: Server, opening: str,
-                                   steps: list[Step]) -> tuple[list[Any], list[int]]:
-    """The answers saved and the turns of the questions asked, for the same steps given
-    straight to the engine (a channel with no outbox): what a flawless Discord would give."""
+                                   steps: list[Step]) -> tuple[list[Any], list[Any], list[int]]:
+    """The answers saved, the funnel events and the turns of the questions asked, for the same
+    steps given straight to the engine (a channel with no outbox): what a flawless Discord
+    would give."""
     client = DialogClient(server.engine, f"reference-{time.monotonic_ns()}", channel="test")
     await client.send(opening)
     for kind, what in steps:
@@ -104,8 +105,9 @@ async def the_same_without_discord(server: Server, opening: str,
         await client.click(choice.id)
     saved = await server.engine.store.load("test", client.user_id)
     assert saved is not None
-    return _answers(saved.history), [turn for reply in client.replies
-                                     for turn in _question_turns(reply)]
+    events = await server.engine.store.events("test", client.user_id)
+    return _answers(saved.history), events, [turn for reply in client.replies
+                                             for turn in _question_turns(reply)]
 
 
 def _question_turns(reply: Reply) -> list[int]:
@@ -145,10 +147,11 @@ async def test_everyone_finishes_the_knee_check_when_discord_fails_15_percent_of
                                     (ben, "/kneecheck", by_buttons),
                                     (cara, "hi", by_typing[1:]), (dan, "hi", by_typing[1:])):
         assert "likely contributors" in someone.last_message().content, someone.user_id
-        answers, questions = await the_same_without_discord(server, opening, steps)
+        answers, events, questions = await the_same_without_discord(server, opening, steps)
         saved = await server.engine.store.load(CHANNEL, str(someone.user_id))
         assert saved is not None and saved.finished
         assert _answers(saved.history) == answers, "each answer applied once, as given"
+        assert await server.engine.store.events(CHANNEL, str(someone.user_id)) == events
         assert questions_shown(server, someone.user_id) == questions, "each question once"
         assert not any("may not have reached you" in s.content for s in someone.sees())
     assert not server.fake.refused, server.fake.refused

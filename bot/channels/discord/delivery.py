@@ -52,6 +52,11 @@ class Route:
     until: float
 
     @property
+    def acknowledged(self) -> bool:
+        """Deferred: its token takes follow-ups (else Discord answers Unknown Webhook)."""
+        return self.interaction.response.is_done()
+
+    @property
     def ephemeral(self) -> bool:
         """In a server only the person may see it; in a DM nothing is public anyway."""
         return self.interaction.guild_id is not None
@@ -143,7 +148,7 @@ class Delivery:
     async def _send(self, user_id: str, route: Route | None,
                     reply: Reply) -> discord.Message | None:
         """Send by the route; the first message sent, when it went to the DMs."""
-        if route is not None and not route.dm_first:
+        if route is not None and not route.dm_first and route.acknowledged:
             try:
                 await self._follow_up(route, reply)
                 return None
