@@ -24,7 +24,7 @@ from tests.fakes.discord.faults import CALLBACK, DM, FAULT_KINDS, FOLLOWUP, HANG
 from tests.test_discord import ANNA, BEN, CHANNEL, THROUGH_THE_CHECK, Server
 
 server, person = test_discord.server, test_discord.person  # the Discord fixtures
-CARA, DAN = 104, 105
+CARA, DAN, EVE = 104, 105, 106
 BY_TYPING = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap",
              "stairs and running", "years", "6", "no", "no", "no", "running", "no", "no", "no",
              "now", "steady", "heel lifts", "fine", "no", "wobble"]
@@ -127,8 +127,11 @@ async def test_everyone_finishes_the_knee_check_when_discord_fails_15_percent_of
     await server.start_bot()
     anna, ben = person(ANNA, "anna"), person(BEN, "ben")  # buttons, from the server / a DM
     cara, dan = person(CARA, "cara"), person(DAN, "dan")  # typing in their DMs
+    eve = person(EVE, "eve")  # buttons in the server, privately: her DMs are closed
     by_buttons: list[Step] = [("press", label) for label in THROUGH_THE_CHECK]
     by_typing: list[Step] = [("type", text) for text in BY_TYPING]
+    server.fake.closed_dms.add(EVE)
+    await eve.runs("kneecheck")  # before the trouble: the first interaction is her only way
     server.fake.inject_faults(FAULT_SHARE, SEED)
 
     async def buttons_from(someone: Person, in_dm: bool) -> None:
@@ -138,13 +141,15 @@ async def test_everyone_finishes_the_knee_check_when_discord_fails_15_percent_of
 
     await asyncio.gather(buttons_from(anna, False), buttons_from(ben, True),
                          goes_through(server, cara, by_typing),
-                         goes_through(server, dan, by_typing))
+                         goes_through(server, dan, by_typing),
+                         goes_through(server, eve, by_buttons))
 
     kinds = {fault.status for _, fault in server.fake.faults.faulted}
     assert kinds == set(FAULT_KINDS), f"every kind of fault happened: {kinds}"
     assert {target for target, _ in server.fake.faults.faulted} >= {CALLBACK, FOLLOWUP, DM}
     for someone, opening, steps in ((anna, "/kneecheck", by_buttons),
                                     (ben, "/kneecheck", by_buttons),
+                                    (eve, "/kneecheck", by_buttons),
                                     (cara, "hi", by_typing[1:]), (dan, "hi", by_typing[1:])):
         assert "likely contributors" in someone.last_message().content, someone.user_id
         answers, events, questions = await the_same_without_discord(server, opening, steps)
@@ -154,6 +159,7 @@ async def test_everyone_finishes_the_knee_check_when_discord_fails_15_percent_of
         assert await server.engine.store.events(CHANNEL, str(someone.user_id)) == events
         assert questions_shown(server, someone.user_id) == questions, "each question once"
         assert not any("may not have reached you" in s.content for s in someone.sees())
+    assert all(s.ephemeral for s in eve.sees()) and server.fake.public() == []
     assert not server.fake.refused, server.fake.refused
 
 
@@ -280,3 +286,21 @@ async def test_an_interaction_discord_never_acknowledges_still_moves_the_person_
 
     assert ben.last_message().button("Me") is not None
     assert await server.turn_of(BEN) == 2
+
+
+async def test_a_press_never_acknowledged_reaches_a_person_with_closed_dms_through_the_one_before(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    server.fake.faults.hang_for = 3.0
+    eve = person(EVE, "eve")
+    server.fake.closed_dms.add(EVE)
+    await eve.runs("kneecheck")
+    server.fake.fail(CALLBACK, HANG)  # her press: "This interaction failed"
+
+    await eve.presses("Let's start")
+    await delivered(server, eve)
+
+    question = eve.last_message()
+    assert question.ephemeral and question.button("Me") is not None
+    assert await server.turn_of(EVE) == 2

@@ -10,14 +10,18 @@ outbox.py), so Discord's 429s, 5xx and timeouts delay a reply but never lose it.
   (15 minutes), when that is where the answer belongs: a command or press in the DM (the
   first follow-up fills the "thinking" message of a deferred slash command, which would
   otherwise spin until the token ends), an info command in a server or a press on a private
-  reply there (answered privately where asked), or a flow opened in a server by a person whose
-  DMs are closed (there an ephemeral follow-up is the only private way to reach them).
+  reply there (answered privately where asked).
+- **An ephemeral follow-up in the server**, when Discord refuses the DM (the person's privacy
+  settings): through the person's latest acknowledged interaction in a server whose token is
+  still valid, the only private way left to reach them. It need not be the turn's own: a
+  press Discord never let the bot acknowledge is answered through the one before.
 
-Why the interaction is remembered by the outbox ids of the turn's messages, not by person: the
+Why the turn's interaction is remembered by the outbox ids of its messages, not by person: the
 route belongs to the answer of that interaction alone. A check-in or a staff reply queued for
-the same person meanwhile goes to their DMs, never into an ephemeral reply in a server channel.
-The memory is this process's and lasts as long as the token; a message sent by another process
-or after that goes to the DMs, and a person with closed DMs gets it no more (dropped for good).
+the same person meanwhile goes to their DMs (an ephemeral reply only when the DMs are closed).
+The memory is this process's and lasts as long as the tokens; a message sent by another
+process or after that goes to the DMs, and a person with closed DMs gets it no more (dropped
+for good).
 
 A long message goes in parts; when a part fails, the parts already sent are remembered (in this
 process) and not sent again with the retry, so the person never reads a part twice.
@@ -64,13 +68,15 @@ class Route:
 
 class Routes:
     """The interactions whose turns' messages are still waiting, by outbox id, while their
-    tokens last; the people whose DMs Discord refused meanwhile; and how many parts of a
-    message in parts went before one failed."""
+    tokens last; each person's latest acknowledged interaction in a server; the people whose
+    DMs Discord refused meanwhile; and how many parts of a message in parts went before one
+    failed."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._by_outgoing: dict[int, Route] = {}
         self._closed_dms: dict[str, float] = {}  # user id -> until
+        self._in_server: dict[str, Route] = {}  # user id -> latest acknowledged there
         self._first_in_dm: dict[int, tuple[str, float]] = {}  # interaction id -> link, until
         self.parts_sent: dict[int, int] = {}  # outbox id -> parts sent, while it is retried
 
@@ -78,9 +84,16 @@ class Routes:
                dm_first: bool = False) -> None:
         """The turn's messages (`queued`) answer `interaction`."""
         self._forget_ended()
-        until = self.clock() + TOKEN_LIFETIME - TOKEN_MARGIN
+        route = Route(interaction, dm_first, self.clock() + TOKEN_LIFETIME - TOKEN_MARGIN)
         for outgoing_id in queued:
-            self._by_outgoing[outgoing_id] = Route(interaction, dm_first, until)
+            self._by_outgoing[outgoing_id] = route
+        if route.ephemeral and route.acknowledged:
+            self._in_server[str(interaction.user.id)] = route
+
+    def in_server(self, user_id: str) -> Route | None:
+        """The person's latest acknowledged interaction in a server, while its token lasts."""
+        route = self._in_server.get(user_id)
+        return route if route is not None and route.until > self.clock() else None
 
     def of(self, reply: Reply) -> Route | None:
         """The route of the reply's message, while its token lasts."""
@@ -118,6 +131,9 @@ class Routes:
         for user_id, until in list(self._closed_dms.items()):
             if until <= now:
                 del self._closed_dms[user_id]
+        for user_id, route in list(self._in_server.items()):
+            if route.until <= now:
+                del self._in_server[user_id]
         for interaction_id, (_, until) in list(self._first_in_dm.items()):
             if until <= now:
                 del self._first_in_dm[interaction_id]
@@ -138,6 +154,9 @@ class Delivery:
         route = self.routes.of(reply)
         try:
             in_dm = await self._send(address.user_id, route, reply)
+        except DeliveryFailed:
+            self.routes.done(reply)
+            raise
         except SEND_ERRORS as error:
             failed = failure(error)
             if failed.permanent:
@@ -155,15 +174,18 @@ class Delivery:
             except discord.HTTPException as error:
                 if error.status not in TOKEN_GONE:
                     raise
-                # never acknowledged, or expired: the DMs are where it still reaches them
-        if route is None or not self.routes.dms_closed(user_id):
+                # expired: the DMs are where it still reaches them
+        if not self.routes.dms_closed(user_id):
             try:
                 return await self._to_dm(user_id, reply)
             except discord.Forbidden:
-                if route is None:
+                if self.routes.in_server(user_id) is None:
                     raise
                 self.routes.close_dms(user_id)
-        await self._follow_up(route, reply)
+        in_server = self.routes.in_server(user_id)
+        if in_server is None:
+            raise DeliveryFailed("DMs closed, no interaction to answer through", permanent=True)
+        await self._follow_up(in_server, reply)
         return None
 
     async def _to_dm(self, user_id: str, reply: Reply) -> discord.Message | None:
