@@ -25,7 +25,7 @@ from bot.channels.discord import DiscordChannel
 from bot.channels.discord.lifecycle import DISCORD_API, DISCORD_GATEWAY
 from bot.channels.discord.render import CHANNEL, choice_custom_id, markdown_chunks
 from bot.core.effects import Address, StaffNotice
-from bot.core.events import Event, EventKind
+from bot.core.events import Event, EventKind, Reply
 from bot.run import Runner
 from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
@@ -123,9 +123,16 @@ class Server:
     async def start_bot(self, guild_id: int | None = None, **overrides: object) -> Runner:
         """A fresh bot process: new runner, client and engine, the same SQLite file."""
         runner = Runner(self.settings(guild_id, **overrides), only=["discord"])
+        self.listen(runner)
         self.runners.append(runner)
         await runner.start()
         return runner
+
+    def listen(self, runner: Runner) -> None:
+        """The fake hears from the runner's Discord channel when each update is handled."""
+        for channel in runner.channels:
+            if isinstance(channel, DiscordChannel):
+                self.fake.listen_to(channel)
 
     @property
     def engine(self) -> TurnRunner:
@@ -177,6 +184,35 @@ def person(server: Server) -> Callable[..., Person]:
 def staff(server: Server) -> StaffMember:
     server.fake.add_user(KIM, "kim")
     return StaffMember(server.fake, KIM)
+
+
+class Shown:
+    """Stands in for Discord while a person's earlier answers are given straight to the
+    engine: what the bot said then counts as delivered then."""
+
+    async def deliver(self, address: Address, reply: Reply) -> None:
+        """Nothing to do: it was shown."""
+
+
+class Earlier(DialogClient):
+    """A person's answers from before the test, given straight to the engine on Discord; the
+    replies they got then are taken out of the outbox as delivered, not sent to the fake."""
+
+    def __init__(self, engine: TurnRunner, user_id: str) -> None:
+        super().__init__(engine, user_id, channel=CHANNEL)
+
+    async def _handle(self, event: Event) -> Reply:
+        reply = await super()._handle(event)
+        address = Address(CHANNEL, self.user_id)
+        if reply.edit:  # held for an edit in place: shown that way
+            await self.engine.delivered(address, reply)
+            return reply
+        outbox, self.engine.outboxes[CHANNEL] = self.engine.outboxes[CHANNEL], Shown()
+        try:
+            await self.engine.flush(address)
+        finally:
+            self.engine.outboxes[CHANNEL] = outbox
+        return reply
 
 
 def assert_every_interaction_acknowledged_in_time(fake: FakeDiscord) -> None:
@@ -353,7 +389,7 @@ async def test_two_presses_at_once_move_the_person_on_once(server: Server, perso
 
 async def at_what_makes_it_worse(server: Server, anna: Person) -> Sent:
     """Anna answered the safety questions earlier, and types where it hurts in her DM."""
-    await answer_safety_questions_no(DialogClient(server.engine, str(ANNA), channel=CHANNEL))
+    await answer_safety_questions_no(Earlier(server.engine, str(ANNA)))
     await anna.types("inside")
     question = anna.last_message()
     assert "What makes it worse?" in question.content
@@ -408,9 +444,8 @@ async def test_press_on_a_pick_from_before_the_last_edit_changes_nothing(
     await anna.presses("Stairs", on=question)
     turn, seen, edits = await server.turn_of(ANNA), len(anna.sees()), len(server.fake.edits)
 
-    since = len(server.fake.requests)
     await server.fake.click(ANNA, question, squatting_before_the_edit)
-    await server.fake.settle(since)
+    await server.fake.settle()
 
     note, again = anna.sees()[seen:]
     assert "from an earlier question" in note.content
@@ -447,7 +482,7 @@ async def test_person_with_closed_dms_screens_in_private_replies(server: Server,
     await ben.runs("kneecheck")
     await ben.presses("Let's start")
 
-    note, welcome, question = ben.sees()
+    welcome, note, question = ben.sees()  # the note once the DM was refused
     assert "couldn't send you a DM" in note.content
     assert "**Your answer:** Let's start" in welcome.content
     assert question.button("Me") is not None
@@ -656,7 +691,7 @@ async def test_sigterm_while_a_person_waits_answers_them_then_exits_cleanly(
 
 async def answered_all_but_the_last_question(engine: TurnRunner, user_id: int) -> None:
     """Someone who answered the knee check earlier (the first story presses every button)."""
-    earlier = DialogClient(engine, str(user_id), channel=CHANNEL)
+    earlier = Earlier(engine, str(user_id))
     await answer_safety_questions_no(earlier)
     for choice in HIP_MOBILITY_RUN[:-1]:
         await earlier.click(choice)
@@ -888,7 +923,8 @@ async def test_a_reply_delivered_later_comes_with_buttons_that_work(
     reply = await server.engine.handle(Event(CHANNEL, str(ANNA), EventKind.COMMAND,
                                              command="kneecheck"))
 
-    await server.channel.deliver(Address(CHANNEL, str(ANNA)), reply)  # e.g. a reminder
+    assert reply.queued  # e.g. a reminder: saved, then sent from the outbox by the channel
+    await server.engine.flush(Address(CHANNEL, str(ANNA)))
     await anna.presses("Let's start")
 
     assert "**Your answer:** Let's start" in anna.dm()[0].content
@@ -963,9 +999,8 @@ async def test_person_who_presses_a_button_from_an_older_version_is_told_how_to_
     await moderator.runs("post-kneecheck")
     (post,) = server.fake.public()
 
-    since = len(server.fake.requests)
     await server.fake.click(ANNA, post, "kc:start")  # the id buttons had before
-    await server.fake.settle(since)
+    await server.fake.settle()
 
     note = anna.last_message()
     assert note.ephemeral and "/kneecheck" in read(note.content).text
@@ -1030,7 +1065,7 @@ async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
 
 async def near_the_end_in_her_dm(server: Server, anna: Person) -> None:
     """Anna answered most of the check earlier; the question before the last is in her DM."""
-    earlier = DialogClient(server.engine, str(ANNA), channel=CHANNEL)
+    earlier = Earlier(server.engine, str(ANNA))
     await answer_safety_questions_no(earlier)
     for choice in HIP_MOBILITY_RUN[:-2]:
         await earlier.click(choice)
@@ -1102,7 +1137,8 @@ async def test_an_empty_practice_link_stops_the_start_cleanly_or_gives_links_dis
             assert len(named) == 1 and "BOT_PRACTICE__PODCAST_URL" in named[0], output
             return
         await server.fake.until(lambda: server.fake.command_syncs, 10, "no command sync")
-        await anna.runs("podcast")
+        await server.fake.slash(ANNA, "podcast")  # another process: it cannot say when done
+        await server.fake.until(lambda: any(s.buttons for s in anna.sees()), 10, "no answer")
         links = [b for b in anna.last_message().buttons if b["style"] == 5]
         assert links and all(b["url"].startswith(("http://", "https://")) for b in links)
         assert not server.fake.refused, server.fake.refused
@@ -1177,7 +1213,7 @@ async def test_a_long_booking_address_still_gives_a_result_discord_accepts(
 ) -> None:
     await server.start_bot(practice={"booking_url": LONG_BOOKING_URL})
     anna = person(ANNA, "anna")
-    earlier = DialogClient(server.engine, str(ANNA), channel=CHANNEL)
+    earlier = Earlier(server.engine, str(ANNA))
     await answer_safety_questions_no(earlier)
     for choice in EVERYTHING_PICKED_RUN:
         await earlier.click(choice)
@@ -1190,3 +1226,21 @@ async def test_a_long_booking_address_still_gives_a_result_discord_accepts(
     book = result.button("Book a complimentary call")
     assert book is not None and len(book["url"]) <= 512
     assert book["url"].startswith("https://calendly.com/getyourfixpt/complimentary-call?")
+
+
+async def test_person_who_asks_in_the_server_to_be_forgotten_is_answered_there_privately(
+    server: Server, person
+) -> None:
+    await server.start_bot()
+    anna = person(ANNA, "anna")
+    await anna.types("hi")  # her DMs are open
+    in_dm = len(anna.dm())
+
+    await anna.runs("forget")
+    await anna.presses("Yes, delete everything")
+
+    done = anna.last_message()
+    assert done.ephemeral and "deleted everything stored about you" in done.content
+    assert len(anna.dm()) == in_dm, "nothing about it in her DMs"
+    assert await server.engine.store.load(CHANNEL, str(ANNA)) is None
+    assert_nothing_public_but(server.fake, [])

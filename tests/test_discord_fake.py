@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.discord import APP_ID, GUILD_ID, PUBLIC_CHANNEL_ID, FakeDiscord
+from tests.fakes.discord.faults import DM, HANG, OPEN_DM
 from tests.fakes.discord.server import OBSERVED_MESSAGE_LIMIT, RateLimit
 
 TOKEN = "fake-discord-token-rules"
@@ -460,6 +461,57 @@ async def test_follow_ups_are_limited_per_interaction_token(http, fake) -> None:
 
     assert status == 429 and body["retry_after"] > 0
     assert headers["X-RateLimit-Bucket"] == "webhook-messages"
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+
+async def dm_channel(http: aiohttp.ClientSession) -> int:
+    status, body, _ = await call(http, "POST", "users/@me/channels", {"recipient_id": str(ANNA)})
+    assert status == 200
+    return int(body["id"])
+
+
+async def test_a_planned_fault_answers_instead_of_the_send_and_sends_nothing(http, fake) -> None:
+    channel = await dm_channel(http)
+    fake.fail(DM, 503)
+    fake.fail(DM, 429, retry_after=2.5)
+
+    unavailable = await send(http, {"content": "m"}, channel)
+    limited = await send(http, {"content": "m"}, channel)
+    sent = await send(http, {"content": "m"}, channel)
+
+    assert unavailable[0] == 503 and limited[0] == 429 and sent[0] == 200
+    assert limited[1]["retry_after"] == 2.5 and limited[2]["Retry-After"] == "3"
+    assert limited[2]["Via"], "discord.py takes a 429 without Via for a Cloudflare ban"
+    assert [s.content for s in fake.visible_to(ANNA)] == ["m"], "a fault does nothing"
+    assert [target for _, target in fake.faults.attempts] == [OPEN_DM, DM, DM, DM]
+
+
+async def test_a_hang_answers_504_only_after_a_while(http, fake) -> None:
+    channel = await dm_channel(http)
+    fake.faults.hang_for = 0.3
+    fake.fail(DM, HANG)
+    started = asyncio.get_running_loop().time()
+
+    status, _, _ = await send(http, {"content": "m"}, channel)
+
+    assert status == 504 and asyncio.get_running_loop().time() - started >= 0.3
+    assert fake.visible_to(ANNA) == []
+
+
+async def test_random_faults_hit_their_share_of_the_targets_only_from_the_seed(http, fake) -> None:
+    channel = await dm_channel(http)
+    fake.rate_limits.clear()  # only the faults answer anything but 200 here
+    draws = []
+    for _ in range(2):
+        fake.inject_faults(0.5, seed=7, kinds=(500, 503), targets=frozenset({DM}))
+        draws.append([(await send(http, {"content": "m"}, channel))[0] for _ in range(40)])
+    public = [(await send(http, {"content": "m"}))[0] for _ in range(3)]
+
+    assert draws[0] == draws[1], "the same seed, the same faults"
+    assert 10 <= draws[0].count(200) <= 30 and set(draws[0]) == {200, 500, 503}
+    assert public == [200, 200, 200], "the server's channels are no target"
 
 
 # -- gateway --------------------------------------------------------------------------------------

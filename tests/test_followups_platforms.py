@@ -46,12 +46,15 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @asynccontextmanager
 async def process(settings: Settings, clock: Callable[[], float], only: list[str],
-                  handled: HandledUpdates | None = None) -> AsyncIterator[Runner]:
+                  handled: HandledUpdates | None = None,
+                  discord: Server | None = None) -> AsyncIterator[Runner]:
     """One bot process (the runner as `python -m bot run` starts it) on a movable clock."""
     runner = Runner(settings, only=only, clock=clock)
     if handled is not None:
         (channel,) = runner.channels
         handled.attach(channel)  # type: ignore[attr-defined]
+    if discord is not None:
+        discord.listen(runner)
     try:
         await runner.start()
         yield runner
@@ -164,7 +167,7 @@ async def test_a_discord_check_in_arrives_once_in_the_dm_after_a_restart(
     clock = MovableClock()
     settings = server.settings(followups=TIMERS)
     anna = person(101, "anna")
-    async with process(settings, clock, ["discord"]) as bot:
+    async with process(settings, clock, ["discord"], discord=server) as bot:
         await anna.runs("kneecheck", in_dm=True)
         for label in THROUGH_THE_CHECK:
             await anna.presses(label)
@@ -175,7 +178,7 @@ async def test_a_discord_check_in_arrives_once_in_the_dm_after_a_restart(
     seen = len(anna.dm())
 
     clock.offset = 3 * DAY + 60
-    async with process(settings, clock, ["discord"]) as bot, \
+    async with process(settings, clock, ["discord"], discord=server) as bot, \
             process(settings, clock, []):  # a second process, without Discord
         await until(lambda: sum(RETRY_INTRO in m.content for m in anna.dm()) >= 1)
         await asyncio.sleep(0.5)

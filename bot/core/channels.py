@@ -77,6 +77,7 @@ DISCORD = ChannelSpec(
     token_setting="discord_token",
     staff_setting="staff_discord_channel_id",
     summary="Discord (BOT_DISCORD_TOKEN)",
+    replies_by_outbox=True,
     message_limit=2000,  # Create Message: content, up to 2000 characters
     label_limit=80,  # Button Object: label, max 80 characters
     payload_limit=100,  # Button Object: custom_id, 1-100 characters

@@ -177,7 +177,9 @@ class Deliveries:
     ) -> Sent:
         """Send one message claimed for this process and settle it."""
         attempts = outgoing.attempts + 1
-        reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="")
+        # `queued`: the channel may know where the answer to the turn that queued it goes
+        reply = Reply(messages=(outgoing.message,), turn=outgoing.turn, state="",
+                      queued=(outgoing.id,))
         try:  # settled before the claim ends, so another sender never takes it meanwhile
             async with asyncio.timeout(self._time_to_send(claimed_until)):
                 if outgoing.notice is not None:

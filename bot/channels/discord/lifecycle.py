@@ -1,16 +1,17 @@
 """`DiscordChannel`: the Discord bot's lifecycle (start, stop), its staff channel and its
-outbox (`deliver`), as the one runner (bot/run.py) drives every channel.
+outbox (`deliver`, see delivery.py), as the one runner (bot/run.py) drives every channel.
 
 Every interaction and DM becomes a task of the channel's own the moment discord.py reads it
 from the gateway, so `stop` can stop reading, let each one finish and be answered, and only
-then close the connection.
+then close the connection. Once a task is done (the turn committed and its reply flushed, or
+failed), the channel says so to whoever listens (`after`: the test fakes wait on it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.channels.discord.dms import SEND_ERRORS, send_reply, typed
+from bot.channels.discord.delivery import Delivery, Routes
+from bot.channels.discord.dms import typed
 from bot.channels.discord.interactions import Interactions
 from bot.channels.discord.menu import Menu, build_menu, sync
 from bot.channels.discord.render import CHANNEL, NO_MENTIONS
@@ -33,6 +35,9 @@ from bot.turns.runner import TurnRunner
 DISCORD_API = Route.BASE
 DISCORD_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
 STOP_GRACE = 20.0  # seconds updates in flight get to finish when the channel stops
+# A rate limit longer than this is not waited out by discord.py (30 s is its least): it raises
+# RateLimited, and the outbox sends the message again after the wait Discord asked for.
+LONGEST_LIBRARY_WAIT = 30.0
 CONNECT_ERRORS = (discord.HTTPException, discord.GatewayNotFound, discord.ConnectionClosed,
                   aiohttp.ClientError, OSError, TimeoutError)
 
@@ -108,7 +113,8 @@ class DiscordClient(discord.Client):
     def __init__(self, channel: DiscordChannel) -> None:
         staff = channel.settings.staff_discord_channel_id is not None
         super().__init__(intents=required_intents(staff), allowed_mentions=NO_MENTIONS,
-                         max_messages=None)  # no cache of people's messages
+                         max_messages=None,  # no cache of people's messages
+                         max_ratelimit_timeout=LONGEST_LIBRARY_WAIT)
         self.channel = channel
         self.connected = asyncio.Event()
 
@@ -150,8 +156,11 @@ class DiscordChannel:
         self.engine = engine
         self.settings = settings
         self.menu: Menu = build_menu(engine)
-        self.interactions = Interactions(engine, self.menu)
+        self.routes = Routes()
+        self.interactions = Interactions(engine, self.menu, self.routes)
         self.in_flight = InFlight()
+        # Called with each interaction's or message's id once it is handled (tests wait on it).
+        self.after: list[Callable[[int], None]] = []
         self.client: DiscordClient | None = None
         self.staff: DiscordStaffChannel | None = None
         self.taking = False  # updates are handed on only while True
@@ -204,9 +213,16 @@ class DiscordChannel:
         if not self.taking:
             return
         if isinstance(update, discord.Interaction):
-            self.in_flight.start(self.interactions.received(update))
+            self.in_flight.start(self._handled(update.id, self.interactions.received(update)))
         else:
-            self.in_flight.start(self._message(update))
+            self.in_flight.start(self._handled(update.id, self._message(update)))
+
+    async def _handled(self, update_id: int, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        finally:
+            for observer in self.after:
+                observer(update_id)
 
     async def _message(self, message: discord.Message) -> None:
         if message.author.bot:
@@ -236,20 +252,11 @@ class DiscordChannel:
             await client.close()
 
     async def deliver(self, address: Address, reply: Reply) -> None:
-        """DM the person every message of the reply, with its buttons (staff relays, from any
-        channel's staff place). Raises DeliveryFailed: for good when Discord refuses (DMs
-        closed, user gone), to retry later otherwise; the text is never logged."""
+        """Send one outbox message to the person: in their DMs, or through the interaction
+        its turn answered (delivery.py). Raises DeliveryFailed: for good when Discord refuses
+        (DMs closed, user gone), after `retry_after` on a 429, to retry later otherwise; the
+        text is never logged."""
         client = self.client
         if client is None or client.is_closed():
             raise DeliveryFailed("the Discord channel is not running")
-        if not address.user_id.isascii() or not address.user_id.isdigit():
-            raise DeliveryFailed("not a Discord user id", permanent=True)
-        try:
-            dm = await client.create_dm(discord.Object(id=int(address.user_id)))
-            await send_reply(dm, reply)
-        except (discord.Forbidden, discord.NotFound) as error:
-            why = f"{type(error).__name__} {error.status}"
-            raise DeliveryFailed(why, permanent=True) from None
-        except SEND_ERRORS as error:
-            why = f"{type(error).__name__} {getattr(error, 'status', '')}"
-            raise DeliveryFailed(why) from None
+        await Delivery(client, self.routes).deliver(address, reply)

@@ -14,7 +14,7 @@ import re
 
 import discord
 
-from bot.channels.discord.dms import SEND_ERRORS
+from bot.channels.discord.delivery import SEND_ERRORS
 from bot.channels.discord.render import (
     CHANNEL,
     MESSAGE_LIMIT,

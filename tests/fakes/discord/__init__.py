@@ -5,7 +5,11 @@
   INVALID_SESSION), and every refusal in `refused`;
 - rules.py: what Discord refuses in a message or a command sync, with its error and source;
 - markdown.py: Discord Markdown read back as a person sees it;
-- person.py: a person using slash commands, buttons and DMs, and a staff member replying.
+- person.py: a person using slash commands, buttons and DMs, and a staff member replying;
+  each action waits until the bot reports the update handled (`FakeDiscord.listen_to`).
+
+Faults on request (`inject_faults`, `fail`): 429, 5xx or no answer on interaction responses,
+follow-ups, edits, DM sends and DM creation.
 """
 
 from tests.fakes.discord.markdown import Shown, pings_anyone, read

@@ -1,8 +1,8 @@
 """People on the practice's Discord server, as the fake sees them act and what they see.
 
 A `Person` runs slash commands, presses buttons and types in their DM with the bot; each
-action waits until the bot has answered and gone quiet. A `StaffMember` replies to notices in
-the private staff channel.
+action waits until the bot reports it handled (see `FakeDiscord.settle`). A `StaffMember`
+replies to notices in the private staff channel.
 """
 
 from __future__ import annotations
@@ -22,34 +22,30 @@ class Person:
     permissions: int = 0
 
     async def runs(self, command: str, *, in_dm: bool = False) -> None:
-        since = len(self.fake.requests)
         await self.fake.slash(
             self.user_id, command, in_guild=not in_dm, permissions=self.permissions
         )
-        await self.fake.settle(since)
+        await self.fake.settle()
 
     async def presses(self, label: str, on: Sent | None = None) -> None:
         message = on or self.latest_with(label)
         button = message.button(label)
         assert button is not None, f"no {label!r} button on {message.content[:60]!r}"
-        since = len(self.fake.requests)
         await self.fake.click(self.user_id, message, button["custom_id"])
-        await self.fake.settle(since)
+        await self.fake.settle()
 
     async def double_clicks(self, label: str) -> None:
         """Two presses of one button that reach the bot at the same moment."""
         message = self.latest_with(label)
         button = message.button(label)
         assert button is not None
-        since = len(self.fake.requests)
         await self.fake.click(self.user_id, message, button["custom_id"])
         await self.fake.click(self.user_id, message, button["custom_id"])
-        await self.fake.settle(since + 1)
+        await self.fake.settle()
 
     async def types(self, text: str) -> None:
-        since = len(self.fake.requests)
         await self.fake.dm(self.user_id, text)
-        await self.fake.settle(since)
+        await self.fake.settle()
 
     def sees(self) -> list[Sent]:
         """Every bot message only this person sees: their DM and ephemeral replies."""
@@ -81,9 +77,8 @@ class StaffMember:
     async def replies(self, to: Sent, text: str, *, mention: bool = True) -> None:
         """Discord's Reply on a message in the staff channel (with @ON unless `mention` is
         False); waits until the bot has done what it does with it, if anything."""
-        since = len(self.fake.requests)
         await self.fake.reply(self.user_id, to, text, mention=mention)
-        await self.fake.settle(since, quiet=0.3, answer_expected=False)
+        await self.fake.settle()
 
     def notices(self) -> list[Sent]:
         return self.fake.staff_posts()

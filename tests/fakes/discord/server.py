@@ -8,6 +8,13 @@ without the Message Content intent unless the message mentions it. Tests push
 INTERACTION_CREATE and MESSAGE_CREATE events as a person would cause them (see person.py) and
 read back every message the bot sent, with its content, buttons, flags and who can see it.
 
+The bot says when it has handled each update (`handled`, which the test harness hangs on the
+Discord channel's `after`), so `settle` waits for that, never for a silence.
+
+Faults, on request (`inject_faults` at random, seeded; `fail` one by one; faults.py):
+interaction responses, follow-ups and their edits, DM sends and DM channel creation answered
+429, 403, 5xx or not at all, without doing what was asked.
+
 A person can run only a slash command their command picker shows where they are, as Discord
 decides it from the last sync of each place: a server's own commands in that server only,
 never in DMs; a global command wherever its `contexts` say (none: everywhere). Who may use a
@@ -32,6 +39,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes.discord import rules
+from tests.fakes.discord.faults import (
+    CALLBACK,
+    DM,
+    EDIT,
+    FAULT_KINDS,
+    FAULT_TARGETS,
+    FOLLOWUP,
+    OPEN_DM,
+    Faults,
+)
 
 APP_ID = 900_000_000_000_000_001
 GUILD_ID = 900_000_000_000_000_100
@@ -57,9 +74,6 @@ API = "/api/v10"
 # the 3 second deadline is exceeded, the token will be invalidated"; "Interaction tokens are
 # valid for 15 minutes".
 RESPONSE_WINDOW = 3.0
-# How long settle() counts a deferred interaction without a follow-up as the bot at work: a
-# turn between the deferral and its answer takes milliseconds, unless the machine stalls.
-DEFERRED_PATIENCE = 2.0
 TOKEN_LIFETIME = 15 * 60.0
 UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}  # 404
 ALREADY_ACKNOWLEDGED = {"message": "Interaction has already been acknowledged.",
@@ -116,12 +130,6 @@ class Interaction:
     original_id: int | None = None  # @original: the response message, once there is one
     loading: bool = False  # deferred with "thinking": the first follow-up fills the message
     followed_at: float | None = None  # the bot's first follow-up or edit through the token
-
-    def deferred_until(self, patience: float) -> float:
-        """Deferred (5, 6) and not followed yet: the bot is at work on it until then."""
-        if self.acked_at is None or self.followed_at is not None:
-            return 0.0
-        return self.acked_at + patience if self.callback.get("type") in (5, 6) else 0.0
 
 
 @dataclass
@@ -217,6 +225,8 @@ class FakeDiscord:
         self.interactions: dict[str, Interaction] = {}
         self.sent: dict[int, Sent] = {}
         self.edits: list[tuple[int, dict[str, Any]]] = []
+        # every message as shown, in the order shown: posted, filled or edited (id, body)
+        self.shown: list[tuple[int, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.closed_dms: set[int] = set()
@@ -226,18 +236,21 @@ class FakeDiscord:
         self.rate_limits: dict[str, RateLimit] = dict(DEFAULT_RATE_LIMITS)
         self.rate_limited: list[tuple[str, str]] = []  # (bucket, resource) of every 429
         self._windows: dict[tuple[str, str], _Window] = {}
-        self._held_until = 0.0  # a client waiting out a spent bucket may send until then
         self._ids = itertools.count(APP_ID + 10_000)
         self._sockets: dict[web.WebSocketResponse, str | None] = {}  # -> its session
         self.slow_sends = 0.0  # seconds each follow-up or channel message takes to be answered
-        self._last_request_at = 0.0
+        # updates sent to a bot and not yet reported handled; whether any bot reports at all
+        self.unhandled: set[int] = set()
+        self.listened = False
+        self.faults = Faults()  # none until a test asks
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Serve on 127.0.0.1, on a port the OS picks."""
-        app = web.Application(middlewares=[self._record, self._refusals, self._rate_limit])
+        app = web.Application(
+            middlewares=[self._record, self._faults, self._refusals, self._rate_limit])
         app.router.add_get(f"{API}/users/@me", self._me)
         app.router.add_get(f"{API}/oauth2/applications/@me", self._application)
         app.router.add_get(f"{API}/gateway/bot", self._gateway_bot)
@@ -279,6 +292,29 @@ class FakeDiscord:
         }
         self.users[user_id] = user
         return user
+
+    def inject_faults(self, share: float, seed: int, *,
+                      kinds: tuple[int, ...] = FAULT_KINDS,
+                      targets: frozenset[str] = FAULT_TARGETS) -> None:
+        """From now on answer `share` of the requests to `targets` with one of `kinds`, drawn
+        at random from `seed` (the same seed, the same draws for the same requests)."""
+        self.faults.inject(share, seed, kinds=kinds, targets=targets)
+
+    def fail(self, target: str, status: int, *, retry_after: float = 0.0,
+             times: int = 1) -> None:
+        """Answer the next `times` requests to `target` (CALLBACK, FOLLOWUP, EDIT, DM,
+        OPEN_DM) with `status` (429, 403, 5xx; HANG: none) instead of doing them."""
+        self.faults.plan(target, status, retry_after=retry_after, times=times)
+
+    def listen_to(self, channel: Any) -> None:
+        """Hear from the bot's Discord channel when it has handled each update (its `after`,
+        as the Telegram fake hears the dispatcher's)."""
+        channel.after.append(self.handled)
+        self.listened = True
+
+    def handled(self, update_id: int) -> None:
+        """The bot reports an interaction or message handled."""
+        self.unhandled.discard(update_id)
 
     async def wait_identified(self, count: int, timeout: float = 10.0) -> None:
         """Until `count` clients have identified on the gateway."""
@@ -357,24 +393,12 @@ class FakeDiscord:
             if socket is not None and not socket.closed:
                 await socket.send_str(json.dumps({"op": INVALID_SESSION, "d": resumable}))
 
-    async def settle(self, since: int, quiet: float = 0.2, timeout: float = 10.0, *,
-                     answer_expected: bool = True) -> None:
-        """Until the bot made a request after `since` (unless no answer is expected) and then
-        stayed quiet for `quiet` s, counting a wait for a spent rate-limit bucket as busy, and
-        a deferred interaction not yet followed up (for up to DEFERRED_PATIENCE s: a slow turn
-        between the deferral and the answer is not quiet)."""
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-
-        def done() -> bool:
-            answered = len(self.requests) > since or not answer_expected
-            last = max(self._last_request_at, began, self._held_until)
-            working = max((i.deferred_until(DEFERRED_PATIENCE)
-                           for i in self.interactions.values()), default=0.0)
-            now = loop.time()
-            return answered and now - last >= quiet and now >= working
-
-        await self.until(done, timeout, "the bot did not answer")
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Until the bot has reported every update it was sent as handled (its turn committed
+        and its reply flushed, or failed); a retry the outbox scheduled may still be due."""
+        if self.unhandled and not self.listened:
+            raise AssertionError("no bot reports what it handled: fake.listen_to(channel)")
+        await self.until(lambda: not self.unhandled, timeout, "the bot did not answer")
 
     def visible_to(self, user_id: int) -> list[Sent]:
         """Every bot message this person can see privately: their DM and ephemeral replies."""
@@ -391,10 +415,13 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict[str, Any], intent: int = 0) -> None:
         """Send a gateway event to every session whose intents include `intent`; a session
-        between connections keeps it for its RESUME."""
+        between connections keeps it for its RESUME. A person's interaction or message is
+        awaited by `settle` until the bot reports it handled."""
         for session in list(self.sessions.values()):
             if intent and not session.intents & intent:
                 continue
+            if event in ("INTERACTION_CREATE", "MESSAGE_CREATE"):
+                self.unhandled.add(int(data["id"]))
             session.seq += 1
             payload = {"op": 0, "t": event, "s": session.seq,
                        "d": self._as_seen_with(session.intents, data)}
@@ -422,8 +449,32 @@ class FakeDiscord:
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path != "/gateway":
             self.requests.append((request.method, request.path))
-            self._last_request_at = asyncio.get_running_loop().time()
         return await handler(request)
+
+    @web.middleware
+    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A planned or random fault instead of the request, for the requests faults target."""
+        target = self._fault_target(request)
+        if target is None:
+            return await handler(request)
+        fault = self.faults.draw(target)
+        if fault is None:
+            return await handler(request)
+        status, body, headers = await self.faults.answer(fault)
+        return _json(body, status=status, headers=headers)
+
+    def _fault_target(self, request: web.Request) -> str | None:
+        path, method = request.path, request.method
+        if path.endswith("/callback"):
+            return CALLBACK
+        if path.startswith(f"{API}/webhooks/"):
+            return FOLLOWUP if method == "POST" else EDIT
+        if path == f"{API}/users/@me/channels":
+            return OPEN_DM
+        channel = request.match_info.get("channel", "")
+        if method == "POST" and channel.isdigit() and int(channel) in self.dm_channels.values():
+            return DM
+        return None
 
     @web.middleware
     async def _refusals(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -467,8 +518,6 @@ class FakeDiscord:
                     "global": False}
             return _json(body, status=429, headers=headers)
         window.used += 1
-        if window.used >= limit.limit:
-            self._held_until = max(self._held_until, window.opened + limit.per)
         response = await handler(request)
         response.headers.update(headers | {"X-RateLimit-Remaining": str(limit.limit - window.used)})
         return response
@@ -634,6 +683,7 @@ class FakeDiscord:
         await asyncio.sleep(self.slow_sends)
         message = self._message(channel_id, body.get("content") or "", author=BOT_USER, extra=body)
         self.sent[int(message["id"])] = Sent(message, owner, body)
+        self.shown.append((int(message["id"]), body))
         return _json(message)
 
     async def _edit_channel_message(self, request: web.Request) -> web.Response:
@@ -809,6 +859,7 @@ class FakeDiscord:
         message["webhook_id"] = str(APP_ID)
         sent = Sent(message, interaction.user_id if private else None, body)
         self.sent[sent.id] = sent
+        self.shown.append((sent.id, body))
         return sent
 
     def _fill(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -820,10 +871,12 @@ class FakeDiscord:
         message["components"] = body.get("components") or []
         message["flags"] = message.get("flags", 0) & ~LOADING
         self.sent[message_id] = Sent(message, sent.audience, body)
+        self.shown.append((message_id, body))
         return message
 
     def _apply_edit(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self.edits.append((message_id, body))
+        self.shown.append((message_id, body))
         message = self.sent[message_id].message
         for key in ("content", "components"):
             if key in body:
