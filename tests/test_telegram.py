@@ -1125,19 +1125,25 @@ async def test_staff_reply_reaches_a_person_whose_conversation_is_on_another_cha
     telegram: FakeTelegram, staffed_bot: tuple[RunningBot, Person]
 ) -> None:
     bot, staff = staffed_bot
-    discord = RecordingOutbox()
+    discord, person = RecordingOutbox(), Address("discord", "42")
     bot.engine.outboxes["discord"] = discord
-    await bot.engine.handle(Event.from_text("discord", "42", "/start"))
-    await bot.engine.handle(Event.from_text("discord", "42", "talk to a person"))
+
+    async def says(text: str) -> None:  # as the Discord channel does: the turn, then its flush
+        await bot.engine.handle(Event.from_text(person.channel, person.user_id, text))
+        await bot.engine.flush(person)
+
+    await says("/start")
+    await says("talk to a person")
     request = staff.received[-1]
     assert "talk to a person" in request.text
+    before = len(discord.delivered)
 
     await staff.reply("Easy runs are fine, no hills.", to=request)
 
-    ((address, _),) = discord.delivered
-    assert address == Address("discord", "42")
-    assert "Easy runs are fine, no hills." in discord.texts[0]
-    await bot.engine.handle(Event.from_text("discord", "42", "Thanks! And stairs?"))
+    ((address, _),) = discord.delivered[before:]
+    assert address == person
+    assert "Easy runs are fine, no hills." in discord.texts[-1]
+    await says("Thanks! And stairs?")
     assert "Thanks! And stairs?" in staff.received[-1].text, "the person's words come back"
     await staff.reply("/done", to=request)
     assert "closed this chat" in discord.texts[-1]
