@@ -139,7 +139,7 @@ def assert_questions_arrived_in_order(screenings: list[Screening], resent: bool 
 async def test_every_reply_arrives_when_telegram_answers_502_and_429_at_random(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    telegram.fail_at_random("sendMessage", 0.25, statuses=(502, 429, 500), seed=7)
+    telegram.fail_at_random("sendMessage", 0.25, statuses=(502, 429, 500, 503), seed=7)
     settings = telegram_settings(tmp_path, telegram)
     screenings = people(telegram, 6)
     async with bot_running(settings, telegram):
