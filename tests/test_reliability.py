@@ -30,25 +30,14 @@ from bot.tools.client import DialogClient
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import SECRET_HEADER, TOKEN, FakeTelegram, Person
 from tests.fakes.telegram.screening import SHOWN_AGAIN, Screening
-from tests.test_telegram import (
-    bot_running,
-    free_port,
-    local_url,
-    telegram_settings,
-    webhook_settings,
-)
+from tests.harness.ports import free_port
+from tests.harness.telegram import bot_running, local_url, telegram_settings, webhook_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # A whole screening, with two typed answers: "no" to a safety question, 6 for the pain level.
 SCRIPT = tuple(
     "no@no" if n == 5 else step for n, step in enumerate(TO_PAIN_QUESTIONS)
 ) + tuple("6@skip" if step == "skip" else step for step in HIP_MOBILITY_RUN)
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 async def expected_answers(tmp_path: Path) -> list[list[object]]:
@@ -236,6 +225,7 @@ async def wait_ready(port: int, timeout: float = 20.0) -> None:
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+@pytest.mark.process
 async def test_kill_9_mid_screening_loses_no_update_and_applies_none_twice(
     telegram: FakeTelegram, tmp_path: Path, webhook: bool
 ) -> None:

@@ -10,10 +10,8 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from subprocess import PIPE
@@ -22,16 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.render import RENDERED_KEPT, SPLIT_AT, callback_data, html_chunks
 from bot.cli import main
-from bot.core.conversation import Conversation
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, Reply
 from bot.core.markup import parse
 from bot.engine.engine import FORGET_NO, FORGET_YES, Engine
 from bot.run import Runner, serve_until_stopped
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from tests.conftest import HIP_MOBILITY_RUN, SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import (
     BOT_USERNAME,
@@ -40,10 +36,20 @@ from tests.fakes.telegram import (
     SECRET_HEADER,
     TOKEN,
     FakeTelegram,
-    HandledUpdates,
     Person,
     SentMessage,
     parse_html,
+)
+from tests.harness.ports import free_port
+from tests.harness.telegram import (
+    RunningBot,
+    bot_running,
+    local_url,
+    start_bot,
+    start_to_pain_questions,
+    telegram_settings,
+    texts,
+    webhook_settings,
 )
 from tests.test_new_flow import project_with_hip_flow
 from tests.test_privacy import ids_used
@@ -61,82 +67,9 @@ MENU = [  # at least these, from dialogs/commands.yaml and the knee flow's entry
 # -- harness ----------------------------------------------------------------------------------
 
 
-@dataclass
-class RunningBot:
-    """The runner with only Telegram started, and a way to wait for handled updates."""
-
-    runner: Runner
-    channel: TelegramChannel
-    handled: HandledUpdates
-    telegram: FakeTelegram
-
-    @property
-    def engine(self) -> Engine:
-        return self.runner.engine
-
-    def person(
-        self, user_id: int = 501, first_name: str = "Alex", chat: dict[str, object] | None = None
-    ) -> Person:
-        """Someone in a chat with the bot: their private chat unless another is given."""
-        return Person(self.telegram, self.handled.wait, user_id, first_name, chat or {})
-
-    async def state_of(self, person: Person) -> str:
-        return (await self.conversation_of(person)).state
-
-    async def conversation_of(self, person: Person) -> Conversation:
-        conversation = await self.engine.store.load("telegram", str(person.user_id))
-        assert conversation is not None
-        return conversation
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "telegram_token": TOKEN,
-        "telegram_base_url": telegram.base_url,
-        "telegram_base_file_url": telegram.base_file_url,
-        "web_port": 0,  # any free port: the runner always serves the web app
-    }
-    return load_settings(**(values | overrides))
-
-
 @pytest.fixture
 def settings(tmp_path: Path, telegram: FakeTelegram) -> Settings:
     return telegram_settings(tmp_path, telegram)
-
-
-async def start_bot(
-    settings: Settings, telegram: FakeTelegram, webhook: bool = False
-) -> RunningBot:
-    """The bot as `python -m bot telegram` runs it: the runner, with only Telegram."""
-    runner = Runner(settings, only=["telegram"], webhook=webhook)
-    (channel,) = runner.channels
-    assert isinstance(channel, TelegramChannel)
-    handled = HandledUpdates()
-    handled.attach(channel)
-    try:
-        await runner.start()
-    except BaseException:
-        await runner.stop()
-        raise
-    return RunningBot(runner, channel, handled, telegram)
-
-
-@asynccontextmanager
-async def bot_running(
-    settings: Settings, telegram: FakeTelegram, webhook: bool = False
-) -> AsyncIterator[RunningBot]:
-    bot = await start_bot(settings, telegram, webhook)
-    try:
-        yield bot
-    finally:
-        await bot.runner.stop()
 
 
 @pytest.fixture
@@ -158,17 +91,6 @@ async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
     return await person.press("No")
 
 
-async def start_to_pain_questions(person: Person) -> None:
-    """/start, then by buttons to the first question about the pain (tests/conftest.py)."""
-    await person.send("/start")
-    for choice_id in TO_PAIN_QUESTIONS:
-        await person.choose(choice_id)
-
-
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(message.text for message in messages)
-
-
 def url_buttons(message: SentMessage) -> dict[str, str]:
     return {b["text"]: b["url"] for b in message.buttons if "url" in b}
 
@@ -176,30 +98,6 @@ def url_buttons(message: SentMessage) -> dict[str, str]:
 def visible(light_markup: str) -> str:
     """The text a person reads, without styles or link addresses."""
     return "".join(span.text for span in parse(light_markup))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def webhook_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
-    """Webhook mode with a known secret, on a known port behind a public https:// address:
-    the fake posts there through its stand-in for the practice's reverse proxy."""
-    port = free_port()
-    telegram.reverse_proxy = f"http://127.0.0.1:{port}"
-    values: dict[str, object] = {
-        "web_port": port,
-        "telegram_webhook_url": "https://bot.practice.test/telegram",
-        "telegram_webhook_secret": "right-secret",
-    }
-    return telegram_settings(tmp_path, telegram, **(values | overrides))
-
-
-def local_url(settings: Settings, path: str) -> str:
-    """An address on the bot's own web server, as the reverse proxy reaches it."""
-    return f"http://127.0.0.1:{settings.web_port}{path}"
 
 
 @dataclass
@@ -813,6 +711,7 @@ async def test_stopping_while_updates_are_in_flight_answers_every_one_first(
     assert "Here's what I can do" in texts(first.received), "the one waiting behind, too"
 
 
+@pytest.mark.process
 async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
@@ -841,6 +740,7 @@ async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
     assert await bot_process_says(None, "Let's start", "who is this knee check for") == 0
 
 
+@pytest.mark.process
 async def test_sigterm_while_people_wait_for_answers_answers_them_then_exits_0(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:

@@ -45,9 +45,7 @@ from bot.channels.telegram.request import (
 )
 from bot.settings import SettingsError, load_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
-from tests.test_telegram import bot_running, telegram_settings, texts
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+from tests.harness.telegram import bot_running, telegram_settings, texts
 
 ALEX = {"id": 501, "type": "private", "first_name": "Alex"}
 
@@ -76,11 +74,10 @@ class FakeTelegramWithUploads(FakeTelegram):
         }
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegramWithUploads]:
-    async with FakeTelegramWithUploads() as fake:
-        fake.register_chat(ALEX)
-        yield fake
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.fake_telegram(ALEX, fake=FakeTelegramWithUploads),
+]
 
 
 @asynccontextmanager

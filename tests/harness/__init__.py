@@ -1,0 +1,12 @@
+"""The tests' shared harnesses as pytest plugins (tests/conftest.py registers them through
+`pytest_plugins`): one module per thing a test stands up, one definition per fixture name.
+
+- `stores`: the PostgreSQL test server, `store_kind`, `settings`, `engine`, `person` (a
+  DialogClient); dialog stories run on SQLite, `@pytest.mark.every_store` tests on both.
+- `browsers`: Debian's Chromium and `python -m bot run` for the browser tests.
+- `telegram`: the fake Bot API, the bot running against it, its settings builders.
+- `discord`: the fake Discord and the bot processes started against it (opt-in, see there).
+- `ports`: a free TCP port that no other test worker is handed at the same time.
+- `markers`: `browser`, `process` and `postgres` put on tests by the fixtures they use, so
+  `make test-fast` can leave them out.
+"""
