@@ -13,6 +13,7 @@ from bot.tools.client import DialogClient
 pytest_plugins = [
     "tests.harness.markers",
     "tests.harness.stores",
+    "tests.harness.passwords",
     "tests.harness.browsers",
     "tests.harness.telegram",
 ]

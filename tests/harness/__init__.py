@@ -3,6 +3,7 @@
 
 - `stores`: the PostgreSQL test server, `store_kind`, `settings`, `engine`, `person` (a
   DialogClient); dialog stories run on SQLite, `@pytest.mark.every_store` tests on both.
+- `passwords`: staff passwords hashed at a test-only argon2 cost.
 - `browsers`: Debian's Chromium and `python -m bot run` for the browser tests.
 - `telegram`: the fake Bot API, the bot running against it, its settings builders.
 - `discord`: the fake Discord and the bot processes started against it (opt-in, see there).
