@@ -13,8 +13,13 @@ MARKED_BY_FIXTURE = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        if item.get_closest_marker("browser"):
+            # One Chromium and one bot server per browser module (module-scoped fixtures):
+            # under `--dist loadgroup` (make test) its tests stay on one worker.
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
