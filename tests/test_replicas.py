@@ -14,8 +14,7 @@ import pytest
 
 from tests.fakes.telegram import FakeTelegram
 from tests.harness.ports import free_port
-from tests.harness.telegram import webhook_settings
-from tests.test_reliability import (
+from tests.harness.screenings import (
     assert_questions_arrived_in_order,
     assert_screened_exactly_once,
     bot_environment,
@@ -24,6 +23,7 @@ from tests.test_reliability import (
     people,
     wait_ready,
 )
+from tests.harness.telegram import webhook_settings
 
 pytestmark = pytest.mark.process  # replicas: `python -m bot` processes, one killed
 REPLICAS = 3

@@ -45,6 +45,7 @@ from bot.channels.telegram.request import (
 )
 from bot.settings import SettingsError, load_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.harness.ports import free_port
 from tests.harness.telegram import bot_running, telegram_settings, texts
 
 ALEX = {"id": 501, "type": "private", "first_name": "Alex"}
@@ -359,9 +360,7 @@ def test_telegram_answers_are_read_as_the_library_reads_them() -> None:
 
 
 async def test_an_unreachable_api_is_a_network_error_without_the_token() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # nothing listens there
     request = AiohttpRequest()
     bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
     await request.initialize()
