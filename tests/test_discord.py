@@ -45,8 +45,8 @@ from tests.harness.discord import (  # noqa: F401  (the Discord fixtures: person
     person,
     server,
 )
-from tests.test_new_flow import project_with_hip_flow
-from tests.test_telegram import (
+from tests.harness.flows import project_with_hip_flow
+from tests.harness.logs import (
     CONTACT_DETAILS,
     EMAIL,
     LIBRARY_LOGGERS,

@@ -8,7 +8,6 @@ import asyncio
 import gc
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -40,6 +39,16 @@ from tests.fakes.telegram import (
     SentMessage,
     parse_html,
 )
+from tests.harness.flows import project_with_hip_flow
+from tests.harness.logs import (
+    CONTACT_DETAILS,
+    EMAIL,
+    LIBRARY_LOGGERS,
+    NAME,
+    PHONE,
+    PHONE_TYPED,
+    log_leaks,
+)
 from tests.harness.ports import free_port
 from tests.harness.telegram import (
     RunningBot,
@@ -51,8 +60,6 @@ from tests.harness.telegram import (
     texts,
     webhook_settings,
 )
-from tests.test_new_flow import project_with_hip_flow
-from tests.test_privacy import ids_used
 
 # python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -1124,41 +1131,6 @@ async def test_pressing_the_contact_button_on_the_result_keeps_its_link_buttons(
 
 
 # -- logs ---------------------------------------------------------------------------------------
-
-# Loggers turned to DEBUG before the bot starts; the bot may quiet some of them on purpose.
-LIBRARY_LOGGERS = ("telegram", "httpx", "httpcore", "discord", "aiohttp", "transitions", "bot")
-NAME, EMAIL = "Zebulon Quarry", "zq.private@example.com"
-PHONE_TYPED, PHONE = "+1 415 555 2671", "+14155552671"
-CONTACT_DETAILS = (NAME, "Zebulon", "Quarry", EMAIL, "zq.private", PHONE_TYPED, PHONE,
-                   "555 2671", "5552671")
-# Answer ids that are ordinary words in library lines ("connect_tcp ... socket_options=None",
-# "Bootstrap done"): looked for only in what a line was filled in with, as test_privacy does.
-ORDINARY_WORDS = {"begin", "me", "no", "yes", "none", "done", "now", "long", "pass", "skip", "who"}
-
-
-def log_leaks(
-    records: list[logging.LogRecord], secrets: tuple[str, ...], pressed: set[str],
-    engine: Engine,
-) -> dict[str, list[str]]:
-    """Each captured line that gives something away, and what: a contact detail or the token
-    anywhere in it (any case); any state or answer id of any flow as a word in what it was
-    filled in with (its args); an id pressed or a state visited, unless an ordinary word, or
-    any id with an underscore ("rf_hot_swollen", "12|hips_tight"), as a word anywhere in it."""
-    ids = ids_used(engine) | pressed
-    distinctive = {i for i in ids if "_" in i} | (pressed - ORDINARY_WORDS)
-    found: dict[str, list[str]] = {}
-    for record in records:
-        message = record.getMessage()
-        args = record.args if isinstance(record.args, tuple) else (record.args or ())
-        filled = " ".join(str(arg) for arg in args if arg is not None)  # not "Shard ID None"
-        filled_words = set(re.findall(r"[\w']+", filled.lower()))
-        words = set(re.findall(r"[\w']+", message.lower()))
-        leaked = [secret for secret in secrets if secret.lower() in message.lower()]
-        leaked += sorted((ids & filled_words) | (distinctive & words))
-        if leaked:
-            found[f"{record.name}: {message[:200]}"] = leaked
-    return found
-
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(

@@ -31,8 +31,7 @@ from bot.channels.telegram.updates import (
     read_update,
 )
 from tests.fakes.telegram import SCREENING_BY_BUTTONS, TOKEN, FakeTelegram, SentMessage
-from tests.harness.telegram import bot_running, telegram_settings
-from tests.test_telegram_transport import ALEX, REFUSALS
+from tests.harness.telegram import ALEX, REFUSALS, bot_running, telegram_settings
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),

@@ -22,9 +22,6 @@ import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import (
-    BadRequest,
-    Conflict,
-    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -46,9 +43,8 @@ from bot.channels.telegram.request import (
 from bot.settings import SettingsError, load_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.harness.ports import free_port
-from tests.harness.telegram import bot_running, telegram_settings, texts
+from tests.harness.telegram import ALEX, REFUSALS, bot_running, telegram_settings, texts
 
-ALEX = {"id": 501, "type": "private", "first_name": "Alex"}
 # Seconds a call with a 64 MiB body may take to build and time out: its timeout is under a
 # second, and a wrong one would take 20 s or more; the rest is room for building the body on
 # a machine busy with other test workers (a bound of 3 s failed there).
@@ -137,16 +133,6 @@ async def test_flood_limit_is_retry_after_with_telegrams_wait(telegram: FakeTele
 
 
 # Telegram's refusals and the library's error for each (tests/test_telegram_api.py too).
-REFUSALS = [
-    (401, "Unauthorized", InvalidToken),
-    (403, "Forbidden: bot was blocked by the user", Forbidden),
-    (400, "Bad Request: chat not found", BadRequest),
-    (409, "Conflict: terminated by other getUpdates request", Conflict),
-    (500, "Internal Server Error", NetworkError),
-    (502, "Bad Gateway", NetworkError),
-]
-
-
 @pytest.mark.parametrize(("status", "description", "error"), REFUSALS)
 async def test_refusals_are_the_librarys_errors_with_telegrams_words(
     telegram: FakeTelegram, status: int, description: str, error: type[TelegramError]

@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+)
 
 from bot.channels.telegram import TelegramChannel
 from bot.core.conversation import Conversation
@@ -27,6 +34,17 @@ from bot.settings import Settings, load_settings
 from tests.conftest import TO_PAIN_QUESTIONS
 from tests.fakes.telegram import TOKEN, FakeTelegram, HandledUpdates, Person, SentMessage
 from tests.harness.ports import free_port
+
+ALEX = {"id": 501, "type": "private", "first_name": "Alex"}  # RunningBot.person()'s chat
+# Telegram's refusals (status, description) and the library's error each becomes.
+REFUSALS = [
+    (401, "Unauthorized", InvalidToken),
+    (403, "Forbidden: bot was blocked by the user", Forbidden),
+    (400, "Bad Request: chat not found", BadRequest),
+    (409, "Conflict: terminated by other getUpdates request", Conflict),
+    (500, "Internal Server Error", NetworkError),
+    (502, "Bad Gateway", NetworkError),
+]
 
 
 @pytest.fixture
