@@ -1,5 +1,7 @@
-"""The tests' shared harnesses as pytest plugins (tests/conftest.py registers them through
-`pytest_plugins`): one module per thing a test stands up, one definition per fixture name.
+"""The tests' shared harnesses, one module per thing a test stands up, one definition per
+fixture name. Modules with fixtures or hooks (stores, passwords, browsers, telegram, markers)
+are pytest plugins that tests/conftest.py registers through `pytest_plugins`; the others hold
+helpers a test module imports (and `discord` fixtures a module opts into).
 
 - `stores`: the PostgreSQL test server, `store_kind`, `settings`, `engine`, `person` (a
   DialogClient); dialog stories run on SQLite, `@pytest.mark.every_store` tests on both.
