@@ -10,7 +10,16 @@ STAMP  := $(VENV)/.installed
 REQUIREMENTS = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(*p["dependencies"], *(r for e in sys.argv[1:] for r in p["optional-dependencies"][e]), sep="\n")'
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: chat test lint check bench clean
+# The suite's workers: the tests mostly wait on sockets, servers and processes, so twice the
+# 2 cores of the machine it is tuned on; `make test WORKERS=1` runs it in one process.
+# --dist loadgroup hands out tests one by one, except those of a browser module (one Chromium
+# and one bot server per module, tests/harness/browsers.py), which stay on one worker.
+WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+# What `make test-fast` leaves out (pytest markers, see pyproject.toml).
+SLOW := browser or process or postgres
+
+.PHONY: chat test test-fast screenshots lint check bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -37,7 +46,14 @@ test: $(STAMP)  ## Lint, check the layers, validate flows, run transcripts and t
 	$(BIN)/lint-imports
 	$(BIN)/python -m bot check
 	BOT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m bot test-dialogs tests/transcripts
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+test-fast: $(STAMP)  ## The suite without browsers, real processes and PostgreSQL (under 2 minutes)
+	$(PYTEST) -m "not ($(SLOW))"
+
+screenshots: $(STAMP)  ## Refresh the README's screenshots in docs/screenshots/ (browser tests)
+	SCREENSHOTS_PUBLISH_DIR=docs/screenshots $(BIN)/python -m pytest -m browser \
+		tests/test_web_browser.py tests/test_admin_browser.py
 
 bench: $(STAMP)  ## Engine benchmark on SQLite and on PostgreSQL (prints figures)
 	$(BIN)/python scripts/bench_engine.py

@@ -36,16 +36,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import build_engine
-from bot.core.effects import Address
-from bot.core.events import Event, EventKind, Reply
-from bot.settings import load_settings
-from bot.turns.runner import TurnRunner
-from bot.turns.wiring import NO_WIRING, Wiring
-
+# The project folder first: `python scripts/bench_engine.py` (as `make bench` runs it) puts
+# only scripts/ on the path.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.app import build_engine  # noqa: E402
+from bot.core.effects import Address  # noqa: E402
+from bot.core.events import Event, EventKind, Reply  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from bot.turns.runner import TurnRunner  # noqa: E402
+from bot.turns.wiring import NO_WIRING, Wiring  # noqa: E402
 from scripts.bench.procstat import (  # noqa: E402
     machine_busy_seconds,
     postmaster_pid,

@@ -1,6 +1,6 @@
 """Browser tests' shared parts: Debian's Chromium driven by Playwright, and the real bot server.
 
-How to use them (the fixtures are in tests/conftest.py):
+How to use them (the fixtures are in tests/harness/browsers.py):
 
     def test_something(browser: Browser, web_server: WebServer) -> None:
         page = new_page(browser)                      # a fresh context: no storage, no cookies
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import ROOT
+from tests.harness.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -45,7 +45,10 @@ CHROMIUM_ARGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
 ARTIFACTS = ROOT / "test-artifacts"  # gitignored: screenshots a CI run keeps
-SCREENSHOTS = ROOT / "docs" / "screenshots"  # committed: the README shows them
+# The committed screenshots the README shows (docs/screenshots/) are written only when this
+# variable names a folder: `make screenshots` does, a test run does not (it changes no
+# tracked file; the dashboard's dates differ every day).
+PUBLISH_TO = "SCREENSHOTS_PUBLISH_DIR"
 START_TIMEOUT = 30.0  # seconds for the server to answer /readyz
 STOP_TIMEOUT = 10.0
 # What the shared `web_server` runs with beyond the defaults (BOT_* variables): a test clicks
@@ -86,21 +89,17 @@ def new_page(browser: Any, **context_options: Any) -> Any:
 
 
 def save_screenshot(page: Any, name: str, publish: bool = False, **options: Any) -> Path:
-    """A PNG in test-artifacts/ (and, when `publish`, in docs/screenshots/ for the README)."""
+    """A PNG in test-artifacts/; when `publish` and $SCREENSHOTS_PUBLISH_DIR names a folder
+    (`make screenshots`), there too, for the README."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), **options)
-    if publish:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
+    published = os.environ.get(PUBLISH_TO)
+    if publish and published:
+        folder = Path(published)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.png").write_bytes(path.read_bytes())
     return path
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now, on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_env(data_dir: Path, port: int, **settings: str) -> dict[str, str]:

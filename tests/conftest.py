@@ -1,23 +1,25 @@
-"""Shared fixtures: settings on a temporary data folder, an engine on each real store (SQLite,
-and PostgreSQL on a server these tests start), a person."""
+"""Shared fixtures come from the harness plugins under tests/harness (one module per thing a
+test stands up, one definition per fixture name); here: every test's isolated environment, and
+the presses of a screening that many stories share."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import build_engine
-from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from bot.turns.wiring import Wiring
-from tests.browser import BROWSER_TEST_SETTINGS, WebServer
-from tests.postgres import PostgresServer
 
-STORES = ("sqlite", "postgres")
+pytest_plugins = [
+    "tests.harness.markers",
+    "tests.harness.stores",
+    "tests.harness.passwords",
+    "tests.harness.browsers",
+    "tests.harness.telegram",
+]
 
 # The safety questions an adult whose pain did not start with a recent injury is asked.
 SAFETY_QUESTIONS_NO_INJURY = (
@@ -45,43 +47,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("BOT_SETTINGS_FILE", os.devnull)  # an empty settings file
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole run, on 127.0.0.1, in a temporary folder."""
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database on the test server (a schema of its own, see `schema`)."""
-    return postgres_server.schema()
-
-
-@pytest.fixture(params=STORES)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """Each test that asks for it runs once on SQLite and once on PostgreSQL."""
-    return str(request.param)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings on a temporary data folder; on PostgreSQL for tests on `store_kind` postgres."""
-    if "store_kind" in request.fixturenames and request.getfixturevalue("store_kind") == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        return load_settings(data_dir=tmp_path / "data", database_url=url)
-    return load_settings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def engine(settings: Settings, store_kind: str) -> AsyncIterator[TurnRunner]:
-    """An engine on the settings' store: every test using it runs on both stores."""
-    engine = build_engine(settings)
-    await engine.store.open()
-    yield engine
-    await engine.store.close()
-
-
 def wired(engine: TurnRunner, *, queued: tuple[str, ...] = (), delivered: tuple[str, ...] = (),
           pulled: tuple[str, ...] = (), staff_places: tuple[str, ...] = ()) -> TurnRunner:
     """A runner on the same settings, store and clock, wired for the channels and staff places
@@ -89,11 +54,6 @@ def wired(engine: TurnRunner, *, queued: tuple[str, ...] = (), delivered: tuple[
     wiring = Wiring(frozenset(queued), frozenset(delivered), frozenset(pulled),
                     frozenset(staff_places))
     return build_engine(engine.settings, engine.store, engine.clock, wiring)
-
-
-@pytest.fixture
-def person(engine: TurnRunner) -> DialogClient:
-    return DialogClient(engine, "alex")
 
 
 async def answer_safety_questions_no(person: DialogClient) -> None:
@@ -109,29 +69,3 @@ async def finish_with_hip_mobility(person: DialogClient) -> None:
     for choice in HIP_MOBILITY_RUN:
         await person.click(choice)
     assert person.last.state == "result"
-
-
-# -- browser tests: Debian's Chromium and the real bot server (see tests/browser.py) ----------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """A headless Chromium (a Playwright `Browser`) for the tests of one module. Not for the
-    whole run: while Playwright's sync API is open, pytest-asyncio cannot run a test's event
-    loop, so a module that uses it has no async tests, and it is closed before the next one."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch_browser
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """`python -m bot run` on 127.0.0.1 (SQLite in a temporary folder, no platform tokens),
-    shared by the tests of one module; `.url`, `.data_dir`, `.env`, `.cli(...)`."""
-    folder = tmp_path_factory.mktemp("web_server")
-    with WebServer.started(folder, **BROWSER_TEST_SETTINGS) as server:
-        yield server

@@ -12,12 +12,13 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
+
+from tests.harness.ports import free_port
 
 SERVER_USER = "postgres"  # who runs the server when the tests run as root
 SETTINGS = (  # a throwaway cluster: durability traded for speed
@@ -39,19 +40,13 @@ def binaries() -> Path:
     return Path(versions[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PostgresServer:
     """One cluster; `database()` gives each test a fresh, empty database on it."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="bot-pg-"))
         self.data = self.folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
         self._names = itertools.count(1)
         self._bin = binaries()

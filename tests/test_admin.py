@@ -24,15 +24,17 @@ from unittest import mock
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from argon2 import extract_parameters
 
-from bot.admin import accounts as accounts_module
 from bot.admin import add_admin
 from bot.admin.accounts import (
     MAX_PASSWORD,
     MIN_PASSWORD,
+    PRODUCTION_COST,
     AccountError,
     Limits,
     Outcome,
+    Passwords,
     SignIn,
     check_password,
     hash_password,
@@ -47,6 +49,7 @@ from bot.core.records import Lead
 from bot.handoff.reports import funnel_table, safe_cell
 from bot.server import create_app
 from bot.settings import ROOT
+from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
@@ -70,19 +73,20 @@ class Clock:
 
 
 @contextlib.asynccontextmanager
-async def dashboard_on(engine: TurnRunner, **settings: object
+async def dashboard_on(engine: TurnRunner, passwords: Passwords, **settings: object
                        ) -> AsyncIterator[tuple[TestClient, Dashboard, Clock]]:
     """The dashboard mounted on an aiohttp server listening on 127.0.0.1, with a test clock."""
     app = web.Application()
-    dashboard = add_admin(app, engine, replace(engine.settings, **settings))
+    dashboard = add_admin(app, engine, replace(engine.settings, **settings), passwords)
     clock = Clock()
     dashboard.clock = clock
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client, dashboard, clock
 
 
-async def add_staff(engine: TurnRunner, email: str = EMAIL, password: str = PASSWORD) -> None:
-    assert await engine.store.add_staff(email, hash_password(password), NOW)
+async def add_staff(engine: TurnRunner, passwords: Passwords, email: str = EMAIL,
+                    password: str = PASSWORD) -> None:
+    assert await engine.store.add_staff(email, passwords.hash(password), NOW)
 
 
 async def login_form(client: TestClient) -> str:
@@ -129,9 +133,9 @@ async def test_without_a_session_every_dashboard_page_sends_you_to_sign_in(engin
         assert forged.status == 303
 
 
-async def test_staff_member_signs_in_sees_every_page_and_signs_out(engine, caplog):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_staff_member_signs_in_sees_every_page_and_signs_out(engine, passwords, caplog):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         response = await sign_in(client, email="  Pat@Example.ORG ")
         assert response.status == 303 and response.headers["Location"] == "/admin/leads"
         for path in PAGES[:-1]:
@@ -150,9 +154,9 @@ async def test_staff_member_signs_in_sees_every_page_and_signs_out(engine, caplo
     assert PASSWORD not in caplog.text and "pat@" not in caplog.text.lower()
 
 
-async def test_a_session_cookie_from_before_signing_out_no_longer_opens_anything(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_a_session_cookie_from_before_signing_out_no_longer_opens_anything(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         response = await sign_in(client)
         token = response.cookies[SESSION_COOKIE].value
         page = await client.get("/admin/leads")
@@ -162,9 +166,9 @@ async def test_a_session_cookie_from_before_signing_out_no_longer_opens_anything
         assert replayed.status == 303
 
 
-async def test_a_session_ends_when_it_expires_or_the_account_is_removed(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine, admin_session_hours=1.0) as (client, _, clock):
+async def test_a_session_ends_when_it_expires_or_the_account_is_removed(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords, admin_session_hours=1.0) as (client, _, clock):
         await sign_in(client)
         clock.now = NOW + 3600 - 1
         assert (await client.get("/admin/leads", allow_redirects=False)).status == 200
@@ -180,9 +184,10 @@ async def test_a_session_ends_when_it_expires_or_the_account_is_removed(engine):
 # -- sign-in: one friendly error, lock-out, CSRF, cookies ----------------------------------------
 
 
-async def test_wrong_password_and_unknown_email_get_the_same_friendly_error(engine, caplog):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_wrong_password_and_unknown_email_get_the_same_friendly_error(
+        engine, passwords, caplog):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         wrong = await sign_in(client, password="not-the-password")
         unknown = await sign_in(client, email="nobody@example.org", password="whatever-it-is")
         for response in (wrong, unknown):
@@ -193,27 +198,28 @@ async def test_wrong_password_and_unknown_email_get_the_same_friendly_error(engi
     assert "not-the-password" not in caplog.text and "nobody@" not in caplog.text
 
 
-async def test_an_unknown_email_is_checked_against_a_hash_too_so_it_takes_as_long(engine):
-    await add_staff(engine)
+async def test_an_unknown_email_is_checked_against_a_hash_too_so_it_takes_as_long(
+        engine, passwords):
+    await add_staff(engine, passwords)
     checked: list[str] = []
-    real = accounts_module._verifies
+    real = passwords.verifies
 
     def recording(password_hash: str, password: str) -> bool:
         checked.append(password_hash)
         return real(password_hash, password)
 
-    with mock.patch.object(accounts_module, "_verifies", recording):
-        async with dashboard_on(engine) as (client, _, _):
+    with mock.patch.object(passwords, "verifies", recording):
+        async with dashboard_on(engine, passwords) as (client, _, _):
             await sign_in(client, email="nobody@example.org", password="whatever-it-is")
             await sign_in(client, password="not-the-password")
     assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
 
 
 @pytest.mark.parametrize("failures", [2, 3, 4])  # below, at and above the limit of 3
-async def test_an_account_locks_after_the_limit_of_failures_in_a_row(engine, failures):
+async def test_an_account_locks_after_the_limit_of_failures_in_a_row(engine, passwords, failures):
     limit = 3
-    await add_staff(engine)
-    async with dashboard_on(engine, admin_max_failures=limit, admin_lockout_minutes=10.0
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords, admin_max_failures=limit, admin_lockout_minutes=10.0
                             ) as (client, _, clock):
         statuses = [(await sign_in(client, password=f"wrong-password-{n}")).status
                     for n in range(failures)]
@@ -231,10 +237,10 @@ async def test_an_account_locks_after_the_limit_of_failures_in_a_row(engine, fai
         assert (await sign_in(client)).status == 303
 
 
-async def test_a_lock_out_is_per_account_and_a_sign_in_clears_the_count(engine):
-    await add_staff(engine)
-    await add_staff(engine, "ann@example.org")
-    async with dashboard_on(engine, admin_max_failures=2) as (client, _, _):
+async def test_a_lock_out_is_per_account_and_a_sign_in_clears_the_count(engine, passwords):
+    await add_staff(engine, passwords)
+    await add_staff(engine, passwords, "ann@example.org")
+    async with dashboard_on(engine, passwords, admin_max_failures=2) as (client, _, _):
         assert (await sign_in(client, password="wrong-password-1")).status == 401
         assert (await sign_in(client)).status == 303  # the count starts again
         client.session.cookie_jar.clear()  # signed out
@@ -244,10 +250,11 @@ async def test_a_lock_out_is_per_account_and_a_sign_in_clears_the_count(engine):
 
 
 @pytest.mark.parametrize("failures", [3, 4, 5])  # below, at and above the limit of 4
-async def test_an_address_locks_after_the_limit_of_failures_on_any_accounts(engine, failures):
+async def test_an_address_locks_after_the_limit_of_failures_on_any_accounts(
+        engine, passwords, failures):
     limit = 4
-    await add_staff(engine)
-    async with dashboard_on(engine, admin_max_failures=100,
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords, admin_max_failures=100,
                             admin_max_failures_per_address=limit) as (client, _, _):
         statuses = [(await sign_in(client, email=f"guess{n}@example.org",
                                    password="guessing-passwords")).status
@@ -256,9 +263,9 @@ async def test_an_address_locks_after_the_limit_of_failures_on_any_accounts(engi
         assert (await sign_in(client)).status == (303 if failures < limit else 429)
 
 
-async def test_sign_in_without_or_with_a_wrong_form_token_is_refused(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_sign_in_without_or_with_a_wrong_form_token_is_refused(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await login_form(client)  # the cookie half is there; the form half is not
         missing = await client.post("/admin/login", allow_redirects=False,
                                     data={"email": EMAIL, "password": PASSWORD})
@@ -274,9 +281,9 @@ async def test_sign_in_without_or_with_a_wrong_form_token_is_refused(engine):
         assert (await client.get("/admin/leads", allow_redirects=False)).status == 303
 
 
-async def test_forms_of_a_session_without_or_with_a_wrong_token_are_refused(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_forms_of_a_session_without_or_with_a_wrong_token_are_refused(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         assert (await client.post("/admin/logout", data={})).status == 403
         assert (await client.post("/admin/logout", data={"csrf": "wrong"})).status == 403
@@ -285,9 +292,9 @@ async def test_forms_of_a_session_without_or_with_a_wrong_token_are_refused(engi
 
 @pytest.mark.parametrize("public_url", ["", "https://bot.example.org"])
 async def test_the_session_cookie_is_httponly_strict_expiring_and_secure_over_https(
-        engine, public_url):
-    await add_staff(engine)
-    async with dashboard_on(engine, public_url=public_url, admin_session_hours=2.0
+        engine, passwords, public_url):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords, public_url=public_url, admin_session_hours=2.0
                             ) as (client, _, _):
         form = await client.get("/admin/login")
         login_cookie = form.cookies[LOGIN_COOKIE]
@@ -302,9 +309,9 @@ async def test_the_session_cookie_is_httponly_strict_expiring_and_secure_over_ht
     assert len(cookie.value) >= 43  # 256 random bits
 
 
-async def test_the_token_in_the_database_is_not_the_cookie(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_the_token_in_the_database_is_not_the_cookie(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         token = (await sign_in(client)).cookies[SESSION_COOKIE].value
     assert await engine.store.staff_session(token, NOW) is None  # only its hash is kept
 
@@ -322,9 +329,9 @@ def test_over_plain_http_only_this_machine_is_answered():
     assert not from_this_machine(request_from("192.168.1.20"))
 
 
-async def test_pages_carry_a_strict_policy_and_no_inline_script_or_style(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_pages_carry_a_strict_policy_and_no_inline_script_or_style(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         for path in ("/admin/login", *PAGES[1:-1]):
             response = await client.get(path)
@@ -355,11 +362,12 @@ async def screened_lead(engine: TurnRunner, user: str = "alex", channel: str = "
     assert person.last.state == "contact_saved"
 
 
-async def test_the_leads_table_shows_a_lead_from_a_screening_and_whether_they_booked(engine):
-    await add_staff(engine)
+async def test_the_leads_table_shows_a_lead_from_a_screening_and_whether_they_booked(
+        engine, passwords):
+    await add_staff(engine, passwords)
     await screened_lead(engine)
     (lead,) = await engine.store.leads()
-    async with dashboard_on(engine) as (client, _, _):
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         text = await (await client.get("/admin/leads")).text()
         row = text[text.index("<tbody>"):text.index("</tbody>")]
@@ -372,24 +380,25 @@ async def test_the_leads_table_shows_a_lead_from_a_screening_and_whether_they_bo
         assert "<td>booked</td>" in text
 
 
-async def test_a_lead_typed_as_markup_is_shown_as_text(engine):
-    await add_staff(engine)
+async def test_a_lead_typed_as_markup_is_shown_as_text(engine, passwords):
+    await add_staff(engine, passwords)
     await engine.store.save_lead(Lead("web", "x", "<script>alert(1)</script>", "a@b.co", "",
                                       "<b>ad</b>", "knee", (), None, NOW))
-    async with dashboard_on(engine) as (client, _, _):
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         text = await (await client.get("/admin/leads")).text()
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "&lt;b&gt;ad&lt;/b&gt;" in text
 
 
-async def test_the_csv_has_the_export_columns_and_booking_and_no_cell_runs_as_a_formula(engine):
-    await add_staff(engine)
+async def test_the_csv_has_the_export_columns_and_booking_and_no_cell_runs_as_a_formula(
+        engine, passwords):
+    await add_staff(engine, passwords)
     await engine.store.save_lead(Lead("web", "x", "=cmd|' /C calc'!A0", "-1+1@example.org",
                                       "+14155552671", "@SUM(A1)", "knee", ("hip_mobility",),
                                       None, NOW, "3", None, "3+abc"))
     await engine.store.record("booked", "web", "x", "knee", "cal.com", at=NOW)
-    async with dashboard_on(engine) as (client, _, _):
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         response = await client.get("/admin/leads.csv")
         assert response.headers["Content-Type"].startswith("text/csv")
@@ -417,8 +426,8 @@ def test_a_cell_starting_like_a_formula_is_quoted(value, safe):
 # -- the funnel --------------------------------------------------------------------------------
 
 
-async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine):
-    await add_staff(engine)
+async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine, passwords):
+    await add_staff(engine, passwords)
     for user in ("a", "b"):
         person = DialogClient(engine, user, channel="telegram")
         await answer_safety_questions_no(person)
@@ -432,7 +441,7 @@ async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine):
     printed = {tuple(line.split()[:2]): line.split()[2:]
                for line in funnel_table(stats).splitlines()[1:]}
     columns = funnel_table(stats).splitlines()[0].split()[2:]
-    async with dashboard_on(engine) as (client, _, _):
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         text = await (await client.get("/admin/funnel")).text()
         only_discord = await (await client.get("/admin/funnel?channel=discord")).text()
@@ -474,9 +483,9 @@ def test_weeks_start_on_monday_and_the_axis_ends_on_a_round_number():
 # -- flows and messages ------------------------------------------------------------------------
 
 
-async def test_the_message_preview_shows_every_state_of_every_flow(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_the_message_preview_shows_every_state_of_every_flow(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         text = await (await client.get("/admin/messages")).text()
     for flow in engine.flows.values():
@@ -492,9 +501,9 @@ async def test_the_message_preview_shows_every_state_of_every_flow(engine):
     assert "<strong>" in text and "**" not in text  # bold as the chat shows it
 
 
-async def test_each_flow_is_drawn_with_every_state_and_transition(engine):
-    await add_staff(engine)
-    async with dashboard_on(engine) as (client, _, _):
+async def test_each_flow_is_drawn_with_every_state_and_transition(engine, passwords):
+    await add_staff(engine, passwords)
+    async with dashboard_on(engine, passwords) as (client, _, _):
         await sign_in(client)
         listing = await (await client.get("/admin/flows")).text()
         for flow in engine.flows.values():
@@ -559,6 +568,7 @@ def bot_cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
                           start_new_session=True)  # no terminal: getpass reads stdin
 
 
+@pytest.mark.process
 def test_staff_commands_add_list_and_remove_accounts(tmp_path):
     added = bot_cli(tmp_path, "staff", "add", "Pat@Example.org", "--password-stdin",
                     stdin=PASSWORD + "\n")
@@ -582,6 +592,25 @@ def test_staff_commands_add_list_and_remove_accounts(tmp_path):
         assert PASSWORD not in result.stdout + result.stderr
 
 
+@pytest.mark.process
+async def test_the_bot_and_staff_add_hash_passwords_at_the_production_argon2_cost(
+        engine, tmp_path):
+    """Every other story hashes at the tests' cost (tests/harness/passwords.py)."""
+    assert add_admin(web.Application(), engine, engine.settings).passwords.cost == PRODUCTION_COST
+    assert PRODUCTION_COST.memory_cost >= 64 * 1024 and PRODUCTION_COST.time_cost >= 3
+    assert extract_parameters(hash_password(PASSWORD)) == PRODUCTION_COST
+    added = bot_cli(tmp_path, "staff", "add", EMAIL, "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    store = SQLiteStore(tmp_path / "data" / "bot.sqlite3")
+    await store.open()
+    try:
+        stored = await store.staff_password_hash(EMAIL)
+    finally:
+        await store.close()
+    assert stored is not None and extract_parameters(stored) == PRODUCTION_COST
+
+
+@pytest.mark.process
 @pytest.mark.parametrize("args, stdin, problem", [
     (("x@example.org", "--password-stdin"), "p" * (MIN_PASSWORD - 1) + "\n", "at least 12"),
     (("x@example.org", "--password-stdin"), "p" * (MAX_PASSWORD + 1) + "\n", "at most 1024"),
@@ -595,6 +624,7 @@ def test_staff_add_refuses_a_short_password_a_bad_email_and_two_different_passwo
     assert "no staff accounts" in bot_cli(tmp_path, "staff", "list").stdout
 
 
+@pytest.mark.process
 def test_staff_add_takes_a_password_of_exactly_the_minimum_length(tmp_path):
     result = bot_cli(tmp_path, "staff", "add", "x@example.org", "--password-stdin",
                      stdin="p" * MIN_PASSWORD + "\n")
@@ -602,7 +632,7 @@ def test_staff_add_takes_a_password_of_exactly_the_minimum_length(tmp_path):
 
 
 @pytest.mark.parametrize("attempts, most", [(1, 1), (2, 2), (3, 2), (6, 2)])
-async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
+async def test_at_most_two_password_checks_run_at_once(engine, passwords, attempts, most):
     """A check takes tens of megabytes: a flood of sign-ins waits its turn."""
     running, seen = [0], [0]
     lock = threading.Lock()
@@ -616,8 +646,8 @@ async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
             running[0] -= 1
         return False
 
-    sign_in_rules = SignIn(engine.store, Limits(100, 100, 60.0))
-    with mock.patch.object(accounts_module, "_verifies", slow_check):
+    sign_in_rules = SignIn(engine.store, Limits(100, 100, 60.0), passwords)
+    with mock.patch.object(passwords, "verifies", slow_check):
         outcomes = await asyncio.gather(*(
             sign_in_rules.attempt(f"x{n}@example.org", "guess-guess-guess", "127.0.0.1", NOW)
             for n in range(attempts)))
@@ -625,10 +655,12 @@ async def test_at_most_two_password_checks_run_at_once(engine, attempts, most):
 
 
 @pytest.mark.parametrize("trusted", [False, True])
-async def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(engine, trusted):
-    await add_staff(engine)
+async def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(
+        engine, passwords, trusted):
+    await add_staff(engine, passwords)
     web_chat = replace(engine.settings.web_chat, trust_forwarded_for=trusted)
-    async with dashboard_on(engine, admin_max_failures=100, admin_max_failures_per_address=2,
+    async with dashboard_on(engine, passwords, admin_max_failures=100,
+                            admin_max_failures_per_address=2,
                             web_chat=web_chat) as (client, _, _):
         async def attempt(forwarded: str, password: str = "guessing-passwords") -> int:
             token = await login_form(client)

@@ -23,6 +23,7 @@ from bot.store.sqlite import SQLiteStore
 from tests.browser import WebServer, new_page, save_screenshot, wait_until
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
+pytestmark = [pytest.mark.browser, pytest.mark.process]  # Chromium, `python -m bot run`
 EMAIL = "pat@example.org"
 PASSWORD = "knees-are-innocent-42"
 SERIOUS = ("serious", "critical")

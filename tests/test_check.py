@@ -113,6 +113,7 @@ def test_flow_file_with_a_missing_field_names_it(tmp_path):
         load_flow(path)
 
 
+@pytest.mark.process
 def test_check_command_exits_non_zero_on_errors_and_zero_when_clean(project):
     env = {"BOT_DIALOGS_DIR": str(project / "dialogs"),
            "BOT_TEMPLATES_DIR": str(project / "templates"),

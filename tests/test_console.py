@@ -82,6 +82,7 @@ async def test_person_on_the_console_who_types_something_unclear_is_told_to_type
     assert "  1. Let's start" in reask, "the numbered answers come again"
 
 
+@pytest.mark.process
 def test_make_chat_installs_the_runtime_only_quietly_and_make_test_everything(
     tmp_path: Path,
 ) -> None:

@@ -13,22 +13,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
-from bot.channels.discord import DiscordChannel
-from bot.channels.discord.lifecycle import DISCORD_API, DISCORD_GATEWAY
 from bot.channels.discord.render import CHANNEL, choice_custom_id, markdown_chunks
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, EventKind, Reply
-from bot.run import Runner
-from bot.settings import Settings, load_settings
-from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from tests.conftest import (
@@ -47,8 +38,15 @@ from tests.fakes.discord import (
     pings_anyone,
     read,
 )
-from tests.test_new_flow import project_with_hip_flow
-from tests.test_telegram import (
+from tests.harness.discord import (  # noqa: F401  (the Discord fixtures: person, server)
+    THROUGH_THE_CHECK,
+    TOKEN,
+    Server,
+    person,
+    server,
+)
+from tests.harness.flows import project_with_hip_flow
+from tests.harness.logs import (
     CONTACT_DETAILS,
     EMAIL,
     LIBRARY_LOGGERS,
@@ -58,40 +56,9 @@ from tests.test_telegram import (
     log_leaks,
 )
 
-TOKEN = "fake-discord-token-4f9a1c"
 ROOT = Path(__file__).resolve().parent.parent
 ANNA, BEN, MOD, KIM = 101, 102, 103, 201  # Kim works at the practice
 
-# Button labels from dialogs/knee.yaml, in the order a person with hip trouble presses them:
-# for herself, no recent injury, "No" to every safety question; in the pick-several questions
-# she picks (each pick edits the question in place) and then presses "Done".
-THROUGH_THE_CHECK = [
-    "Let's start",
-    "Me",
-    "No",
-    *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
-    "Front, around the kneecap",
-    "Squatting",
-    "Done",
-    "More than 3 months",
-    "Skip this one",
-    "No scans",
-    "No",
-    "No",
-    "Lifting or gym",
-    "Done",
-    "No",
-    "No",
-    "Yes",
-    "Do the checks now",
-    "Foot and knee stay steady",
-    "Yes, knee touches the wall",
-    "Hips feel tight, can't go deep",
-    "Knees drift in toward each other",
-    "Done",
-    "Yes",
-    "Pelvis drops or knee drifts in",
-]
 PICKS = ["Squatting", "Lifting or gym", "Hips feel tight, can't go deep",
          "Knees drift in toward each other"]
 PRIMARY, SECONDARY, SUCCESS, DANGER = 1, 2, 3, 4  # button styles: blue, grey, green, red
@@ -99,85 +66,6 @@ GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES = 1 << 0, 1 << 9, 1 << 12  # gateway int
 
 
 # -- harness ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """The fake Discord plus the bot processes started against it, stopped after a test."""
-
-    fake: FakeDiscord
-    data_dir: Path
-    runners: list[Runner] = field(default_factory=list)
-    stopped: set[int] = field(default_factory=set)
-
-    def settings(self, guild_id: int | None = None, **overrides: object) -> Settings:
-        return load_settings(
-            data_dir=self.data_dir,
-            discord_token=TOKEN,
-            discord_api_url=self.fake.url,
-            discord_guild_id=guild_id,
-            web_port=0,
-            **overrides,
-        )
-
-    async def start_bot(self, guild_id: int | None = None, **overrides: object) -> Runner:
-        """A fresh bot process: new runner, client and engine, the same SQLite file."""
-        runner = Runner(self.settings(guild_id, **overrides), only=["discord"])
-        self.listen(runner)
-        self.runners.append(runner)
-        await runner.start()
-        return runner
-
-    def listen(self, runner: Runner) -> None:
-        """The fake hears from the runner's Discord channel when each update is handled."""
-        for channel in runner.channels:
-            if isinstance(channel, DiscordChannel):
-                self.fake.listen_to(channel)
-
-    @property
-    def engine(self) -> TurnRunner:
-        """The engine of the bot started last."""
-        return self.runners[-1].engine
-
-    @property
-    def channel(self) -> DiscordChannel:
-        (channel,) = self.runners[-1].channels
-        assert isinstance(channel, DiscordChannel)
-        return channel
-
-    async def stop_bot(self) -> None:
-        """The bot process ends (a deploy, SIGTERM): the runner stops everything."""
-        runner = self.runners[-1]
-        self.stopped.add(id(runner))
-        await runner.stop()
-
-    async def turn_of(self, user_id: int) -> int:
-        store = SQLiteStore(self.data_dir / "bot.sqlite3")
-        conversation = await store.load(CHANNEL, str(user_id))
-        await store.close()
-        return conversation.turn if conversation else 0
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    fake = FakeDiscord(TOKEN)
-    await fake.start()
-    server = Server(fake, tmp_path)
-    yield server
-    for runner in server.runners:
-        if id(runner) not in server.stopped:
-            await runner.stop()
-    await fake.stop()
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = DISCORD_API, DISCORD_GATEWAY  # as found
-
-
-@pytest.fixture
-def person(server: Server) -> Callable[..., Person]:
-    def make(user_id: int, name: str, permissions: int = 0) -> Person:
-        server.fake.add_user(user_id, name)
-        return Person(server.fake, user_id, permissions)
-
-    return make
 
 
 @pytest.fixture

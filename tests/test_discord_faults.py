@@ -17,13 +17,18 @@ from typing import Any
 
 from bot.core.events import Reply
 from bot.tools.client import DialogClient
-from tests import test_discord
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 from tests.fakes.discord import Person
 from tests.fakes.discord.faults import CALLBACK, DM, FAULT_KINDS, FOLLOWUP, HANG
-from tests.test_discord import ANNA, BEN, CHANNEL, THROUGH_THE_CHECK, Server
+from tests.harness.discord import (  # noqa: F401 (server, person: the Discord fixtures)
+    CHANNEL,
+    THROUGH_THE_CHECK,
+    Server,
+    person,
+    server,
+)
 
-server, person = test_discord.server, test_discord.person  # the Discord fixtures
+ANNA, BEN = 101, 102
 CARA, DAN, EVE = 104, 105, 106
 BY_TYPING = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap",
              "stairs and running", "years", "6", "no", "no", "no", "running", "no", "no", "no",

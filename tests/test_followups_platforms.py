@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-
 from bot.core.records import CANCELLED, PENDING, SENT
 from bot.run import Runner
 from bot.settings import Settings
 from tests.conftest import HIP_MOBILITY_RUN
 from tests.fakes.telegram import FakeTelegram, Person
 from tests.fakes.telegram.person import HandledUpdates
-from tests.test_discord import THROUGH_THE_CHECK, Server, person, server  # noqa: F401  (the Discord fixtures)
-from tests.test_telegram import start_to_pain_questions, telegram_settings
+from tests.harness.discord import (  # noqa: F401  (the Discord fixtures: person, server)
+    THROUGH_THE_CHECK,
+    Server,
+    person,
+    server,
+)
+from tests.harness.telegram import start_to_pain_questions, telegram_settings
 
 DAY = 86400.0
 STAFF_CHAT = {"id": -100555, "type": "supergroup", "title": "Practice staff"}
@@ -36,12 +39,6 @@ class MovableClock:
 
     def __call__(self) -> float:
         return time.time() + self.offset
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 @asynccontextmanager
@@ -162,7 +159,7 @@ async def test_after_stop_reminders_on_telegram_nothing_arrives(
 
 
 async def test_a_discord_check_in_arrives_once_in_the_dm_after_a_restart(
-    server: Server, person  # noqa: F811
+    server: Server, person
 ) -> None:
     clock = MovableClock()
     settings = server.settings(followups=TIMERS)

@@ -3,26 +3,16 @@ Python change, with its own entry command in every channel's menu."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_engine
-from bot.settings import ROOT, Settings, load_settings
+from bot.settings import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.check import check_all
 from bot.tools.client import DialogClient
-
-HIP_FLOW = Path(__file__).parent / "flows" / "hip"
-
-
-def project_with_hip_flow(folder: Path) -> Path:
-    """The shipped dialogs and templates, plus the hip flow's YAML and templates."""
-    for part in ("dialogs", "templates"):
-        shutil.copytree(ROOT / part, folder / part)
-        shutil.copytree(HIP_FLOW / part, folder / part, dirs_exist_ok=True)
-    return folder
+from tests.harness.flows import project_with_hip_flow
 
 
 @pytest.fixture

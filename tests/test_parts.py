@@ -282,6 +282,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, cwd=ROOT)
 
 
+@pytest.mark.process
 def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
     first = run_cli("say", "--user", "u1", "--json", "/start", data_dir=tmp_path)
     (message,) = [json.loads(line) for line in first.stdout.splitlines()]
@@ -297,6 +298,7 @@ def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
     assert record["outcome"]["urgency"] == "emergency" and record["outcome"]["version"]
 
 
+@pytest.mark.process
 def test_graph_command_prints_the_knee_flow(tmp_path):
     result = run_cli("graph", "knee", data_dir=tmp_path)
     assert result.returncode == 0 and "redflag_calf_clot" in result.stdout

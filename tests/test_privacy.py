@@ -37,6 +37,7 @@ from bot.tools.client import DialogClient
 from bot.tools.transcripts import run_all
 from bot.turns.runner import TurnRunner
 from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility, wired
+from tests.harness.logs import ids_used
 
 NAME = "Zebedee Quackenbush"
 EMAIL = "zebedee.quackenbush@example.org"
@@ -139,16 +140,6 @@ def test_check_warns_when_other_users_can_read_the_data_folder(tmp_path):
 
 
 # -- logs -------------------------------------------------------------------------------------
-
-
-def ids_used(engine: TurnRunner) -> set[str]:
-    """Every state id and answer id of every flow (a superset of those used below)."""
-    ids = {"forget_yes", "forget_no", "done"}
-    for flow in engine.flows.values():
-        ids |= set(flow.states) | set(flow.red_flags) | set(flow.drivers)
-        ids |= {o.id for state in flow.states.values() for o in state.options}
-        ids |= {o.id for options in flow.option_sets.values() for o in options}
-    return ids
 
 
 def leaks(record: logging.LogRecord, ids: set[str]) -> list[str]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.telegram import FakeTelegram
-from tests.test_reliability import (
+from tests.harness.ports import free_port
+from tests.harness.screenings import (
     assert_questions_arrived_in_order,
     assert_screened_exactly_once,
     bot_environment,
@@ -23,15 +23,11 @@ from tests.test_reliability import (
     people,
     wait_ready,
 )
-from tests.test_telegram import free_port, webhook_settings
+from tests.harness.telegram import webhook_settings
 
+pytestmark = pytest.mark.process  # replicas: `python -m bot` processes, one killed
 REPLICAS = 3
 
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 PEOPLE = 50
 

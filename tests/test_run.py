@@ -9,11 +9,15 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.settings import ROOT
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord import Person as DiscordPerson
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram import Person as TelegramPerson
+
+pytestmark = pytest.mark.process  # `python -m bot run`
 
 TELEGRAM_TOKEN = "123456:run-test-telegram-token"
 DISCORD_TOKEN = "fake-discord-token-run-test"

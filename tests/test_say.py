@@ -24,6 +24,7 @@ from bot.tools.client import DialogClient
 from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
 
 # Each a "no" the safety questions take: wherever a process's turn falls among them, it applies.
+pytestmark = pytest.mark.process  # `python -m bot say` in processes of its own
 NOES = ("no", "No", "nope", "n", "no.", "No!", "NO", "nah")
 
 

@@ -207,6 +207,7 @@ def test_a_data_folder_that_cannot_be_made_is_named_before_anything_runs(monkeyp
     assert cli.main(["check"]) == 0  # check needs no data folder
 
 
+@pytest.mark.process
 def test_the_command_line_exits_2_without_a_traceback():
     env = {"PATH": "/usr/bin:/bin", "BOT_SETTINGS_FILE": os.devnull, "BOT_WEB_PORT": "99999",
            "BOT_PUBLIC_URL": "foo bar"}

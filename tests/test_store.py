@@ -53,6 +53,7 @@ MESSAGE = Message("Which knee?",
                   (Choice("left", "Left"), Choice("right", "Right", style="primary")),
                   (Link("Book", "https://example.org/book"),))
 DUPLICATE_KEY = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+pytestmark = pytest.mark.every_store  # the store's contract: each test on SQLite and PostgreSQL
 WAITS = 0.2  # seconds a turn is held open to show another one waits for it
 LEASE = 30.0  # seconds a claim lasts
 

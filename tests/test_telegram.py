@@ -8,12 +8,9 @@ import asyncio
 import gc
 import logging
 import os
-import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from subprocess import PIPE
@@ -22,16 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.render import RENDERED_KEPT, SPLIT_AT, callback_data, html_chunks
 from bot.cli import main
-from bot.core.conversation import Conversation
 from bot.core.effects import Address, StaffNotice
 from bot.core.events import Event, Reply
 from bot.core.markup import parse
 from bot.engine.personal import FORGET_NO, FORGET_YES
 from bot.run import Runner, serve_until_stopped
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.turns.runner import TurnRunner
 from tests.conftest import HIP_MOBILITY_RUN, SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS
 from tests.fakes.telegram import (
@@ -41,13 +36,31 @@ from tests.fakes.telegram import (
     SECRET_HEADER,
     TOKEN,
     FakeTelegram,
-    HandledUpdates,
     Person,
     SentMessage,
     parse_html,
 )
-from tests.test_new_flow import project_with_hip_flow
-from tests.test_privacy import ids_used
+from tests.harness.flows import project_with_hip_flow
+from tests.harness.logs import (
+    CONTACT_DETAILS,
+    EMAIL,
+    LIBRARY_LOGGERS,
+    NAME,
+    PHONE,
+    PHONE_TYPED,
+    log_leaks,
+)
+from tests.harness.ports import free_port
+from tests.harness.telegram import (
+    RunningBot,
+    bot_running,
+    local_url,
+    start_bot,
+    start_to_pain_questions,
+    telegram_settings,
+    texts,
+    webhook_settings,
+)
 
 # python-telegram-bot warns about its own RetryAfter internals when a 429 arrives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -62,82 +75,9 @@ MENU = [  # at least these, from dialogs/commands.yaml and the knee flow's entry
 # -- harness ----------------------------------------------------------------------------------
 
 
-@dataclass
-class RunningBot:
-    """The runner with only Telegram started, and a way to wait for handled updates."""
-
-    runner: Runner
-    channel: TelegramChannel
-    handled: HandledUpdates
-    telegram: FakeTelegram
-
-    @property
-    def engine(self) -> TurnRunner:
-        return self.runner.engine
-
-    def person(
-        self, user_id: int = 501, first_name: str = "Alex", chat: dict[str, object] | None = None
-    ) -> Person:
-        """Someone in a chat with the bot: their private chat unless another is given."""
-        return Person(self.telegram, self.handled.wait, user_id, first_name, chat or {})
-
-    async def state_of(self, person: Person) -> str:
-        return (await self.conversation_of(person)).state
-
-    async def conversation_of(self, person: Person) -> Conversation:
-        conversation = await self.engine.store.load("telegram", str(person.user_id))
-        assert conversation is not None
-        return conversation
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "telegram_token": TOKEN,
-        "telegram_base_url": telegram.base_url,
-        "telegram_base_file_url": telegram.base_file_url,
-        "web_port": 0,  # any free port: the runner always serves the web app
-    }
-    return load_settings(**(values | overrides))
-
-
 @pytest.fixture
 def settings(tmp_path: Path, telegram: FakeTelegram) -> Settings:
     return telegram_settings(tmp_path, telegram)
-
-
-async def start_bot(
-    settings: Settings, telegram: FakeTelegram, webhook: bool = False
-) -> RunningBot:
-    """The bot as `python -m bot telegram` runs it: the runner, with only Telegram."""
-    runner = Runner(settings, only=["telegram"], webhook=webhook)
-    (channel,) = runner.channels
-    assert isinstance(channel, TelegramChannel)
-    handled = HandledUpdates()
-    handled.attach(channel)
-    try:
-        await runner.start()
-    except BaseException:
-        await runner.stop()
-        raise
-    return RunningBot(runner, channel, handled, telegram)
-
-
-@asynccontextmanager
-async def bot_running(
-    settings: Settings, telegram: FakeTelegram, webhook: bool = False
-) -> AsyncIterator[RunningBot]:
-    bot = await start_bot(settings, telegram, webhook)
-    try:
-        yield bot
-    finally:
-        await bot.runner.stop()
 
 
 @pytest.fixture
@@ -159,17 +99,6 @@ async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
     return await person.press("No")
 
 
-async def start_to_pain_questions(person: Person) -> None:
-    """/start, then by buttons to the first question about the pain (tests/conftest.py)."""
-    await person.send("/start")
-    for choice_id in TO_PAIN_QUESTIONS:
-        await person.choose(choice_id)
-
-
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(message.text for message in messages)
-
-
 def url_buttons(message: SentMessage) -> dict[str, str]:
     return {b["text"]: b["url"] for b in message.buttons if "url" in b}
 
@@ -177,30 +106,6 @@ def url_buttons(message: SentMessage) -> dict[str, str]:
 def visible(light_markup: str) -> str:
     """The text a person reads, without styles or link addresses."""
     return "".join(span.text for span in parse(light_markup))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def webhook_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object) -> Settings:
-    """Webhook mode with a known secret, on a known port behind a public https:// address:
-    the fake posts there through its stand-in for the practice's reverse proxy."""
-    port = free_port()
-    telegram.reverse_proxy = f"http://127.0.0.1:{port}"
-    values: dict[str, object] = {
-        "web_port": port,
-        "telegram_webhook_url": "https://bot.practice.test/telegram",
-        "telegram_webhook_secret": "right-secret",
-    }
-    return telegram_settings(tmp_path, telegram, **(values | overrides))
-
-
-def local_url(settings: Settings, path: str) -> str:
-    """An address on the bot's own web server, as the reverse proxy reaches it."""
-    return f"http://127.0.0.1:{settings.web_port}{path}"
 
 
 @dataclass
@@ -814,6 +719,7 @@ async def test_stopping_while_updates_are_in_flight_answers_every_one_first(
     assert "Here's what I can do" in texts(first.received), "the one waiting behind, too"
 
 
+@pytest.mark.process
 async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
@@ -842,6 +748,7 @@ async def test_bot_process_stops_on_sigterm_and_picks_up_after_a_restart(
     assert await bot_process_says(None, "Let's start", "who is this knee check for") == 0
 
 
+@pytest.mark.process
 async def test_sigterm_while_people_wait_for_answers_answers_them_then_exits_0(
     telegram: FakeTelegram, tmp_path: Path
 ) -> None:
@@ -1231,41 +1138,6 @@ async def test_pressing_the_contact_button_on_the_result_keeps_its_link_buttons(
 
 
 # -- logs ---------------------------------------------------------------------------------------
-
-# Loggers turned to DEBUG before the bot starts; the bot may quiet some of them on purpose.
-LIBRARY_LOGGERS = ("telegram", "httpx", "httpcore", "discord", "aiohttp", "transitions", "bot")
-NAME, EMAIL = "Zebulon Quarry", "zq.private@example.com"
-PHONE_TYPED, PHONE = "+1 415 555 2671", "+14155552671"
-CONTACT_DETAILS = (NAME, "Zebulon", "Quarry", EMAIL, "zq.private", PHONE_TYPED, PHONE,
-                   "555 2671", "5552671")
-# Answer ids that are ordinary words in library lines ("connect_tcp ... socket_options=None",
-# "Bootstrap done"): looked for only in what a line was filled in with, as test_privacy does.
-ORDINARY_WORDS = {"begin", "me", "no", "yes", "none", "done", "now", "long", "pass", "skip", "who"}
-
-
-def log_leaks(
-    records: list[logging.LogRecord], secrets: tuple[str, ...], pressed: set[str],
-    engine: TurnRunner,
-) -> dict[str, list[str]]:
-    """Each captured line that gives something away, and what: a contact detail or the token
-    anywhere in it (any case); any state or answer id of any flow as a word in what it was
-    filled in with (its args); an id pressed or a state visited, unless an ordinary word, or
-    any id with an underscore ("rf_hot_swollen", "12|hips_tight"), as a word anywhere in it."""
-    ids = ids_used(engine) | pressed
-    distinctive = {i for i in ids if "_" in i} | (pressed - ORDINARY_WORDS)
-    found: dict[str, list[str]] = {}
-    for record in records:
-        message = record.getMessage()
-        args = record.args if isinstance(record.args, tuple) else (record.args or ())
-        filled = " ".join(str(arg) for arg in args if arg is not None)  # not "Shard ID None"
-        filled_words = set(re.findall(r"[\w']+", filled.lower()))
-        words = set(re.findall(r"[\w']+", message.lower()))
-        leaked = [secret for secret in secrets if secret.lower() in message.lower()]
-        leaked += sorted((ids & filled_words) | (distinctive & words))
-        if leaked:
-            found[f"{record.name}: {message[:200]}"] = leaked
-    return found
-
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(

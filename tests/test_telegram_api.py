@@ -31,23 +31,18 @@ from bot.channels.telegram.updates import (
     read_update,
 )
 from tests.fakes.telegram import SCREENING_BY_BUTTONS, TOKEN, FakeTelegram, SentMessage
-from tests.test_telegram import bot_running, telegram_settings
-from tests.test_telegram_transport import ALEX, REFUSALS
+from tests.harness.telegram import ALEX, REFUSALS, bot_running, telegram_settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.fake_telegram(ALEX),
+]
 
 GROUP = {"id": -1001, "type": "supergroup", "title": "Knee club"}
 TRANSPORTS = {
     "aiohttp": lambda pool: AiohttpRequest(connection_pool_size=pool, read_timeout=2.0),
     "httpx": lambda pool: HTTPXRequest(connection_pool_size=pool, read_timeout=2.0),
 }
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.register_chat(ALEX)
-        yield fake
 
 
 @asynccontextmanager

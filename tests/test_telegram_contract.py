@@ -18,7 +18,6 @@ import inspect
 import json
 import re
 import textwrap
-from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ SPEC = Path(__file__).parent / "fixtures" / "telegram-bot-api-10.1.json"
 ALEX = {"id": 4242, "type": "private", "first_name": "Alex"}
 GROUP = {"id": -1001, "type": "supergroup", "title": "Runners"}
 USER = {"id": 4242, "is_bot": False, "first_name": "Alex"}
+pytestmark = pytest.mark.fake_telegram(ALEX, GROUP)
 PRIMITIVES = {
     "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "Float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
@@ -173,14 +173,6 @@ def _literal(node: ast.AST) -> str:
 
 
 # -- every method over HTTP: what it reads, what it answers -------------------------------------
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.register_chat(ALEX)
-        fake.register_chat(GROUP)
-        yield fake
 
 
 async def call(client: aiohttp.ClientSession, telegram: FakeTelegram, method: str,

@@ -27,13 +27,7 @@ USER = {"id": 4242, "is_bot": False, "first_name": "Alex"}
 PARSE = "Bad Request: can't parse entities: "
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        for chat in (ALEX, SAM, GROUP):
-            fake.register_chat(chat)
-        yield fake
+pytestmark = pytest.mark.fake_telegram(ALEX, SAM, GROUP)
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser import WebServer, free_port, new_page, save_screenshot, wait_until
+from tests.browser import WebServer, new_page, save_screenshot, wait_until
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
+from tests.harness.ports import free_port
 
+pytestmark = [pytest.mark.browser, pytest.mark.process]  # Chromium, `python -m bot run`
 BOOKING_HOST = "calendly.example.com"  # the embedded default booking link's host
 RED_FLAG_RUN = ("begin", "me", "no", "yes")  # no recent injury; hot, swollen knee: yes
 SERIOUS = ("serious", "critical")

@@ -557,6 +557,7 @@ async def test_reload_while_asked_to_delete_everything_asks_again(chat: ChatServ
     assert gone["forgotten"] is True
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("command", ["web", "run"])
 def test_python_m_bot_serves_the_chat_page(tmp_path: Path, command: str) -> None:
     with WebServer.started(tmp_path, command=command) as server:
@@ -564,6 +565,7 @@ def test_python_m_bot_serves_the_chat_page(tmp_path: Path, command: str) -> None
         assert page.status == 200 and "Content-Security-Policy" in page.headers
 
 
+@pytest.mark.process
 def test_python_m_bot_web_runs_without_the_chat_when_it_is_turned_off(tmp_path: Path) -> None:
     with WebServer.started(tmp_path, command="web", BOT_WEB_CHAT__ENABLED="false") as server:
         with pytest.raises(urllib.error.HTTPError) as refused:

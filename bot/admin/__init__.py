@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.admin.accounts import PASSWORDS, Passwords
 from bot.admin.auth import security_headers, staff_only
 from bot.admin.dashboard import DASHBOARD, PREFIX, STATIC, Dashboard
 from bot.admin.pages import add_routes
@@ -22,11 +23,12 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPPermanentRedirect(f"{PREFIX}/")
 
 
-def add_admin(app: web.Application, engine: TurnRunner, settings: Settings) -> Dashboard:
+def add_admin(app: web.Application, engine: TurnRunner, settings: Settings,
+              passwords: Passwords = PASSWORDS) -> Dashboard:
     """Mount the dashboard under /admin on the bot's server; its shared parts are returned
-    (and kept as `admin[DASHBOARD]`)."""
+    (and kept as `admin[DASHBOARD]`). `passwords`: how staff passwords are hashed."""
     admin = web.Application(middlewares=[staff_only])
-    dashboard = Dashboard(engine, settings)
+    dashboard = Dashboard(engine, settings, passwords=passwords)
     admin[DASHBOARD] = dashboard
     admin.on_response_prepare.append(security_headers)
     add_routes(admin)

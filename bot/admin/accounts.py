@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 
@@ -19,7 +19,8 @@ from bot.store.base import ConversationStore
 MIN_PASSWORD = 12  # characters; NIST SP 800-63B asks for at least 8, we ask a little more
 MAX_PASSWORD = 1024  # characters; more is refused rather than hashed (a cheap denial of service)
 CHECKS_AT_ONCE = 2  # password checks running at the same time, at most
-_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+# argon2id at RFC 9106's second recommended cost (64 MiB, 3 passes): the library's default
+PRODUCTION_COST = profiles.RFC_9106_LOW_MEMORY
 
 
 class AccountError(ValueError):
@@ -44,23 +45,40 @@ def check_password(password: str) -> str:
     return password
 
 
+class Passwords:
+    """Hashes staff passwords and checks them against their hashes, with argon2id at `cost`."""
+
+    def __init__(self, cost: Parameters = PRODUCTION_COST) -> None:
+        self.cost = cost
+        self._hasher = PasswordHasher.from_parameters(cost)
+
+    def hash(self, password: str) -> str:
+        """An argon2id hash of a password that passed `check_password`."""
+        return self._hasher.hash(check_password(password))
+
+    def verifies(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether a hash was made at another cost than this one's."""
+        return self._hasher.check_needs_rehash(password_hash)
+
+    @functools.cached_property
+    def stand_in_hash(self) -> str:
+        """A hash no password matches, checked when the email has no account, so an unknown
+        email takes as long to refuse as a wrong password."""
+        return self._hasher.hash("stand-in for an account that does not exist")
+
+
+PASSWORDS = Passwords()  # what the bot and its CLI use
+
+
 def hash_password(password: str) -> str:
-    """An argon2id hash of a password that passed `check_password`."""
-    return _HASHER.hash(check_password(password))
-
-
-@functools.cache
-def _stand_in_hash() -> str:
-    """A hash no password matches, checked when the email has no account, so an unknown email
-    takes as long to refuse as a wrong password."""
-    return _HASHER.hash("stand-in for an account that does not exist")
-
-
-def _verifies(password_hash: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    """An argon2id hash, at the production cost, of a password that passed `check_password`."""
+    return PASSWORDS.hash(password)
 
 
 class Outcome(Enum):
@@ -94,8 +112,9 @@ class SignIn:
     """Decides sign-ins: the password against its hash, failures counted per account and per
     address, lock-out once either reaches its limit, for `lockout` seconds after the last."""
 
-    def __init__(self, store: ConversationStore, limits: Limits) -> None:
-        self.store, self.limits = store, limits
+    def __init__(self, store: ConversationStore, limits: Limits,
+                 passwords: Passwords = PASSWORDS) -> None:
+        self.store, self.limits, self.passwords = store, limits, passwords
         # A check takes ~64 MiB and tens of milliseconds: a flood of sign-ins waits its turn
         # rather than taking the host's memory.
         self._checking = asyncio.Semaphore(CHECKS_AT_ONCE)
@@ -110,11 +129,12 @@ class SignIn:
         stored = await self.store.staff_password_hash(email) if email else None
         password = password[:MAX_PASSWORD + 1]  # never hash megabytes; too long fails anyway
         async with self._checking:
-            right = await asyncio.to_thread(_verifies, stored or _stand_in_hash(), password)
+            right = await asyncio.to_thread(
+                self.passwords.verifies, stored or self.passwords.stand_in_hash, password)
         if right and stored is not None and len(password) <= MAX_PASSWORD:
             await self.store.clear_sign_in_failures(account)
-            if _HASHER.check_needs_rehash(stored):  # made with older parameters
-                rehashed = await asyncio.to_thread(_HASHER.hash, password)
+            if self.passwords.needs_rehash(stored):  # made with older parameters
+                rehashed = await asyncio.to_thread(self.passwords.hash, password)
                 await self.store.set_staff_password_hash(email, rehashed)
             return Outcome.SIGNED_IN
         forget_before = now - self.limits.lockout

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bot.admin.accounts import Limits, SignIn
+from bot.admin.accounts import PASSWORDS, Limits, Passwords, SignIn
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
 
@@ -24,16 +24,18 @@ PREFIX = "/admin"
 
 @dataclass
 class Dashboard:
-    """The dashboard's parts; `clock` is replaceable (tests move time past a lock-out)."""
+    """The dashboard's parts; `clock` is replaceable (tests move time past a lock-out), and
+    `passwords` sets the cost of hashing (tests hash at the cheapest)."""
 
     engine: TurnRunner
     settings: Settings
     clock: Callable[[], float] = time.time
+    passwords: Passwords = PASSWORDS
     sign_in: SignIn = field(init=False)
     pages: Environment = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sign_in = SignIn(self.engine.store, Limits.of(self.settings))
+        self.sign_in = SignIn(self.engine.store, Limits.of(self.settings), self.passwords)
         self.pages = Environment(
             loader=FileSystemLoader(str(TEMPLATES)),
             autoescape=select_autoescape(default=True, default_for_string=True),
