@@ -52,8 +52,11 @@ def private_database(path: Path) -> None:
 
 def _make_private(path: Path) -> None:
     for file in (path, *(Path(f"{path}{suffix}") for suffix in DATABASE_SIDE_FILES)):
-        if file.exists() and file.stat().st_mode & 0o777 != PRIVATE_FILE:
-            os.chmod(file, PRIVATE_FILE)
+        # A side file (the rollback journal) may vanish between the look and the change:
+        # another process's transaction ended. Gone is as private as it gets.
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o777 != PRIVATE_FILE:
+                os.chmod(file, PRIVATE_FILE)
 
 
 def _statements(script: str) -> list[str]:
