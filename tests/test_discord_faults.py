@@ -54,7 +54,7 @@ async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float,
         await asyncio.sleep(0.05)
 
 
-async def delivered(server: Server, someone: Person, timeout: float = 60.0) -> None:
+async def delivered(server: Server, someone: Person, timeout: float = 180.0) -> None:
     """Until the bot handled what the person did and the outbox holds nothing for them."""
     await server.fake.settle(timeout=timeout)
     store = server.engine.store
