@@ -14,17 +14,24 @@ class PersonLocks:
     """An asyncio lock per person, dropped when nobody waits on it."""
 
     def __init__(self) -> None:
-        self._locks: dict[Address, asyncio.Lock] = {}
-        self._waiting: dict[Address, int] = {}
+        # Keyed by (channel, user id) tuples: hashed in C, where an Address (a dataclass) would
+        # run its generated __hash__ for each of the five lookups of a turn.
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._waiting: dict[tuple[str, str], int] = {}
 
     @asynccontextmanager
     async def hold(self, person: Address) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(person, asyncio.Lock())
-        self._waiting[person] = self._waiting.get(person, 0) + 1
+        key = (person.channel, person.user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            self._waiting[person] -= 1
-            if not self._waiting[person]:
-                del self._waiting[person], self._locks[person]
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key], self._locks[key]

@@ -83,7 +83,8 @@ class TurnRunner:
         reply, staff, claim = await self._transact(person, turn)
         if claim is not None:  # committed: the flush after the turn sends them as they are
             self.deliveries.send_at_flush(claim)
-        await self._flush_all(staff)
+        if staff:
+            await self._flush_all(staff)
         return reply
 
     async def from_staff(self, address: Address, text: str) -> Reply:
@@ -231,7 +232,8 @@ class TurnRunner:
                         body: Callable[[ConversationStore], Awaitable[T]]) -> T:
         """The person's lock and the store's turn around `body`: committed when it returns,
         rolled back when it raises."""
-        async with self._locks.hold(person), self.store.turn(*_key(person)) as store:
+        async with (self._locks.hold(person),
+                    self.store.turn(person.channel, person.user_id) as store):
             return await body(store)
 
     async def _decide(self, store: ConversationStore, conv: Conversation, known: Known,
@@ -258,10 +260,14 @@ class TurnRunner:
 
     async def _effects(self, store: ConversationStore, conv: Conversation, decision: Decision,
                        now: float) -> list[Address]:
+        if not decision.effects:  # most turns: one question answered, the next one asked
+            return []
         notices = await apply_effects(
             store, conv, decision.effects, now,
             pseudonym=lambda channel, user: pseudonym(self.settings.link_key, channel, user),
             forgotten_notice=self.dialog.personal.forgotten_notice)
+        if not notices:
+            return []
         return await queue_for_staff(store, notices, self.wiring.staff_places, now)
 
     def _reply(self, conv: Conversation, decision: Decision) -> Reply:
