@@ -11,6 +11,7 @@ from bot.core.clicks import TOKEN_PARAMETER, click_token
 from bot.core.conversation import Conversation
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
+from bot.engine.commands import Commands
 from bot.engine.flow import Flow, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
@@ -58,10 +59,12 @@ def red_flag_on_record(conv: Conversation) -> bool:
 class Composer:
     """Turns a conversation into messages, from templates and settings."""
 
-    def __init__(self, flows: dict[str, Flow], renderer: Renderer, settings: Settings) -> None:
+    def __init__(self, flows: dict[str, Flow], renderer: Renderer, settings: Settings,
+                 commands: Commands | None = None) -> None:
         self.flows = flows
         self.renderer = renderer
         self.settings = settings
+        self.commands = commands  # to offer a command's button only where it can work
 
     def context(self, conv: Conversation, **extra: Any) -> dict[str, Any]:
         """Everything a template may print about this conversation."""
@@ -135,7 +138,9 @@ class Composer:
         wants_labels = state.links or state.commands or state.multi
         labels = self.labels(conv, context) if wants_labels else None
         choices = self._choices(conv, state, labels)
-        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
+        offered = [name for name in state.commands
+                   if self.commands is None or self.commands.offered_on(name, conv.channel)]
+        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in offered)
         shown_links = [n for n in state.links if n != "book" or not red_flag_on_record(conv)]
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
