@@ -697,3 +697,24 @@ async def test_without_a_logo_the_page_shows_the_chat_icon(chat: ChatServer) -> 
     async with chat.http.get(f"{chat.url}/chat/logo") as image:
         assert image.status == 404
     assert 'src="/chat/assets/icon.svg"' in body and 'data-emergency="911"' in body
+
+
+async def test_help_on_the_web_names_its_button_and_offers_no_check_in(chat: ChatServer) -> None:
+    await chat.say(ALEX, "/start")
+    helped = texts(await chat.say(ALEX, "help"))
+    assert "Delete my data" in helped and "/forget" not in helped and "/withdraw" not in helped
+    assert "remind me" not in helped
+
+
+def test_consent_names_the_controls_of_the_channel_it_is_shown_on(tmp_path: Path) -> None:
+    from bot.core.conversation import Conversation
+
+    engine = build_engine(load_settings(data_dir=tmp_path / "data"))
+    for channel, says, never in (("web", "Delete my data", "/forget"),
+                                 ("telegram", "/forget", "Delete my data")):
+        conv = Conversation(channel, "alex")
+        conv.facts["contact"] = {"email": "alex@example.com"}
+        text = engine.dialog.compose.render("contact/contact_consent.j2", conv)
+        assert says in text and never not in text, (channel, text)
+    help_text = engine.dialog.compose.render("common/help.j2", Conversation("telegram", "a"))
+    assert "**/forget**" in help_text and "remind me" in help_text

@@ -32,7 +32,7 @@ COMMON_TEMPLATES = (
     "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
     "staff/consent_withdrawn", "common/remind_unavailable", "common/remind_set",
     "common/remind_declined", "common/remind_stopped", "staff/checkin", "web/errors",
-    "web/page",
+    "web/page", "common/controls", "web/controls",
 )
 
 
