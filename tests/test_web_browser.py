@@ -474,10 +474,13 @@ def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
         page.wait_for_timeout(200)
         assert page.evaluate("window.scrollY") == 0
         assert page.evaluate("getComputedStyle(document.documentElement).overflow") == "hidden"
+        assert page.evaluate("document.querySelector('main').inert")  # no Tab into the page
     else:  # a desktop: a box in the corner; the launcher now closes it
         assert panel["width"] < width / 2 and panel["x"] > width / 2
         assert launcher.is_visible() and "Close the chat" in launcher.inner_text()
         assert launcher.get_attribute("aria-expanded") == "true"
+        # its name is the words alone (the x is not read out)
+        assert page.get_by_role("button", name="Close the chat", exact=True).count() == 1
     save_screenshot(page, f"web-start-{_screen_name(width)}", publish=width != 320)
     assert serious_violations(page) == []  # the practice's page with the box open
     assert _all_violations(chat) == []  # the box itself: none at all
@@ -488,6 +491,7 @@ def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
     assert launcher.get_attribute("aria-expanded") == "false"
     assert not page.locator("#pt-screening-chat-panel").is_visible()
     assert page.evaluate("getComputedStyle(document.documentElement).overflow") != "hidden"
+    assert not page.evaluate("document.querySelector('main').inert")
     page.mouse.wheel(0, 600)  # the page scrolls again
     wait_until(page, "window.scrollY > 0")
     left_only_to(visit, chat_server.url, practice_site.url)

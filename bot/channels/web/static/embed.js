@@ -19,7 +19,7 @@
   // here by the server that serves this file.
   var settings = /*settings*/{"label": "Chat with us", "close": "Close the chat", "position": "right", "brand": "#0b4f8a"}/*end*/;
   var origin = new URL(script.src, location.href).origin;
-  var label = script.getAttribute("data-label") || settings.label;
+  var words = script.getAttribute("data-label") || settings.label;
   var title = script.getAttribute("data-title") || "Chat";
   var targetSelector = script.getAttribute("data-target");
   var ink = "#ffffff", brand = settings.brand, focus = "#b35c00";
@@ -92,7 +92,6 @@
 
     var button = document.createElement("button");
     button.type = "button";
-    button.textContent = label;
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", panel.id);
     button.setAttribute("data-pt-chat-launcher", "");
@@ -100,6 +99,18 @@
 
     var html = document.documentElement;
     var saved = null; // the page's own overflow, while full-screen hides it
+    var stilled = []; // the page's parts made inert while the chat covers them
+
+    function label(text, closing) { // the launcher's words; the x is not read out
+      button.textContent = "";
+      if (closing) {
+        var x = document.createElement("span");
+        x.setAttribute("aria-hidden", "true");
+        x.textContent = "\u2715 ";
+        button.appendChild(x);
+      }
+      button.appendChild(document.createTextNode(text));
+    }
 
     function layout() {
       var p = panel.style;
@@ -117,23 +128,32 @@
       }
       button.style.display = full ? "none" : "";
       // The page behind does not scroll while the chat covers it.
+      // Nor can a keyboard or screen reader wander into it: the rest of the page is inert.
       if (full && saved === null) {
         saved = [html.style.overflow, document.body.style.overflow];
         html.style.overflow = "hidden";
         document.body.style.overflow = "hidden";
+        stilled = Array.prototype.filter.call(document.body.children, function (child) {
+          return child !== root && !child.inert && child.tagName !== "SCRIPT";
+        });
+        stilled.forEach(function (child) { child.inert = true; });
       } else if (!full && saved !== null) {
         html.style.overflow = saved[0];
         document.body.style.overflow = saved[1];
         saved = null;
+        stilled.forEach(function (child) { child.inert = false; });
+        stilled = [];
       }
     }
+
+    label(words, false);
 
     var loaded = null;
     function open() {
       if (!loaded) { loaded = frame(true); panel.appendChild(loaded); }
       panel.hidden = false;
       button.setAttribute("aria-expanded", "true");
-      button.textContent = "\u2715 " + settings.close;
+      label(settings.close, true);
       layout();
       loaded.focus();
       var ask = function () { loaded.contentWindow.postMessage({ type: "pt-chat-focus" }, origin); };
@@ -144,7 +164,7 @@
     function close() {
       panel.hidden = true;
       button.setAttribute("aria-expanded", "false");
-      button.textContent = label;
+      label(words, false);
       layout();
       button.focus();
     }
