@@ -479,6 +479,13 @@ def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
         assert panel["width"] < width / 2 and panel["x"] > width / 2
         assert launcher.is_visible() and "Close the chat" in launcher.inner_text()
         assert launcher.get_attribute("aria-expanded") == "true"
+        box = page.locator("iframe").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(4):  # scrolling the chat past its end leaves the page where it is
+            page.mouse.wheel(0, 800)
+            page.wait_for_timeout(100)
+        assert page.evaluate("window.scrollY") == 0
         # its name is the words alone (the x is not read out)
         assert page.get_by_role("button", name="Close the chat", exact=True).count() == 1
     save_screenshot(page, f"web-start-{_screen_name(width)}", publish=width != 320)
