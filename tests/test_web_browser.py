@@ -462,6 +462,7 @@ def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
     assert close.is_visible()
     # It opens at the start of the greeting, not scrolled into it.
     assert _newest_message_starts_in_view(chat)
+    save_screenshot(page, f"web-start-{_screen_name(width)}", publish=width != 320)
     launcher = page.locator("[data-pt-chat-launcher]")
     panel = page.locator("#pt-screening-chat-panel").bounding_box()
     assert panel is not None
@@ -488,7 +489,6 @@ def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
         assert page.evaluate("window.scrollY") == 0
         # its name is the words alone (the x is not read out)
         assert page.get_by_role("button", name="Close the chat", exact=True).count() == 1
-    save_screenshot(page, f"web-start-{_screen_name(width)}", publish=width != 320)
     assert serious_violations(page) == []  # the practice's page with the box open
     assert _all_violations(chat) == []  # the box itself: none at all
     close.focus()  # by keyboard: the header's x closes it
