@@ -48,7 +48,10 @@ class PracticeSite:
             "<h1>Knee Pain Is Not Because Of Your Knee</h1>"
             "<p>Chronic knee pain is usually driven from elsewhere: the foot and ankle, the hip,"
             " and how you move.</p>"
-            f"<p>Need help figuring out where to start with your knee pain?</p>{target}</main>"
+            f"<p>Need help figuring out where to start with your knee pain?</p>{target}"
+            + ("<p>A foot that lacks stability lets the arch collapse, so the knee falls"
+               " inward; a hip that lacks mobility makes the knee take on extra motion.</p>"
+               * 40) + "</main>"
             f"<script src='{self.bot_url}/chat/embed.js' async "
             "data-label='Start the knee pain check' data-title='Knee pain check'"
             f"{' data-target=#knee-chat' if inline else ''}></script>"
@@ -175,8 +178,9 @@ def test_whole_screening_in_the_embedded_chat_box_by_clicking(
     page = new_page(browser, viewport={"width": 1100, "height": 900})
     visit = watch(page)
     page.goto(practice_site.url)
-    opener = page.get_by_role("button", name="Start the knee pain check")
+    opener = page.locator("[data-pt-chat-launcher]")
     assert opener.get_attribute("aria-expanded") == "false"
+    assert opener.inner_text() == "Start the knee pain check"
     opener.click()
     assert opener.get_attribute("aria-expanded") == "true"
     frame = page.frame_locator("iframe[title='Knee pain check']")
@@ -384,4 +388,257 @@ def test_chat_shown_inline_in_the_article_leaves_focus_alone_until_used(
     assert visit.chat.evaluate("document.activeElement.dataset.choice") == "me"
     left_only_to(visit, chat_server.url, practice_site.url)
     assert visit.errors == []
+    page.context.close()
+
+
+# -- issue 28: the chat box as good as the widgets clinics know, at phone and desktop width ------
+
+WIDTHS = (320, 375, 1280)
+HEIGHT = {320: 568, 375: 667, 1280: 800}
+NARROW = 640  # px: below it the open chat box fills the screen
+PICK_SEVERAL_RUN = (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN[:7])  # to "when does it hurt?"
+PRACTICE = "Get Your Fix Physical Therapy"
+
+
+def _viewport(width: int) -> dict[str, int]:
+    return {"width": width, "height": HEIGHT[width]}
+
+
+def _screen_name(width: int) -> str:
+    return "phone" if width < NARROW else "desktop"
+
+
+def _visible_in_log(chat: Any, selector: str) -> bool:
+    """The element is inside the conversation's visible part and nothing covers its middle."""
+    return bool(chat.evaluate("""selector => {
+        const node = [...document.querySelectorAll(selector)].pop();
+        const log = document.getElementById('log').getBoundingClientRect();
+        const box = node.getBoundingClientRect();
+        if (box.top < log.top - 1 || box.bottom > log.bottom + 1) return false;
+        const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+        return node === hit || node.contains(hit);
+    }""", selector))
+
+
+def _newest_message_starts_in_view(chat: Any) -> bool:
+    """The newest bot message's first line is at the top of the conversation's view (or
+    lower, when all of it is in view and there is nothing further to scroll)."""
+    return bool(chat.evaluate("""() => {
+        const log = document.getElementById('log');
+        const node = [...log.querySelectorAll('.msg.bot')].pop();
+        const top = node.getBoundingClientRect().top - log.getBoundingClientRect().top;
+        const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 2;
+        return top >= 0 && (top <= 24 || (atEnd && top < log.clientHeight - 40));
+    }"""))
+
+
+def _all_violations(page: Any) -> list[str]:
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
+
+
+def _open_the_box(page: Any, site: PracticeSite, server: WebServer) -> Visit:
+    visit = watch(page)
+    page.goto(site.url)
+    page.locator("[data-pt-chat-launcher]").click()
+    page.frame_locator("iframe").locator(".choices button[data-choice='begin']").wait_for()
+    visit.chat = page.frame(url=lambda url: url.startswith(server.url + "/chat"))
+    return visit
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_chat_box_has_a_header_opens_at_the_greeting_and_closes(
+    browser: Any, chat_server: WebServer, practice_site: PracticeSite, width: int
+) -> None:
+    page = new_page(browser, viewport=_viewport(width))
+    visit = _open_the_box(page, practice_site, chat_server)
+    chat = visit.chat
+    # The header: the practice's name, its logo, a close button.
+    assert chat.locator("header h1").inner_text() == PRACTICE
+    logo = chat.locator("header img.chat-logo")
+    assert logo.is_visible() and chat.evaluate(
+        "document.querySelector('.chat-logo').naturalWidth > 0")
+    close = chat.get_by_role("button", name="Close the chat")
+    assert close.is_visible()
+    # It opens at the start of the greeting, not scrolled into it.
+    assert _newest_message_starts_in_view(chat)
+    save_screenshot(page, f"web-start-{_screen_name(width)}", publish=width != 320)
+    launcher = page.locator("[data-pt-chat-launcher]")
+    panel = page.locator("#pt-screening-chat-panel").bounding_box()
+    assert panel is not None
+    if width < NARROW:  # a phone: the whole screen, the launcher out of the way
+        assert (panel["x"], panel["y"]) == (0, 0)
+        assert (panel["width"], panel["height"]) == (width, HEIGHT[width])
+        assert not launcher.is_visible()
+        page.mouse.move(width / 2, HEIGHT[width] / 2)
+        page.mouse.wheel(0, 600)  # the page behind does not scroll
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.scrollY") == 0
+        assert page.evaluate("getComputedStyle(document.documentElement).overflow") == "hidden"
+        assert page.evaluate("document.querySelector('main').inert")  # no Tab into the page
+    else:  # a desktop: a box in the corner; the launcher now closes it
+        assert panel["width"] < width / 2 and panel["x"] > width / 2
+        assert launcher.is_visible() and "Close the chat" in launcher.inner_text()
+        assert launcher.get_attribute("aria-expanded") == "true"
+        box = page.locator("iframe").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(4):  # scrolling the chat past its end leaves the page where it is
+            page.mouse.wheel(0, 800)
+            page.wait_for_timeout(100)
+        assert page.evaluate("window.scrollY") == 0
+        # its name is the words alone (the x is not read out)
+        assert page.get_by_role("button", name="Close the chat", exact=True).count() == 1
+    assert serious_violations(page) == []  # the practice's page with the box open
+    assert _all_violations(chat) == []  # the box itself: none at all
+    close.focus()  # by keyboard: the header's x closes it
+    page.keyboard.press("Enter")
+    wait_until(page, "document.activeElement && "
+                     "document.activeElement.hasAttribute('data-pt-chat-launcher')")
+    assert launcher.is_visible() and launcher.inner_text() == "Start the knee pain check"
+    assert launcher.get_attribute("aria-expanded") == "false"
+    assert not page.locator("#pt-screening-chat-panel").is_visible()
+    assert page.evaluate("getComputedStyle(document.documentElement).overflow") != "hidden"
+    assert not page.evaluate("document.querySelector('main').inert")
+    page.mouse.wheel(0, 600)  # the page scrolls again
+    wait_until(page, "window.scrollY > 0")
+    left_only_to(visit, chat_server.url, practice_site.url)
+    assert visit.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pick_several_keeps_done_in_view_and_the_result_offers_no_check_in(
+    browser: Any, chat_server: WebServer, practice_site: PracticeSite, width: int
+) -> None:
+    page = new_page(browser, viewport=_viewport(width))
+    visit = _open_the_box(page, practice_site, chat_server)
+    chat = visit.chat
+    for choice in PICK_SEVERAL_RUN:
+        visit.press(choice)
+        assert _newest_message_starts_in_view(chat), f"after {choice!r}"
+    done = ".msg.bot .choices button[data-choice='done']"
+    assert _visible_in_log(chat, done)  # as the question opens, at its start
+    options = chat.locator(".msg.bot .choices:not(.done-row) button").all()
+    assert len(options) >= 5
+    for option in options:  # each option reachable, none covered by Done or the typing area
+        option.scroll_into_view_if_needed()
+        choice = option.get_attribute("data-choice")
+        assert _visible_in_log(chat, f".choices button[data-choice='{choice}']"), choice
+        assert _visible_in_log(chat, done), f"Done out of view at {choice!r}"
+    chat.locator(".choices button[data-choice='everyday']").click()  # picked: shown so
+    wait_until(chat, "document.querySelector(\"button[data-choice='everyday']\")"
+                     ".getAttribute('aria-pressed') === 'true'")
+    picked = chat.locator("button[data-choice='everyday']")
+    assert picked.evaluate("b => getComputedStyle(b).backgroundColor") != \
+        chat.locator("button[aria-pressed='false']").first.evaluate(
+            "b => getComputedStyle(b).backgroundColor")
+    assert _visible_in_log(chat, done)
+    # Back, Start over and Delete my data stay in view, under the conversation
+    assert chat.evaluate("""() => {
+        const tools = document.querySelector('.tools').getBoundingClientRect();
+        const log = document.getElementById('log').getBoundingClientRect();
+        return tools.top >= log.bottom && tools.bottom <= innerHeight + 1;
+    }""")
+    save_screenshot(page, f"web-pick-several-{_screen_name(width)}", publish=width != 320)
+    assert _all_violations(chat) == []  # axe-core in the chat box's frame
+    for choice in HIP_MOBILITY_RUN[8:]:
+        visit.press(choice)
+    assert "hip" in visit.last_message_text().lower()
+    # The web cannot send a check-in later: the result does not offer one.
+    assert not chat.locator(".choices button[data-choice='/remind']").count()
+    assert "remind me" not in chat.locator("#log").inner_text().lower()
+    assert any(BOOKING_HOST in href for _, href in visit.links())
+    save_screenshot(page, f"web-result-{_screen_name(width)}", publish=width != 320)
+    left_only_to(visit, chat_server.url, practice_site.url)
+    assert visit.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_urgent_advice_is_marked_and_offers_to_call_the_emergency_number(
+    browser: Any, chat_server: WebServer, width: int
+) -> None:
+    visit = open_chat(browser, chat_server, viewport=_viewport(width))
+    page = visit.page
+    for choice in RED_FLAG_RUN:
+        visit.press(choice)
+    urgent = page.locator(".msg.bot.urgent")
+    assert urgent.count() == 1 and urgent.get_attribute("role") == "alert"
+    assert urgent.locator(".urgent-label").inner_text().lower() == "urgent"
+    ordinary = page.locator(".msg.bot:not(.urgent)").first
+    style = "n => getComputedStyle(n).backgroundColor + getComputedStyle(n).borderLeftWidth"
+    assert urgent.evaluate(style) != ordinary.evaluate(style)
+    call = urgent.get_by_role("link", name="Call 911")  # the US default: phone_region
+    assert call.get_attribute("href") == "tel:911"
+    assert _newest_message_starts_in_view(page)
+    assert _visible_in_log(page, ".msg.urgent .call-button")  # in view without scrolling
+    assert not any(BOOKING_HOST in href for _, href in visit.links())
+    save_screenshot(page, f"web-red-flag-{_screen_name(width)}", publish=width != 320)
+    assert _all_violations(page) == []
+    assert visit.errors == []
+    left_only_to(visit, chat_server.url)
+    page.context.close()
+
+
+def test_emergency_number_and_look_come_from_the_practice_settings(
+    browser: Any, tmp_path: Path, practice_site: PracticeSite
+) -> None:
+    logo = tmp_path / "logo.svg"
+    logo.write_text("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'>"
+                    "<circle cx='5' cy='5' r='5' fill='#6a1b9a'/></svg>")
+    with WebServer.started(tmp_path, BOT_PHONE_REGION="GB",
+                           BOT_WEB_CHAT__BRAND_COLOR="#6A1B9A",
+                           BOT_WEB_CHAT__LOGO_FILE=str(logo),
+                           BOT_WEB_CHAT__LAUNCHER_LABEL="Ask about your knee",
+                           BOT_WEB_CHAT__LAUNCHER_POSITION="left",
+                           BOT_WEB_CHAT__ALLOWED_ORIGINS=practice_site.url,
+                           BOT_WEB_CHAT__SESSION_BURST="500") as server:
+        visit = open_chat(browser, server, viewport=_viewport(375))
+        page = visit.page
+        assert page.evaluate("getComputedStyle(document.documentElement)"
+                             ".getPropertyValue('--brand').trim()") == "#6a1b9a"
+        assert page.locator(".chat-logo").get_attribute("src") == "/chat/logo"
+        assert page.evaluate("document.querySelector('.chat-logo').naturalWidth > 0")
+        assert not page.locator("#close").is_visible()  # the full page has nothing to close
+        for choice in RED_FLAG_RUN:
+            visit.press(choice)
+        assert page.locator(".call-button").get_attribute("href") == "tel:999"  # the UK's
+        left_only_to(visit, server.url)
+        page.context.close()
+        # The launcher on the practice's page: its words, its corner, its colour, its font.
+        site = new_page(browser, viewport=_viewport(1280))
+        saved = practice_site.bot_url
+        practice_site.bot_url = server.url
+        try:
+            site.goto(practice_site.url)
+            launcher = site.locator("[data-pt-chat-launcher]")
+            launcher.wait_for()
+        finally:
+            practice_site.bot_url = saved
+        # the page's data-label wins over the setting; the corner and colour are the setting's
+        assert launcher.inner_text() == "Start the knee pain check"
+        box = launcher.bounding_box()
+        assert box is not None and box["x"] < 100
+        assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(106, 27, 154)"
+        assert "system-ui" in launcher.evaluate("b => getComputedStyle(b).fontFamily")
+        site.context.close()
+
+
+def test_typing_indicator_shows_while_the_bot_answers(
+    browser: Any, chat_server: WebServer
+) -> None:
+    visit = open_chat(browser, chat_server, viewport=_viewport(375))
+    page = visit.page
+    turn = visit.current_turn()
+    shown = page.evaluate("""() => {
+        document.querySelector(".choices button[data-choice='begin']").click();
+        const dots = document.querySelector('#log .typing');
+        return Boolean(dots) && dots.getAttribute('aria-hidden') === 'true'
+            && document.getElementById('log').getAttribute('aria-busy') === 'true';
+    }""")
+    assert shown
+    visit.wait_for_answer(turn)
+    assert not page.locator("#log .typing").count()
+    assert page.locator("#log").get_attribute("aria-busy") is None
     page.context.close()

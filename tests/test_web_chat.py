@@ -575,12 +575,14 @@ def test_python_m_bot_web_runs_without_the_chat_when_it_is_turned_off(tmp_path: 
 
 
 PAGE_WORDS = ("title", "heading", "note", "needs_script", "answer_label", "send", "back",
-              "start_over", "forget", "conversation", "tools", "you", "new_tab", "unreachable")
+              "start_over", "forget", "conversation", "tools", "you", "new_tab", "unreachable",
+              "close", "urgent", "call")
 
 
 def test_the_page_speaks_from_the_templates_every_placeholder_filled(tmp_path: Path) -> None:
     engine = build_engine(load_settings(data_dir=tmp_path))
-    words = engine.renderer.names(api.PAGE_TEMPLATE, practice=engine.settings.practice)
+    words = engine.renderer.names(api.PAGE_TEMPLATE, practice=engine.settings.practice,
+                                  emergency="911")
 
     page = api.WebChatApi(engine, engine.settings).page
 
@@ -614,3 +616,105 @@ def test_every_refusal_has_its_words_in_the_templates(tmp_path: Path) -> None:
     too_long = guard.Refused(413, api.TOO_LONG, length=4001, limit=4000).response(words)
     assert json.loads(too_long.text)["error"].startswith(
         "That message is too long (4001 characters; at most 4000).")
+
+
+# -- issue 28: urgent advice, what the web offers, the practice's look --------------------------
+
+
+async def test_red_flag_advice_carries_its_urgency_and_the_rest_none(chat: ChatServer) -> None:
+    welcome = await chat.say(ALEX, "/start")
+    assert welcome["messages"][-1]["urgency"] is None
+    for choice in ("begin", "me", "no"):
+        await chat.press(ALEX, choice)
+    advice = await chat.press(ALEX, "yes")  # a hot, swollen knee: an emergency
+    assert advice["state"] == "redflag_hot_swollen"
+    assert [m["urgency"] for m in advice["messages"]][-1] == "emergency"
+    resumed = await chat.resume(ALEX)  # after a reload, still marked
+    assert resumed["messages"][-1]["urgency"] == "emergency"
+
+
+async def test_the_web_result_offers_no_check_in_it_could_never_send(chat: ChatServer) -> None:
+    await chat.say(ALEX, "/start")
+    answer: dict[str, Any] = {}
+    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "behind",
+                   "unsure", "long", "skip", "none", "no", "no", "everyday", "done", "no",
+                   "no", "yes", "now", "steady", "pass", "hips_tight", "done", "yes",
+                   "steady"):
+        answer = await chat.press(ALEX, choice)
+    assert answer["state"].startswith("result")
+    offered = [c["id"] for m in answer["messages"] for c in m["choices"]]
+    assert "/remind" not in offered and "/contact" in offered
+    assert CHANNELS["telegram"].later_messages  # where it can arrive, it still is offered
+
+
+def test_telegram_still_offers_the_check_in_the_web_does_not(tmp_path: Path) -> None:
+    engine = build_engine(load_settings(data_dir=tmp_path / "data"))
+    commands = engine.dialog.commands
+    assert commands.offered_on("remind", "telegram") and commands.offered_on("remind", "discord")
+    assert not commands.offered_on("remind", "web")
+    assert not commands.offered_on("remind", "console")
+    assert commands.offered_on("contact", "web")
+
+
+def test_the_look_settings_are_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, wrong, says in (
+        ("BRAND_COLOR", "#ffee00", "darker"), ("BRAND_COLOR", "navy", "#rrggbb"),
+        ("LOGO_FILE", str(tmp_path / "missing.svg"), "no such file"),
+        ("LOGO_FILE", str(tmp_path), "image file"), ("LAUNCHER_POSITION", "top", "'right'"),
+        ("LAUNCHER_LABEL", "x" * 41, "40 characters"), ("EMERGENCY_NUMBER", "9-1-1", "digits"),
+    ):
+        monkeypatch.setenv(f"BOT_WEB_CHAT__{name}", wrong)
+        with pytest.raises(SettingsError, match=says):
+            load_settings()
+        monkeypatch.delenv(f"BOT_WEB_CHAT__{name}")
+    monkeypatch.setenv("BOT_WEB_CHAT__BRAND_COLOR", "#6A1B9A")
+    assert load_settings().web_chat.brand_color == "#6a1b9a"
+
+
+async def test_page_and_embed_script_carry_the_practice_look(tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    async with chat_server(tmp_path, brand_color="#6a1b9a", logo_file=str(logo),
+                           launcher_label="Ask </script> us", launcher_position="left",
+                           emergency_number="000") as server:
+        async with server.http.get(f"{server.url}/chat") as page:
+            body = await page.text()
+        async with server.http.get(f"{server.url}/chat/embed.js") as embed:
+            script = await embed.text()
+        async with server.http.get(f"{server.url}/chat/logo") as image:
+            assert image.status == 200 and image.headers["Content-Type"] == "image/png"
+            assert await image.read() == logo.read_bytes()
+    assert 'data-brand="#6a1b9a"' in body and 'data-emergency="000"' in body
+    assert 'data-call="Call 000"' in body and 'src="/chat/logo"' in body
+    assert '"label": "Ask \\u003c/script> us"' in script and '"position": "left"' in script
+    settings_line = next(line for line in script.splitlines() if "var settings =" in line)
+    assert "/*settings*/" not in settings_line and "</script>" not in settings_line
+
+
+async def test_without_a_logo_the_page_shows_the_chat_icon(chat: ChatServer) -> None:
+    async with chat.http.get(f"{chat.url}/chat") as page:
+        body = await page.text()
+    async with chat.http.get(f"{chat.url}/chat/logo") as image:
+        assert image.status == 404
+    assert 'src="/chat/assets/icon.svg"' in body and 'data-emergency="911"' in body
+
+
+async def test_help_on_the_web_names_its_button_and_offers_no_check_in(chat: ChatServer) -> None:
+    await chat.say(ALEX, "/start")
+    helped = texts(await chat.say(ALEX, "help"))
+    assert "Delete my data" in helped and "/forget" not in helped and "/withdraw" not in helped
+    assert "remind me" not in helped
+
+
+def test_consent_names_the_controls_of_the_channel_it_is_shown_on(tmp_path: Path) -> None:
+    from bot.core.conversation import Conversation
+
+    engine = build_engine(load_settings(data_dir=tmp_path / "data"))
+    for channel, says, never in (("web", "Delete my data", "/forget"),
+                                 ("telegram", "/forget", "Delete my data")):
+        conv = Conversation(channel, "alex")
+        conv.facts["contact"] = {"email": "alex@example.com"}
+        text = engine.dialog.compose.render("contact/contact_consent.j2", conv)
+        assert says in text and never not in text, (channel, text)
+    help_text = engine.dialog.compose.render("common/help.j2", Conversation("telegram", "a"))
+    assert "**/forget**" in help_text and "remind me" in help_text

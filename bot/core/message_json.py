@@ -71,8 +71,10 @@ def _paragraph(lines: list[list[Json]]) -> Json:
 
 def message_json(message: Message, turn: int) -> Json:
     """One bot message: its blocks, its choice buttons (with the turn they answer), its link
-    buttons; `multi` when it is a pick-several question (choices toggle until "done")."""
+    buttons; `multi` when it is a pick-several question (choices toggle until "done");
+    `urgency` when it is the advice of a red flag (emergency, same_day, ...), else null."""
     multi = any(choice.id == DONE_CHOICE for choice in message.choices)
+    outcome = message.outcome
     return {
         "blocks": blocks(message.text),
         "choices": [
@@ -82,5 +84,6 @@ def message_json(message: Message, turn: int) -> Json:
         "links": [{"label": link.label, "url": link.url} for link in message.links
                   if safe_url(link.url)],
         "multi": multi,
+        "urgency": (outcome.urgency or "urgent") if outcome and outcome.red_flag else None,
         "turn": turn,
     }

@@ -13,10 +13,14 @@ from typing import Any
 
 import yaml
 
+from bot.core.channels import CHANNELS
 from bot.engine.flow import COMMANDS_FILE, Flow, FlowError, FlowLoader
 
 ACTIONS = ("start", "restart", "back", "stop", "forget", "talk", "info", "flow", "mydata",
            "withdraw", "remind", "stop_reminders")
+# What a command may need of a channel (bot/core/channels.py ChannelSpec's capabilities): where
+# one is missing, the command's button is not offered.
+CAPABILITIES = ("buttons", "edits", "later_messages")
 _NAME = re.compile(r"[a-z0-9_]{1,32}")  # what Telegram and Discord both accept
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -36,6 +40,7 @@ class Command:
     link: str = ""
     flow: str = ""  # for a flow's entry command: the flow it opens
     description: str = ""  # for a flow's entry command; the others are in a template
+    needs: tuple[str, ...] = ()  # what a channel must do for it (CAPABILITIES)
 
     @property
     def opens_flow(self) -> bool:
@@ -55,6 +60,15 @@ class Commands:
                 self._by_name[name] = command
         self._words = {w: c for c in commands for w in c.words}
         self._anywhere = {w: c for c in commands for w in c.anywhere}
+
+    def offered_on(self, name: str, channel: str) -> bool:
+        """Whether a state's button for this command is shown on this channel: not where the
+        channel cannot do what the command needs (no check-ins where later messages cannot
+        arrive). A name that is no command, or a channel not registered, is not held back."""
+        command, spec = self.get(name), CHANNELS.get(channel)
+        if command is None or spec is None:
+            return True
+        return all(getattr(spec, need) for need in command.needs)
 
     def get(self, name: str) -> Command | None:
         """The command a /name (or an alias) means."""
@@ -117,6 +131,9 @@ def _command(name: str, spec: dict[str, Any], path: Path) -> Command:
     if action not in ACTIONS or action == "flow":
         raise FlowError(f"{path}: command {name!r}: field 'action' must be one of "
                         f"{[a for a in ACTIONS if a != 'flow']}")
+    needs = tuple(str(n) for n in spec.get("needs") or ())
+    if any(need not in CAPABILITIES for need in needs):
+        raise FlowError(f"{path}: command {name!r}: field 'needs' may name only {CAPABILITIES}")
     return Command(
         name=name,
         action=action,
@@ -127,6 +144,7 @@ def _command(name: str, spec: dict[str, Any], path: Path) -> Command:
         menu=tuple(spec.get("menu") or ()),
         groups=bool(spec.get("groups", False)),
         link=str(spec.get("link") or ""),
+        needs=needs,
     )
 
 

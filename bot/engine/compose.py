@@ -7,10 +7,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.booking import booking_link
+from bot.core.channels import CHANNELS, ChannelSpec
 from bot.core.clicks import TOKEN_PARAMETER, click_token
 from bot.core.conversation import Conversation
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
+from bot.engine.commands import Commands
 from bot.engine.flow import Flow, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
@@ -22,6 +24,7 @@ from bot.engine.scoring import (
 from bot.settings import Settings
 
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
+CONTROLS = "controls.j2"  # how a channel's person reaches forget, withdraw, mydata
 
 
 class AreaStatus(Mapping[str, str]):
@@ -58,10 +61,22 @@ def red_flag_on_record(conv: Conversation) -> bool:
 class Composer:
     """Turns a conversation into messages, from templates and settings."""
 
-    def __init__(self, flows: dict[str, Flow], renderer: Renderer, settings: Settings) -> None:
+    def __init__(self, flows: dict[str, Flow], renderer: Renderer, settings: Settings,
+                 commands: Commands | None = None) -> None:
         self.flows = flows
         self.renderer = renderer
         self.settings = settings
+        self.commands = commands  # to offer a command's button only where it can work
+        self._controls: dict[str, Any] = {}
+
+    def controls(self, channel: str) -> Any:
+        """The words for a channel's controls: templates/<channel>/controls.j2, else the
+        commands of templates/common/controls.j2."""
+        if channel not in self._controls:
+            own = f"{channel}/{CONTROLS}"
+            name = own if self.renderer.exists(own) else f"common/{CONTROLS}"
+            self._controls[channel] = self.renderer.names(name, practice=self.settings.practice)
+        return self._controls[channel]
 
     def context(self, conv: Conversation, **extra: Any) -> dict[str, Any]:
         """Everything a template may print about this conversation."""
@@ -87,6 +102,10 @@ class Composer:
             "after_red_flag": red_flag_on_record(conv),
             "last_outcome": conv.last_outcome or {},
             "channel": conv.channel,
+            # What the person's channel can do (a later message, buttons) and how its controls
+            # are reached: texts name only what works where they are shown.
+            "channel_can": CHANNELS.get(conv.channel) or ChannelSpec(conv.channel),
+            "controls": self.controls(conv.channel),
             "p": flow.words(conv.facts) if flow else {},
             **self._safety_context(flow, conv, answers),
             **extra,
@@ -135,7 +154,9 @@ class Composer:
         wants_labels = state.links or state.commands or state.multi
         labels = self.labels(conv, context) if wants_labels else None
         choices = self._choices(conv, state, labels)
-        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
+        offered = [name for name in state.commands
+                   if self.commands is None or self.commands.offered_on(name, conv.channel)]
+        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in offered)
         shown_links = [n for n in state.links if n != "book" or not red_flag_on_record(conv)]
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None

@@ -57,7 +57,7 @@ class Dialog:
         self.settings = settings
         self.commands = commands
         self.reach = reach
-        self.compose = Composer(flows, renderer, settings)
+        self.compose = Composer(flows, renderer, settings, commands)
         self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
         self.stepper = Stepper(flows, self.compose, self.consent_versions)
         self.reminders = Reminders(self.stepper, settings.followups, reach.later)

@@ -253,6 +253,58 @@ def _origins(value: object) -> tuple[str, ...]:
 Origins = Annotated[tuple[str, ...], ReadAs(_origins)]
 
 
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+BRAND_CONTRAST = 4.5  # WCAG AA for text: the brand colour on white, and white on it
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _brand_colour(value: str) -> str:
+    """A #rrggbb colour dark enough for white text on it (and for it as text on white)."""
+    if not _HEX_COLOUR.fullmatch(value):
+        raise ValueError("must be a colour written #rrggbb, e.g. #0b4f8a")
+    contrast = 1.05 / (_luminance(value) + 0.05)
+    if contrast < BRAND_CONTRAST:
+        raise ValueError(f"must be darker: white on it has contrast {contrast:.1f}:1, "
+                         f"at least {BRAND_CONTRAST}:1 is needed to be readable")
+    return value.lower()
+
+
+LOGO_TYPES = (".svg", ".png", ".webp", ".jpg", ".jpeg")
+LOGO_MAX_BYTES = 200_000
+
+
+def _logo_file(value: Path | None) -> Path | None:
+    """A small image file the bot serves itself (no request leaves for another site)."""
+    if value is None or not str(value):
+        return None
+    if value.suffix.lower() not in LOGO_TYPES:
+        raise ValueError(f"must be an image file ({', '.join(LOGO_TYPES)})")
+    if not value.is_file():
+        raise ValueError(f"no such file: {value}")
+    if value.stat().st_size > LOGO_MAX_BYTES:
+        raise ValueError(f"must be at most {LOGO_MAX_BYTES // 1000} kB (it is shown 40 px high)")
+    return value
+
+
+_EMERGENCY_NUMBER = re.compile(r"[0-9]{2,6}")
+
+
+def _emergency_number(value: str) -> str:
+    if value and not _EMERGENCY_NUMBER.fullmatch(value):
+        raise ValueError("must be the number to dial, 2 to 6 digits (911, 999, 112)")
+    return value
+
+
+BrandColour = Annotated[str, Check(_brand_colour)]
+LogoFile = Annotated[Path | None, Check(_logo_file)]
+EmergencyNumber = Annotated[str, Check(_emergency_number)]
+
+
 # The other checked kinds of value the settings' fields are (bot/settings/sections.py).
 TimeZone = Annotated[str, Check(_timezone)]
 QuietHours = Annotated[str, Check(_quiet_hours)]

@@ -10,10 +10,14 @@ from typing import Annotated, Literal
 
 from bot.settings.rules import (
     BookingUrl,
+    BrandColour,
+    Check,
     DatabaseUrl,
+    EmergencyNumber,
     Folder,
     Host,
     HttpUrl,
+    LogoFile,
     OptionalHttpUrl,
     OptionalPublicUrl,
     Origins,
@@ -89,6 +93,12 @@ class Practice:
             if PLACEHOLDER_HOST in getattr(self, field)
         ]
 
+def _launcher_label(value: str) -> str:
+    if not value.strip() or len(value) > 40:
+        raise ValueError("must be 1 to 40 characters (it is a button's words)")
+    return value.strip()
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebChat:
     """The chat box on the practice's web pages (`/chat`, `/chat/embed.js`; docs/web.md)."""
@@ -106,6 +116,17 @@ class WebChat:
     # Behind a reverse proxy: take the address from the last X-Forwarded-For entry (the one
     # the proxy added). Never set it when people reach the bot directly: they could pick any.
     trust_forwarded_for: bool = False
+    # How the chat box looks on the practice's pages: its colour (buttons, the launcher, the
+    # person's messages: dark enough for white text), the logo in its header (a small image
+    # file the bot serves itself; the chat's icon when not set), and the launcher's words and
+    # corner (a page's `data-label` wins).
+    brand_color: BrandColour = "#0b4f8a"
+    logo_file: LogoFile = None
+    launcher_label: Annotated[str, Check(_launcher_label)] = "Chat with us"
+    launcher_position: Literal["right", "left"] = "right"
+    # The number urgent advice offers to call; empty: the one of the practice's country
+    # (`phone_region`; 911, 999, 112, ...).
+    emergency_number: EmergencyNumber = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from bot.engine.flow import Flow
+from bot.settings.emergency import FALLBACK, known_region
 from bot.tools.check_paths import check_reachable, check_state
 from bot.tools.check_records import check_consent, check_followups, check_lead
 from bot.tools.check_safety import check_clinical, check_drivers, check_safety
@@ -45,6 +46,13 @@ def check_all(engine: TurnRunner) -> list[Problem]:
     if engine.settings.public_url and engine.settings.link_secret is None:
         problems.append(Problem("settings", "", "link_secret", "not set: link clicks made "
                                 "before a restart may be counted twice", warning=True))
+    chat = engine.settings.web_chat
+    if chat.enabled and not chat.emergency_number and not known_region(
+            engine.settings.phone_region):
+        problems.append(Problem(
+            "settings", "", "web_chat.emergency_number", "not set, and phone_region "
+            f"{engine.settings.phone_region!r} has no number listed: urgent advice offers "
+            f"{FALLBACK}", warning=True))
     if engine.settings.default_flow not in engine.flows:
         problems.append(
             Problem(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,7 @@ from bot.core.events import Event, EventKind, Message, Reply
 from bot.core.markup import plain
 from bot.core.message_json import Json, message_json
 from bot.settings import Settings
+from bot.settings.emergency import emergency_number
 from bot.turns.runner import TurnRunner
 
 CHANNEL = WEB.name
@@ -66,6 +68,11 @@ PAGE_TEMPLATE = "web/page.j2"  # the page's own words: its title, buttons, answe
 PAGE_ERRORS = ("empty", "failed")  # of errors.j2's, what the page's script says itself
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 ASSET_CACHE = "public, max-age=300"
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
+              ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+DEFAULT_LOGO = "/chat/assets/icon.svg"
+# embed.js's defaults, replaced by the practice's settings when it is served.
+EMBED_SETTINGS = re.compile(r"/\*settings\*/.*?/\*end\*/")
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -86,9 +93,18 @@ class WebChatApi:
         self.sessions = TokenBuckets(chat.session_burst, chat.session_per_minute)
         self.addresses = TokenBuckets(chat.address_burst, chat.address_per_minute)
         self.words = engine.renderer.names(ERRORS_TEMPLATE, practice=settings.practice)
-        page_words = engine.renderer.names(PAGE_TEMPLATE, practice=settings.practice)
-        self.page = chat_page_html(page_words, self.words)
+        emergency = emergency_number(settings.phone_region, chat.emergency_number)
+        page_words = engine.renderer.names(PAGE_TEMPLATE, practice=settings.practice,
+                                           emergency=emergency)
+        self.logo = chat.logo_file.read_bytes() if chat.logo_file else b""
+        self.logo_type = LOGO_TYPES[chat.logo_file.suffix.lower()] if chat.logo_file else ""
+        self.page = chat_page_html(page_words, self.words, {
+            "brand": chat.brand_color, "emergency": emergency,
+            "logo": "/chat/logo" if self.logo else DEFAULT_LOGO})
         self.assets = {name: static_text(name) for name in ASSETS}
+        self.assets["embed.js"] = embed_script(self.assets["embed.js"], {
+            "label": chat.launcher_label, "close": plain(str(page_words.close)).strip(),
+            "position": chat.launcher_position, "brand": chat.brand_color})
         self.policy = page_policy(self.allowed)
         self.in_flight = 0
         self.idle = asyncio.Event()
@@ -99,6 +115,7 @@ class WebChatApi:
         app.router.add_get("/chat", self.chat_page)
         app.router.add_get("/chat/embed.js", self.embed_script)
         app.router.add_get("/chat/assets/{name}", self.asset)
+        app.router.add_get("/chat/logo", self.logo_image)
         for name, handler in (("resume", self.resume), ("turn", self.turn),
                               ("poll", self.poll)):
             app.router.add_post(f"/chat/api/{name}", self._guarded(handler))
@@ -123,6 +140,14 @@ class WebChatApi:
             raise web.HTTPNotFound()
         response = web.Response(text=self.assets[name], headers={
             "Content-Type": ASSETS[name], "Cache-Control": ASSET_CACHE})
+        return secure(response)
+
+    async def logo_image(self, request: web.Request) -> web.StreamResponse:
+        """The practice's logo (web_chat.logo_file), served here: no request leaves the bot."""
+        if not self.logo:
+            raise web.HTTPNotFound()
+        response = web.Response(body=self.logo, headers={
+            "Content-Type": self.logo_type, "Cache-Control": ASSET_CACHE})
         return secure(response)
 
     async def preflight(self, request: web.Request) -> web.StreamResponse:
@@ -256,10 +281,17 @@ def _event(session: str, body: Json) -> Event:
     return Event.from_text(CHANNEL, session, text)
 
 
-def chat_page_html(page_words: Any, error_words: Any) -> str:
+def embed_script(script: str, settings: dict[str, str]) -> str:
+    """embed.js with the practice's launcher settings in place of its defaults."""
+    text = json.dumps(settings).replace("<", "\\u003c")
+    return EMBED_SETTINGS.sub(lambda _: text, script, count=1)
+
+
+def chat_page_html(page_words: Any, error_words: Any, values: dict[str, str] | None = None) -> str:
     """static/chat.html with each `{{name}}` filled in from templates/web/page.j2 (or, for
-    the script's own error lines, errors.j2), as plain text escaped for HTML."""
-    words = {name: getattr(error_words, name) for name in PAGE_ERRORS}
+    the script's own error lines, errors.j2; or the settings' `values`: colour, logo,
+    emergency number), as plain text escaped for HTML."""
+    words = {name: getattr(error_words, name) for name in PAGE_ERRORS} | (values or {})
 
     def word(match: re.Match[str]) -> str:
         value = words[match[1]] if match[1] in words else getattr(page_words, match[1])

@@ -17,11 +17,25 @@
   var busy = false;
   var pollTimer = null;
   var memorySession = null; // when the browser keeps no storage
-  var embedded = new URLSearchParams(location.search).get("embed") === "1";
+  var query = new URLSearchParams(location.search);
+  var embedded = query.get("embed") === "1";
   // In a practice's page, focus stays where the person is until they open the chat.
   var holdFocus = embedded;
+  var typing = null; // the indicator shown while the bot answers
 
   if (embedded) document.documentElement.classList.add("embedded");
+  // The practice's colour (web_chat.brand_color, checked to be dark enough for white text).
+  if (/^#[0-9a-f]{6}$/i.test(words.brand || "")) {
+    document.documentElement.style.setProperty("--brand", words.brand);
+  }
+  // In the box a practice's page opens (not one shown inline), the header has a close button.
+  var closeButton = document.getElementById("close");
+  if (embedded && query.get("close") === "1" && window.parent !== window) {
+    closeButton.hidden = false;
+    closeButton.addEventListener("click", function () {
+      window.parent.postMessage({ type: "pt-chat-close" }, "*"); // carries nothing but the ask
+    });
+  }
 
   function randomId(bytes) {
     var data = new Uint8Array(bytes);
@@ -115,29 +129,63 @@
     });
   }
 
+  function choiceButton(message, choice) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = choice.label;
+    button.dataset.choice = choice.id;
+    button.dataset.turn = String(message.turn);
+    if (choice.style) button.dataset.style = choice.style;
+    if (message.multi && choice.id !== "done") {
+      button.setAttribute("aria-pressed", choice.selected ? "true" : "false");
+    }
+    return button;
+  }
+
+  // Urgent advice (a red flag's): marked, announced at once, and a button that calls the
+  // emergency number set for the practice's country when it is an emergency.
+  function urgent(node, message) {
+    node.classList.add("urgent");
+    node.setAttribute("role", "alert");
+    var label = document.createElement("p");
+    label.className = "urgent-label";
+    label.textContent = words.urgent;
+    node.insertBefore(label, node.firstChild);
+    if (message.urgency === "emergency" && /^[0-9]{2,6}$/.test(words.emergency || "")) {
+      var call = document.createElement("a");
+      call.className = "call-button";
+      call.href = "tel:" + words.emergency;
+      call.textContent = words.call;
+      var row = document.createElement("p");
+      row.appendChild(call);
+      var after = label.nextSibling; // the advice's first line, then the button
+      node.insertBefore(row, after ? after.nextSibling : null);
+    }
+  }
+
   function botMessage(message) {
     var node = document.createElement("div");
     node.className = "msg bot";
     node.tabIndex = -1;
     blocks(node, message.blocks);
+    if (message.urgency) urgent(node, message);
     if (message.choices.length) {
       var group = document.createElement("div");
       group.className = "choices";
       group.setAttribute("role", "group");
       group.setAttribute("aria-label", "Answers");
+      var done = null;
       message.choices.forEach(function (choice) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.textContent = choice.label;
-        button.dataset.choice = choice.id;
-        button.dataset.turn = String(message.turn);
-        if (choice.style) button.dataset.style = choice.style;
-        if (message.multi && choice.id !== "done") {
-          button.setAttribute("aria-pressed", choice.selected ? "true" : "false");
-        }
-        group.appendChild(button);
+        var button = choiceButton(message, choice);
+        if (message.multi && choice.id === "done") { done = button; } else { group.appendChild(button); }
       });
       node.appendChild(group);
+      if (done) { // its own row, kept in view (chat.css) while the options scroll
+        var row = document.createElement("div");
+        row.className = "choices done-row";
+        row.appendChild(done);
+        node.appendChild(row);
+      }
       if (message.multi) node.dataset.multi = "true";
     }
     if (message.links.length) {
@@ -182,14 +230,38 @@
     return Array.prototype.slice.call(log.querySelectorAll(selector || ".msg.bot")).pop();
   }
 
+  // The conversation shows the start of a new message (not its end, not the middle).
+  function reveal(node) {
+    if (!node) return;
+    log.scrollTop += node.getBoundingClientRect().top - log.getBoundingClientRect().top
+      - parseFloat(getComputedStyle(log).paddingTop);
+  }
+
   function focusOn(node, expectsText) {
     // The new question's answer gets focus: the text field when it asks for typing (a
-    // number, a name), else its first button, else the message itself.
+    // number, a name), else its first button, else the message itself; without scrolling
+    // the message's start out of view.
     if (holdFocus) return;
     var first = node && node.querySelector(".choices button");
-    if (expectsText || !node) { input.focus(); }
-    else if (first) { first.focus(); }
-    else { node.focus(); }
+    if (expectsText || !node) { input.focus({ preventScroll: true }); }
+    else if (first) { first.focus({ preventScroll: true }); }
+    else { node.focus({ preventScroll: true }); }
+  }
+
+  function showTyping(on) {
+    if (on && !typing) {
+      typing = document.createElement("div");
+      typing.className = "typing";
+      typing.setAttribute("aria-hidden", "true"); // screen readers hear the log's aria-busy
+      for (var i = 0; i < 3; i++) typing.appendChild(document.createElement("span"));
+      log.appendChild(typing);
+      log.setAttribute("aria-busy", "true");
+      typing.scrollIntoView({ block: "nearest" });
+    } else if (!on && typing) {
+      typing.remove();
+      typing = null;
+      log.removeAttribute("aria-busy");
+    }
   }
 
   // options: choice (the button pressed, to keep focus on in a pick-several question), echoed
@@ -209,11 +281,16 @@
       if (same) { same.focus(); } else { focusOn(added, false); }
     } else if (data.messages.length) {
       if (!options.quiet) retireOldButtons(); // a staff message leaves the question answerable
+      var firstAdded = null;
       data.messages.forEach(function (message) {
         added = botMessage(message);
         log.appendChild(added);
+        firstAdded = firstAdded || added;
       });
-      if (!options.quiet) focusOn(added, data.expects_text);
+      if (!options.quiet) {
+        focusOn(added, data.expects_text);
+        reveal(firstAdded);
+      }
     }
     polling(Boolean(data.relay));
   }
@@ -227,10 +304,13 @@
     say("");
     body.message_id = randomId(12);
     if (echo) myMessage(echo);
+    showTyping(true);
     return post("turn", body).then(function (data) {
+      showTyping(false);
       show(data, { choice: body.choice, echoed: Boolean(echo) });
       return true;
     }, function (error) {
+      showTyping(false);
       say(error.message);
       return false;
     }).then(function (sent) {
