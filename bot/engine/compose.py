@@ -68,6 +68,19 @@ class Composer:
         self.settings = settings
         self.commands = commands  # to offer a command's button only where it can work
         self._controls: dict[str, Any] = {}
+        # What every render of a flow's templates shares, worked out once.
+        self._titles = {fid: {d: s.title for d, s in flow.driver_specs.items()}
+                        for fid, flow in flows.items()}
+        self._start_flow = flows.get(settings.default_flow)
+        self._channels: dict[str, ChannelSpec] = dict(CHANNELS)
+
+    def channel_can(self, channel: str) -> ChannelSpec:
+        """What a channel can do; a channel the registry does not know (tests, scripts) can
+        do what a spec's defaults say."""
+        spec = self._channels.get(channel)
+        if spec is None:
+            spec = self._channels[channel] = ChannelSpec(channel)
+        return spec
 
     def controls(self, channel: str) -> Any:
         """The words for a channel's controls: templates/<channel>/controls.j2, else the
@@ -89,7 +102,7 @@ class Composer:
             "flow": flow,
             # The flow `start` begins (settings.default_flow): shared templates name it by
             # its title, never by a word of their own (`check` warns when one does).
-            "start_flow": self.flows.get(self.settings.default_flow),
+            "start_flow": self._start_flow,
             "state": conv.state,
             "answers": answers,
             "facts": conv.facts,
@@ -97,14 +110,14 @@ class Composer:
             "drivers": named,
             "top_drivers": explained_drivers(named),
             "area_status": status,
-            "titles": {d: s.title for d, s in flow.driver_specs.items()} if flow else {},
+            "titles": self._titles[flow.id] if flow else {},
             "in_flow": flow is not None and not conv.finished,
             "after_red_flag": red_flag_on_record(conv),
             "last_outcome": conv.last_outcome or {},
             "channel": conv.channel,
             # What the person's channel can do (a later message, buttons) and how its controls
             # are reached: texts name only what works where they are shown.
-            "channel_can": CHANNELS.get(conv.channel) or ChannelSpec(conv.channel),
+            "channel_can": self.channel_can(conv.channel),
             "controls": self.controls(conv.channel),
             "p": flow.words(conv.facts) if flow else {},
             **self._safety_context(flow, conv, answers),
