@@ -136,7 +136,8 @@ class Composer:
         labels = self.labels(conv, context) if wants_labels else None
         choices = self._choices(conv, state, labels)
         choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
-        shown_links = [n for n in state.links if n != "book" or not red_flag_on_record(conv)]
+        shown_links = booking_first(
+            [n for n in state.links if n != "book" or not red_flag_on_record(conv)])
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
         return Message(text, choices, links, outcome)
@@ -203,7 +204,8 @@ class Composer:
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
         else:
             url = target_url(self.settings, name, conv.channel, conv.flow, summary, ref)
-        return Link(getattr(labels, name), url)
+        # The booking is the clear next step wherever it is offered: first and emphasised.
+        return Link(getattr(labels, name), url, style=PRIMARY if name == "book" else "")
 
     def prefill(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
         """What the booking page is prefilled with (`practice.booking_prefill`): nothing, a
@@ -237,6 +239,11 @@ class Composer:
             shown = ", ".join(o.label for o in options) if options else str(answer.value)
             labels[answer.state] = shown
         return labels
+
+
+def booking_first(names: list[str]) -> list[str]:
+    """Link targets with the booking first, the rest in the flow's order."""
+    return sorted(names, key=lambda name: name != "book")
 
 
 def target_url(
