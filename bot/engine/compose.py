@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from bot.core.booking import booking_link
 from bot.core.clicks import TOKEN_PARAMETER, click_token
 from bot.core.conversation import Conversation
+from bot.core.effects import StaffNotice
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.flow import Flow, RedFlag, State
@@ -116,6 +117,15 @@ class Composer:
 
     def render(self, template: str, conv: Conversation, **extra: Any) -> str:
         return self.renderer.render(template, **self.context(conv, **extra))
+
+    def staff_notice(self, kind: str, template: str, conv: Conversation,
+                     contact: tuple[tuple[str, str], ...] = (), **extra: Any) -> StaffNotice:
+        """A notice for staff: in full for the staff rooms, and without health details
+        (`health=False`) for alerts that leave them (email, a webhook)."""
+        text = self.render(template, conv, **extra)
+        brief = self.render(template, conv, health=False, **extra)
+        return StaffNotice(kind, conv.channel, conv.user_id, text, brief=brief,
+                           contact=tuple((name, value) for name, value in contact if value))
 
     def say(self, template: str, conv: Conversation, **extra: Any) -> Message:
         return Message(self.render(template, conv, **extra))

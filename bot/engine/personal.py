@@ -109,9 +109,10 @@ class Personal:
         done = self.stepper.with_current(conv, said, applied=True)
         asked_at = sorted({lead["at"] for lead in stored["leads"]}
                           | {consent["given_at"] for consent in standing})
-        text = self.compose.render("staff/consent_withdrawn.j2", conv, asked_at=asked_at)
+        notice = self.compose.staff_notice(CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2",
+                                           conv, asked_at=asked_at)
         done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn"),
-                         StaffNotice(CONSENT_WITHDRAWN, conv.channel, conv.user_id, text)]
+                         notice]
         return done
 
     # -- talking with staff -------------------------------------------------------------------
@@ -125,11 +126,10 @@ class Personal:
         reply = self.compose.say("common/talk_requested.j2", conv, already=already)
         if already:
             return Decision([reply])
-        text = self.compose.render("staff/talk_request.j2", conv,
-                                   outcome=conv.last_outcome or {})
         effects: list[Effect] = [
             RecordEvent(records.TALK_REQUEST, conv.flow or ""),
-            StaffNotice("talk_request", conv.channel, conv.user_id, text),
+            self.compose.staff_notice("talk_request", "staff/talk_request.j2", conv,
+                                      outcome=conv.last_outcome or {}),
         ]
         return Decision([reply], applied=True, effects=effects)
 
@@ -160,8 +160,8 @@ class Personal:
         effects: list[Effect] = [RecordEvent(kind, flow, provider)]
         if kind == records.BOOKED:  # the call is the next step: no more check-ins
             effects.append(CancelFollowups("booked"))
-        text = self.compose.render("staff/booked.j2", conv, event_kind=kind,
-                                   booking_provider=provider, outcome=conv.last_outcome or {})
-        effects.append(StaffNotice(BOOKED_NOTICE, conv.channel, conv.user_id, text))
+        effects.append(self.compose.staff_notice(
+            BOOKED_NOTICE, "staff/booked.j2", conv, event_kind=kind,
+            booking_provider=provider, outcome=conv.last_outcome or {}))
         message = self.compose.say(BOOKING_TEMPLATES[kind], conv)
         return Decision([message], effects=effects)

@@ -297,11 +297,12 @@ class Stepper:
             urgency=outcome.get("urgency"),
             consent_version=version,
         )
-        text = self.compose.render("staff/lead.j2", conv, lead=lead, outcome=outcome)
+        contact = (("name", lead.name), ("email", lead.email), ("phone", lead.phone))
+        notice = self.compose.staff_notice("lead", "staff/lead.j2", conv, contact, lead=lead,
+                                           outcome=outcome)
         consents = consents_given(flow, version, conv.channel, conv.user_id, now)
         return [SaveLead(lead), *(SaveConsent(c) for c in consents),
-                RecordEvent(records.LEAD, conv.flow or ""),
-                StaffNotice("lead", conv.channel, conv.user_id, text)]
+                RecordEvent(records.LEAD, conv.flow or ""), notice]
 
     def _progress(self, conv: Conversation, flow: Flow) -> list[Effect]:
         """At a check-in's result: the change since the screening, kept with the follow-up, on

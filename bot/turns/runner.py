@@ -262,7 +262,8 @@ class TurnRunner:
             store, conv, decision.effects, now,
             pseudonym=lambda channel, user: pseudonym(self.settings.link_key, channel, user),
             forgotten_notice=self.dialog.personal.forgotten_notice)
-        return await queue_for_staff(store, notices, self.wiring.staff_places, now)
+        return await queue_for_staff(store, notices, self.wiring.staff_places, now,
+                                     self.wiring.alert_places)
 
     def _reply(self, conv: Conversation, decision: Decision) -> Reply:
         return Reply(
