@@ -29,6 +29,7 @@ from bot.admin.diagram import layout
 from bot.admin.funnel import SHOWN, chart, funnel
 from bot.admin.leads import lead_rows, leads_csv
 from bot.admin.preview import preview
+from bot.handoff.reports import conversion
 
 LEADS_PATH = f"{PREFIX}/leads"
 REFUSED = "That email and password do not match a staff account."
@@ -140,7 +141,8 @@ async def funnel_page(request: web.Request) -> web.StreamResponse:
     weeks = chosen.by_week()
     return dashboard.page(
         "funnel.html", staff=_staff(request), page="funnel", chart=chart(weeks), weeks=weeks,
-        rows=chosen.rows(), totals=chosen.totals(), shown=SHOWN, channels=everything.channels,
+        rows=chosen.rows(), totals=chosen.totals(), shown=SHOWN, rate=conversion,
+        channels=everything.channels,
         flows=everything.flows, channel=channel, flow=flow,
     )
 

@@ -204,7 +204,7 @@ class Composer:
         summary = self.prefill(conv, context) if name == "book" else ""
         ref = conv.booking_ref if name == "book" else ""
         if self.settings.public_url:
-            query = {"channel": conv.channel, "flow": conv.flow or ""}
+            query = {"channel": conv.channel, "flow": conv.credited_flow}
             if summary:
                 query["summary"] = summary
             if ref:
@@ -213,7 +213,8 @@ class Composer:
             query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
         else:
-            url = target_url(self.settings, name, conv.channel, conv.flow, summary, ref)
+            url = target_url(self.settings, name, conv.channel, conv.credited_flow or None,
+                             summary, ref)
         # The booking is the clear next step wherever it is offered: first and emphasised.
         return Link(getattr(labels, name), url, style=PRIMARY if name == "book" else "")
 

@@ -127,7 +127,7 @@ class Personal:
         if already:
             return Decision([reply])
         effects: list[Effect] = [
-            RecordEvent(records.TALK_REQUEST, conv.flow or ""),
+            RecordEvent(records.TALK_REQUEST, conv.credited_flow),
             self.compose.staff_notice("talk_request", "staff/talk_request.j2", conv,
                                       outcome=conv.last_outcome or {}),
         ]

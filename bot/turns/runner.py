@@ -253,7 +253,7 @@ class TurnRunner:
             await store.save(conv, now)
             if conv.booking_ref != ref_before:
                 await store.save_booking_ref(conv.booking_ref, conv.channel, conv.user_id,
-                                             conv.flow or "", now)
+                                             conv.credited_flow, now)
         return await self._effects(store, conv, decision, now)
 
     async def _effects(self, store: ConversationStore, conv: Conversation, decision: Decision,
