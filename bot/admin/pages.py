@@ -110,15 +110,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def leads(request: web.Request) -> web.StreamResponse:
-    dashboard = request.app[DASHBOARD]
-    store = dashboard.engine.store
-    rows = lead_rows(await store.leads(), await store.booking_events(),
-                     await store.latest_progress())
-    return dashboard.page("leads.html", staff=_staff(request), page="leads", rows=rows,
-                          flows=dashboard.engine.flows)
-
-
 async def leads_download(request: web.Request) -> web.StreamResponse:
     store = request.app[DASHBOARD].engine.store
     rows = lead_rows(await store.leads(), await store.booking_events(),
@@ -176,7 +167,6 @@ def add_routes(admin: web.Application) -> None:
     admin.router.add_get("/login", login_form, name="login")
     admin.router.add_post("/login", login, name="login")  # the same resource: open too
     admin.router.add_post("/logout", logout)
-    admin.router.add_get("/leads", leads)
     admin.router.add_get("/leads.csv", leads_download)
     admin.router.add_get("/funnel", funnel_page)
     admin.router.add_get("/flows", flows_page)
