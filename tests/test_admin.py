@@ -407,13 +407,13 @@ async def test_the_csv_has_the_export_columns_and_booking_and_no_cell_runs_as_a_
         (row,) = list(csv.DictReader(io.StringIO(await response.text())))
     assert list(row) == ["created_at", "name", "email", "phone", "channel", "source", "flow",
                          "drivers", "red_flag", "urgency", "flow_version", "consent_version",
-                         "progress", "booking"]
+                         "progress", "booking", "status"]
     assert row["name"] == "'=cmd|' /C calc'!A0"
     assert row["email"] == "'-1+1@example.org"
-    assert row["phone"] == "'+14155552671"
+    assert row["phone"] == "tel:+14155552671", "whole, as text, no apostrophe"
     assert row["source"] == "'@SUM(A1)"
-    assert (row["drivers"], row["booking"], row["consent_version"]) == (
-        "hip_mobility", "booked", "3+abc")
+    assert (row["drivers"], row["flow"], row["booking"], row["status"]) == (
+        "Hip mobility", "Knee pain check", "booked", "new"), "words, not ids"
 
 
 @pytest.mark.parametrize("value, safe", [

@@ -80,4 +80,4 @@ async def test_two_screen_one_also_leaves_details_one_books_and_every_number_agr
         "2", "2", "1", "1")
     assert (totals["finished_%"], totals["leads_%"]) == ("100%", "50%")
     (lead,) = list(csv.DictReader(io.StringIO(leads_csv)))
-    assert (lead["channel"], lead["flow"], lead["name"]) == ("web", "knee", "Sam Rivera")
+    assert (lead["channel"], lead["flow"], lead["name"]) == ("web", "Knee pain check", "Sam Rivera")

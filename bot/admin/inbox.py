@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.admin.auth import STAFF, Staff
 from bot.admin.dashboard import DASHBOARD, PREFIX
-from bot.admin.leads import LeadRow, lead_rows
+from bot.admin.leads import URGENCY_WORDS, LeadRow, lead_rows
 from bot.core.records import BOOKED, BOOKING_CANCELLED, BOOKING_RESCHEDULED
 from bot.engine.followups import progress_words
 from bot.engine.privacy import describe
@@ -23,9 +23,6 @@ STATUSES = {"new": "New", "contacted": "Contacted", "booked": "Booked", "not_a_f
 NOTE_LIMIT = 4000  # characters of one note
 BOOKING_WORDS = {BOOKED: "Booked a call", BOOKING_RESCHEDULED: "Moved their call",
                  BOOKING_CANCELLED: "Cancelled their call"}
-URGENCY_WORDS = {"emergency": "emergency care now", "same_day": "a doctor today",
-                 "within_days": "a doctor within a day or two",
-                 "within_week": "a doctor within a week"}
 
 
 def lead_path(channel: str, user_id: str) -> str:

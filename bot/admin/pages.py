@@ -111,11 +111,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def leads_download(request: web.Request) -> web.StreamResponse:
-    store = request.app[DASHBOARD].engine.store
+    dashboard = request.app[DASHBOARD]
+    store = dashboard.engine.store
     rows = lead_rows(await store.leads(), await store.booking_events(),
                      await store.latest_progress())
+    text = leads_csv(rows, dashboard.engine.flows, await store.lead_statuses())
     return web.Response(
-        text=leads_csv(rows), content_type="text/csv", charset="utf-8",
+        text=text, content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
     )
 
