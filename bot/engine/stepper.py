@@ -178,17 +178,23 @@ class Stepper:
     def advance(self, conv: Conversation, trigger: str, answered: str, now: float) -> Decision:
         """The answer's trigger, and the machine steps on to the next question to show."""
         conv.turn += 1
-        effects: list[Effect] = self._counted_start(conv)
+        effects: list[Effect] = []
+        uncounted = not conv.counted_start
         self._trigger(conv, trigger, effects)
         self._settled(conv)
+        if uncounted:
+            effects[:0] = self._counted_start(conv)
         message = self.state_message(conv)
         effects += self.act(conv, now)
         return Decision([message], applied=True, answered=answered, effects=effects)
 
     def _counted_start(self, conv: Conversation) -> list[Effect]:
-        """A screening starts at its first answer (opening a chat box is not a start), once."""
+        """A screening starts at its first answer (opening a chat box is not a start), once;
+        an answer that declines it ("Not now") is no start."""
         flow = self.flows.get(conv.flow or "")
-        if flow is None or conv.counted_start or not is_screening(flow):
+        state = self.state(conv)
+        declined = state is not None and state.final and not state.outcome
+        if flow is None or conv.counted_start or not is_screening(flow) or declined:
             return []
         conv.counted_start = True
         return [RecordEvent(records.STARTED, flow.id)]
