@@ -442,3 +442,21 @@ def test_alert_email_is_never_sent_unencrypted(security: str, ok: bool) -> None:
     else:
         with pytest.raises(SettingsError, match="security"):
             load_settings(alerts=given)
+
+
+async def test_without_a_staff_room_a_talk_request_is_heard_by_email_and_the_person_told_how(
+    engine: TurnRunner, smtp: SmtpServer
+) -> None:
+    runner = alerting(engine, email_settings(engine.settings, smtp), Clock())
+    person = DialogClient(runner, "alex", channel="web")
+    await person.send("/start")
+
+    await person.send("talk to a person")
+
+    assert "/contact" in person.text and "can't reply in this chat" in person.text
+    assert person.last.state == "welcome", "no chat with staff is opened: nobody would answer"
+    ((_, _, message),) = smtp.mailbox.received
+    assert message["Subject"].strip() == (
+        "Get Your Fix Physical Therapy: Someone would like to talk to a person via web")
+    assert "through the contact details they left" in body_of(message)
+    assert [kind for kind, *_ in await runner.store.events("web", "alex")] == ["talk_request"]

@@ -39,10 +39,11 @@ BOOKING_TEMPLATES = {
 class Personal:
     """Forget, /mydata and /withdraw, staff relays, bookings (see the module docstring)."""
 
-    def __init__(self, stepper: Stepper, has_staff: bool) -> None:
+    def __init__(self, stepper: Stepper, has_staff: bool, alerted: bool = False) -> None:
         self.stepper = stepper
         self.compose = stepper.compose
         self.has_staff = has_staff  # some staff place is configured: a request reaches someone
+        self.alerted = alerted  # alerts by email or webhook: heard, but answered elsewhere
 
     # -- forget -------------------------------------------------------------------------------
 
@@ -118,6 +119,11 @@ class Personal:
     # -- talking with staff -------------------------------------------------------------------
 
     def talk(self, conv: Conversation) -> Decision:
+        if not self.has_staff and self.alerted:  # staff hear of it, but cannot answer here
+            heard = self.compose.say("common/talk_alerted.j2", conv)
+            decision = self.stepper.with_current(conv, heard, applied=True)
+            decision.effects += self._talk_request(conv)
+            return decision
         if not self.has_staff:  # nobody to tell: promise nothing
             unavailable = self.compose.say("common/talk_unavailable.j2", conv)
             return self.stepper.with_current(conv, unavailable)
@@ -126,12 +132,15 @@ class Personal:
         reply = self.compose.say("common/talk_requested.j2", conv, already=already)
         if already:
             return Decision([reply])
-        effects: list[Effect] = [
+        return Decision([reply], applied=True, effects=self._talk_request(conv))
+
+    def _talk_request(self, conv: Conversation) -> list[Effect]:
+        return [
             RecordEvent(records.TALK_REQUEST, conv.credited_flow),
             self.compose.staff_notice("talk_request", "staff/talk_request.j2", conv,
-                                      outcome=conv.last_outcome or {}),
+                                      outcome=conv.last_outcome or {},
+                                      in_chat=self.has_staff),
         ]
-        return Decision([reply], applied=True, effects=effects)
 
     def to_staff(self, conv: Conversation, text: str) -> Decision:
         relayed = self.compose.render("staff/relay_message.j2", conv, text=text)
