@@ -33,7 +33,8 @@ def build_engine(
     flows = load_flows(Path(settings.dialogs_dir))
     commands = load_commands(Path(settings.dialogs_dir), flows, settings.default_flow)
     renderer = Renderer(Path(settings.templates_dir))
-    reach = Reach(later=wiring.reachable_later, staff=bool(wiring.staff_places))
+    reach = Reach(later=wiring.reachable_later, staff=bool(wiring.staff_places),
+                  alerts=bool(wiring.alert_places))
     dialog = Dialog(flows, renderer, settings, commands, reach)
     return TurnRunner(dialog, store or open_store(settings), settings, wiring, clock)
 

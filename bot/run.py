@@ -27,7 +27,10 @@ from aiohttp import web
 from bot.app import build_engine, purging_daily
 from bot.core.channel import Channel, ChannelError
 from bot.core.channels import RUN_CHANNELS, ChannelSpec
-from bot.core.effects import STAFF_PREFIX
+from bot.core.effects import EMAIL_PLACE, STAFF_PREFIX, WEBHOOK_PLACE, StaffNotifier
+from bot.handoff.alerts import alert_places
+from bot.handoff.hooks import WebhookAlerts
+from bot.handoff.mail import EmailAlerts
 from bot.server import READY, create_app, serve
 from bot.settings import Settings
 from bot.turns.wiring import Wiring
@@ -80,6 +83,7 @@ class Runner:
             if (only is None or name in only) and configured(spec, settings)
         ]
         self.app = create_app(self.engine)
+        self.alerts = alert_notifiers(settings, clock)
         self._server: web.AppRunner | None = None
         self._purge: contextlib.AsyncExitStack | None = None
         self._sender: asyncio.Task[None] | None = None
@@ -103,6 +107,8 @@ class Runner:
             place = channel.staff_place()
             if place is not None:  # notices for it, from any process, are sent from here
                 self.engine.outboxes[STAFF_PREFIX + channel.name] = place
+        for name, notifier in self.alerts.items():  # email, webhook: sent from every process
+            self.engine.outboxes[STAFF_PREFIX + name] = notifier
         self._purge = contextlib.AsyncExitStack()
         await self._purge.enter_async_context(purging_daily(self.engine))
         self._sender = asyncio.create_task(self.engine.deliveries.run(), name="outbox")
@@ -130,6 +136,9 @@ class Runner:
                     await task
         if self._server is not None:
             await self._server.cleanup()
+        for notifier in self.alerts.values():
+            if isinstance(notifier, WebhookAlerts):
+                await notifier.close()
         await self.engine.store.close()
 
 
@@ -143,7 +152,21 @@ def wiring_of(settings: Settings) -> Wiring:
         pulled=frozenset(name for name, spec in RUN_CHANNELS.items() if spec.pulled),
         staff_places=frozenset(name for name, spec in RUN_CHANNELS.items()
                                if has_staff_place(spec, settings)),
+        alert_places=alert_places(settings),
     )
+
+
+def alert_notifiers(settings: Settings, clock: Callable[[], float] = time.time,
+                    ) -> dict[str, StaffNotifier]:
+    """The alert places configured (email, webhook), each a staff place of the outbox; a
+    webhook is signed with the time by `clock`."""
+    places = alert_places(settings)
+    notifiers: dict[str, StaffNotifier] = {}
+    if EMAIL_PLACE in places:
+        notifiers[EMAIL_PLACE] = EmailAlerts(settings)
+    if WEBHOOK_PLACE in places:
+        notifiers[WEBHOOK_PLACE] = WebhookAlerts(settings, clock)
+    return notifiers
 
 
 def _without_password(text: str) -> str:

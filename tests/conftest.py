@@ -48,11 +48,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 def wired(engine: TurnRunner, *, queued: tuple[str, ...] = (), delivered: tuple[str, ...] = (),
-          pulled: tuple[str, ...] = (), staff_places: tuple[str, ...] = ()) -> TurnRunner:
+          pulled: tuple[str, ...] = (), staff_places: tuple[str, ...] = (),
+          alert_places: tuple[str, ...] = ()) -> TurnRunner:
     """A runner on the same settings, store and clock, wired for the channels and staff places
     named, as bot/run.py wires a process (wiring is fixed once built)."""
     wiring = Wiring(frozenset(queued), frozenset(delivered), frozenset(pulled),
-                    frozenset(staff_places))
+                    frozenset(staff_places), frozenset(alert_places))
     return build_engine(engine.settings, engine.store, engine.clock, wiring)
 
 

@@ -372,9 +372,10 @@ async def test_the_leads_table_shows_a_lead_from_a_screening_and_whether_they_bo
         text = await (await client.get("/admin/leads")).text()
         row = text[text.index("<tbody>"):text.index("</tbody>")]
         for shown in ("Sam Rivera", "sam.rivera@example.com", "test", "Hip mobility",
-                      lead.consent_version, f"v{lead.flow_version}", "not yet"):
+                      "Knee pain check", "not yet", 'data-status="new">New<'):
             assert shown in row, shown
-        assert lead.consent_version
+        # The consent's text version ("2+8180611b") is for an audit, not for staff reading
+        assert lead.consent_version and lead.consent_version not in row
         await engine.store.record("booked", "test", "alex", "knee", "calendly", at=NOW)
         text = await (await client.get("/admin/leads")).text()
         assert "<td>booked</td>" in text
@@ -406,13 +407,13 @@ async def test_the_csv_has_the_export_columns_and_booking_and_no_cell_runs_as_a_
         (row,) = list(csv.DictReader(io.StringIO(await response.text())))
     assert list(row) == ["created_at", "name", "email", "phone", "channel", "source", "flow",
                          "drivers", "red_flag", "urgency", "flow_version", "consent_version",
-                         "progress", "booking"]
+                         "progress", "booking", "status"]
     assert row["name"] == "'=cmd|' /C calc'!A0"
     assert row["email"] == "'-1+1@example.org"
-    assert row["phone"] == "'+14155552671"
+    assert row["phone"] == "tel:+14155552671", "whole, as text, no apostrophe"
     assert row["source"] == "'@SUM(A1)"
-    assert (row["drivers"], row["booking"], row["consent_version"]) == (
-        "hip_mobility", "booked", "3+abc")
+    assert (row["drivers"], row["flow"], row["booking"], row["status"]) == (
+        "Hip mobility", "Knee pain check", "booked", "new"), "words, not ids"
 
 
 @pytest.mark.parametrize("value, safe", [

@@ -168,8 +168,49 @@ def test_the_leads_csv_downloads_with_the_lead(browser, server, lead_left_in_cha
     rows = list(csv.DictReader(io.StringIO(text)))
     (lead,) = [row for row in rows if row["name"] == lead_left_in_chat]
     assert lead["email"] == "robin.lee@example.com" and lead["channel"] == "web"
-    assert lead["drivers"] == "hip_mobility" and lead["booking"] == ""
+    assert lead["drivers"] == "Hip mobility" and lead["booking"] == ""  # words, not ids
     watched.page.context.close()
+
+
+def test_staff_search_open_a_lead_set_its_status_and_add_a_note(browser, server,
+                                                                 lead_left_in_chat):
+    watched = signed_in(browser, server)
+    page = watched.page
+    page.get_by_label("Search").fill("robin")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/admin/leads?q=robin*")
+    rows = page.locator("table.leads tbody tr")
+    assert rows.count() == 1 and "New" in rows.first.inner_text()
+    page.get_by_role("link", name=lead_left_in_chat).click()
+    page.wait_for_selector("h1:has-text('Robin Lee')")
+    answers = page.locator("table.answers")
+    assert "Hip mobility" in page.inner_text("main")
+    assert answers.locator("tbody tr").count() > 10, "what they answered, in plain words"
+    assert "hip_mobility" not in page.inner_text("main"), "no raw ids"
+    assert serious_violations(page) == []
+
+    page.get_by_label("Status").select_option("contacted")
+    page.get_by_role("button", name="Save status").click()
+    page.wait_for_selector("#status-now:has-text('Contacted')")
+    page.get_by_label("Add a note").fill("Called, left a voicemail <b>Thursday</b>")
+    page.get_by_role("button", name="Add note").click()
+    notes = page.locator("#notes li")
+    notes.nth(1).wait_for()
+    assert f"{EMAIL}: set the status to Contacted" in notes.nth(0).inner_text()
+    assert "Called, left a voicemail <b>Thursday</b>" in notes.nth(1).inner_text(), "as text"
+
+    page.get_by_role("link", name="All leads").click()
+    page.get_by_label("Status").select_option("contacted")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**status=contacted*")
+    assert page.locator("table.leads tbody tr", has_text=lead_left_in_chat).count() == 1
+    page.get_by_label("Status").select_option("new")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**status=new*")
+    assert page.locator("table.leads tbody tr", has_text=lead_left_in_chat).count() == 0
+    watched.only_to(server)
+    assert watched.errors == []
+    page.context.close()
 
 
 async def _record_earlier_weeks(database: Path) -> None:
@@ -207,6 +248,10 @@ def test_the_funnel_chart_is_drawn_with_its_table(browser, server, lead_left_in_
     assert page.locator("#by-week tbody tr").count() == 1 + len(EARLIER)
     newest = page.locator("#by-week tbody tr").last.inner_text().split()
     assert newest[1:3] != ["0", "0"]  # this week: the screening done in the chat box
+    # Each step's conversion from the one before, under its count
+    finished = page.locator('#by-week tfoot td[data-column="finished"] .rate')
+    assert finished.inner_text().endswith("%")
+    assert page.get_by_text("A screening starts at its first answer").is_visible()
     save_screenshot(page, "dashboard", publish=True, full_page=True)
     assert serious_violations(page) == []
     watched.only_to(server)

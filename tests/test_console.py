@@ -55,7 +55,9 @@ async def test_person_at_a_terminal_sees_headings_in_bold_and_a_pipe_gets_capita
     assert "\033[" not in piped and no_color == piped
 
 
-async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: TurnRunner) -> None:
+async def test_person_on_the_console_sees_the_booking_first_with_its_long_link_whole(
+    engine: TurnRunner,
+) -> None:
     practice = replace(engine.settings.practice, booking_prefill="full")
     engine.compose.settings = replace(engine.settings, practice=practice)
     sam = DialogClient(engine, "sam", channel=CHANNEL)
@@ -65,12 +67,12 @@ async def test_the_long_booking_link_comes_last_on_a_line_of_its_own(engine: Tur
 
     result = format_message(sam.last.messages[-1])
 
-    lines = result.splitlines()
-    assert lines[-2] == "  -> Book a complimentary call:"
-    assert lines[-1].startswith(engine.settings.practice.booking_url)
-    assert len(lines[-1]) > 200 and " " not in lines[-1], "the whole address, unbroken"
-    assert "  -> Watch on YouTube: https://" in result, "short links keep their line"
-    assert "  1. Ask the practice to contact me" in result
+    after_text = result.split("\n\n  -> ", 1)[1].splitlines()
+    assert after_text[0] == "Book a complimentary call:", "the booking before anything else"
+    assert after_text[1].startswith(engine.settings.practice.booking_url)
+    assert len(after_text[1]) > 200 and " " not in after_text[1], "the whole address, unbroken"
+    assert after_text[3] == "  1. Ask the practice to contact me", "then the answers"
+    assert result.index("  -> Watch on YouTube: https://") > result.index("  1. "), "links last"
 
 
 async def test_person_on_the_console_who_types_something_unclear_is_told_to_type_a_number(

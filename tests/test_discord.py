@@ -138,6 +138,11 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
     assert {"Watch on YouTube", "Book a complimentary call"} <= set(links)
     assert links["Book a complimentary call"]["url"].startswith("https://calendly.example.com/")
     assert "custom_id" not in links["Watch on YouTube"]  # opens a page, nothing to press
+    rows = result.message["components"]
+    # Discord draws a URL button grey whatever its style: the booking leads by place, alone
+    # on the top row; the contact and reminder choices, then the other links, follow.
+    assert [b["label"] for b in rows[0]["components"]] == ["Book a complimentary call"]
+    assert result.buttons[-1]["label"] == "Listen to Highly Functional"
     answered = [s for s in anna.dm() if "Your answer:" in s.content]
     assert len(answered) == len(THROUGH_THE_CHECK) - len(PICKS), "a pick sends nothing new"
     assert all(not s.buttons for s in answered)

@@ -151,6 +151,7 @@ async def everything_about(store: Any, address: Address, update_id: str = "u-1")
     await store.save_booking_ref(f"ref-{channel}-{user_id}", channel, user_id, "knee", NOW)
     await store.schedule_followup(Followup(0, channel, user_id, "knee", "check_in", NOW + 60,
                                            baseline={"baseline_pain": 6}, created_at=NOW))
+    await store.add_lead_note(channel, user_id, "status", "contacted", "pat@example.org", NOW)
 
 
 async def saved_in_a_turn(store: Store, address: Address, update_id: str = "u-1") -> None:

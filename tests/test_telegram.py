@@ -156,6 +156,10 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
     assert parse_qs(urlsplit(links["Book a complimentary call"]).query)["utm_source"] == [
         "telegram"
     ]
+    rows = result.reply_markup["inline_keyboard"]
+    assert [b["text"] for b in rows[0]] == ["Book a complimentary call"], "booking: first row"
+    assert [b["text"] for row in rows[1:] for b in row][-2:] == [
+        "Watch on YouTube", "Listen to Highly Functional"], "the other links follow"
     assert len(telegram.answered_queries) == len(SCREENING_BY_BUTTONS), "every spinner stopped"
     assert await bot.state_of(alex) == "result"
 

@@ -25,6 +25,16 @@ BOOKING_HOST = "calendly.example.com"  # the embedded default booking link's hos
 RED_FLAG_RUN = ("begin", "me", "no", "yes")  # no recent injury; hot, swollen knee: yes
 SERIOUS = ("serious", "critical")
 TURN_TIMEOUT = 10_000  # ms
+# The first button of the newest bot message (its text and address), its background, and the
+# background of that message's last link.
+FIRST_BUTTON_OF_LAST_MESSAGE = """() => {
+  const message = [...document.querySelectorAll('.msg.bot')].pop();
+  const first = message.querySelector('.link-button, .choices button');
+  const links = message.querySelectorAll('.link-button');
+  const background = (node) => getComputedStyle(node).backgroundColor;
+  return [{text: first.textContent, href: first.getAttribute('href') || ''},
+          background(first), background(links[links.length - 1])];
+}"""
 
 
 # -- the practice's own site, embedding the chat box with one tag ----------------------------
@@ -196,6 +206,9 @@ def test_whole_screening_in_the_embedded_chat_box_by_clicking(
     assert "hip" in visit.last_message_text().lower()
     labels = [label for label, _ in visit.links()]
     assert any(BOOKING_HOST in href for _, href in visit.links()), labels
+    first, filled, outlined = visit.chat.evaluate(FIRST_BUTTON_OF_LAST_MESSAGE)
+    assert first["text"].startswith("Book a complimentary call") and BOOKING_HOST in first["href"]
+    assert filled != outlined, "the booking is a filled button, the other links outlined"
     save_screenshot(page, "chat-result")
     policy = visit.headers["/chat"]["content-security-policy"]
     assert "default-src 'self'" in policy and f"frame-ancestors 'self' {practice_site.url}" \

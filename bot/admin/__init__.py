@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.admin.accounts import PASSWORDS, Passwords
 from bot.admin.auth import security_headers, staff_only
 from bot.admin.dashboard import DASHBOARD, PREFIX, STATIC, Dashboard
+from bot.admin.inbox import add_inbox_routes
 from bot.admin.pages import add_routes
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
@@ -32,6 +33,7 @@ def add_admin(app: web.Application, engine: TurnRunner, settings: Settings,
     admin[DASHBOARD] = dashboard
     admin.on_response_prepare.append(security_headers)
     add_routes(admin)
+    add_inbox_routes(admin)
     admin.router.add_static("/static", STATIC, name="static", append_version=False)
     app.router.add_get(PREFIX, _to_home)
     app.add_subapp(PREFIX, admin)

@@ -29,6 +29,7 @@ from bot.admin.diagram import layout
 from bot.admin.funnel import SHOWN, chart, funnel
 from bot.admin.leads import lead_rows, leads_csv
 from bot.admin.preview import preview
+from bot.handoff.reports import conversion
 
 LEADS_PATH = f"{PREFIX}/leads"
 REFUSED = "That email and password do not match a staff account."
@@ -109,21 +110,14 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def leads(request: web.Request) -> web.StreamResponse:
+async def leads_download(request: web.Request) -> web.StreamResponse:
     dashboard = request.app[DASHBOARD]
     store = dashboard.engine.store
     rows = lead_rows(await store.leads(), await store.booking_events(),
                      await store.latest_progress())
-    return dashboard.page("leads.html", staff=_staff(request), page="leads", rows=rows,
-                          flows=dashboard.engine.flows)
-
-
-async def leads_download(request: web.Request) -> web.StreamResponse:
-    store = request.app[DASHBOARD].engine.store
-    rows = lead_rows(await store.leads(), await store.booking_events(),
-                     await store.latest_progress())
+    text = leads_csv(rows, dashboard.engine.flows, await store.lead_statuses())
     return web.Response(
-        text=leads_csv(rows), content_type="text/csv", charset="utf-8",
+        text=text, content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
     )
 
@@ -140,7 +134,8 @@ async def funnel_page(request: web.Request) -> web.StreamResponse:
     weeks = chosen.by_week()
     return dashboard.page(
         "funnel.html", staff=_staff(request), page="funnel", chart=chart(weeks), weeks=weeks,
-        rows=chosen.rows(), totals=chosen.totals(), shown=SHOWN, channels=everything.channels,
+        rows=chosen.rows(), totals=chosen.totals(), shown=SHOWN, rate=conversion,
+        channels=everything.channels,
         flows=everything.flows, channel=channel, flow=flow,
     )
 
@@ -174,7 +169,6 @@ def add_routes(admin: web.Application) -> None:
     admin.router.add_get("/login", login_form, name="login")
     admin.router.add_post("/login", login, name="login")  # the same resource: open too
     admin.router.add_post("/logout", logout)
-    admin.router.add_get("/leads", leads)
     admin.router.add_get("/leads.csv", leads_download)
     admin.router.add_get("/funnel", funnel_page)
     admin.router.add_get("/flows", flows_page)

@@ -11,7 +11,7 @@ import textwrap
 from typing import TextIO
 
 from bot.core.channels import CONSOLE
-from bot.core.events import Event, Message, Reply
+from bot.core.events import PRIMARY, Event, Link, Message, Reply
 from bot.core.markup import Span, parse, plain, plain_span
 from bot.turns.runner import TurnRunner
 
@@ -21,17 +21,24 @@ LONG_URL = 60  # a link longer than this goes last, on a line of its own, so it 
 
 
 def format_message(message: Message, styled: bool = False) -> str:
-    """Terminal text (see `terminal_text`), buttons as a numbered list, links as
-    `-> label: url`; a long link last, its address on a line of its own."""
+    """Terminal text (see `terminal_text`), the leading link (the booking) first, buttons as a
+    numbered list, the other links as `-> label: url`; a long link's address on a line of its
+    own, and among the other links a long one last."""
     parts = [terminal_text(message.text, styled)]
+    lead = [link for link in message.links if link.style == PRIMARY]
+    parts.append("\n".join(_link_line(link) for link in lead))
     if message.choices:
         parts.append("\n".join(f"  {n}. {c.label}" for n, c in enumerate(message.choices, 1)))
-    short = [link for link in message.links if len(link.url) <= LONG_URL]
-    long = [link for link in message.links if len(link.url) > LONG_URL]
-    lines = [f"  -> {link.label}: {link.url}" for link in short]
-    lines += [f"  -> {link.label}:\n{link.url}" for link in long]
-    parts.append("\n".join(lines))
+    rest = [link for link in message.links if link.style != PRIMARY]
+    rest.sort(key=lambda link: len(link.url) > LONG_URL)
+    parts.append("\n".join(_link_line(link) for link in rest))
     return "\n\n".join(part for part in parts if part)
+
+
+def _link_line(link: Link) -> str:
+    if len(link.url) > LONG_URL:
+        return f"  -> {link.label}:\n{link.url}"
+    return f"  -> {link.label}: {link.url}"
 
 
 def terminal_text(text: str, styled: bool) -> str:
@@ -66,8 +73,11 @@ def reply_as_json_lines(reply: Reply) -> list[str]:
     """One JSON object per bot message, for scripts (`say --json`)."""
     lines = []
     for message in reply.messages:
-        buttons: list[dict[str, str]] = [{"id": c.id, "label": c.label} for c in message.choices]
-        buttons += [{"label": link.label, "url": link.url} for link in message.links]
+        lead = [link for link in message.links if link.style == PRIMARY]  # the booking first
+        rest = [link for link in message.links if link.style != PRIMARY]
+        buttons: list[dict[str, str]] = [{"label": link.label, "url": link.url} for link in lead]
+        buttons += [{"id": c.id, "label": c.label} for c in message.choices]
+        buttons += [{"label": link.label, "url": link.url} for link in rest]
         record: dict[str, object] = {
             "text": plain(message.text),
             "buttons": buttons,

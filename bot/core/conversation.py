@@ -12,7 +12,7 @@ from bot.core import jsontext
 _FIELDS = (
     "channel", "user_id", "flow", "state", "facts", "scores", "turn", "source", "pending",
     "finished", "last_choice", "relay", "last_outcome", "started_at", "updated_at", "selection",
-    "last_sequence", "booking_ref", "timezone",
+    "last_sequence", "booking_ref", "timezone", "screening", "counted_start",
 )
 
 
@@ -59,16 +59,31 @@ class Conversation:
     last_sequence: int = 0  # the platform's number of the latest update applied (Telegram's)
     booking_ref: str = ""  # the screening's opaque reference in booking links (a random token)
     timezone: str = ""  # the person's IANA time zone, when a channel told (for quiet hours)
+    # The screening flow this conversation last began: leads, talk requests, clicks and
+    # bookings are credited to it (a contact form is not a screening of its own).
+    screening: str = ""
+    counted_start: bool = False  # the screening's first answer was counted as its start
+
+    @property
+    def credited_flow(self) -> str:
+        """The flow a lead, click or booking from this conversation counts for."""
+        return self.screening or self.flow or ""
 
     @property
     def answers(self) -> dict[str, Any]:
         """The latest answer given in each state."""
         return {answer.state: answer.value for answer in self.history}
 
-    def begin(self, flow: str, state: str, now: float | None = None) -> None:
-        """Start a flow from its first state, keeping the turn counter and the source."""
+    def begin(self, flow: str, state: str, now: float | None = None,
+              screening: bool = True) -> None:
+        """Start a flow from its first state, keeping the turn counter and the source; a
+        screening gets a new booking reference, another flow (the contact form) keeps the
+        screening's."""
         self.flow, self.state = flow, state
-        self.booking_ref = new_booking_ref()  # a booking from this screening's link names it
+        if screening or not self.booking_ref:
+            self.booking_ref = new_booking_ref()  # a booking from this screening's link names it
+        if screening:
+            self.screening, self.counted_start = flow, False
         self.clear_answers()
         self.started_at = now if now is not None else time.time()
 

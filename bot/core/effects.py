@@ -56,6 +56,17 @@ class StaffNotice:
     user_id: str
     text: str
     redact: tuple[tuple[str, str], ...] = ()
+    # For alerts outside the private staff rooms (email, a webhook): the notice without health
+    # details, and who the person is and how to reach them (name, email, phone) when known.
+    brief: str = ""
+    contact: tuple[tuple[str, str], ...] = ()
+    at: float = 0.0  # when the turn that made it was saved
+
+
+# The notices alert places (email, webhook) take; the rest (relayed chat, forgets) belong to
+# the staff rooms where staff answer.
+ALERT_KINDS = frozenset({"lead", "talk_request", "booked", "consent_withdrawn"})
+EMAIL_PLACE, WEBHOOK_PLACE = "email", "webhook"
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,10 +69,12 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A button that opens a web page."""
+    """A button that opens a web page; `style` PRIMARY for the one a message leads with (the
+    booking), which each channel shows first and emphasised."""
 
     label: str
     url: str
+    style: str = ""  # PRIMARY or ""
 
 
 @dataclass(frozen=True, slots=True)

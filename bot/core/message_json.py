@@ -71,8 +71,9 @@ def _paragraph(lines: list[list[Json]]) -> Json:
 
 def message_json(message: Message, turn: int) -> Json:
     """One bot message: its blocks, its choice buttons (with the turn they answer), its link
-    buttons; `multi` when it is a pick-several question (choices toggle until "done");
-    `urgency` when it is the advice of a red flag (emergency, same_day, ...), else null."""
+    buttons (the page shows a `primary` one, the booking, first and filled); `multi` when it
+    is a pick-several question (choices toggle until "done"); `urgency` when it is the advice
+    of a red flag (emergency, same_day, ...), else null."""
     multi = any(choice.id == DONE_CHOICE for choice in message.choices)
     outcome = message.outcome
     return {
@@ -81,8 +82,8 @@ def message_json(message: Message, turn: int) -> Json:
             {"id": c.id, "label": c.label, "selected": c.selected, "style": c.style}
             for c in message.choices
         ],
-        "links": [{"label": link.label, "url": link.url} for link in message.links
-                  if safe_url(link.url)],
+        "links": [{"label": link.label, "url": link.url, "style": link.style}
+                  for link in message.links if safe_url(link.url)],
         "multi": multi,
         "urgency": (outcome.urgency or "urgent") if outcome and outcome.red_flag else None,
         "turn": turn,

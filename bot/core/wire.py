@@ -62,11 +62,16 @@ def reply_from_json(text: str) -> Reply:
 def notice_to_json(notice: StaffNotice) -> str:
     """A staff notice waiting in the outbox."""
     data = {"kind": notice.kind, "channel": notice.channel, "user_id": notice.user_id,
-            "text": notice.text, "redact": [list(pair) for pair in notice.redact]}
+            "text": notice.text, "redact": [list(pair) for pair in notice.redact],
+            "brief": notice.brief, "contact": [list(pair) for pair in notice.contact],
+            "at": notice.at}
     return jsontext.dumps({"notice": data})
 
 
 def notice_from_dict(data: dict[str, Any]) -> StaffNotice:
     """Inverse of `notice_to_json`, from its "notice" object."""
     redact = tuple((str(place), str(message)) for place, message in data.get("redact", ()))
-    return StaffNotice(data["kind"], data["channel"], data["user_id"], data["text"], redact)
+    contact = tuple((str(name), str(value)) for name, value in data.get("contact", ()))
+    return StaffNotice(data["kind"], data["channel"], data["user_id"], data["text"], redact,
+                       brief=data.get("brief", ""), contact=contact,
+                       at=float(data.get("at", 0.0)))

@@ -10,6 +10,7 @@ from bot.core.booking import booking_link
 from bot.core.channels import CHANNELS, ChannelSpec
 from bot.core.clicks import TOKEN_PARAMETER, click_token
 from bot.core.conversation import Conversation
+from bot.core.effects import StaffNotice
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.commands import Commands
@@ -149,6 +150,15 @@ class Composer:
     def render(self, template: str, conv: Conversation, **extra: Any) -> str:
         return self.renderer.render(template, **self.context(conv, **extra))
 
+    def staff_notice(self, kind: str, template: str, conv: Conversation,
+                     contact: tuple[tuple[str, str], ...] = (), **extra: Any) -> StaffNotice:
+        """A notice for staff: in full for the staff rooms, and without health details
+        (`health=False`) for alerts that leave them (email, a webhook)."""
+        text = self.render(template, conv, **extra)
+        brief = self.render(template, conv, health=False, **extra)
+        return StaffNotice(kind, conv.channel, conv.user_id, text, brief=brief,
+                           contact=tuple((name, value) for name, value in contact if value))
+
     def say(self, template: str, conv: Conversation, **extra: Any) -> Message:
         return Message(self.render(template, conv, **extra))
 
@@ -170,7 +180,8 @@ class Composer:
         offered = [name for name in state.commands
                    if self.commands is None or self.commands.offered_on(name, conv.channel)]
         choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in offered)
-        shown_links = [n for n in state.links if n != "book" or not red_flag_on_record(conv)]
+        shown_links = booking_first(
+            [n for n in state.links if n != "book" or not red_flag_on_record(conv)])
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
         return Message(text, choices, links, outcome)
@@ -227,7 +238,7 @@ class Composer:
         summary = self.prefill(conv, context) if name == "book" else ""
         ref = conv.booking_ref if name == "book" else ""
         if self.settings.public_url:
-            query = {"channel": conv.channel, "flow": conv.flow or ""}
+            query = {"channel": conv.channel, "flow": conv.credited_flow}
             if summary:
                 query["summary"] = summary
             if ref:
@@ -236,8 +247,10 @@ class Composer:
             query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
         else:
-            url = target_url(self.settings, name, conv.channel, conv.flow, summary, ref)
-        return Link(getattr(labels, name), url)
+            url = target_url(self.settings, name, conv.channel, conv.credited_flow or None,
+                             summary, ref)
+        # The booking is the clear next step wherever it is offered: first and emphasised.
+        return Link(getattr(labels, name), url, style=PRIMARY if name == "book" else "")
 
     def prefill(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
         """What the booking page is prefilled with (`practice.booking_prefill`): nothing, a
@@ -271,6 +284,11 @@ class Composer:
             shown = ", ".join(o.label for o in options) if options else str(answer.value)
             labels[answer.state] = shown
         return labels
+
+
+def booking_first(names: list[str]) -> list[str]:
+    """Link targets with the booking first, the rest in the flow's order."""
+    return sorted(names, key=lambda name: name != "book")
 
 
 def target_url(

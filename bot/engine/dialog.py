@@ -45,6 +45,7 @@ class Reach:
 
     later: frozenset[str] = frozenset()
     staff: bool = False
+    alerts: bool = False  # email or webhook alerts: a request is heard, though not answered here
 
 
 class Dialog:
@@ -61,7 +62,7 @@ class Dialog:
         self.consent_versions = {fid: consent_version(renderer, f) for fid, f in flows.items()}
         self.stepper = Stepper(flows, self.compose, self.consent_versions)
         self.reminders = Reminders(self.stepper, settings.followups, reach.later)
-        self.personal = Personal(self.stepper, reach.staff)
+        self.personal = Personal(self.stepper, reach.staff, reach.alerts)
 
     # -- the entry points -----------------------------------------------------------------------
 

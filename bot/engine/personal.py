@@ -39,10 +39,11 @@ BOOKING_TEMPLATES = {
 class Personal:
     """Forget, /mydata and /withdraw, staff relays, bookings (see the module docstring)."""
 
-    def __init__(self, stepper: Stepper, has_staff: bool) -> None:
+    def __init__(self, stepper: Stepper, has_staff: bool, alerted: bool = False) -> None:
         self.stepper = stepper
         self.compose = stepper.compose
         self.has_staff = has_staff  # some staff place is configured: a request reaches someone
+        self.alerted = alerted  # alerts by email or webhook: heard, but answered elsewhere
 
     # -- forget -------------------------------------------------------------------------------
 
@@ -109,14 +110,20 @@ class Personal:
         done = self.stepper.with_current(conv, said, applied=True)
         asked_at = sorted({lead["at"] for lead in stored["leads"]}
                           | {consent["given_at"] for consent in standing})
-        text = self.compose.render("staff/consent_withdrawn.j2", conv, asked_at=asked_at)
+        notice = self.compose.staff_notice(CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2",
+                                           conv, asked_at=asked_at)
         done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn"),
-                         StaffNotice(CONSENT_WITHDRAWN, conv.channel, conv.user_id, text)]
+                         notice]
         return done
 
     # -- talking with staff -------------------------------------------------------------------
 
     def talk(self, conv: Conversation) -> Decision:
+        if not self.has_staff and self.alerted:  # staff hear of it, but cannot answer here
+            heard = self.compose.say("common/talk_alerted.j2", conv)
+            decision = self.stepper.with_current(conv, heard, applied=True)
+            decision.effects += self._talk_request(conv)
+            return decision
         if not self.has_staff:  # nobody to tell: promise nothing
             unavailable = self.compose.say("common/talk_unavailable.j2", conv)
             return self.stepper.with_current(conv, unavailable)
@@ -125,13 +132,15 @@ class Personal:
         reply = self.compose.say("common/talk_requested.j2", conv, already=already)
         if already:
             return Decision([reply])
-        text = self.compose.render("staff/talk_request.j2", conv,
-                                   outcome=conv.last_outcome or {})
-        effects: list[Effect] = [
-            RecordEvent(records.TALK_REQUEST, conv.flow or ""),
-            StaffNotice("talk_request", conv.channel, conv.user_id, text),
+        return Decision([reply], applied=True, effects=self._talk_request(conv))
+
+    def _talk_request(self, conv: Conversation) -> list[Effect]:
+        return [
+            RecordEvent(records.TALK_REQUEST, conv.credited_flow),
+            self.compose.staff_notice("talk_request", "staff/talk_request.j2", conv,
+                                      outcome=conv.last_outcome or {},
+                                      in_chat=self.has_staff),
         ]
-        return Decision([reply], applied=True, effects=effects)
 
     def to_staff(self, conv: Conversation, text: str) -> Decision:
         relayed = self.compose.render("staff/relay_message.j2", conv, text=text)
@@ -160,8 +169,8 @@ class Personal:
         effects: list[Effect] = [RecordEvent(kind, flow, provider)]
         if kind == records.BOOKED:  # the call is the next step: no more check-ins
             effects.append(CancelFollowups("booked"))
-        text = self.compose.render("staff/booked.j2", conv, event_kind=kind,
-                                   booking_provider=provider, outcome=conv.last_outcome or {})
-        effects.append(StaffNotice(BOOKED_NOTICE, conv.channel, conv.user_id, text))
+        effects.append(self.compose.staff_notice(
+            BOOKED_NOTICE, "staff/booked.j2", conv, event_kind=kind,
+            booking_provider=provider, outcome=conv.last_outcome or {}))
         message = self.compose.say(BOOKING_TEMPLATES[kind], conv)
         return Decision([message], effects=effects)

@@ -215,7 +215,8 @@ class Reminders:
 
     def _begin_checkin(self, conv: Conversation, flow: Flow, kind: FollowupKind,
                        followup: Followup, now: float) -> Decision:
-        conv.begin(flow.id, kind.start, now=now)
+        # Not a new screening: counted as a check-in, its bookings credited to the screening
+        conv.begin(flow.id, kind.start, now=now, screening=False)
         conv.facts.update(followup.baseline)
         conv.facts["followup_id"] = followup.id
         conv.turn += 1

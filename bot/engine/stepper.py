@@ -46,6 +46,11 @@ CHECKIN_NOTICE = "checkin"
 DONE_WORDS = (DONE_CHOICE, "that's all", "thats all", "finished")
 
 
+def is_screening(flow: Flow) -> bool:
+    """A flow that screens, not a form that takes a lead's details (the contact form)."""
+    return not flow.lead
+
+
 class Stepper:
     """Steps conversations through the flows (one `transitions` machine per flow)."""
 
@@ -88,14 +93,13 @@ class Stepper:
 
     def start(self, conv: Conversation, flow_id: str, now: float, source: str = "") -> Decision:
         flow = self.flows[flow_id]
-        conv.begin(flow_id, flow.start, now=now)
+        conv.begin(flow_id, flow.start, now=now, screening=is_screening(flow))
         if flow.red_flags or flow.drivers:
             conv.last_outcome = None  # a new screening: an old result no longer stands
         if source:
             conv.source = source
         conv.turn += 1
-        effects: list[Effect] = [RecordEvent(records.STARTED, flow_id)]
-        effects += self.settle(conv)
+        effects: list[Effect] = self.settle(conv)
         message = self.state_message(conv)
         effects += self.act(conv, now)
         return Decision([message], applied=True, effects=effects)
@@ -175,11 +179,25 @@ class Stepper:
         """The answer's trigger, and the machine steps on to the next question to show."""
         conv.turn += 1
         effects: list[Effect] = []
+        uncounted = not conv.counted_start
         self._trigger(conv, trigger, effects)
         self._settled(conv)
+        if uncounted:
+            effects[:0] = self._counted_start(conv)
         message = self.state_message(conv)
         effects += self.act(conv, now)
         return Decision([message], applied=True, answered=answered, effects=effects)
+
+    def _counted_start(self, conv: Conversation) -> list[Effect]:
+        """A screening starts at its first answer (opening a chat box is not a start), once;
+        an answer that declines it ("Not now") is no start."""
+        flow = self.flows.get(conv.flow or "")
+        state = self.state(conv)
+        declined = state is not None and state.final and not state.outcome
+        if flow is None or conv.counted_start or not is_screening(flow) or declined:
+            return []
+        conv.counted_start = True
+        return [RecordEvent(records.STARTED, flow.id)]
 
     def settle(self, conv: Conversation) -> list[Effect]:
         """From a state just set (a flow's start, a check-in's first question), step on to
@@ -242,8 +260,8 @@ class Stepper:
     def _finish(self, conv: Conversation, state: State) -> list[Effect]:
         flow = self.flows[conv.flow or ""]
         effects: list[Effect] = []
-        if not state.outcome:
-            return effects  # ends the flow without a screening result (e.g. "not now")
+        if not state.outcome or not is_screening(flow):
+            return effects  # no screening result ("not now", a contact form sent)
         if state.red_flag:
             effects.append(RecordEvent(records.RED_FLAG, flow.id, state.red_flag, flow.version))
             effects.append(CancelFollowups("red_flag"))  # a doctor first: no check-ins
@@ -297,11 +315,12 @@ class Stepper:
             urgency=outcome.get("urgency"),
             consent_version=version,
         )
-        text = self.compose.render("staff/lead.j2", conv, lead=lead, outcome=outcome)
+        contact = (("name", lead.name), ("email", lead.email), ("phone", lead.phone))
+        notice = self.compose.staff_notice("lead", "staff/lead.j2", conv, contact, lead=lead,
+                                           outcome=outcome)
         consents = consents_given(flow, version, conv.channel, conv.user_id, now)
         return [SaveLead(lead), *(SaveConsent(c) for c in consents),
-                RecordEvent(records.LEAD, conv.flow or ""),
-                StaffNotice("lead", conv.channel, conv.user_id, text)]
+                RecordEvent(records.LEAD, conv.credited_flow), notice]
 
     def _progress(self, conv: Conversation, flow: Flow) -> list[Effect]:
         """At a check-in's result: the change since the screening, kept with the follow-up, on

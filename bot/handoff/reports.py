@@ -35,6 +35,28 @@ FUNNEL_COLUMNS = (
 )
 
 
+# Each step's conversion, from the step before it in the funnel (stats and the dashboard).
+CONVERSION_FROM = (
+    ("finished", "started"),
+    ("red_flag_exits", "started"),
+    ("booking_clicks", "finished"),
+    ("booked", "booking_clicks"),
+    ("leads", "finished"),
+    ("checkins_done", "checkins_asked"),
+)
+RATE_OF = dict(CONVERSION_FROM)
+
+
+def conversion(counts: Mapping[str, int], column: str) -> str:
+    """A step's count as a share of the step before it ("75%"); "-" when nothing reached the
+    step before, "" for a step with none before it."""
+    before = RATE_OF.get(column)
+    if before is None:
+        return ""
+    base = counts.get(before, 0)
+    return f"{round(100 * counts.get(column, 0) / base)}%" if base else "-"
+
+
 def export_leads(
     leads: list[Lead], output_format: str,
     progress: Mapping[tuple[str, str], dict[str, Any]] | None = None,
@@ -88,10 +110,12 @@ def funnel_table(rows: list[StatRow], by_day: bool = False) -> str:
             if row.kind == kind and detail_matches(row.detail, detail):
                 totals[key][column] += row.count
     counts = tuple(column for column, _, _ in FUNNEL_COLUMNS)
-    head = (("day",) if by_day else ()) + ("channel", "flow") + counts
+    rates = tuple(f"{column}_%" for column, _ in CONVERSION_FROM)  # of the step before
+    head = (("day",) if by_day else ()) + ("channel", "flow") + counts + rates
     lines = [head]
     for key in sorted(totals):
-        lines.append(key + tuple(str(totals[key][c]) for c, _, _ in FUNNEL_COLUMNS))
+        lines.append(key + tuple(str(totals[key][c]) for c, _, _ in FUNNEL_COLUMNS)
+                     + tuple(conversion(totals[key], c) for c, _ in CONVERSION_FROM))
     if len(lines) == 1:
         return "no events yet\n"
     widths = [max(len(line[i] or "-") for line in lines) for i in range(len(head))]

@@ -39,10 +39,13 @@ from bot.settings.sections import (
     DATABASE_FILE,
     PLACEHOLDER_HOST,
     ROOT,
+    Alerts,
+    EmailAlerts,
     Followups,
     Practice,
     Settings,
     WebChat,
+    WebhookAlerts,
 )
 
 __all__ = [
@@ -54,7 +57,9 @@ __all__ = [
     "ROOT",
     "SETTINGS_FILE_VARIABLE",
     "WEBHOOK_PORTS",
+    "Alerts",
     "Check",
+    "EmailAlerts",
     "Followups",
     "HttpUrl",
     "Origins",
@@ -66,6 +71,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "WebChat",
+    "WebhookAlerts",
     "between",
     "flow_ids",
     "load_settings",

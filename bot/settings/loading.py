@@ -317,6 +317,9 @@ def load_settings(**overrides: object) -> Settings:
     settings = _build(Settings, given, (), problems)
     if settings is not None and (problem := _default_flow_problem(settings)):
         problems.append(problem)
+    if settings is not None:
+        problems += [Problem(where, message, show_value=False)
+                     for where, message in settings.alerts.problems()]
     if problems:
         raise SettingsError([problem.line() for problem in problems])
     return settings

@@ -252,6 +252,27 @@ def _origins(value: object) -> tuple[str, ...]:
 
 Origins = Annotated[tuple[str, ...], ReadAs(_origins)]
 
+_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+")
+
+
+def _email_address(value: str) -> str:
+    """One email address (`front-desk@your-practice.com`), or empty."""
+    if value and not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address such as front-desk@your-practice.com")
+    return value
+
+
+def _email_addresses(value: object) -> tuple[str, ...]:
+    """Email addresses from a list or one comma- or space-separated string."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of email addresses")
+    return tuple(dict.fromkeys(_email_address(str(item).strip()) for item in items))
+
+
+EmailAddress = Annotated[str, Check(_email_address)]
+EmailAddresses = Annotated[tuple[str, ...], ReadAs(_email_addresses)]
+
 
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 BRAND_CONTRAST = 4.5  # WCAG AA for text: the brand colour on white, and white on it

@@ -13,6 +13,8 @@ from bot.settings.rules import (
     BrandColour,
     Check,
     DatabaseUrl,
+    EmailAddress,
+    EmailAddresses,
     EmergencyNumber,
     Folder,
     Host,
@@ -130,6 +132,58 @@ class WebChat:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EmailAlerts:
+    """Alerts by email (SMTP): set `host`, `sender` and `to` to turn them on."""
+
+    host: str = ""  # the SMTP server; empty: no email alerts
+    port: Port = 587
+    # "starttls": a plain connection upgraded to TLS (port 587); "tls": TLS from the start
+    # (port 465). Never unencrypted: an alert names a person and how to reach them.
+    security: Literal["starttls", "tls"] = "starttls"
+    username: str = ""  # empty: the server takes mail without signing in
+    password: SecretStr | None = None
+    sender: EmailAddress = ""  # the From address
+    to: EmailAddresses = ()  # who gets them, e.g. the front desk
+    # A certificate file that signs the server's certificate, for a server with a private
+    # certificate authority; empty: the system's trusted ones.
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookAlerts:
+    """Alerts as signed JSON posted to another system (a CRM, Zapier, Make, n8n)."""
+
+    url: OptionalHttpUrl = ""  # empty: no webhook alerts
+    # Signs each post (HMAC-SHA256 over the timestamp and the body; docs/alerts.md).
+    secret: SecretStr | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alerts:
+    """Where the practice hears about leads, "talk to a person" requests, and calls booked,
+    moved or cancelled, beside (or instead of) a Telegram or Discord staff room."""
+
+    email: EmailAlerts = field(default_factory=EmailAlerts)
+    webhook: WebhookAlerts = field(default_factory=WebhookAlerts)
+    # Off: an alert says who, how to reach them and where to read more (the dashboard), never
+    # what they answered. On: it also carries the screening's result (health details).
+    health_details: bool = False
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Settings that are set but cannot work together: (where, what is wrong)."""
+        found = []
+        email, webhook = self.email, self.webhook
+        if email.host and not email.sender:
+            found.append((("alerts", "email", "sender"), "must be set when alerts.email.host is"))
+        if email.host and not email.to:
+            found.append((("alerts", "email", "to"), "must be set when alerts.email.host is"))
+        if webhook.url and webhook.secret is None:
+            found.append((("alerts", "webhook", "secret"),
+                          "must be set when alerts.webhook.url is: every post is signed"))
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """All settings. `load_settings` makes them and checks every value (made directly, or
     changed with `dataclasses.replace`, nothing is checked). Environment variables use the BOT_
@@ -165,6 +219,8 @@ class Settings:
     # Staff notifications: private places where staff hear about leads and requests
     staff_telegram_chat_id: int | None = None
     staff_discord_channel_id: int | None = None
+    # Alerts by email and by a signed webhook (docs/alerts.md)
+    alerts: Alerts = field(default_factory=Alerts)
     # The bot's own web server: health check, Telegram webhooks, booking redirects
     web_host: Host = "127.0.0.1"
     web_port: Port = 8080

@@ -101,6 +101,16 @@ class ConversationStore(Protocol):
     async def delete_leads(self, channel: str, user_id: str) -> int:
         """Delete one person's leads; how many there were."""
 
+    async def add_lead_note(self, channel: str, user_id: str, kind: str, text: str,
+                            staff: str, at: float) -> None:
+        """Keep a staff member's status change (`kind` "status") or note about a lead."""
+
+    async def lead_notes(self, channel: str, user_id: str) -> list[tuple[str, str, str, float]]:
+        """A lead's status changes and notes, oldest first: (kind, text, staff, at)."""
+
+    async def lead_statuses(self) -> dict[tuple[str, str], str]:
+        """Each lead's latest status, by (channel, user_id)."""
+
     async def save_consent(self, consent: Consent) -> None:
         """Keep the record of one consent."""
 

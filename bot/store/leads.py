@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.records import Consent, Lead
-from bot.store.statements import Statements
+from bot.store.statements import Statements, atomic
 
 LEAD_COLUMNS = (
     "channel, user_id, name, email, phone, source, flow, drivers, red_flag, created_at,"
@@ -33,8 +33,32 @@ class LeadQueries(Statements):
         rows = await self._rows(f"SELECT {LEAD_COLUMNS} FROM leads ORDER BY created_at")
         return [lead_of(row) for row in rows]
 
+    async def add_lead_note(self, channel: str, user_id: str, kind: str, text: str,
+                            staff: str, at: float) -> None:
+        """Keep a staff member's status change (`kind` "status") or note about a lead."""
+        await self._run(
+            "INSERT INTO lead_notes (channel, user_id, kind, text, staff, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (channel, user_id, kind, text, staff, at))
+
+    async def lead_notes(self, channel: str, user_id: str) -> list[tuple[str, str, str, float]]:
+        """A lead's status changes and notes, oldest first: (kind, text, staff, at)."""
+        rows = await self._rows(
+            "SELECT kind, text, staff, at FROM lead_notes WHERE channel = ? AND user_id = ?"
+            " ORDER BY id", (channel, user_id))
+        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+    async def lead_statuses(self) -> dict[tuple[str, str], str]:
+        """Each lead's latest status, by (channel, user_id); a lead without one is new."""
+        rows = await self._rows(
+            "SELECT channel, user_id, text FROM lead_notes WHERE kind = 'status' ORDER BY id")
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    @atomic
     async def delete_leads(self, channel: str, user_id: str) -> int:
-        """Delete one person's leads (their consent to be stored was withdrawn); how many."""
+        """Delete one person's leads (their consent to be stored was withdrawn), and staff's
+        notes about them; how many leads."""
+        await self._run("DELETE FROM lead_notes WHERE channel = ? AND user_id = ?",
+                        (channel, user_id))
         return await self._run("DELETE FROM leads WHERE channel = ? AND user_id = ?",
                                (channel, user_id))
 

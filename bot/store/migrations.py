@@ -184,6 +184,19 @@ SCHEMA: list[str] = [
     )$without_rowid;
     """,
     QUEUED_BEHIND,
+    """
+    -- Staff's work on a lead: each status change and note, in order, by whom (the audit).
+    CREATE TABLE lead_notes (
+        id      $row_id,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        text    TEXT NOT NULL,
+        staff   TEXT NOT NULL,
+        at      $real NOT NULL
+    );
+    CREATE INDEX lead_notes_by_person ON lead_notes (channel, user_id);
+    """,
 ]
 
 # Columns added to version-1 tables before versions were numbered, for databases made then.

@@ -28,7 +28,7 @@ __all__ = ["FIRST_SEND_GRACE", "PERSON_TABLES", "UPDATES_KEPT_FOR", "Queries"]
 
 # Everything kept about a person, by (channel, user_id): what a forget deletes.
 PERSON_TABLES = ("conversations", "events", "leads", "relays", "consents", "updates", "outbox",
-                 "booking_refs", "followups")
+                 "booking_refs", "followups", "lead_notes")
 
 
 class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQueries,

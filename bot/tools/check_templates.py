@@ -28,7 +28,7 @@ COMMON_TEMPLATES = (
     "common/book", "common/youtube", "common/podcast", "common/talk_requested",
     "common/staff_message", "common/relay_ended", "staff/lead", "staff/talk_request",
     "staff/relay_message", "staff/relay_ended", "common/resumed",
-    "common/talk_unavailable", "common/pick_one",
+    "common/talk_unavailable", "common/talk_alerted", "common/pick_one",
     "common/book_after_red_flag", "common/mydata", "common/withdrawn", "staff/forgotten",
     "staff/consent_withdrawn", "common/remind_unavailable", "common/remind_set",
     "common/remind_declined", "common/remind_stopped", "staff/checkin", "web/errors",
@@ -74,7 +74,8 @@ SAMPLE_EXTRAS = {
     "data": SAMPLE_DATA, "nothing": False, "withdrawn": True,
     "asked_at": ["2025-01-01T10:06:00+00:00"],
     "reason": "cap", "kind": "check_in", "when": datetime(2025, 1, 15, 9, 0, tzinfo=UTC),
-    "stopped": 2, "emergency": "911",
+    # staff notices: for a staff room, or without health details (alerts)
+    "stopped": 2, "emergency": "911", "health": True, "in_chat": True,
     "progress": {"before": 6, "after": 4, "difference": -2, "check": "hip_squat",
                  "check_change": "better"},
 }

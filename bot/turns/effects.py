@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.core.conversation import Conversation
 from bot.core.effects import (
+    ALERT_KINDS,
     Address,
     CancelFollowups,
     DropUndelivered,
@@ -82,15 +84,18 @@ async def _withdraw(store: ConversationStore, conv: Conversation, effect: Withdr
 
 
 async def queue_for_staff(store: ConversationStore, notices: list[StaffNotice],
-                          places: frozenset[str], now: float) -> list[Address]:
-    """Staff notices saved with the turn, one outbox row per staff place configured; the
-    addresses to flush after the commit."""
-    if notices and not places:
+                          places: frozenset[str], now: float,
+                          alert_places: frozenset[str] = frozenset()) -> list[Address]:
+    """Staff notices saved with the turn, one outbox row per staff place configured (and per
+    alert place, for the kinds alerts are about); the addresses to flush after the commit."""
+    if notices and not places | alert_places:
         log.info("no staff place configured; %d notice(s) were not kept", len(notices))
     queued = []
     for notice in notices:
-        for place in sorted(places):
-            address = staff_address(place, notice)
-            await store.enqueue(address, 0, notice, now)
+        stamped = replace(notice, at=notice.at or now)
+        alerted = alert_places if notice.kind in ALERT_KINDS else frozenset()
+        for place in sorted(places | alerted):
+            address = staff_address(place, stamped)
+            await store.enqueue(address, 0, stamped, now)
             queued.append(address)
     return list(dict.fromkeys(queued))

@@ -255,7 +255,7 @@ class TurnRunner:
             await store.save(conv, now)
             if conv.booking_ref != ref_before:
                 await store.save_booking_ref(conv.booking_ref, conv.channel, conv.user_id,
-                                             conv.flow or "", now)
+                                             conv.credited_flow, now)
         return await self._effects(store, conv, decision, now)
 
     async def _effects(self, store: ConversationStore, conv: Conversation, decision: Decision,
@@ -268,7 +268,8 @@ class TurnRunner:
             forgotten_notice=self.dialog.personal.forgotten_notice)
         if not notices:
             return []
-        return await queue_for_staff(store, notices, self.wiring.staff_places, now)
+        return await queue_for_staff(store, notices, self.wiring.staff_places, now,
+                                     self.wiring.alert_places)
 
     def _reply(self, conv: Conversation, decision: Decision) -> Reply:
         return Reply(

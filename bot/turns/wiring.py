@@ -19,6 +19,9 @@ class Wiring:
     delivered: frozenset[str] = frozenset()
     pulled: frozenset[str] = frozenset()
     staff_places: frozenset[str] = frozenset()
+    # Places that only hear of leads, requests and bookings (email, a webhook): nobody
+    # answers a person from there, so a "talk to a person" request is not promised on them.
+    alert_places: frozenset[str] = frozenset()
 
     @property
     def reachable_later(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from bot.core.events import (
     DONE_CHOICE,
     PRIMARY,
     Choice,
+    Link,
     Message,
     Reply,
     decode_choice,
@@ -149,27 +150,40 @@ def start_view(command: str, label: str) -> Buttons:
 
 
 def buttons(message: Message, turn: int) -> Buttons | None:
-    """Choice buttons (coloured by style, picked ones green), then link buttons.
+    """The leading link (the booking) on a row of its own first, then choice buttons
+    (coloured by style, picked ones green), then the other link buttons.
 
-    In a pick-several question "Done" gets a row of its own under the options (and the links
-    the rows after it), when that fits Discord's five rows.
+    Discord draws every link button grey (a URL button takes no colour), so the booking
+    stands out by its place: first, alone on the top row. In a pick-several question "Done"
+    gets a row of its own under the options. Rows are set only when they fit Discord's five;
+    otherwise Discord packs the buttons in the same order.
     """
     if not message.choices and not message.links:
         return None
-    view = Buttons()
+    lead = [link for link in message.links if link.style == PRIMARY]
+    rest = [link for link in message.links if link.style != PRIMARY]
     choices = [choice for choice in message.choices if choice.id != DONE_CHOICE]
     finish = [choice for choice in message.choices if choice.id == DONE_CHOICE]
-    done_row = -(-len(choices) // PER_ROW)  # the row after the options
-    link_row = done_row + len(finish)
-    fits = bool(finish) and link_row + -(-len(message.links) // PER_ROW) <= ROWS
-    for choice in choices:
-        view.add_item(choice_button(turn, choice))
-    for number, choice in enumerate(finish):
-        view.add_item(choice_button(turn, choice, row=done_row + number if fits else None))
-    for number, link in enumerate(message.links):
-        row = link_row + number // PER_ROW if fits else None
-        view.add_item(discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url, row=row))
+    rows: list[list[discord.ui.Button[Buttons]]] = []
+    rows += _rows([_link_button(link) for link in lead])
+    rows += _rows([choice_button(turn, choice) for choice in choices])
+    rows += [[choice_button(turn, choice)] for choice in finish]
+    rows += _rows([_link_button(link) for link in rest])
+    fits = len(rows) <= ROWS
+    view = Buttons()
+    for number, row in enumerate(rows):
+        for button in row:
+            button.row = number if fits else None
+            view.add_item(button)
     return view
+
+
+def _rows(items: list[discord.ui.Button[Buttons]]) -> list[list[discord.ui.Button[Buttons]]]:
+    return [items[start : start + PER_ROW] for start in range(0, len(items), PER_ROW)]
+
+
+def _link_button(link: Link) -> discord.ui.Button[Buttons]:
+    return discord.ui.Button(label=link.label[:LABEL_LIMIT], url=link.url)
 
 
 def links_only(message: discord.Message | None) -> Buttons | None:

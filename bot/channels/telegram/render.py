@@ -8,7 +8,7 @@ import html
 from typing import Any
 
 from bot.core.channels import TELEGRAM
-from bot.core.events import DONE_CHOICE, Choice, Message, encode_choice
+from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Message, encode_choice
 from bot.core.markup import Span, render, split_text
 
 # Split the light-markup source below Telegram's 4096: rendering only removes characters, and
@@ -59,10 +59,14 @@ Button = dict[str, Any]  # an InlineKeyboardButton as the Bot API takes it
 
 
 def keyboard(message: Message, turn: int) -> dict[str, list[list[Button]]] | None:
-    """Choices as callback buttons (short ones share a row), then links, one per row, as the
-    Bot API's `InlineKeyboardMarkup` JSON."""
-    rows = choice_rows(message, turn)
-    rows += [[{"text": link.label, "url": link.url}] for link in message.links]
+    """The leading link (the booking) on the first row, then choices as callback buttons
+    (short ones share a row), then the other links, one per row, as the Bot API's
+    `InlineKeyboardMarkup` JSON."""
+    lead = [link for link in message.links if link.style == PRIMARY]
+    rest = [link for link in message.links if link.style != PRIMARY]
+    rows = [[{"text": link.label, "url": link.url}] for link in lead]
+    rows += choice_rows(message, turn)
+    rows += [[{"text": link.label, "url": link.url}] for link in rest]
     return {"inline_keyboard": rows} if rows else None
 
 

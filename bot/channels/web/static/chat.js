@@ -169,8 +169,9 @@
     node.tabIndex = -1;
     blocks(node, message.blocks);
     if (message.urgency) urgent(node, message);
+    var group = null;
     if (message.choices.length) {
-      var group = document.createElement("div");
+      group = document.createElement("div");
       group.className = "choices";
       group.setAttribute("role", "group");
       group.setAttribute("aria-label", "Answers");
@@ -188,26 +189,33 @@
       }
       if (message.multi) node.dataset.multi = "true";
     }
-    if (message.links.length) {
-      var links = document.createElement("div");
-      links.className = "links";
-      message.links.forEach(function (link) {
-        if (!SAFE_LINK.test(link.url)) return;
-        var a = document.createElement("a");
-        a.className = "link-button";
-        a.href = link.url;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer";
-        a.textContent = link.label;
-        var hint = document.createElement("span");
-        hint.className = "visually-hidden";
-        hint.textContent = " (" + words.newTab + ")";
-        a.appendChild(hint);
-        links.appendChild(a);
-      });
-      node.appendChild(links);
-    }
+    // The leading link (the booking) comes before the answers, filled; the others after.
+    var lead = message.links.filter(function (link) { return link.style === "primary"; });
+    var rest = message.links.filter(function (link) { return link.style !== "primary"; });
+    if (lead.length) node.insertBefore(linkGroup(lead), group || null);
+    if (rest.length) node.appendChild(linkGroup(rest));
     return node;
+  }
+
+  function linkGroup(list) {
+    var links = document.createElement("div");
+    links.className = "links";
+    list.forEach(function (link) {
+      if (!SAFE_LINK.test(link.url)) return;
+      var a = document.createElement("a");
+      a.className = "link-button";
+      a.href = link.url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.textContent = link.label;
+      if (link.style) a.dataset.style = link.style;
+      var hint = document.createElement("span");
+      hint.className = "visually-hidden";
+      hint.textContent = " (" + words.newTab + ")";
+      a.appendChild(hint);
+      links.appendChild(a);
+    });
+    return links;
   }
 
   function myMessage(text) {
