@@ -78,7 +78,7 @@ async def test_person_on_the_console_who_types_something_unclear_is_told_to_type
 ) -> None:
     reask = await typed(engine, "/start", "purple elephant")
 
-    assert "Please type an answer's number or its words." in reask
+    assert "Please type an answer's number (1 to 3) or its words." in reask
     assert "  1. Let's start" in reask, "the numbered answers come again"
 
 

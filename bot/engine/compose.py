@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.conversation import Conversation
 from bot.core.events import PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
-from bot.engine.flow import DONE_CHOICE, Flow, RedFlag, State
+from bot.engine.flow import DONE_CHOICE, Flow, Option, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
@@ -21,6 +21,7 @@ from bot.handoff.booking import booking_link
 from bot.handoff.clicks import TOKEN_PARAMETER, click_token
 from bot.settings import Settings
 
+NONE_OF_THESE = "confirm_none"  # the way out of "Did you mean ...?"
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
 
 
@@ -137,6 +138,23 @@ class Composer:
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
         return Message(text, choices, links, outcome)
+
+    def short(self, conv: Conversation, state: State, template: str, **extra: Any) -> Message:
+        """A short message in place of the question (a re-ask, the picks so far), carrying
+        the question's buttons so it is answered the same way."""
+        context = self.context(conv, **extra)
+        labels = self.labels(conv, context)
+        choices = self._choices(conv, state, labels)
+        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
+        return Message(self.renderer.render(template, **context), choices)
+
+    def confirm(self, conv: Conversation, candidates: Sequence[Option]) -> Message:
+        """ "Did you mean ...?" with the likely answers, and a way out, as buttons."""
+        context = self.context(conv, candidates=[o.label for o in candidates])
+        labels = self.labels(conv, context)
+        choices = tuple(Choice(o.id, o.label) for o in candidates)
+        text = self.renderer.render("common/confirm.j2", **context)
+        return Message(text, (*choices, Choice(NONE_OF_THESE, labels.none_of_these)))
 
     @staticmethod
     def _choices(conv: Conversation, state: State, labels: Any) -> tuple[Choice, ...]:
