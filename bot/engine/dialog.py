@@ -28,6 +28,7 @@ from bot.engine.render import Renderer
 from bot.engine.stepper import Stepper
 from bot.settings import Settings
 
+COMMAND = "command"  # a reading that is a command asked for in words
 LATE_WINDOW = 86400.0  # seconds an out-of-order update can still arrive (see _arrived_late)
 
 
@@ -188,7 +189,7 @@ class Dialog:
             return self.reminders.pressed(conv, event.choice_id)
         state = self.stepper.state(conv)
         if current and state and confirm.asking(conv):
-            offered = {o.id: o for o in confirm.candidates(conv, self._typed_choices(conv, state))}
+            offered = {o.id: o for o in confirm.candidates(conv, self.typed_choices(conv, state))}
             if event.choice_id in offered or event.choice_id == confirm.NONE_OF_THESE:
                 chosen = offered.get(event.choice_id, confirm.NONE_OF_THESE)
                 return self._confirmed(conv, state, chosen, now)
@@ -213,7 +214,7 @@ class Dialog:
                 return picked
         state = self.stepper.state(conv)
         if state is not None and confirm.asking(conv):
-            offered = confirm.candidates(conv, self._typed_choices(conv, state))
+            offered = confirm.candidates(conv, self.typed_choices(conv, state))
             chosen = confirm.typed(state, text, offered)
             if chosen is not None:
                 return self._confirmed(conv, state, chosen, now)
@@ -224,26 +225,39 @@ class Dialog:
         return self._answer(conv, state, text, now)
 
     def _answer(self, conv: Conversation, state: State, text: str, now: float) -> Decision:
-        """A typed reply to the current question, read by bot/engine/understand.py: a pick,
-        several, a number, a typed value, a command, "did you mean"; or asked again."""
-        steps = self.stepper
-        choices = self._typed_choices(conv, state)
-        if state.input is not None and state.input.type != "number":
-            option = match_option(text, state.options)  # "never mind" before a name
-            value = None if option else parse_input(state.input, text,
-                                                    self.settings.phone_region)
-            if option is not None or value is not None:
-                return (steps.apply_option(conv, state, option, now) if option
-                        else steps.apply_input(conv, state, value, now))
-        exact = match_option(text, choices) if not state.input else None
-        if exact is not None:
-            return self._chosen(conv, state, exact, now)
-        command = self._command_in_text(text)  # "back", "restart", "can I book a call?"
-        if command is not None:
-            return self._command(conv, command.name, now)
+        """A typed reply to the current question: a pick, several, a number, a typed value,
+        a command, "did you mean"; or asked again."""
         if len(text) > MAX_MATCH_LENGTH:  # a story, not an answer: the question again
             return self._reask(conv, state, text)
-        return self._reading(conv, state, understand.read(state, text, choices), text, now)
+        reading = self.read(conv, state, text)
+        if reading.problem == COMMAND:
+            command = self._command_in_text(text)
+            assert command is not None
+            return self._command(conv, command.name, now)
+        return self._reading(conv, state, reading, text, now)
+
+    def read(self, conv: Conversation, state: State, text: str) -> understand.Reading:
+        """What a typed reply means for the current question (bot/engine/understand.py): a
+        typed name or address, a button's exact words, a command asked for ("back", "can I
+        book a call?"), then everything else the reply may say."""
+        if state.input is not None and state.input.type != "number":
+            option = match_option(text, state.options)  # "never mind" before a name
+            if option is not None:
+                return understand.Reading(understand.OPTION, (option,))
+            value = parse_input(state.input, text, self.settings.phone_region)
+            if value is not None:
+                return understand.Reading(understand.VALUE, value=value)
+        choices = self.typed_choices(conv, state)
+        exact = match_option(text, choices) if not state.input else None
+        if exact is not None:
+            return understand.Reading(understand.OPTION, (exact,))
+        command = self._command_in_text(text)
+        action = next((o for o in choices if command and o.id == f"/{command.name}"), None)
+        if action is not None:  # "remind me" where "Remind me to check in" is offered
+            return understand.Reading(understand.OPTION, (action,))
+        if command is not None:
+            return understand.Reading(understand.NOTHING, problem=COMMAND)
+        return understand.read(state, text, choices)
 
     def _reading(self, conv: Conversation, state: State, reading: understand.Reading,
                  text: str, now: float) -> Decision:
@@ -276,7 +290,7 @@ class Dialog:
             return self.stepper.add_picks(conv, state, (option,))
         return self.stepper.apply_option(conv, state, option, now)
 
-    def _typed_choices(self, conv: Conversation, state: State) -> tuple[Option, ...]:
+    def typed_choices(self, conv: Conversation, state: State) -> tuple[Option, ...]:
         """The buttons shown, in their numbered order: the options, then the actions."""
         if not state.commands:
             return state.options
@@ -309,7 +323,7 @@ class Dialog:
             minimum=_shown(number.minimum) if number else None,
             maximum=_shown(number.maximum) if number else None,
             out_of_range=_shown(reading.value) if reading.problem else None,
-            count=len(self._typed_choices(conv, state)))
+            count=len(self.typed_choices(conv, state)))
         return Decision([reask])
 
     def _command_in_text(self, text: str) -> Command | None:

@@ -20,7 +20,10 @@ _EDGE_PUNCTUATION = " \t\n.!?,;:'\"()[]{}-*_~`"
 _HEDGED = re.compile(
     r"\b(?:not (?:really |quite |totally |very |too )?sure|unsure|uncertain|not certain|maybe"
     r"|perhaps|possibly|probably|might|idk|dunno|don'?t know|do not know|no idea"
-    r"|kind of|kinda|sort of|i think so|i guess|can'?t tell|hard to say|not sure)\b"
+    r"|kind of|kinda|sort of|i think so|i guess|can'?t tell|hard to say|hard to tell|not sure"
+    r"|can'?t remember|cannot remember|don'?t remember|do not remember|can'?t recall"
+    r"|couldn'?t (?:try|do it|tell|say)|didn'?t (?:try|check|test)|never (?:checked|tried)"
+    r"|haven'?t (?:tried|checked))\b"
 )
 
 

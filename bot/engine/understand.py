@@ -9,18 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
-from rapidfuzz import fuzz
-from text_to_num import alpha2digit
+from rapidfuzz.distance import OSA
 
+from bot.engine.durations import by_duration, in_digits
 from bot.engine.flow import NO, UNSURE, YES, Option, State
 from bot.engine.matching import MAX_MATCH_LENGTH, is_hedged, match_option, normalize
 
 OPTION, SEVERAL, VALUE, CONFIRM, DONE, NOTHING = (
     "option", "several", "value", "confirm", "done", "nothing")
 OUT_OF_RANGE = "out_of_range"
-FUZZY_WORD = 84  # rapidfuzz ratio at which two words of five letters or more are one word
+ONLY_ONE_AT = 0.3  # a reply naming only one option, with at least this much of it, means it
 CONFIRM_AT = 0.5  # a reply naming at least half of an option's words is worth asking about
 MAX_CANDIDATES = 3
 
@@ -58,27 +58,6 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
 _PICK = re.compile(r"(?:option|number|no\.?|answer|#)?\s*(\d{1,2})(?:st|nd|rd|th)?\.?")
 _NUMBER = re.compile(r"(?<![\d.])(\d{1,4}(?:[.,]\d{1,2})?)(?![\d])")
 _SCALE = re.compile(r"(?:/|out of|outta|of)\s*10\b")
-_UNITS = {"day": 1, "d": 1, "week": 7, "wk": 7, "w": 7, "month": 30, "mo": 30, "mth": 30,
-          "year": 365, "yr": 365, "y": 365}
-_UNIT = r"(day|d|week|wk|w|month|mo|mth|year|yr|y)s?\b"
-_AMOUNT = (r"(\d+(?:\.\d+)?|a few|a couple(?: of)?|couple(?: of)?|few|several|a|an|one"
-           r"|half a|a half)")
-_DURATION = re.compile(_AMOUNT + r"\s*" + _UNIT)
-_VAGUE = {"a few": 3, "few": 3, "a couple": 2, "a couple of": 2, "couple": 2,
-          "couple of": 2, "several": 4, "a": 1, "an": 1, "one": 1, "half a": 0.5,
-          "a half": 0.5}
-_SINCE = re.compile(r"\b(?:since|from) (?:last )?(?:summer|winter|spring|fall|autumn|year"
-                    r"|christmas|january|february|march|april|may|june|july|august"
-                    r"|september|october|november|december)\b|\bfor (?:ages|years|a long time)\b")
-_RELATIVE = {"today": 0, "yesterday": 1, "last night": 1, "last week": 7, "last month": 30,
-             "last year": 365, "this morning": 0}
-_RANGES = (
-    (re.compile(r"(?:less than|under|within) (\d+) " + _UNIT), "below"),
-    (re.compile(r"(?:more than|over|longer than) (\d+) " + _UNIT), "above"),
-    (re.compile(r"(?:in )?the last (\d+) " + _UNIT), "upto"),
-    (re.compile(r"(\d+) " + _UNIT + r" to (\d+) " + _UNIT), "between"),
-    (re.compile(r"(\d+) to (\d+) " + _UNIT), "between_same"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +67,7 @@ class Reading:
 
     kind: str
     options: tuple[Option, ...] = ()
-    value: float | int | None = None
+    value: Any = None  # a number, or a typed name or address
     problem: str = ""
 
     @property
@@ -108,7 +87,7 @@ def read(state: State, text: str, choices: Sequence[Option] | None = None) -> Re
         return NOT_UNDERSTOOD
     if state.multi and answer in DONE_WORDS:
         return Reading(DONE)
-    digits = _digits(answer)
+    digits = in_digits(answer)
     wants_number = state.input is not None and state.input.type == "number"
     if wants_number:
         negative = text.strip().startswith(("-", "\u2212"))  # normalize drops the sign
@@ -137,6 +116,8 @@ def _safety(answer: str, options: tuple[Option, ...], unsure: Option | None) -> 
     """A safety question is never guessed: a hedge is "Not sure", a clear yes or no is taken,
     anything else that names an answer is confirmed."""
     if unsure is not None and is_hedged(answer) and not _SOFT_NO.search(answer):
+        if _words(answer)[0] in _STRONG_YES | _NO - {"not"}:
+            return _confirm(options)  # "yes, couldn't do it": a yes and a hedge, asked
         return Reading(OPTION, (unsure,))
     by_id = {o.id: o for o in options}
     if _SOFT_NO.search(answer):
@@ -152,6 +133,8 @@ def _safety(answer: str, options: tuple[Option, ...], unsure: Option | None) -> 
         return _confirm([by_id[i] for i in (YES, NO, UNSURE) if i in by_id])
     scores = _scores(answer, options)
     candidates = _candidates(scores, options)
+    if not candidates and _words(answer):  # said something: which answer is it?
+        return _confirm(options)
     return _confirm(candidates) if candidates else NOT_UNDERSTOOD
 
 
@@ -163,20 +146,23 @@ def _options(state: State, answer: str, digits: str, options: tuple[Option, ...]
         return _picks(state, full)
     if unsure is not None and is_hedged(answer):
         return Reading(OPTION, (unsure,))
-    by_duration = _by_duration(digits, options)
+    timed = by_duration(digits, options)
     polar = _polar_options(answer, options)
     if polar is not None:
-        narrowed = ([o for o in polar if o in by_duration] or [o for o in polar if o in full]
+        narrowed = ([o for o in polar if o in timed] or [o for o in polar if o in full]
                     or polar)
         if len(narrowed) == 1:
             return Reading(OPTION, (narrowed[0],))
         return _confirm(narrowed)
-    if len(by_duration) == 1:
-        return Reading(OPTION, (by_duration[0],))
+    if len(timed) == 1:
+        return Reading(OPTION, (timed[0],))
     if len(full) == 1:
         return Reading(OPTION, (full[0],))
     if len(full) > 1:
         return _confirm(full)
+    named = [o for o, score in zip(options, scores, strict=True) if score > 0]
+    if len(named) == 1 and scores[options.index(named[0])] >= ONLY_ONE_AT:
+        return Reading(OPTION, (named[0],))  # "contact": a word only one answer has
     candidates = _candidates(scores, options)
     return _confirm(candidates) if candidates else NOT_UNDERSTOOD
 
@@ -195,14 +181,6 @@ def _picks(state: State, picked: Sequence[Option]) -> Reading:
 
 
 # -- numbers -----------------------------------------------------------------------------------
-
-def _digits(answer: str) -> str:
-    """Numbers in words as digits ("six" -> "6"); the reply unchanged where that fails."""
-    try:
-        return str(alpha2digit(answer, "en", threshold=0))
-    except (ValueError, TypeError):  # the library raises on some odd inputs
-        return answer
-
 
 def _number(state: State, digits: str, negative: bool) -> Reading | None:
     """A number where a number is asked: "a 6 I guess", "six", "6/10"; two different numbers
@@ -283,58 +261,6 @@ def _polar_options(answer: str, options: Sequence[Option]) -> list[Option] | Non
     return matching or None
 
 
-# -- durations -------------------------------------------------------------------------------
-
-def _by_duration(digits: str, options: Sequence[Option]) -> list[Option]:
-    """Options whose label names a range of time holding the duration in the reply."""
-    ranges = [(o, _range(o.label)) for o in options]
-    if not any(r for _, r in ranges):
-        return []
-    days = _days(digits)
-    if days is None:
-        return []
-    return [o for o, r in ranges if r and r[0] <= days <= r[1]]
-
-
-@lru_cache(maxsize=512)
-def _range(label: str) -> tuple[float, float] | None:
-    text = _digits(label.lower())
-    for pattern, kind in _RANGES:
-        match = pattern.search(text)
-        if match is None:
-            continue
-        groups = match.groups()
-        if kind == "below":
-            return 0.0, int(groups[0]) * _UNITS[groups[1]] - 0.5
-        if kind == "above":
-            return int(groups[0]) * _UNITS[groups[1]] + 0.5, float("inf")
-        if kind == "upto":
-            return 0.0, int(groups[0]) * _UNITS[groups[1]]
-        if kind == "between":
-            return int(groups[0]) * _UNITS[groups[1]], int(groups[2]) * _UNITS[groups[3]]
-        return int(groups[0]) * _UNITS[groups[2]], int(groups[1]) * _UNITS[groups[2]]
-    return None
-
-
-def _days(digits: str) -> float | None:
-    """How long a reply says, in days: "about 3 months", "2 wks", "a couple of weeks",
-    "since last summer"; None when it names no time."""
-    match = _DURATION.search(digits)
-    if match is not None:
-        amount, unit = match.groups()
-        count = _VAGUE.get(amount)
-        number = float(amount) if count is None else count
-        return number * _UNITS[unit]
-    if "half a year" in digits or "six months" in digits:
-        return 182.0
-    if _SINCE.search(digits):
-        return 240.0  # a season or a month named as the start: months, not weeks
-    for phrase, days in _RELATIVE.items():
-        if re.search(rf"\b{phrase}\b", digits):
-            return float(days)
-    return None
-
-
 # -- words -----------------------------------------------------------------------------------
 
 def _words(text: str) -> list[str]:
@@ -343,8 +269,8 @@ def _words(text: str) -> list[str]:
 
 def _stem(word: str) -> str:
     word = word.replace("'", "")
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+    for suffix in ("ing", "ed", "er", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= (4 if suffix == "er" else 3):
             word = word[: -len(suffix)]
             if len(word) > 3 and word[-1] == word[-2]:  # running -> run, squatting -> squat
                 word = word[:-1]
@@ -381,7 +307,9 @@ def _same(a: str, b: str) -> bool:
         return True
     if a.startswith(b) or b.startswith(a):
         return False  # another word ("knee" is not "kneel"), not a typo
-    return min(len(a), len(b)) >= 4 and fuzz.ratio(a, b) >= FUZZY_WORD
+    shortest = min(len(a), len(b))
+    # one slip (a letter missed, added, changed or swapped: "strat"), two in a long word
+    return shortest >= 4 and OSA.distance(a, b) <= (1 if shortest < 7 else 2)
 
 
 def _scores(answer: str, options: Sequence[Option]) -> list[float]:
