@@ -105,6 +105,8 @@ class Dialog:
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, conv: Conversation, event: Event, now: float) -> Decision:
+        if confirm.asking(conv) and event.kind not in (EventKind.TEXT, EventKind.PRESS):
+            conv.pending = ""  # a command instead: "Did you mean" is no longer asked
         if event.kind is EventKind.COMMAND:
             return self._command(conv, event.command, now, event.argument)
         if event.kind is EventKind.PRESS:

@@ -33,6 +33,7 @@ _YES = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "yah", "ye", "y", "s
                   "did", "have", "has", "am", "is"})
 _STRONG_YES = _YES - {"ok", "okay", "right", "true", "do", "does", "did", "have", "has", "am",
                       "is"}
+_ADVERBS = frozenset({"definitely", "absolutely", "certainly", "surely"})
 _NO = frozenset({"no", "nah", "nope", "naw", "not", "never", "none", "n", "nothing", "without",
                  "neither", "nay", "noo", "nooo", "negative"})
 _NEGATED_VERB = re.compile(r"\b\w+n't\b|\bcannot\b|\b(?:dont|doesnt|didnt|havent|hasnt|isnt"
@@ -240,6 +241,8 @@ def polarity_of(answer: str) -> str:
         return ""
     if words[0] in _STRONG_YES and not (set(words[1:3]) & {"not", "never"}):
         return YES
+    if words[0] in _ADVERBS and words[1:2] == ["not"]:
+        return NO  # "definitely not"
     if words[0] in _NO:
         return NO
     has_no = bool(set(words) & _NO) or bool(_NEGATED_VERB.search(answer))
@@ -281,7 +284,8 @@ def _stem(word: str) -> str:
 def _content(phrase: str) -> list[str]:
     words = _words(phrase)
     meaningful = [_stem(w) for w in words if w not in _STOP or w in _NEGATORS]
-    return meaningful or [_stem(w) for w in words]
+    # a bare "yes" or "no" is a polarity, read as one (polarity_of), not as words
+    return meaningful or [_stem(w) for w in words if w not in _STRONG_YES | _NO]
 
 
 def _reply_words(answer: str) -> list[str]:
