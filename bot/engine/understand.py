@@ -161,9 +161,11 @@ def _options(state: State, answer: str, digits: str, options: tuple[Option, ...]
         return Reading(OPTION, (full[0],))
     if len(full) > 1:
         return _confirm(full)
-    named = [o for o, score in zip(options, scores, strict=True) if score > 0]
-    if len(named) == 1 and scores[options.index(named[0])] >= ONLY_ONE_AT:
+    named = [o for o, score in zip(options, scores, strict=True) if score >= ONLY_ONE_AT]
+    if len(named) == 1 and sum(score > 0 for score in scores) == 1:
         return Reading(OPTION, (named[0],))  # "contact": a word only one answer has
+    if 1 < len(named) <= MAX_CANDIDATES and max(scores) < CONFIRM_AT:
+        return _confirm(named)  # "landing", where two answers say it
     candidates = _candidates(scores, options)
     return _confirm(candidates) if candidates else NOT_UNDERSTOOD
 
@@ -270,9 +272,12 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("\u2019", "'"))
 
 
+_SUFFIXES = ("ing", "ed", "er", "es", "s")
+
+
 def _stem(word: str) -> str:
     word = word.replace("'", "")
-    for suffix in ("ing", "ed", "er", "es", "s"):
+    for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= (4 if suffix == "er" else 3):
             word = word[: -len(suffix)]
             if len(word) > 3 and word[-1] == word[-2]:  # running -> run, squatting -> squat
@@ -310,7 +315,11 @@ def _same(a: str, b: str) -> bool:
     if a == b:
         return True
     if a.startswith(b) or b.startswith(a):
-        return False  # another word ("knee" is not "kneel"), not a typo
+        # another word ("knee" is not "kneel"), unless the rest is a suffix with a slip
+        shorter = min(len(a), len(b))
+        rest = (a if len(a) > len(b) else b)[shorter:]
+        return shorter >= 3 and len(rest) >= 2 and any(
+            OSA.distance(rest, end) <= 1 for end in _SUFFIXES)
     shortest = min(len(a), len(b))
     # one slip (a letter missed, added, changed or swapped: "strat"), two in a long word
     return shortest >= 4 and OSA.distance(a, b) <= (1 if shortest < 7 else 2)
