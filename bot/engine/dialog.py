@@ -102,6 +102,11 @@ class Dialog:
         state = self.stepper.state(conv)
         return state is not None and state.input is not None and not conv.pending
 
+    def asks_again(self, conv: Conversation) -> bool:
+        """A question of the dialog's own that a reloaded page asks again (delete everything?);
+        a "Did you mean" is not: the page shows the question, which answers it too."""
+        return conv.pending == FORGET_PENDING
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, conv: Conversation, event: Event, now: float) -> Decision:

@@ -199,7 +199,7 @@ class WebChatApi:
                                  and not conversation.pending),
             "new": conversation is None,
             "relay": bool(conversation and conversation.relay),
-            "pending": bool(conversation and conversation.pending),
+            "pending": bool(conversation and self.engine.dialog.asks_again(conversation)),
         }
 
     async def turn(self, request: web.Request, session: str, body: Json) -> Json:
