@@ -330,7 +330,9 @@ class Dialog:
             minimum=_shown(number.minimum) if number else None,
             maximum=_shown(number.maximum) if number else None,
             out_of_range=_shown(reading.value) if reading.problem else None,
-            count=len(self.typed_choices(conv, state)))
+            count=len(self.typed_choices(conv, state)),
+            # on a number question an answer's number would be a score: its word instead
+            words=[o.synonyms[0] if o.synonyms else o.label for o in state.options])
         return Decision([reask])
 
     def _command_in_text(self, text: str) -> Command | None:

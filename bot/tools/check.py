@@ -80,7 +80,7 @@ SAMPLE_EXTRAS = {
     "asked_at": ["2025-01-01T10:06:00+00:00"],
     "reason": "cap", "kind": "check_in", "when": datetime(2025, 1, 15, 9, 0, tzinfo=UTC),
     "stopped": 2, "minimum": "0", "maximum": "10", "out_of_range": "11", "count": 3,
-    "candidates": ["Yes", "No"], "picked": ["Stairs", "Running"],
+    "candidates": ["Yes", "No"], "picked": ["Stairs", "Running"], "words": ["skip"],
     "progress": {"before": 6, "after": 4, "difference": -2, "check": "hip_squat",
                  "check_change": "better"},
 }
