@@ -145,9 +145,11 @@ def _options(state: State, answer: str, digits: str, options: tuple[Option, ...]
     full = [o for o, s in zip(options, scores, strict=True) if s >= 0.999]
     if state.multi and full:
         return _picks(state, full)
+    timed = by_duration(digits, options)  # "3 months" is a time, not the words "3 months"
+    if len(full) == 1 and full[0] is not unsure and not timed and not polarity_of(answer):
+        return Reading(OPTION, (full[0],))  # "kinda all over": the words, hedged or not
     if unsure is not None and is_hedged(answer):
         return Reading(OPTION, (unsure,))
-    timed = by_duration(digits, options)
     polar = _polar_options(answer, options)
     if polar is not None:
         narrowed = ([o for o in polar if o in timed] or [o for o in polar if o in full]
