@@ -134,7 +134,7 @@ def _safety(answer: str, options: tuple[Option, ...], unsure: Option | None) -> 
         return _confirm([by_id[i] for i in (YES, NO, UNSURE) if i in by_id])
     scores = _scores(answer, options)
     candidates = _candidates(scores, options)
-    if not candidates and _words(answer):  # said something: which answer is it?
+    if not candidates and len(_words(answer)) >= 3:  # told something: which answer is it?
         return _confirm(options)
     return _confirm(candidates) if candidates else NOT_UNDERSTOOD
 
