@@ -243,6 +243,9 @@ async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) 
     assert "likely contributors" in result.content
     assert "Ankle" in result.content  # "heel lifts" at the wall test scored the ankle
     assert result.button("Book a complimentary call") is not None
+    for text in ("1", "Anna", "anna@example.com", "yes please"):  # "1. Ask the practice..."
+        await anna.types(text)
+    assert "will be in touch soon" in anna.last_message().content
     assert all(not s.ephemeral for s in anna.sees())
     assert server.fake.interactions == {}  # typing alone, no button ever pressed
     assert_nothing_public_but(server.fake, [])

@@ -269,6 +269,9 @@ async def test_person_who_types_answers_is_understood(alex: Person, bot: Running
     assert facts["worse_with"] == ["squats"] and facts["activity"] == ["ocr", "lifting"]
     assert facts["squat"] == ["hips_tight", "knees_in"], "typed picks add up until done"
     assert all(message.edits == 0 for message in alex.received), "typed answers edit nothing"
+    for text in ("ask the practice to contact me", "Alex", "alex@example.com", "yes"):
+        await alex.send(text)  # the result's action, typed: where leads are captured
+    assert await bot.state_of(alex) == "contact_saved"
 
 
 async def test_person_with_a_red_flag_is_sent_to_a_doctor_not_a_sales_call(alex: Person) -> None:
