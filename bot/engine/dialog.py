@@ -330,7 +330,7 @@ class Dialog:
             minimum=_shown(number.minimum) if number else None,
             maximum=_shown(number.maximum) if number else None,
             out_of_range=_shown(reading.value) if reading.problem else None,
-            count=len(self.typed_choices(conv, state)),
+            count=len(self.typed_choices(conv, state)) + (1 if state.multi else 0),
             # on a number question an answer's number would be a score: its word instead
             words=[o.synonyms[0] if o.synonyms else o.label for o in state.options])
         return Decision([reask])

@@ -88,6 +88,8 @@ def read(state: State, text: str, choices: Sequence[Option] | None = None) -> Re
         return NOT_UNDERSTOOD
     if state.multi and answer in DONE_WORDS:
         return Reading(DONE)
+    if state.multi and answer == str(len(options) + 1):
+        return Reading(DONE)  # Done is the button numbered after the options
     digits = in_digits(answer)
     wants_number = state.input is not None and state.input.type == "number"
     if wants_number:
