@@ -34,8 +34,8 @@ _YES = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "yah", "ye", "y", "s
 _STRONG_YES = _YES - {"ok", "okay", "right", "true", "do", "does", "did", "have", "has", "am",
                       "is"}
 _ADVERBS = frozenset({"definitely", "absolutely", "certainly", "surely"})
-_NO = frozenset({"no", "nah", "nope", "naw", "not", "never", "none", "n", "nothing", "without",
-                 "neither", "nay", "noo", "nooo", "negative"})
+_NO = frozenset({"no", "nah", "nope", "naw", "not", "never", "none", "n", "nothing", "neither",
+                 "nay", "noo", "nooo", "negative"})  # not "without": "without a doubt" is a yes
 _NEGATED_VERB = re.compile(r"\b\w+n't\b|\bcannot\b|\b(?:dont|doesnt|didnt|havent|hasnt|isnt"
                            r"|wasnt|cant|wont|arent|werent|aint|couldnt|wouldnt)\b")
 _SOFT_NO = re.compile(r"\b(?:don'?t think so|do not think so|not that i know|i doubt it"
@@ -51,8 +51,8 @@ _STOP = frozenset({
     "gets", "got", "feel", "feels", "yes", "no", "not", "sure", "your", "you", "some", "thing",
     "one", "ones", "too", "also", "more", "much", "then", "than", "if", "but", "oh", "ok",
     "okay", "yeah", "yep", "nah", "nope", "definitely", "probably", "maybe", "let's", "lets"})
-_NEGATORS = _NO | {"dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
-                   "havent", "haven't", "hasnt", "hasn't", "wasnt", "wasn't"}
+_NEGATORS = _NO | {"without", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt",
+                   "isn't", "havent", "haven't", "hasnt", "hasn't", "wasnt", "wasn't"}
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
              "seventh": 7, "eighth": 8, "last": -1}
