@@ -1,5 +1,5 @@
-"""`python -m bot ...`: chat, say, check, graph, test-dialogs, leads, mydata, audit, staff,
-and the platform runners."""
+"""`python -m bot ...`: chat, say, check, graph, test-dialogs, understand, leads, mydata,
+audit, staff, and the platform runners."""
 
 from __future__ import annotations
 
@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     dialogs = commands.add_parser("test-dialogs", help="run YAML conversation transcripts")
     dialogs.add_argument("paths", nargs="+", type=Path)
     dialogs.set_defaults(run=_test_dialogs, uses_data=False)
+
+    understand = commands.add_parser(
+        "understand", help="how well typed replies are read (the corpus in tests/typed)")
+    understand.add_argument("--report", action="store_true",
+                            help="print every reply refused or misread, then the counts")
+    understand.add_argument("corpus", nargs="?", type=Path, default=Path("tests/typed"))
+    understand.set_defaults(run=_understand, uses_data=False)
 
     leads = commands.add_parser("leads", help="the practice's leads")
     leads_commands = leads.add_subparsers(required=True, metavar="ACTION")
@@ -220,6 +227,15 @@ def _test_dialogs(args: argparse.Namespace, settings: Settings) -> int:
     failed = sum(not r.passed for r in results)
     print(f"transcripts: {len(results) - failed} passed, {failed} failed")
     return 1 if failed or not results else 0
+
+
+def _understand(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.tools.understanding import judge_all, report
+
+    engine = build_engine(settings, SQLiteStore(":memory:"))
+    lines = report(judge_all(engine.dialog, args.corpus))
+    print("\n".join(lines if args.report else lines[-1:]))
+    return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -247,6 +247,8 @@ async def test_several_answers_to_what_makes_it_worse_by_toggles_or_typed(person
     assert reply.state == "pain_duration" and reply.extras["answered"] == "Running"
     await person.send("back")
     await person.send("1, 3")
+    assert "So far: Stairs, Running" in person.text, "typed picks add up, shown back"
+    await person.send("done")
     saved = await person.engine.store.load("test", "alex")
     assert saved.state == "pain_duration" and saved.facts["worse_with"] == ["stairs", "running"]
 

@@ -80,7 +80,7 @@ async def test_person_on_the_console_who_types_something_unclear_is_told_to_type
 ) -> None:
     reask = await typed(engine, "/start", "purple elephant")
 
-    assert "Please type an answer's number or its words." in reask
+    assert "Please type an answer's number (1 to 3) or its words." in reask
     assert "  1. Let's start" in reask, "the numbered answers come again"
 
 
@@ -112,3 +112,72 @@ def test_make_chat_installs_the_runtime_only_quietly_and_make_test_everything(
     assert any(r.startswith("python-telegram-bot") for r in runtime)
     assert not [r for r in runtime if r.startswith(("pytest", "ruff", "hypothesis"))]
     assert set(runtime) < set(everything) and any(r.startswith("pytest") for r in everything)
+
+
+# A person who never presses: every answer typed in their own words, as held-out typists do.
+TYPED_SCREENING = (
+    ("sure let's go", "who"), ("it's for me", "injury"), ("nah never had one", "rf_hot_swollen"),
+    *[(reply, "") for reply in (
+        "nope", "no surgery or anything", "no", "not really", "nah", "no", "never",
+        "no numbness", "nope no fever", "no never had cancer", "no it eases")],
+    ("nope", "pain_where"), ("front kneecap", "pain_worse"), ("stairs and squats", "pain_worse"),
+    ("running too", "pain_worse"), ("done", "pain_duration"), ("about 3 months", "pain_level"),
+    ("a 6 I guess", "imaging"), ("no scans", "foot_roll"), ("not really", "ankle_sprains"),
+    ("yeah a few times", "move_activity"), ("i run and lift weights", "move_activity"),
+    ("that's all", "move_caving"), ("no", "move_landing"), ("nah", "move_coached"),
+    ("nope", "checks_intro"), ("now is fine", "foot_mirror"), ("pretty steady", "ankle_wall"),
+    ("nah, 3 cm short", "hip_squat"), ("my heels come up", "hip_squat"), ("done", "hip_figure4"),
+    ("nah hips feel fine", "hip_single_leg"), ("pretty steady", "result"),
+)
+
+
+async def test_person_who_types_every_answer_on_the_console_finishes_and_is_contacted(
+    engine: TurnRunner,
+) -> None:
+    out = io.StringIO()
+    reply = await say(engine, "tam", "hi", as_json=False, out=out)
+    assert reply.state == "welcome"
+    for text, state in TYPED_SCREENING:
+        reply = await say(engine, "tam", text, as_json=False, out=out)
+        assert not state or reply.state == state, (text, reply.state)
+    assert "Ankle mobility" in reply.messages[0].text
+    shown = io.StringIO()
+    reply = await say(engine, "tam", "1", as_json=False, out=shown)  # "1. Ask the practice..."
+    assert reply.flow == "contact" and reply.state == "contact_name"
+    assert "complete" not in shown.getvalue()
+    for text, state in (("Tam", "contact_method"), ("tam@example.com", "contact_consent"),
+                        ("yes please", "contact_saved")):
+        reply = await say(engine, "tam", text, as_json=False, out=out)
+        assert reply.state == state
+
+
+async def test_person_who_types_picks_on_the_console_sees_them_add_up_then_done(
+    engine: TurnRunner,
+) -> None:
+    await typed(engine, "/start", *TO_PAIN_QUESTIONS, "front")
+    so_far = await typed(engine, "stairs")
+    assert "So far: Stairs." in so_far and "done" in so_far
+    assert "  1. ✓ Stairs" in so_far, "the running selection, numbered"
+    assert "What makes it worse" not in so_far, "a short reply, not the whole question"
+    so_far = await typed(engine, "3")
+    assert "So far: Stairs, Running." in so_far
+    assert "How long" in await typed(engine, "done")
+
+
+async def test_person_on_the_console_who_types_the_results_actions_gets_them(
+    engine: TurnRunner,
+) -> None:
+    await typed(engine, "/start", *TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN)
+    reminded = await typed(engine, "2")  # "2. Remind me to check in"
+    assert "complete" not in reminded and "check-in" in reminded, "the action's own answer"
+
+
+async def test_person_on_the_console_with_an_unclear_answer_is_asked_did_you_mean(
+    engine: TurnRunner,
+) -> None:
+    await typed(engine, "/start", "begin", "me", "no")
+    asked = await typed(engine, "its a little puffy")  # the hot, swollen knee question
+    assert "Did you mean one of these?" in asked
+    assert "  1. Yes" in asked and "  3. Not sure" in asked and "  4. Something else" in asked
+    reply = await say(engine, "sam", "3", as_json=False, out=io.StringIO())
+    assert reply.state == "rf_hot_swollen_clarify", "Not sure, as chosen: the plain follow-up"

@@ -68,7 +68,9 @@ async def test_typed_number_label_typo_and_synonym_all_answer(person):
     await answer_safety_questions_no(person)
     await person.send("2")
     assert person.last.state == "pain_worse"
-    await person.send("Squating")  # a typo
+    await person.send("Squating")  # a typo: a pick, and more may follow
+    assert person.last.state == "pain_worse" and "So far: Squatting" in person.text
+    await person.send("that's all")
     assert person.last.state == "pain_duration"
     saved = await person.engine.store.load("test", "alex")
     assert saved is not None and saved.facts["worse_with"] == ["squats"]
@@ -89,7 +91,8 @@ async def test_pain_level_is_validated_and_reasked(person):
     for answer in ("front", "stairs", "done", "weeks"):
         await person.click(answer)
     await person.send("twelve")
-    assert person.last.state == "pain_level" and "didn't quite catch" in person.text
+    assert person.last.state == "pain_level" and "12 is outside the range" in person.text
+    assert "a number from 0 to 10" in person.text
     await person.send("15")
     assert person.last.state == "pain_level"
     await person.send("8")
@@ -129,7 +132,8 @@ async def test_restart_of_the_process_resumes_where_the_person_was(settings: Set
     await first.engine.store.close()
 
     second = DialogClient(build_engine(settings), "kim")
-    reply = await second.send("Running")
+    await second.send("Running")
+    reply = await second.send("done")
     assert reply.state == "pain_duration"
     saved = await second.engine.store.load("test", "kim")
     assert saved is not None and saved.facts == {

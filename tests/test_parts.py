@@ -21,8 +21,8 @@ from bot.core.conversation import Answer, Conversation
 from bot.core.events import Choice, Link, Message, decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
 from bot.core.wire import message_from_dict, message_to_json
-from bot.engine.flow import Option, load_flow
-from bot.engine.matching import match_option, match_option_loosely, normalize, parse_number
+from bot.engine.flow import Option, State, load_flow
+from bot.engine.matching import match_option, normalize, parse_number
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
@@ -30,6 +30,7 @@ from bot.engine.scoring import (
     highest_red_flag,
     named_drivers,
 )
+from bot.engine.understand import CONFIRM, NOTHING, read
 from bot.settings import ROOT, Practice, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.graph import mermaid
@@ -145,11 +146,14 @@ def test_odd_digits_and_special_floats_are_not_numbers():
     assert parse_number("7,5") == 7.5 and parse_number("7/10") == 7.0
 
 
-def test_loose_matching_forgives_small_typos_but_not_ambiguity():
-    options = (Option("a", "Running", "x"), Option("b", "Jumping or landing", "x"))
-    assert match_option_loosely("runing", options).id == "a"
-    assert match_option_loosely("landing", options).id == "b"
-    assert match_option_loosely("swimming", options) is None
+def test_loose_reading_forgives_small_typos_but_asks_about_ambiguity():
+    options = (Option("a", "Running", "x"), Option("b", "Jumping or landing", "x"),
+               Option("c", "Landing hard", "x"))
+    state = State("q", "t.j2", options=options)
+    assert read(state, "runing").option.id == "a"
+    assert read(state, "jumpng").option.id == "b"
+    assert read(state, "landing").kind == CONFIRM, "two answers say landing: asked"
+    assert read(state, "swimming").kind == NOTHING
 
 
 def test_command_words_are_found_anywhere_and_whole_phrases_exactly():

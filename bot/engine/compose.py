@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +14,7 @@ from bot.core.effects import StaffNotice
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.commands import Commands
-from bot.engine.flow import Flow, RedFlag, State
+from bot.engine.flow import Flow, Option, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
@@ -24,6 +24,7 @@ from bot.engine.scoring import (
 )
 from bot.settings import Settings
 
+NONE_OF_THESE = "confirm_none"  # the way out of "Did you mean ...?"
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
 CONTROLS = "controls.j2"  # how a channel's person reaches forget, withdraw, mydata
 
@@ -185,6 +186,23 @@ class Composer:
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
         return Message(text, choices, links, outcome)
+
+    def short(self, conv: Conversation, state: State, template: str, **extra: Any) -> Message:
+        """A short message in place of the question (a re-ask, the picks so far), carrying
+        the question's buttons so it is answered the same way."""
+        context = self.context(conv, **extra)
+        labels = self.labels(conv, context)
+        choices = self._choices(conv, state, labels)
+        choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
+        return Message(self.renderer.render(template, **context), choices)
+
+    def confirm(self, conv: Conversation, candidates: Sequence[Option]) -> Message:
+        """ "Did you mean ...?" with the likely answers, and a way out, as buttons."""
+        context = self.context(conv, candidates=[o.label for o in candidates])
+        labels = self.labels(conv, context)
+        choices = tuple(Choice(o.id, o.label) for o in candidates)
+        text = self.renderer.render("common/confirm.j2", **context)
+        return Message(text, (*choices, Choice(NONE_OF_THESE, labels.none_of_these)))
 
     @staticmethod
     def _choices(conv: Conversation, state: State, labels: Any) -> tuple[Choice, ...]:

@@ -14,19 +14,13 @@ from bot.core.decision import NEEDS_FOLLOWUPS, NEEDS_STORED, Decision, Known
 from bot.core.effects import DropUndelivered
 from bot.core.events import Event, EventKind, Message
 from bot.core.records import Followup
+from bot.engine import confirm, understand
 from bot.engine.commands import Command, Commands
 from bot.engine.compose import Composer, red_flag_on_record
-from bot.engine.flow import DONE_CHOICE, UNSURE, Flow, State
+from bot.engine.flow import DONE_CHOICE, Flow, Option, State
 from bot.engine.followups import known_timezone
 from bot.engine.inputs import parse_input
-from bot.engine.matching import (
-    MAX_MATCH_LENGTH,
-    is_hedged,
-    match_option,
-    match_option_loosely,
-    normalize,
-    parse_number,
-)
+from bot.engine.matching import MAX_MATCH_LENGTH, match_option, normalize
 from bot.engine.personal import FORGET_NO, FORGET_PENDING, FORGET_YES, MYDATA, WITHDRAW, Personal
 from bot.engine.privacy import consent_version
 from bot.engine.reminders import Reminders
@@ -34,6 +28,7 @@ from bot.engine.render import Renderer
 from bot.engine.stepper import Stepper
 from bot.settings import Settings
 
+COMMAND = "command"  # a reading that is a command asked for in words
 LATE_WINDOW = 86400.0  # seconds an out-of-order update can still arrive (see _arrived_late)
 
 
@@ -108,9 +103,16 @@ class Dialog:
         state = self.stepper.state(conv)
         return state is not None and state.input is not None and not conv.pending
 
+    def asks_again(self, conv: Conversation) -> bool:
+        """A question of the dialog's own that a reloaded page asks again (delete everything?);
+        a "Did you mean" is not: the page shows the question, which answers it too."""
+        return conv.pending == FORGET_PENDING
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, conv: Conversation, event: Event, now: float) -> Decision:
+        if confirm.asking(conv) and event.kind not in (EventKind.TEXT, EventKind.PRESS):
+            conv.pending = ""  # a command instead: "Did you mean" is no longer asked
         if event.kind is EventKind.COMMAND:
             return self._command(conv, event.command, now, event.argument)
         if event.kind is EventKind.PRESS:
@@ -194,6 +196,12 @@ class Dialog:
         if conv.pending == Reminders.PENDING and current:
             return self.reminders.pressed(conv, event.choice_id)
         state = self.stepper.state(conv)
+        if current and state and confirm.asking(conv):
+            offered = {o.id: o for o in confirm.candidates(conv, self.typed_choices(conv, state))}
+            if event.choice_id in offered or event.choice_id == confirm.NONE_OF_THESE:
+                chosen = offered.get(event.choice_id, confirm.NONE_OF_THESE)
+                return self._confirmed(conv, state, chosen, now)
+            conv.pending = ""  # a button of the question itself: that answer
         if current and state and event.choice_id.lstrip("/") in state.commands:
             return self._command(conv, event.choice_id.lstrip("/"), now)
         if current and state and state.multi and event.choice_id == DONE_CHOICE:
@@ -213,60 +221,120 @@ class Dialog:
             if picked is not None:
                 return picked
         state = self.stepper.state(conv)
+        if state is not None and confirm.asking(conv):
+            offered = confirm.candidates(conv, self.typed_choices(conv, state))
+            chosen = confirm.typed(state, text, offered)
+            if chosen is not None:
+                return self._confirmed(conv, state, chosen, now)
+            conv.pending = ""  # not about the confirmation: an answer to the question
         if state is None:
             asked = self._command_in_text(text)
             return self._command(conv, asked.name if asked else "start", now)
         return self._answer(conv, state, text, now)
 
     def _answer(self, conv: Conversation, state: State, text: str, now: float) -> Decision:
-        """A typed reply to the current question: a pick, a number, a typed value, a command,
-        a hedge, a loose match; or asked again."""
-        steps = self.stepper
-        if state.multi:
-            picked = steps.typed_selection(state, text)
-            if picked is not None:
-                return picked(conv, now)
-        asks_number = state.input is not None and state.input.type == "number"
-        if asks_number and parse_number(text) is not None:
-            return self._typed_number(conv, state, text, now)  # "1" is a score, not button 1
-        option = match_option(text, state.options)
-        if option is not None:
-            return steps.apply_option(conv, state, option, now)
-        if state.input is not None:
+        """A typed reply to the current question: a pick, several, a number, a typed value,
+        a command, "did you mean"; or asked again."""
+        if len(text) > MAX_MATCH_LENGTH:  # a story, not an answer: the question again
+            return self._reask(conv, state, text)
+        reading = self.read(conv, state, text)
+        if reading.problem == COMMAND:
+            command = self._command_in_text(text)
+            assert command is not None
+            return self._command(conv, command.name, now)
+        return self._reading(conv, state, reading, text, now)
+
+    def read(self, conv: Conversation, state: State, text: str) -> understand.Reading:
+        """What a typed reply means for the current question (bot/engine/understand.py): a
+        typed name or address, a button's exact words, a command asked for ("back", "can I
+        book a call?"), then everything else the reply may say."""
+        if state.input is not None and state.input.type != "number":
+            option = match_option(text, state.options)  # "never mind" before a name
+            if option is not None:
+                return understand.Reading(understand.OPTION, (option,))
             value = parse_input(state.input, text, self.settings.phone_region)
             if value is not None:
-                return steps.apply_input(conv, state, value, now)
+                return understand.Reading(understand.VALUE, value=value)
+        choices = self.typed_choices(conv, state)
+        exact = match_option(text, choices) if not state.input else None
+        if exact is not None:
+            return understand.Reading(understand.OPTION, (exact,))
         command = self._command_in_text(text)
+        action = next((o for o in choices if command and o.id == f"/{command.name}"), None)
+        if action is not None:  # "remind me" where "Remind me to check in" is offered
+            return understand.Reading(understand.OPTION, (action,))
         if command is not None:
-            return self._command(conv, command.name, now)
-        unsure = state.option(UNSURE)
-        if unsure is not None and is_hedged(text):  # "not sure really" is never "no"
-            return steps.apply_option(conv, state, unsure, now)
-        option = match_option_loosely(text, state.options)
-        if option is not None:
-            return steps.apply_option(conv, state, option, now)
+            return understand.Reading(understand.NOTHING, problem=COMMAND)
+        return understand.read(state, text, choices)
+
+    def _reading(self, conv: Conversation, state: State, reading: understand.Reading,
+                 text: str, now: float) -> Decision:
+        steps = self.stepper
+        if reading.kind == understand.VALUE:
+            return steps.apply_input(conv, state, reading.value, now)
+        if reading.kind == understand.DONE:
+            return steps.finish_selection(conv, state, now)
+        if reading.kind == understand.SEVERAL:
+            return steps.add_picks(conv, state, reading.options)
+        if reading.kind == understand.OPTION:
+            return self._chosen(conv, state, reading.option, now)
+        if reading.kind == understand.CONFIRM:
+            confirm.ask(conv, reading.options)
+            return Decision([self.compose.confirm(conv, reading.options)])
         if state.final and state.red_flag:
             return Decision([steps.state_message(conv)])  # the advice again, never a booking
-        if state.final:
-            finished = self.compose.say("common/finished.j2", conv,
-                                        offers_booking="book" in state.links)
+        if state.final:  # the result's actions stay on offer, by number or words
+            finished = self.compose.short(conv, state, "common/finished.j2",
+                                          offers_booking="book" in state.links)
             return Decision([finished])
-        return self._reask(conv, state, text)
+        return self._reask(conv, state, text, reading)
 
-    def _typed_number(self, conv: Conversation, state: State, text: str,
-                      now: float) -> Decision:
-        """A number typed where a number is asked: the answer, or asked again when it is out
-        of range (never taken as the button of that number)."""
-        assert state.input is not None
-        value = parse_input(state.input, text, self.settings.phone_region)
-        if value is None:
-            return self._reask(conv, state, text)
-        return self.stepper.apply_input(conv, state, value, now)
+    def _chosen(self, conv: Conversation, state: State, option: Option,
+                now: float) -> Decision:
+        """A button chosen by typing: an answer, or one of the state's actions."""
+        if option.id.startswith("/"):
+            return self._command(conv, option.id.lstrip("/"), now)
+        if state.multi and not option.exclusive:
+            return self.stepper.add_picks(conv, state, (option,))
+        return self.stepper.apply_option(conv, state, option, now)
 
-    def _reask(self, conv: Conversation, state: State, text: str) -> Decision:
-        reask = self.compose.say("common/reask.j2", conv, too_long=len(text) > 500,
-                                 input_type=state.input.type if state.input else "")
-        return self.stepper.with_current(conv, reask)
+    def typed_choices(self, conv: Conversation, state: State) -> tuple[Option, ...]:
+        """The buttons shown, in their numbered order: the options, then the actions."""
+        if not state.commands:
+            return state.options
+        labels = self.compose.labels(conv)
+        actions = tuple(Option(f"/{name}", getattr(labels, name), "") for name in
+                        state.commands)
+        return (*state.options, *actions)
+
+    def _confirmed(self, conv: Conversation, state: State, chosen: Option | str,
+                   now: float) -> Decision:
+        """The answer to "Did you mean ...?": that answer, or the question again."""
+        conv.pending = ""
+        if chosen == confirm.NONE_OF_THESE or not isinstance(chosen, Option):
+            again = self.compose.say("common/confirm_none.j2", conv)
+            return self.stepper.with_current(conv, again)
+        return self._chosen(conv, state, chosen, now)
+
+    def _reask(self, conv: Conversation, state: State, text: str,
+               reading: understand.Reading = understand.NOT_UNDERSTOOD) -> Decision:
+        """What was not understood and how to answer, with the answers to pick from: not the
+        whole question again."""
+        if len(text) > MAX_MATCH_LENGTH:
+            long = self.compose.say("common/reask.j2", conv, too_long=True, count=0,
+                                    input_type=state.input.type if state.input else "")
+            return self.stepper.with_current(conv, long)
+        number = state.input if state.input and state.input.type == "number" else None
+        reask = self.compose.short(
+            conv, state, "common/reask.j2", too_long=len(text) > 500,
+            input_type=state.input.type if state.input else "",
+            minimum=_shown(number.minimum) if number else None,
+            maximum=_shown(number.maximum) if number else None,
+            out_of_range=_shown(reading.value) if reading.problem else None,
+            count=len(self.typed_choices(conv, state)) + (1 if state.multi else 0),
+            # on a number question an answer's number would be a score: its word instead
+            words=[o.synonyms[0] if o.synonyms else o.label for o in state.options])
+        return Decision([reask])
 
     def _command_in_text(self, text: str) -> Command | None:
         return self.commands.in_text(normalize(text), 4 * MAX_MATCH_LENGTH)
@@ -321,3 +389,10 @@ class Dialog:
         messages: list[Message] = [missed] if state is None else [
             missed, self.stepper.state_message(conv)]
         return Decision(messages, stale=True)
+
+
+def _shown(number: float | None) -> str | None:
+    """A number as a person writes it: 10, not 10.0."""
+    if number is None:
+        return None
+    return str(int(number)) if float(number).is_integer() else str(number)

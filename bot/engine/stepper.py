@@ -3,7 +3,7 @@ flags first), final states finished and their actions run. Pure: no store, no aw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from transitions import EventData, Machine
@@ -36,14 +36,12 @@ from bot.engine.flow import (
 )
 from bot.engine.followups import progress_of
 from bot.engine.machine import RED_FLAG_TRIGGER, build_machine, holds, most_urgent_exit
-from bot.engine.matching import match_options, normalize
 from bot.engine.privacy import consents_given
 
 MAX_ROUTE_STEPS = 50  # states stepped through after one answer, at most
 ACTIONS = ("save_lead", "discard_lead", "record_progress")
 LEAD_FIELDS = ("name", "contact")  # what a lead can take from a flow's facts (`lead:`)
 CHECKIN_NOTICE = "checkin"
-DONE_WORDS = (DONE_CHOICE, "that's all", "thats all", "finished")
 
 
 def is_screening(flow: Flow) -> bool:
@@ -144,21 +142,18 @@ class Stepper:
         labels = [o.label for o in state.options if o.id in picked]
         return self.advance(conv, DONE_TRIGGER, ", ".join(labels), now)
 
-    def typed_selection(self, state: State, text: str) -> Callable[..., Decision] | None:
-        """Typed picks (`1, 3`, `stairs and running`, `done`) as an action, or None."""
-        if normalize(text) in DONE_WORDS:
-            return lambda conv, now: self.finish_selection(conv, state, now)
-        options = match_options(text, state.options)
-        if not options:
-            return None
-        if len(options) > 1:
-            options = [o for o in options if not o.exclusive] or options[:1]
-
-        def answer(conv: Conversation, now: float) -> Decision:
-            conv.selection = [o.id for o in options]
-            return self.finish_selection(conv, state, now)
-
-        return answer
+    def add_picks(self, conv: Conversation, state: State,
+                  options: Sequence[Option]) -> Decision:
+        """Typed picks join the running selection, shown back briefly: more may follow, and
+        "done" finishes (typing must never skip ahead to the next question)."""
+        exclusive = {o.id for o in state.options if o.exclusive}
+        picked = [c for c in conv.selection if c not in exclusive]
+        conv.selection = [*picked, *(o.id for o in options if o.id not in picked)]
+        conv.last_choice = options[-1].id
+        conv.turn += 1
+        labels = [o.label for o in state.options if o.id in conv.selection]
+        so_far = self.compose.short(conv, state, "common/picked.j2", picked=labels)
+        return Decision([so_far], applied=True)
 
     def back(self, conv: Conversation) -> Decision | None:
         """Undo the last answer; None when there is nothing to undo."""

@@ -76,6 +76,8 @@ SAMPLE_EXTRAS = {
     "reason": "cap", "kind": "check_in", "when": datetime(2025, 1, 15, 9, 0, tzinfo=UTC),
     # staff notices: for a staff room, or without health details (alerts)
     "stopped": 2, "emergency": "911", "health": True, "in_chat": True,
+    "minimum": "0", "maximum": "10", "out_of_range": "11", "count": 3,
+    "candidates": ["Yes", "No"], "picked": ["Stairs", "Running"], "words": ["skip"],
     "progress": {"before": 6, "after": 4, "difference": -2, "check": "hip_squat",
                  "check_change": "better"},
 }

@@ -164,7 +164,7 @@ class TurnRunner:
         state = self.dialog.stepper.state(conv)
         shown = (self.dialog.stepper.state_message(conv),) if state is not None else ()
         return Reply(shown, conv.turn, conv.state or IDLE, conv.flow, applied=False,
-                     extras={"pending": conv.pending} if conv.pending else {},
+                     extras={"pending": conv.pending} if self.dialog.asks_again(conv) else {},
                      expects_text=self.dialog.expects_text(conv), relay=conv.relay)
 
     async def collect(self, person: Address, limit: int) -> list[Outgoing]:
