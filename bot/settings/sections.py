@@ -17,10 +17,11 @@ from bot.settings.rules import (
     OptionalHttpUrl,
     OptionalPublicUrl,
     Origins,
+    PlatformToken,
     Port,
     PublicUrl,
     QuietHours,
-    SecretStr,
+    StrongSecret,
     TimeZone,
     WebhookSecret,
     WebhookUrl,
@@ -129,7 +130,7 @@ class Settings:
     practice: Practice = field(default_factory=Practice)
     followups: Followups = field(default_factory=Followups)
     # Telegram (python -m bot telegram)
-    telegram_token: SecretStr | None = None
+    telegram_token: PlatformToken = None
     telegram_base_url: HttpUrl = "https://api.telegram.org/bot"
     telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
     telegram_webhook_url: WebhookUrl = ""
@@ -138,7 +139,7 @@ class Settings:
     # httpx (python-telegram-bot's own). Both read a proxy from HTTPS_PROXY / ALL_PROXY.
     telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # Discord (python -m bot discord)
-    discord_token: SecretStr | None = None
+    discord_token: PlatformToken = None
     discord_guild_id: int | None = None
     discord_api_url: OptionalHttpUrl = ""  # empty: discord.com; tests point it at a local fake
     # Staff notifications: private places where staff hear about leads and requests
@@ -150,12 +151,12 @@ class Settings:
     public_url: OptionalPublicUrl = ""
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
-    link_secret: SecretStr | None = None
+    link_secret: StrongSecret = None
     # The web chat (`/chat`, docs/web.md): on unless turned off (BOT_WEB_CHAT__ENABLED=false)
     web_chat: WebChat = field(default_factory=WebChat)
     # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
     # unset: the booking webhook routes refuse everything.
-    booking_webhook_secret: SecretStr | None = None
+    booking_webhook_secret: StrongSecret = None
     # The practice's dashboard (/admin, docs/dashboard.md): how long a sign-in lasts, and how
     # many failed sign-ins in a row lock an account (or an address) out, and for how long.
     admin_session_hours: Annotated[float, between(above=0, high=24 * 30)] = 12.0
