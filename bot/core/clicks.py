@@ -35,7 +35,7 @@ def click_token(key: bytes, channel: str, user_id: str, target: str) -> str:
 def clicker(key: bytes, token: str, channel: str, target: str) -> str | None:
     """The pseudonym in a token signed for this channel and link; None for anything else."""
     who, _, signature = token.partition(".")
-    if not who or not signature:
+    if not who or not signature or not token.isascii():  # a token is ASCII; bytes never match
         return None
     expected = _mac(key, "click", who, channel, target)
     return who if hmac.compare_digest(signature, expected) else None

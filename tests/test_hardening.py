@@ -1,0 +1,102 @@
+"""What an attacker on the internet can send the bot's one web server (issue 29), over real
+sockets on 127.0.0.1: bytes no client library would send, and what each must get back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from bot.channels.telegram.webhook import Webhook
+from bot.channels.web import WebChannel
+from bot.server import create_app, serve
+from bot.settings import SecretStr
+from bot.turns.runner import TurnRunner
+
+BOOKING_SECRET = "k3J9-mQ2_vX7pL4wZr8-booking"
+WEBHOOK_SECRET = "k3J9-mQ2_vX7pL4wZr8-telegram"
+
+
+@dataclass
+class Site:
+    """The bot's server with the web chat, the Telegram webhook and the booking webhooks."""
+
+    host: str
+    port: int
+    engine: TurnRunner
+
+    async def raw(self, request: bytes) -> tuple[int, bytes]:
+        """Send bytes as they are; (status, body) of the answer."""
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)
+        finally:
+            writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), body
+
+    async def get(self, path: bytes, *headers: bytes) -> tuple[int, bytes]:
+        lines = [b"GET " + path + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close",
+                 *headers]
+        return await self.raw(b"\r\n".join(lines) + b"\r\n\r\n")
+
+    async def post(self, path: bytes, body: bytes, *headers: bytes) -> tuple[int, bytes]:
+        lines = [b"POST " + path + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close",
+                 b"Content-Type: application/json", b"Content-Length: %d" % len(body),
+                 b"Origin: https://bot.practice.test", *headers]
+        return await self.raw(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+
+
+@pytest.fixture
+async def site(engine: TurnRunner) -> AsyncIterator[Site]:
+    engine.settings = replace(engine.settings, booking_webhook_secret=SecretStr(BOOKING_SECRET),
+                              telegram_webhook_secret=SecretStr(WEBHOOK_SECRET),
+                              public_url="https://bot.practice.test")
+    app = create_app(engine)
+    WebChannel(engine, engine.settings).mount(app)
+    Webhook(engine.settings).mount(app)
+    runner = await serve(app, "127.0.0.1", 0)
+    yield Site("127.0.0.1", runner.addresses[0][1], engine)
+    await runner.cleanup()
+
+
+# -- finding 6: unauthenticated requests never reach a 500 or a traceback ---------------------
+
+NOT_ASCII = "é".encode()  # UTF-8, and a lone byte that is not UTF-8 at all
+BAD_BYTES = (NOT_ASCII, b"\xff\xfe")
+
+
+@pytest.mark.parametrize("odd", BAD_BYTES, ids=("utf8", "not-utf8"))
+async def test_a_dashboard_cookie_with_odd_bytes_is_sent_to_sign_in(site, odd):
+    status, _ = await site.get(b"/admin/leads", b"Cookie: bot_admin_session=abc" + odd)
+    assert status in (302, 303, 403), status
+
+
+@pytest.mark.parametrize("odd", BAD_BYTES, ids=("utf8", "not-utf8"))
+async def test_a_link_token_with_odd_bytes_still_redirects(site, odd):
+    escaped = "".join(f"%{byte:02X}" for byte in odd).encode()
+    status, _ = await site.get(b"/go/youtube?channel=telegram&t=abc." + escaped)
+    assert status == 302
+
+
+@pytest.mark.parametrize("odd", BAD_BYTES, ids=("utf8", "not-utf8"))
+@pytest.mark.parametrize(("path", "header"), [
+    (b"/webhooks/calendly", b"Calendly-Webhook-Signature: t=1800000000,v1=ab"),
+    (b"/webhooks/cal.com", b"X-Cal-Signature-256: ab"),
+    (b"/telegram", b"X-Telegram-Bot-Api-Secret-Token: ab"),
+], ids=("calendly", "calcom", "telegram"))
+async def test_a_webhook_signature_with_odd_bytes_is_refused(site, odd, path, header):
+    status, body = await site.post(path, b"{}", header + odd)
+    assert status in (401, 403), (status, body)
+
+
+@pytest.mark.parametrize("depth", [500, 20_000])
+async def test_a_deeply_nested_chat_body_is_refused_as_not_json(site, depth):
+    body = b"[" * depth + b"]" * depth
+    status, answer = await site.post(b"/chat/api/turn", body)
+    assert status == 400, (status, answer)
+    assert b"Traceback" not in answer
