@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
@@ -13,7 +14,9 @@ from bot.channels.telegram.webhook import Webhook
 from bot.channels.web import WebChannel
 from bot.server import create_app, serve
 from bot.settings import SecretStr
+from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
+from tests.conftest import wired
 
 BOOKING_SECRET = "k3J9-mQ2_vX7pL4wZr8-booking"
 WEBHOOK_SECRET = "k3J9-mQ2_vX7pL4wZr8-telegram"
@@ -56,6 +59,7 @@ async def site(engine: TurnRunner) -> AsyncIterator[Site]:
     engine.settings = replace(engine.settings, booking_webhook_secret=SecretStr(BOOKING_SECRET),
                               telegram_webhook_secret=SecretStr(WEBHOOK_SECRET),
                               public_url="https://bot.practice.test")
+    engine = wired(engine, pulled=("web",))  # its links built on these settings
     app = create_app(engine)
     WebChannel(engine, engine.settings).mount(app)
     Webhook(engine.settings).mount(app)
@@ -100,3 +104,54 @@ async def test_a_deeply_nested_chat_body_is_refused_as_not_json(site, depth):
     status, answer = await site.post(b"/chat/api/turn", body)
     assert status == 400, (status, answer)
     assert b"Traceback" not in answer
+
+
+# -- finding 7: /go/book passes on only the bot's own prefill and reference -------------------
+
+async def booking_button(engine: TurnRunner) -> str:
+    """The booking button Alex is shown (through the redirect), as its path and query."""
+    person = DialogClient(engine, "alex", channel="telegram")
+    await person.send("/start")
+    reply = await person.send("book")
+    (link,) = reply.messages[0].links
+    assert link.url.startswith("https://bot.practice.test/go/book?")
+    return link.url.removeprefix("https://bot.practice.test")
+
+
+def redirected_to(head: bytes) -> dict[str, str]:
+    location = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"location:"))
+    return dict(parse_qsl(urlsplit(location.split(b":", 1)[1].strip().decode()).query))
+
+
+async def location(site: Site, path: str) -> dict[str, str]:
+    reader, writer = await asyncio.open_connection(site.host, site.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    head = (await asyncio.wait_for(reader.read(), 10)).partition(b"\r\n\r\n")[0]
+    writer.close()
+    assert b" 302 " in head.split(b"\r\n")[0], head
+    return redirected_to(head)
+
+
+async def test_the_bots_own_booking_link_carries_its_prefill_and_reference(site):
+    path = await booking_button(site.engine)
+    query = await location(site, path)
+    conversation = await site.engine.store.load("telegram", "alex")
+    assert query["utm_content"] == conversation.booking_ref
+    assert query.get("a1")  # the practice's short prefill line
+
+
+PHISHING = "URGENT: your card was declined, pay at https://evil.test/pay"
+
+
+@pytest.mark.parametrize("tampered", ["summary", "ref", "both", "unsigned"])
+async def test_a_stranger_cannot_prefill_the_booking_page_or_credit_a_reference(site, tampered):
+    own = dict(parse_qsl(urlsplit(await booking_button(site.engine)).query))
+    if tampered in ("summary", "both"):
+        own["summary"] = PHISHING
+    if tampered in ("ref", "both"):
+        own["ref"] = "someone-elses-ref-1234"
+    if tampered == "unsigned":
+        own = {"channel": "telegram", "summary": PHISHING, "ref": "someone-elses-ref-1234"}
+    query = await location(site, "/go/book?" + urlencode(own))
+    assert "a1" not in query and "utm_content" not in query, query
+    assert query["utm_source"] == "telegram"  # still the practice's booking page

@@ -7,7 +7,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.booking import booking_link
-from bot.core.clicks import TOKEN_PARAMETER, click_token
+from bot.core.clicks import (
+    SIGNATURE_PARAMETER,
+    TOKEN_PARAMETER,
+    booking_signature,
+    click_token,
+)
 from bot.core.conversation import Conversation
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
@@ -198,6 +203,9 @@ class Composer:
                 query["summary"] = summary
             if ref:
                 query["ref"] = ref
+            if summary or ref:
+                query[SIGNATURE_PARAMETER] = booking_signature(
+                    self.settings.link_key, conv.channel, conv.flow or "", summary, ref)
             token = click_token(self.settings.link_key, conv.channel, conv.user_id, name)
             query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"
