@@ -12,7 +12,7 @@ import pytest
 
 from bot.channels.telegram.webhook import Webhook
 from bot.channels.web import WebChannel
-from bot.server import create_app, serve
+from bot.server import GuardedSite, create_app, serve
 from bot.settings import SecretStr
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
@@ -155,3 +155,51 @@ async def test_a_stranger_cannot_prefill_the_booking_page_or_credit_a_reference(
     query = await location(site, "/go/book?" + urlencode(own))
     assert "a1" not in query and "utm_content" not in query, query
     assert query["utm_source"] == "telegram"  # still the practice's booking page
+
+
+# -- finding 2: one address cannot take every connection ------------------------------------
+
+async def held_connections(port: int, count: int) -> list[tuple[asyncio.StreamReader,
+                                                                 asyncio.StreamWriter]]:
+    held = []
+    for _ in range(count):
+        held.append(await asyncio.open_connection("127.0.0.1", port))
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.1)
+    return held
+
+
+def refused(held) -> list[bool]:
+    return [reader.at_eof() or reader.exception() is not None for reader, _ in held]
+
+
+async def answered(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: bot.test\r\n\r\n")
+    return (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 200")
+
+
+async def test_one_address_holds_at_most_its_share_of_connections(engine):
+    runner = await serve(create_app(engine), "127.0.0.1", 0, max_connections=20,
+                         header_timeout=30, max_per_address=5)
+    port = runner.addresses[0][1]
+    held = await held_connections(port, 7)
+    assert refused(held) == [False] * 5 + [True] * 2  # below and at the cap taken, above not
+    assert all([await answered(*pair) for pair in held[:5]])
+    held[0][1].close()  # one closes: the address is below its cap again
+    await asyncio.sleep(0.1)
+    (again,) = await held_connections(port, 1)
+    assert refused([again]) == [False] and await answered(*again)
+    for _, writer in [*held, again]:
+        writer.close()
+    await runner.cleanup()
+
+
+def test_each_address_has_its_own_share_and_all_share_the_cap():
+    site = GuardedSite.__new__(GuardedSite)  # the counting alone, no socket
+    site.max_connections, site.max_per_address, site.open, site.by_address = 6, 3, 0, {}
+    assert [site.take("198.51.100.7") for _ in range(4)] == [True, True, True, False]
+    assert [site.take("203.0.113.9") for _ in range(3)] == [True, True, True]
+    assert not site.take("192.0.2.1")  # the server-wide cap: 6 open
+    site.release("198.51.100.7")
+    assert site.take("192.0.2.1") and site.by_address == {
+        "198.51.100.7": 2, "203.0.113.9": 3, "192.0.2.1": 1}
