@@ -4,16 +4,22 @@ sockets on 127.0.0.1: bytes no client library would send, and what each must get
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from aiohttp import web
 
+from bot.app import build_engine
 from bot.channels.telegram.webhook import Webhook
 from bot.channels.web import WebChannel
 from bot.server import GuardedSite, create_app, serve
 from bot.settings import SecretStr
+from bot.store.sql import PERSON_TABLES
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from tests.conftest import wired
@@ -203,3 +209,81 @@ def test_each_address_has_its_own_share_and_all_share_the_cap():
     site.release("198.51.100.7")
     assert site.take("192.0.2.1") and site.by_address == {
         "198.51.100.7": 2, "203.0.113.9": 3, "192.0.2.1": 1}
+
+
+# -- finding 3: opening the chat is free and keeps nothing; new conversations are limited ----
+
+def table_rows(engine: TurnRunner) -> dict[str, int]:
+    """Rows of every table that holds something about a person."""
+    with sqlite3.connect(engine.store.path) as db:
+        return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in PERSON_TABLES}
+
+
+async def chat_site(engine: TurnRunner, **web_chat: object) -> tuple[Site, web.AppRunner]:
+    settings = replace(engine.settings, public_url="https://bot.practice.test",
+                       web_chat=replace(engine.settings.web_chat, **web_chat))
+    engine = build_engine(settings, engine.store, engine.clock)
+    app = create_app(engine)
+    WebChannel(engine, settings).mount(app)
+    runner = await serve(app, "127.0.0.1", 0)
+    return Site("127.0.0.1", runner.addresses[0][1], engine), runner
+
+
+async def chat(site: Site, session: str, **body: object) -> tuple[int, dict]:
+    payload = json.dumps({"session": session, "message_id": uuid.uuid4().hex, **body}).encode()
+    status, answer = await site.post(b"/chat/api/turn", payload)
+    return status, json.loads(answer)
+
+
+def session_of(number: int) -> str:
+    return f"anonymous-browser-{number:06d}-abcdefgh"
+
+
+async def test_opening_the_chat_keeps_nothing_until_the_first_answer(engine):
+    site, runner = await chat_site(engine)
+    empty = table_rows(site.engine)
+    status, opening = await chat(site, session_of(1), text="/start")
+    assert status == 200 and opening["messages"] and opening["state"] == "welcome"
+    assert table_rows(site.engine) == empty  # shown, kept nowhere
+    status, answer = await chat(site, session_of(1), choice="begin", turn=opening["turn"])
+    assert status == 200 and answer["state"] == "who", answer  # applied to the question seen
+    assert table_rows(site.engine)["conversations"] == 1
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("burst", [1, 3])
+async def test_one_address_starts_only_so_many_conversations(engine, burst):
+    site, runner = await chat_site(engine, new_per_address_burst=burst,
+                                   new_per_address_per_minute=0.001)
+    statuses = []
+    for number in range(burst + 2):
+        await chat(site, session_of(number), text="/start")  # openings are never refused
+        statuses.append((await chat(site, session_of(number), choice="begin", turn=1))[0])
+    assert statuses == [200] * burst + [429] * 2  # below and at the limit taken, above not
+    assert table_rows(site.engine)["conversations"] == burst
+    await runner.cleanup()
+
+
+async def test_all_addresses_together_start_only_so_many_conversations(engine):
+    site, runner = await chat_site(engine, new_per_minute=2.0)
+    statuses = [(await chat(site, session_of(number), choice="begin", turn=1))[0]
+                for number in range(4)]
+    assert statuses == [200, 200, 429, 429]
+    await runner.cleanup()
+
+
+async def test_a_conversation_never_answered_goes_after_a_day(engine):
+    now = [1_800_000_000.0]
+    engine.clock = lambda: now[0]
+    await DialogClient(engine, "left-at-hello", channel="telegram").send("/start")
+    answered = DialogClient(engine, "answered-once", channel="telegram")
+    await answered.send("/start")
+    await answered.send("begin")
+    await answered.send("me")
+    now[0] += 24 * 3600 - 1  # a second before the day is out: both kept
+    assert (await engine.purge_expired())["unanswered conversations"] == 0
+    now[0] += 2
+    assert (await engine.purge_expired())["unanswered conversations"] == 1
+    assert await engine.store.load("telegram", "left-at-hello") is None
+    assert await engine.store.load("telegram", "answered-once") is not None

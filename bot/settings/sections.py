@@ -104,6 +104,11 @@ class WebChat:
     # The same for one IP address (many people may share one, behind a clinic's router).
     address_burst: Annotated[int, between(1, 100_000)] = 300
     address_per_minute: Annotated[float, between(above=0, high=600_000)] = 600.0
+    # New conversations (the first answer of a new browser session; the opening question is
+    # kept nowhere) one address may start at once and per minute after, and all together.
+    new_per_address_burst: Annotated[int, between(1, 10_000)] = 20
+    new_per_address_per_minute: Annotated[float, between(above=0, high=60_000)] = 10.0
+    new_per_minute: Annotated[float, between(above=0, high=600_000)] = 300.0
     # Behind a reverse proxy: take the address from the last X-Forwarded-For entry (the one
     # the proxy added). Never set it when people reach the bot directly: they could pick any.
     trust_forwarded_for: bool = False
@@ -126,6 +131,9 @@ class Settings:
     templates_dir: Folder = ROOT / "templates"
     default_flow: str = "knee"
     retention_days: Annotated[int, between(1)] = 365
+    # Hours a conversation that never got an answer is kept (someone who opened the chat or
+    # sent /start and left): anyone can open those for free, so they go long before a year.
+    unanswered_hours: Annotated[float, between(above=0, high=24 * 365)] = 24.0
     phone_region: str = "US"  # how phone numbers without a country code are read
     practice: Practice = field(default_factory=Practice)
     followups: Followups = field(default_factory=Followups)

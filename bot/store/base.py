@@ -243,8 +243,10 @@ class ConversationStore(Protocol):
     async def clear_sign_in_failures(self, key: str) -> None:
         """Forget a key's failed sign-ins."""
 
-    async def purge(self, older_than: float) -> dict[str, int]:
-        """Delete what is older than the retention window."""
+    async def purge(self, older_than: float,
+                    unanswered_before: float | None = None) -> dict[str, int]:
+        """Delete what is older than the retention window, and conversations that never got
+        an answer last touched before `unanswered_before`."""
 
     async def close(self) -> None:
         """Release connections."""
