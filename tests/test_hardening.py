@@ -4,6 +4,7 @@ sockets on 127.0.0.1: bytes no client library would send, and what each must get
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from aiohttp import web
 
+from bot.admin.accounts import Limits, Outcome, Passwords, SignIn
 from bot.app import build_engine
 from bot.channels.telegram.webhook import Webhook
 from bot.channels.web import WebChannel
@@ -23,6 +25,7 @@ from bot.store.sql import PERSON_TABLES
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from tests.conftest import wired
+from tests.harness.passwords import TEST_COST
 
 BOOKING_SECRET = "k3J9-mQ2_vX7pL4wZr8-booking"
 WEBHOOK_SECRET = "k3J9-mQ2_vX7pL4wZr8-telegram"
@@ -287,3 +290,21 @@ async def test_a_conversation_never_answered_goes_after_a_day(engine):
     assert (await engine.purge_expired())["unanswered conversations"] == 1
     assert await engine.store.load("telegram", "left-at-hello") is None
     assert await engine.store.load("telegram", "answered-once") is not None
+
+
+# -- finding 8: sign-in failure keys cannot be reversed by hashing guesses ------------------
+
+async def test_failed_sign_in_keys_are_keyed_so_no_address_or_email_can_be_recovered(engine):
+    sign_in = SignIn(engine.store, Limits(5, 20, 900.0), Passwords(TEST_COST),
+                     salt=b"k" * 32)
+    outcome = await sign_in.attempt("Pat@Practice.example", "wrong", "203.0.113.9", 1000.0)
+    assert outcome is Outcome.REFUSED
+    with sqlite3.connect(engine.store.path) as db:
+        keys = {row[0] for row in db.execute("SELECT key FROM sign_in_failures")}
+    plain = {hashlib.sha256(value.encode()).hexdigest()
+             for value in ("pat@practice.example", "203.0.113.9")}
+    assert len(keys) == 2 and not {key.partition(":")[2] for key in keys} & plain
+    other = SignIn(engine.store, Limits(5, 20, 900.0), Passwords(TEST_COST), salt=b"j" * 32)
+    await other.attempt("pat@practice.example", "wrong", "203.0.113.9", 1000.0)
+    with sqlite3.connect(engine.store.path) as db:  # another key, other counters
+        assert db.execute("SELECT count(*) FROM sign_in_failures").fetchone()[0] == 4
