@@ -19,6 +19,7 @@ from bot.admin.accounts import Limits, Outcome, Passwords, SignIn
 from bot.app import build_engine
 from bot.channels.telegram.webhook import Webhook
 from bot.channels.web import WebChannel
+from bot.core.events import Event, EventKind
 from bot.server import GuardedSite, create_app, serve
 from bot.settings import SecretStr
 from bot.store.sql import PERSON_TABLES
@@ -308,3 +309,18 @@ async def test_failed_sign_in_keys_are_keyed_so_no_address_or_email_can_be_recov
     await other.attempt("pat@practice.example", "wrong", "203.0.113.9", 1000.0)
     with sqlite3.connect(engine.store.path) as db:  # another key, other counters
         assert db.execute("SELECT count(*) FROM sign_in_failures").fetchone()[0] == 4
+
+
+# -- finding 5: a forget leaves no row behind, not even its own update ----------------------
+
+async def test_forget_leaves_no_update_row_with_the_platform_id(engine):
+    person = DialogClient(engine, "424242", channel="telegram")
+    await person.send("/start")
+    await engine.handle(replace(Event.from_text("telegram", "424242", "/forget"),
+                                update_id="upd-1"))
+    await engine.handle(Event("telegram", "424242", EventKind.TEXT, text="yes",
+                              update_id="upd-2"))
+    with sqlite3.connect(engine.store.path) as db:
+        left = {table: db.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?",
+                                  ("424242",)).fetchone()[0] for table in PERSON_TABLES}
+    assert left == dict.fromkeys(PERSON_TABLES, 0), left

@@ -75,7 +75,9 @@ class TurnRunner:
             reply, claim = self._reply(conv, decision), None
             if self._sends_by_outbox(event):
                 reply, claim = await self._enqueue(store, person, reply)
-            if event.update_id:
+            # A forget leaves nothing behind, not even the update that asked for it (its
+            # platform id); a retried "yes" finds nobody, and is answered as a stranger.
+            if event.update_id and not decision.forgotten:
                 await store.remember_update(event.channel, event.update_id, event.user_id,
                                             reply_to_json(reply), known.now)
             return reply, staff, claim
