@@ -324,3 +324,24 @@ async def test_forget_leaves_no_update_row_with_the_platform_id(engine):
         left = {table: db.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?",
                                   ("424242",)).fetchone()[0] for table in PERSON_TABLES}
     assert left == dict.fromkeys(PERSON_TABLES, 0), left
+
+
+# -- finding 1: a withdraw removes every copy of the contact details ------------------------
+
+async def test_withdraw_leaves_no_stored_reply_with_the_name_or_email(engine):
+    said = iter(range(100))
+
+    async def say(text: str) -> None:
+        await engine.handle(replace(Event.from_text("telegram", "515151", text),
+                                    update_id=f"upd-{next(said)}"))
+
+    for text in ("/contact", "Pat Example", "pat.example@example.org", "yes"):
+        await say(text)
+    with sqlite3.connect(engine.store.path) as db:
+        replies = " ".join(r[0] for r in db.execute("SELECT reply FROM updates"))
+    assert "pat.example@example.org" in replies or "Pat" in replies  # kept for retries
+    await say("/withdraw")
+    with sqlite3.connect(engine.store.path) as db:
+        replies = " ".join(r[0] for r in db.execute("SELECT reply FROM updates"))
+    assert "pat.example@example.org" not in replies and "Pat Example" not in replies
+    assert "Pat" not in replies

@@ -152,6 +152,9 @@ class ConversationStore(Protocol):
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
 
+    async def forget_replies(self, channel: str, user_id: str) -> None:
+        """Drop the replies kept for a person's applied updates."""
+
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
     ) -> None:

@@ -79,6 +79,8 @@ async def _withdraw(store: ConversationStore, conv: Conversation, effect: Withdr
         await store.withdraw_consents(conv.channel, conv.user_id, now)
     if effect.delete_leads:
         await store.delete_leads(conv.channel, conv.user_id)
+        # The bot's replies kept for retried updates repeated the name and email it was given.
+        await store.forget_replies(conv.channel, conv.user_id)
 
 
 async def queue_for_staff(store: ConversationStore, notices: list[StaffNotice],
