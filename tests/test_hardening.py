@@ -345,3 +345,17 @@ async def test_withdraw_leaves_no_stored_reply_with_the_name_or_email(engine):
         replies = " ".join(r[0] for r in db.execute("SELECT reply FROM updates"))
     assert "pat.example@example.org" not in replies and "Pat Example" not in replies
     assert "Pat" not in replies
+
+
+async def test_declining_consent_leaves_no_stored_reply_with_the_name_or_email(engine):
+    said = iter(range(100))
+
+    async def say(text: str) -> None:
+        await engine.handle(replace(Event.from_text("telegram", "616161", text),
+                                    update_id=f"upd-{next(said)}"))
+
+    for text in ("/contact", "Pat Example", "pat.example@example.org", "no"):
+        await say(text)
+    with sqlite3.connect(engine.store.path) as db:
+        replies = " ".join(r[0] for r in db.execute("SELECT reply FROM updates"))
+    assert "pat.example@example.org" not in replies and "Pat" not in replies

@@ -12,6 +12,7 @@ from bot.core.effects import (
     DropUndelivered,
     Effect,
     Forget,
+    ForgetReplies,
     MoveFollowup,
     RecordEvent,
     SaveConsent,
@@ -60,6 +61,8 @@ async def apply_effects(
                                         effect.attempt, effect.reason)
         elif isinstance(effect, WithdrawConsents):
             await _withdraw(store, conv, effect, now)
+        elif isinstance(effect, ForgetReplies):
+            await store.forget_replies(channel, user_id)
         elif isinstance(effect, DropUndelivered):
             await store.drop_undelivered(channel, user_id)
         elif isinstance(effect, Forget):
