@@ -31,7 +31,7 @@ from bot.core.effects import EMAIL_PLACE, STAFF_PREFIX, WEBHOOK_PLACE, StaffNoti
 from bot.handoff.alerts import alert_places
 from bot.handoff.hooks import WebhookAlerts
 from bot.handoff.mail import EmailAlerts
-from bot.server import READY, create_app, serve
+from bot.server import MAX_PER_ADDRESS, READY, create_app, serve
 from bot.settings import Settings
 from bot.turns.wiring import Wiring
 
@@ -99,7 +99,9 @@ class Runner:
                                f"{_without_password(str(error))}") from None
         for channel in self.channels:
             channel.mount(self.app)
-        self._server = await serve(self.app, self.settings.web_host, self.settings.web_port)
+        behind_proxy = self.settings.web_chat.trust_forwarded_for  # every connection the proxy's
+        self._server = await serve(self.app, self.settings.web_host, self.settings.web_port,
+                                   max_per_address=None if behind_proxy else MAX_PER_ADDRESS)
         for channel in self.channels:
             await channel.start()
             if not RUN_CHANNELS[channel.name].pulled:  # the web chat's browsers collect theirs

@@ -5,8 +5,9 @@ Health, the click-counting `/go/<link>` redirect, and whatever the channels add 
 
 It is built to face the internet: a connection must send its request headers within
 `HEADER_TIMEOUT` and its body within `BODY_TIMEOUT`, idle connections close after
-`IDLE_TIMEOUT`, at most `MAX_CONNECTIONS` are open at once, and the `Server` header names no
-software version.
+`IDLE_TIMEOUT`, at most `MAX_CONNECTIONS` are open at once and `MAX_PER_ADDRESS` from one
+address (so one address cannot take every connection from everyone else), and the `Server`
+header names no software version.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ HEADER_TIMEOUT = 10.0  # seconds for a new connection to send its first request'
 BODY_TIMEOUT = 15.0  # seconds for a request's body (a webhook update is a few kilobytes)
 IDLE_TIMEOUT = 15.0  # seconds an idle keep-alive connection stays open
 MAX_CONNECTIONS = 200  # open connections at once; more are refused until some close
+# Open connections from one address: a browser opens about six, a clinic's router shares one
+# address among a few people; behind a reverse proxy every connection is the proxy's, so
+# `serve` is given no per-address cap there (the proxy holds its own).
+MAX_PER_ADDRESS = 40
 MAX_BODY = 1024**2  # bytes
 SERVER_NAME = "pt-screening-bot"
 READY_TIMEOUT = 2.0  # seconds the database has to answer a readiness probe
@@ -94,12 +99,15 @@ async def serve(
     port: int,
     max_connections: int = MAX_CONNECTIONS,
     header_timeout: float = HEADER_TIMEOUT,
+    max_per_address: int | None = MAX_PER_ADDRESS,
 ) -> web.AppRunner:
-    """Start listening; the caller ends it with `await runner.cleanup()`."""
+    """Start listening; the caller ends it with `await runner.cleanup()`. `max_per_address`
+    None: no cap per address (behind a reverse proxy, where every connection is its)."""
     runner = web.AppRunner(app, access_log=None,  # URLs may one day carry personal details
                            keepalive_timeout=IDLE_TIMEOUT)
     await runner.setup()
-    await GuardedSite(runner, host, port, max_connections, header_timeout).start()
+    await GuardedSite(runner, host, port, max_connections, header_timeout,
+                      max_per_address).start()
     return runner
 
 
@@ -108,12 +116,30 @@ class GuardedSite(web.BaseSite):
     send their first request's headers; aiohttp's own handler serves each one."""
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, max_connections: int,
-                 header_timeout: float) -> None:
+                 header_timeout: float, max_per_address: int | None = None) -> None:
         super().__init__(runner)
         self.host, self.port = host, port
         self.max_connections = max_connections
+        self.max_per_address = max_per_address
         self.header_timeout = header_timeout
         self.open = 0
+        self.by_address: dict[str, int] = {}  # open connections per peer address
+
+    def take(self, address: str) -> bool:
+        """Count a new connection from `address`; False (not counted) over either cap."""
+        mine = self.by_address.get(address, 0)
+        if self.open >= self.max_connections or (
+                self.max_per_address is not None and mine >= self.max_per_address):
+            return False
+        self.open += 1
+        self.by_address[address] = mine + 1
+        return True
+
+    def release(self, address: str) -> None:
+        self.open -= 1
+        left = self.by_address.pop(address) - 1
+        if left:
+            self.by_address[address] = left
 
     @property
     def name(self) -> str:
@@ -143,12 +169,14 @@ class _Connection(asyncio.Protocol):
         self.deadline: asyncio.TimerHandle | None = None
         self.tail = b""
         self.transport: asyncio.Transport | None = None
+        self.address = ""
 
     def connection_made(self, transport: Any) -> None:
-        if self.site.open >= self.site.max_connections:
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else ""
+        if not self.site.take(self.address):
             transport.abort()  # refused: connection_lost follows with nothing to release
             return
-        self.site.open += 1
         self.transport = transport
         self.deadline = asyncio.get_running_loop().call_later(
             self.site.header_timeout, self._too_slow
@@ -188,6 +216,6 @@ class _Connection(asyncio.Protocol):
             self.deadline = None
         if self.inner is None:
             return
-        self.site.open -= 1
+        self.site.release(self.address)
         self.transport = None
         self.inner.connection_lost(exc)

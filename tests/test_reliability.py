@@ -141,7 +141,7 @@ async def test_a_webhook_body_that_is_not_an_update_gets_400_never_a_traceback(
 ) -> None:
     settings = webhook_settings(tmp_path, telegram)
     async with bot_running(settings, telegram, webhook=True), aiohttp.ClientSession() as client:
-        headers = {SECRET_HEADER: "right-secret", "Content-Type": "application/json"}
+        headers = {SECRET_HEADER: "right-webhook-secret-7Qx", "Content-Type": "application/json"}
         async with client.post(local_url(settings, "/telegram"), data=body,
                                headers=headers) as answer:
             assert answer.status == 400

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from dotenv import dotenv_values
 
 from bot import cli
@@ -123,9 +124,10 @@ CASES = {
                              "telegram_webhook_url (BOT_TELEGRAM_WEBHOOK_URL): must be a public"),
     "webhook secret with a space": ({"BOT_TELEGRAM_WEBHOOK_SECRET": "two words"},
                                     "telegram_webhook_secret (BOT_TELEGRAM_WEBHOOK_SECRET): must "
-                                    "be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"),
+                                    "be 16 to 256 characters of A-Z, a-z, 0-9, _ and -"),
     "webhook secret too long": ({"BOT_TELEGRAM_WEBHOOK_SECRET": "a" * 257},
-                                "telegram_webhook_secret (BOT_TELEGRAM_WEBHOOK_SECRET): must be 1"),
+                                "telegram_webhook_secret (BOT_TELEGRAM_WEBHOOK_SECRET): must be "
+                                "16 to 256"),
     "database url not postgresql": ({"BOT_DATABASE_URL": "mysql://bot@db/bot"},
                                      "database_url (BOT_DATABASE_URL): must be a postgresql://"),
     "outbox lease too short": ({"BOT_OUTBOX_LEASE": "0.5"}, "outbox_lease (BOT_OUTBOX_LEASE): "),
@@ -158,8 +160,8 @@ def test_each_wrong_setting_gives_one_plain_line(variables, expected, tmp_path, 
     {"BOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram"},
     {"BOT_TELEGRAM_WEBHOOK_URL": "https://8.8.8.8/telegram"},
     {"BOT_PRACTICE__BOOKING_URL": "https://calendly.com/" + "p" * 379},
-    {"BOT_TELEGRAM_WEBHOOK_SECRET": "a" * 256},
-    {"BOT_TELEGRAM_WEBHOOK_SECRET": "A-z_0"},
+    {"BOT_TELEGRAM_WEBHOOK_SECRET": ("Ab3-_xYz9" * 29)[:256]},
+    {"BOT_TELEGRAM_WEBHOOK_SECRET": "A-z_0kQ7mW2pL9sR"},  # 16: the shortest taken
     {"BOT_PUBLIC_URL": "https://203.0.113.7"},
     {"BOT_OUTBOX_LEASE": "1"},
     {"BOT_DATABASE_URL": "postgresql://bot:pw@db.internal:5432/bot"},
@@ -455,3 +457,56 @@ def test_a_long_wrong_value_is_shown_cut_to_sixty_characters():
     wrong = "not-a-port-" + "9" * 100
     (line,) = problems_of(BOT_WEB_PORT=wrong)
     assert line == f"web_port (BOT_WEB_PORT): must be a whole number (got {wrong[:60] + '...'!r})"
+
+
+# What deploy/k8s/secret.yaml ships, and secrets short enough to guess: each refused in one
+# plain line by `check` and by every command that starts the bot.
+PLACEHOLDER_SECRETS = {
+    "webhook secret as shipped": ("BOT_TELEGRAM_WEBHOOK_SECRET", "replace-me",
+                                  "is still a placeholder"),
+    "link secret as shipped": ("BOT_LINK_SECRET", "replace-me", "is still a placeholder"),
+    "link secret change me": ("BOT_LINK_SECRET", "CHANGE_ME_please_0123456789",
+                              "is still a placeholder"),
+    "booking secret of one character": ("BOT_BOOKING_WEBHOOK_SECRET", "x", "must be at least 16"),
+    "booking secret one short": ("BOT_BOOKING_WEBHOOK_SECRET", "k3J9-mQ2_vX7pL4", "must be at "
+                                 "least 16"),
+    "webhook secret one short": ("BOT_TELEGRAM_WEBHOOK_SECRET", "k3J9-mQ2_vX7pL4",
+                                 "must be at least 16"),
+    "link secret of one repeated letter": ("BOT_LINK_SECRET", "a" * 40, "is still a placeholder"),
+    "telegram token as shipped": ("BOT_TELEGRAM_TOKEN", "replace-me", "is still a placeholder"),
+    "discord token as shipped": ("BOT_DISCORD_TOKEN", "replace-me", "is still a placeholder"),
+    "database password as shipped": ("BOT_DATABASE_URL",
+                                     "postgresql://bot:replace-me@postgres:5432/bot",
+                                     "has a placeholder password"),
+}
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), PLACEHOLDER_SECRETS.values(),
+                         ids=PLACEHOLDER_SECRETS.keys())
+def test_a_placeholder_or_short_secret_is_refused_in_one_line(name, value, expected,
+                                                              monkeypatch, capsys):
+    monkeypatch.setenv(name, value)
+    out = check_fails(capsys)
+    setting = name.removeprefix("BOT_").lower()
+    assert out.startswith(f"{setting} ({name}): {expected}"), out
+    assert len(out.strip().splitlines()) == 1, out
+    assert len(value) < 3 or value not in out  # a secret is never repeated, even a wrong one
+
+
+@pytest.mark.parametrize("name", ["BOT_LINK_SECRET", "BOT_BOOKING_WEBHOOK_SECRET",
+                                  "BOT_TELEGRAM_WEBHOOK_SECRET"])
+@pytest.mark.parametrize("value", ["k3J9-mQ2_vX7pL4w", "k3J9-mQ2_vX7pL4wZ"])  # 16, 17
+def test_a_real_secret_of_sixteen_characters_or_more_is_taken(name, value, monkeypatch):
+    monkeypatch.setenv(name, value)
+    load_settings()
+
+
+def test_the_shipped_kubernetes_secret_does_not_start(monkeypatch):
+    secret = yaml.safe_load_all((ROOT / "deploy" / "k8s" / "secret.yaml").read_text())
+    for name, value in next(iter(secret))["stringData"].items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    refused = {line.split(" ")[0] for line in error.value.lines}
+    assert refused == {"telegram_token", "telegram_webhook_secret", "link_secret",
+                       "database_url"}

@@ -799,7 +799,7 @@ async def test_webhook_takes_updates_with_the_secret_and_refuses_all_others(
     settings = webhook_settings(tmp_path, telegram)
     async with bot_running(settings, telegram, webhook=True) as bot:
         assert (telegram.webhook_url, telegram.webhook_secret) == (
-            "https://bot.practice.test/telegram", "right-secret"
+            "https://bot.practice.test/telegram", "right-webhook-secret-7Qx"
         )
         alex = bot.person()
         welcome = await alex.send("/start")

@@ -249,7 +249,7 @@ async def test_every_method_answers_only_what_the_bot_api_defines(
                               callback_query_id=press["callback_query"]["id"]) is True
 
             await call(client, telegram, "setWebhook", url="https://bot.practice.test/telegram",
-                       secret_token="right-secret", drop_pending_updates=True)
+                       secret_token="right-webhook-secret-7Qx", drop_pending_updates=True)
             info = await call(client, telegram, "getWebhookInfo")
             assert info["url"] == "https://bot.practice.test/telegram"
             await telegram.push(telegram.message_update(USER, ALEX, text="over the webhook"))

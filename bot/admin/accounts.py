@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from enum import Enum
 
@@ -103,9 +105,11 @@ class Limits:
                    settings.admin_lockout_minutes * 60.0)
 
 
-def _key(kind: str, value: str) -> str:
-    """A failure counter's key: a hash, so no address or mistyped email is kept as typed."""
-    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+def _key(salt: bytes, kind: str, value: str) -> str:
+    """A failure counter's key: a keyed hash, so no address or mistyped email is kept as
+    typed, nor recovered by hashing every address or a list of emails (an unkeyed SHA-256
+    of them was)."""
+    return f"{kind}:{hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()}"
 
 
 class SignIn:
@@ -113,8 +117,10 @@ class SignIn:
     address, lock-out once either reaches its limit, for `lockout` seconds after the last."""
 
     def __init__(self, store: ConversationStore, limits: Limits,
-                 passwords: Passwords = PASSWORDS) -> None:
+                 passwords: Passwords = PASSWORDS, salt: bytes | None = None) -> None:
         self.store, self.limits, self.passwords = store, limits, passwords
+        # The settings' link key (the same on every replica when BOT_LINK_SECRET is set).
+        self.salt = salt if salt is not None else secrets.token_bytes(32)
         # A check takes ~64 MiB and tens of milliseconds: a flood of sign-ins waits its turn
         # rather than taking the host's memory.
         self._checking = asyncio.Semaphore(CHECKS_AT_ONCE)
@@ -122,7 +128,8 @@ class SignIn:
     async def attempt(self, email: str, password: str, address: str, now: float) -> Outcome:
         """Try to sign in at `now`; an unknown email is refused exactly like a wrong password."""
         email = email.strip().lower()
-        account, place = _key("account", email), _key("address", address)
+        account = _key(self.salt, "account", email)
+        place = _key(self.salt, "address", address)
         if (await self._locked(account, self.limits.per_account, now)
                 or await self._locked(place, self.limits.per_address, now)):
             return Outcome.LOCKED

@@ -65,7 +65,8 @@ def new_token() -> str:
 
 def same(given: str, expected: str) -> bool:
     """Compare two tokens in constant time; an empty one never matches."""
-    return bool(given and expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return (bool(given and expected) and given.isascii()
+            and hmac.compare_digest(given.encode(), expected.encode()))
 
 
 def is_secure(request: web.Request, dashboard: Dashboard) -> bool:
@@ -104,7 +105,7 @@ def clear_cookie(response: web.StreamResponse, request: web.Request, name: str,
 async def signed_in(request: web.Request) -> Staff | None:
     """The staff member whose session cookie this request carries, if it is still valid."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    if not token or len(token) > MAX_TOKEN:
+    if not token or len(token) > MAX_TOKEN or not token.isascii():  # ours are ASCII
         return None
     dashboard = request.app[DASHBOARD]
     hashed = token_hash(token)

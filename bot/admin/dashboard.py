@@ -35,7 +35,8 @@ class Dashboard:
     pages: Environment = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sign_in = SignIn(self.engine.store, Limits.of(self.settings), self.passwords)
+        self.sign_in = SignIn(self.engine.store, Limits.of(self.settings), self.passwords,
+                              salt=self.settings.link_key)
         self.pages = Environment(
             loader=FileSystemLoader(str(TEMPLATES)),
             autoescape=select_autoescape(default=True, default_for_string=True),

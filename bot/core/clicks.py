@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 TOKEN_PARAMETER = "t"
+SIGNATURE_PARAMETER = "s"  # signs a booking link's prefill and reference
 _PART = 16  # characters of each keyed hash kept (96 bits)
 
 
@@ -35,7 +36,7 @@ def click_token(key: bytes, channel: str, user_id: str, target: str) -> str:
 def clicker(key: bytes, token: str, channel: str, target: str) -> str | None:
     """The pseudonym in a token signed for this channel and link; None for anything else."""
     who, _, signature = token.partition(".")
-    if not who or not signature:
+    if not who or not signature or not token.isascii():  # a token is ASCII; bytes never match
         return None
     expected = _mac(key, "click", who, channel, target)
     return who if hmac.compare_digest(signature, expected) else None
@@ -44,3 +45,19 @@ def clicker(key: bytes, token: str, channel: str, target: str) -> str | None:
 def anonymous_clicker(key: bytes, address: str, day: str) -> str:
     """A pseudonym for a click without a valid token: its client address, for one day."""
     return "addr-" + _mac(key, "address", address, day)
+
+
+def booking_signature(key: bytes, channel: str, flow: str, summary: str, ref: str) -> str:
+    """Signs what a booking link prefills and which screening it credits, so `/go/book` passes
+    on only what the bot wrote: never a stranger's text on the practice's booking page, nor a
+    booking credited to someone else's reference."""
+    return _mac(key, "booking", channel, flow, summary, ref)
+
+
+def booking_signed(key: bytes, signature: str, channel: str, flow: str, summary: str,
+                   ref: str) -> bool:
+    """Whether `signature` is the bot's own for this prefill and reference."""
+    if not signature or not signature.isascii():
+        return False
+    expected = booking_signature(key, channel, flow, summary, ref)
+    return hmac.compare_digest(signature.encode(), expected.encode())

@@ -123,8 +123,15 @@ class Forget:
     about them (the runner reads which before the delete)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ForgetReplies:
+    """Drop the replies kept for the person's applied updates: they echoed contact details
+    the conversation no longer keeps ("Thanks, <name>")."""
+
+
 Effect = (RecordEvent | SaveLead | SaveConsent | StaffNotice | CancelFollowups | SaveProgress
-          | ScheduleFollowup | MoveFollowup | WithdrawConsents | DropUndelivered | Forget)
+          | ScheduleFollowup | MoveFollowup | WithdrawConsents | DropUndelivered | Forget
+          | ForgetReplies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,12 @@ from urllib.parse import urlencode
 
 from bot.core.booking import booking_link
 from bot.core.channels import CHANNELS, ChannelSpec
-from bot.core.clicks import TOKEN_PARAMETER, click_token
+from bot.core.clicks import (
+    SIGNATURE_PARAMETER,
+    TOKEN_PARAMETER,
+    booking_signature,
+    click_token,
+)
 from bot.core.conversation import Conversation
 from bot.core.effects import StaffNotice
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
@@ -261,6 +266,9 @@ class Composer:
                 query["summary"] = summary
             if ref:
                 query["ref"] = ref
+            if summary or ref:
+                query[SIGNATURE_PARAMETER] = booking_signature(
+                    self.settings.link_key, conv.channel, conv.flow or "", summary, ref)
             token = click_token(self.settings.link_key, conv.channel, conv.user_id, name)
             query[TOKEN_PARAMETER] = token
             url = f"{self.settings.public_url.rstrip('/')}/go/{name}?{urlencode(query)}"

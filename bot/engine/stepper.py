@@ -14,6 +14,7 @@ from bot.core.decision import Decision
 from bot.core.effects import (
     CancelFollowups,
     Effect,
+    ForgetReplies,
     RecordEvent,
     SaveConsent,
     SaveLead,
@@ -284,6 +285,10 @@ class Stepper:
             return self._progress(conv, flow)
         effects = self._save_lead(conv, flow, now) if state.action == "save_lead" else []
         facts = set(flow.lead.values())
+        if any(fact in conv.facts for fact in facts):
+            # Declined or kept as a lead, the details leave the conversation, and the replies
+            # kept for retried updates that repeated them go too.
+            effects.append(ForgetReplies())
         for fact in facts:
             conv.facts.pop(fact, None)
         given = {s.id for s in flow.states.values() if s.input and s.input.fact in facts}

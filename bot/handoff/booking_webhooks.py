@@ -80,7 +80,7 @@ def verify_calendly(secret: bytes, header: str, body: bytes, now: float) -> None
         name, _, value = part.strip().partition("=")
         fields.setdefault(name, value)
     stamp, signature = fields.get("t", ""), fields.get("v1", "")
-    if not stamp.isdigit() or not signature:
+    if not stamp.isdigit() or not signature or not signature.isascii():
         raise Refused(401, "malformed signature")
     expected = _hmac(secret, stamp.encode() + b"." + body)
     if not hmac.compare_digest(expected, signature.lower()):
@@ -93,6 +93,8 @@ def verify_calcom(secret: bytes, header: str, body: bytes) -> None:
     """Raises Refused unless the header is the body's HMAC with the secret."""
     if not header:
         raise Refused(401, "no signature")
+    if not header.isascii():  # a hex digest is ASCII; compare_digest refuses other text
+        raise Refused(401, "malformed signature")
     if not hmac.compare_digest(_hmac(secret, body), header.strip().lower()):
         raise Refused(401, "wrong signature")
 

@@ -1,7 +1,9 @@
 """`GET /go/{target}`: count a link click, then send the person on to the practice's page.
 
 Targets are names (book, youtube, podcast, facebook, instagram), never URLs: the redirect only
-ever forwards to an address from settings, so it cannot be used as an open redirect. A click is
+ever forwards to an address from settings, so it cannot be used as an open redirect. A booking
+link's prefill and reference pass only with the bot's signature over them (`s`): anyone else's
+`summary=` or `ref=` is dropped. A click is
 counted once per person and link (bot/core/clicks.py), however often the link is opened.
 """
 
@@ -17,7 +19,13 @@ from bot.core import records
 from bot.core.address import client_address
 from bot.core.booking import SUMMARY_LIMIT
 from bot.core.channels import CHANNELS
-from bot.core.clicks import TOKEN_PARAMETER, anonymous_clicker, clicker
+from bot.core.clicks import (
+    SIGNATURE_PARAMETER,
+    TOKEN_PARAMETER,
+    anonymous_clicker,
+    booking_signed,
+    clicker,
+)
 from bot.engine.compose import LINK_TARGETS, target_url
 from bot.turns.runner import TurnRunner
 
@@ -38,6 +46,9 @@ def add_redirects(app: web.Application, engine: TurnRunner) -> None:
         summary = request.query.get("summary", "")[:SUMMARY_LIMIT]
         ref = request.query.get("ref", "")
         ref = ref if REF_PATTERN.fullmatch(ref) else ""
+        if not booking_signed(engine.settings.link_key, request.query.get(SIGNATURE_PARAMETER, ""),
+                              channel, flow, summary, ref):
+            summary = ref = ""  # not the bot's own link: the plain booking page, credited to none
         now = time.time()
         if await engine.store.count_click(_clicker(request, engine, channel, target, now),
                                           target, now):

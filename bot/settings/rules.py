@@ -139,12 +139,49 @@ def _webhook_url(value: str) -> str:
     return value
 
 
-def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
-    """1-256 characters of A-Z a-z 0-9 _ - (Bot API: setWebhook secret_token)."""
-    if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
-        raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - "
-                         "(what Telegram allows in a webhook's secret token)")
+# Words the shipped examples and habit put where a secret belongs (deploy/k8s/secret.yaml
+# ships `replace-me`): a secret containing one is a placeholder anyone can guess.
+PLACEHOLDER_WORDS = ("replaceme", "changeme", "placeholder", "yoursecret", "yourtoken",
+                     "secrethere", "tokenhere", "example", "xxxxxx", "todo", "fixme")
+SECRET_MIN_LENGTH = 16  # characters a secret we sign or check with must have at least
+_MAKE_ONE = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def _placeholder(text: str) -> bool:
+    """Whether a secret holds a word that marks a placeholder."""
+    plain = re.sub(r"[^a-z0-9]", "", text.lower())
+    return any(word in plain for word in PLACEHOLDER_WORDS)
+
+
+def _not_placeholder(value: SecretStr | None) -> SecretStr | None:
+    """A token from a platform: anything but a placeholder."""
+    if value is not None and _placeholder(value.get_secret_value()):
+        raise ValueError("is still a placeholder: set the real value")
     return value
+
+
+def _strong_secret(value: SecretStr | None) -> SecretStr | None:
+    """A secret the bot signs or checks with: no placeholder, at least 16 characters."""
+    if value is None:
+        return None
+    text = value.get_secret_value()
+    if _placeholder(text):
+        raise ValueError(f"is still a placeholder: {_MAKE_ONE}")
+    if len(text) < SECRET_MIN_LENGTH:
+        raise ValueError(f"must be at least {SECRET_MIN_LENGTH} characters (anyone could guess "
+                         f"a shorter one): {_MAKE_ONE}")
+    if len(set(text)) < 5:  # "aaaa...": long enough, too plain to be secret
+        raise ValueError(f"is still a placeholder: {_MAKE_ONE}")
+    return value
+
+
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    """16-256 characters of A-Z a-z 0-9 _ - (Bot API: setWebhook secret_token), not a
+    placeholder: whoever knows it can post updates as anyone."""
+    if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+        raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                         "(what Telegram allows in a webhook's secret token)")
+    return _strong_secret(value)
 
 
 def _database_url(value: SecretStr | None) -> SecretStr | None:
@@ -156,6 +193,8 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
     if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.query):
         raise ValueError("must be a postgresql://user:password@host:5432/database address "
                          "(leave it empty for SQLite in BOT_DATA_DIR)")
+    if parts.password is not None and _placeholder(parts.password):
+        raise ValueError("has a placeholder password: set the real one")
     return value
 
 
@@ -336,3 +375,5 @@ Host = Annotated[str, Check(_host)]
 Port = Annotated[int, Check(_port)]
 DatabaseUrl = Annotated[SecretStr | None, Check(_database_url)]
 WebhookSecret = Annotated[SecretStr | None, Check(_webhook_secret)]
+StrongSecret = Annotated[SecretStr | None, Check(_strong_secret)]
+PlatformToken = Annotated[SecretStr | None, Check(_not_placeholder)]

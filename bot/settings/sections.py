@@ -23,10 +23,12 @@ from bot.settings.rules import (
     OptionalHttpUrl,
     OptionalPublicUrl,
     Origins,
+    PlatformToken,
     Port,
     PublicUrl,
     QuietHours,
     SecretStr,
+    StrongSecret,
     TimeZone,
     WebhookSecret,
     WebhookUrl,
@@ -115,6 +117,11 @@ class WebChat:
     # The same for one IP address (many people may share one, behind a clinic's router).
     address_burst: Annotated[int, between(1, 100_000)] = 300
     address_per_minute: Annotated[float, between(above=0, high=600_000)] = 600.0
+    # New conversations (the first answer of a new browser session; the opening question is
+    # kept nowhere) one address may start at once and per minute after, and all together.
+    new_per_address_burst: Annotated[int, between(1, 10_000)] = 20
+    new_per_address_per_minute: Annotated[float, between(above=0, high=60_000)] = 10.0
+    new_per_minute: Annotated[float, between(above=0, high=600_000)] = 300.0
     # Behind a reverse proxy: take the address from the last X-Forwarded-For entry (the one
     # the proxy added). Never set it when people reach the bot directly: they could pick any.
     trust_forwarded_for: bool = False
@@ -155,7 +162,7 @@ class WebhookAlerts:
 
     url: OptionalHttpUrl = ""  # empty: no webhook alerts
     # Signs each post (HMAC-SHA256 over the timestamp and the body; docs/alerts.md).
-    secret: SecretStr | None = None
+    secret: StrongSecret = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,11 +207,14 @@ class Settings:
     templates_dir: Folder = ROOT / "templates"
     default_flow: str = "knee"
     retention_days: Annotated[int, between(1)] = 365
+    # Hours a conversation that never got an answer is kept (someone who opened the chat or
+    # sent /start and left): anyone can open those for free, so they go long before a year.
+    unanswered_hours: Annotated[float, between(above=0, high=24 * 365)] = 24.0
     phone_region: str = "US"  # how phone numbers without a country code are read
     practice: Practice = field(default_factory=Practice)
     followups: Followups = field(default_factory=Followups)
     # Telegram (python -m bot telegram)
-    telegram_token: SecretStr | None = None
+    telegram_token: PlatformToken = None
     telegram_base_url: HttpUrl = "https://api.telegram.org/bot"
     telegram_base_file_url: HttpUrl = "https://api.telegram.org/file/bot"
     telegram_webhook_url: WebhookUrl = ""
@@ -213,7 +223,7 @@ class Settings:
     # httpx (python-telegram-bot's own). Both read a proxy from HTTPS_PROXY / ALL_PROXY.
     telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # Discord (python -m bot discord)
-    discord_token: SecretStr | None = None
+    discord_token: PlatformToken = None
     discord_guild_id: int | None = None
     discord_api_url: OptionalHttpUrl = ""  # empty: discord.com; tests point it at a local fake
     # Staff notifications: private places where staff hear about leads and requests
@@ -227,12 +237,12 @@ class Settings:
     public_url: OptionalPublicUrl = ""
     # Signs the link buttons' click tokens, so a click is counted once per person and link.
     # Unset: a random key per process (a click after a restart may be counted again).
-    link_secret: SecretStr | None = None
+    link_secret: StrongSecret = None
     # The web chat (`/chat`, docs/web.md): on unless turned off (BOT_WEB_CHAT__ENABLED=false)
     web_chat: WebChat = field(default_factory=WebChat)
     # Signs the booking provider's webhooks (Calendly's signing key, Cal.com's webhook secret);
     # unset: the booking webhook routes refuse everything.
-    booking_webhook_secret: SecretStr | None = None
+    booking_webhook_secret: StrongSecret = None
     # The practice's dashboard (/admin, docs/dashboard.md): how long a sign-in lasts, and how
     # many failed sign-ins in a row lock an account (or an address) out, and for how long.
     admin_session_hours: Annotated[float, between(above=0, high=24 * 30)] = 12.0

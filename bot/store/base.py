@@ -162,6 +162,9 @@ class ConversationStore(Protocol):
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
 
+    async def forget_replies(self, channel: str, user_id: str) -> None:
+        """Drop the replies kept for a person's applied updates."""
+
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
     ) -> None:
@@ -253,8 +256,10 @@ class ConversationStore(Protocol):
     async def clear_sign_in_failures(self, key: str) -> None:
         """Forget a key's failed sign-ins."""
 
-    async def purge(self, older_than: float) -> dict[str, int]:
-        """Delete what is older than the retention window."""
+    async def purge(self, older_than: float,
+                    unanswered_before: float | None = None) -> dict[str, int]:
+        """Delete what is older than the retention window, and conversations that never got
+        an answer last touched before `unanswered_before`."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from bot.core import jsontext
 from bot.core.effects import STAFF_PREFIX, about
 from bot.core.records import PENDING, EventRecord, StoredData
 from bot.store.followups import FollowupQueries
@@ -79,13 +80,33 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
 
     # -- retention ----------------------------------------------------------------------------
 
+    async def _purge_unanswered(self, before: float) -> int:
+        rows = await self._rows("SELECT channel, user_id, data FROM conversations"
+                                " WHERE updated_at < ?", (before,))
+        gone = 0
+        for channel, user_id, data in rows:
+            conv = jsontext.loads(data)
+            if conv.get("history") or conv.get("relay") or conv.get("pending"):
+                continue
+            for table in ("conversations", "updates", "outbox", "booking_refs"):
+                await self._run(f"DELETE FROM {table} WHERE channel = ? AND user_id = ?",
+                                (channel, user_id))
+            gone += 1
+        return gone
+
     @atomic
-    async def purge(self, older_than: float) -> dict[str, int]:
+    async def purge(self, older_than: float,
+                    unanswered_before: float | None = None) -> dict[str, int]:
         """Delete conversations, events and leads last touched before a time; counts per table.
 
         Consents go with them and click marks expire too (neither is counted: they only ever
         exist beside the rows that are); updates already applied are kept two days at most.
+        A conversation that never got an answer goes sooner, at `unanswered_before` (with its
+        replies, queued messages and booking reference; the funnel keeps its "started").
         """
+        unanswered = 0
+        if unanswered_before is not None:
+            unanswered = await self._purge_unanswered(unanswered_before)
         deleted = {}
         for table, column in (("conversations", "updated_at"), ("events", "at"),
                               ("leads", "created_at"), ("relays", "created_at")):
@@ -102,5 +123,7 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
                         (older_than, PENDING))
         updates_before = max(older_than, time.time() - UPDATES_KEPT_FOR)
         await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
+        if unanswered_before is not None:
+            deleted["unanswered conversations"] = unanswered
         return deleted
 

@@ -222,8 +222,9 @@ class SQLiteStore(Queries):
         self._checkpoint()
         return deleted
 
-    async def purge(self, older_than: float) -> dict[str, int]:
-        deleted = await super().purge(older_than)
+    async def purge(self, older_than: float,
+                    unanswered_before: float | None = None) -> dict[str, int]:
+        deleted = await super().purge(older_than, unanswered_before)
         if any(deleted.values()):
             self._checkpoint()
         return deleted

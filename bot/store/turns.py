@@ -47,6 +47,12 @@ class TurnQueries(Statements):
         conversation = Conversation.from_json(row[1]) if row[1] is not None else None
         return TurnStart(row[0], conversation, int(row[2]))
 
+    async def forget_replies(self, channel: str, user_id: str) -> None:
+        """Drop the replies kept for a person's applied updates (they may repeat contact
+        details: "Thanks, <name>"); a retried old update is then taken as new."""
+        await self._run("DELETE FROM updates WHERE channel = ? AND user_id = ?",
+                        (channel, user_id))
+
     async def remember_update(
         self, channel: str, update_id: str, user_id: str, reply: str, at: float
     ) -> None:

@@ -14,6 +14,7 @@ from bot.core.effects import (
     DropUndelivered,
     Effect,
     Forget,
+    ForgetReplies,
     MoveFollowup,
     RecordEvent,
     SaveConsent,
@@ -62,6 +63,8 @@ async def apply_effects(
                                         effect.attempt, effect.reason)
         elif isinstance(effect, WithdrawConsents):
             await _withdraw(store, conv, effect, now)
+        elif isinstance(effect, ForgetReplies):
+            await store.forget_replies(channel, user_id)
         elif isinstance(effect, DropUndelivered):
             await store.drop_undelivered(channel, user_id)
         elif isinstance(effect, Forget):
@@ -81,6 +84,8 @@ async def _withdraw(store: ConversationStore, conv: Conversation, effect: Withdr
         await store.withdraw_consents(conv.channel, conv.user_id, now)
     if effect.delete_leads:
         await store.delete_leads(conv.channel, conv.user_id)
+        # The bot's replies kept for retried updates repeated the name and email it was given.
+        await store.forget_replies(conv.channel, conv.user_id)
 
 
 async def queue_for_staff(store: ConversationStore, notices: list[StaffNotice],

@@ -75,7 +75,9 @@ class TurnRunner:
             reply, claim = self._reply(conv, decision), None
             if self._sends_by_outbox(event):
                 reply, claim = await self._enqueue(store, person, reply)
-            if event.update_id:
+            # A forget leaves nothing behind, not even the update that asked for it (its
+            # platform id); a retried "yes" finds nobody, and is answered as a stranger.
+            if event.update_id and not decision.forgotten:
                 await store.remember_update(event.channel, event.update_id, event.user_id,
                                             reply_to_json(reply), known.now)
             return reply, staff, claim
@@ -154,6 +156,12 @@ class TurnRunner:
 
     # -- what a person sees without taking a turn ---------------------------------------------
 
+    def preview(self, event: Event) -> Reply:
+        """What someone new would be answered, decided and kept nowhere: a web page's opening
+        `/start` leaves no row until the person answers (anyone may open sessions for free)."""
+        conv = Conversation(event.channel, event.user_id)
+        return self._reply(conv, self.dialog.decide(conv, event, Known(self.clock())))
+
     async def current(self, channel: str, user_id: str) -> Reply | None:
         """The person's current question as it was last shown, without taking a turn (a page
         reloaded); None for someone the bot does not know. `extras["pending"]` names a
@@ -220,8 +228,10 @@ class TurnRunner:
 
     async def purge_expired(self) -> dict[str, int]:
         """Delete conversations, events and leads older than the retention window."""
-        cutoff = self.clock() - self.settings.retention_days * 86400
-        return await self.store.purge(cutoff)
+        now = self.clock()
+        cutoff = now - self.settings.retention_days * 86400
+        unanswered = now - self.settings.unanswered_hours * 3600
+        return await self.store.purge(cutoff, max(cutoff, unanswered))
 
     async def _due_checkins(self, now: float, limit: int) -> list[Any]:
         return await self.store.due_followups(self.followup_channels(), now, limit)

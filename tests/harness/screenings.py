@@ -132,7 +132,7 @@ def bot_environment(settings: Settings, telegram: FakeTelegram) -> dict[str, str
     }
     if settings.telegram_webhook_url:
         env["BOT_TELEGRAM_WEBHOOK_URL"] = settings.telegram_webhook_url
-        env["BOT_TELEGRAM_WEBHOOK_SECRET"] = "right-secret"
+        env["BOT_TELEGRAM_WEBHOOK_SECRET"] = "right-webhook-secret-7Qx"
     if settings.database_url is not None:
         env["BOT_DATABASE_URL"] = settings.database_url.get_secret_value()
     return env

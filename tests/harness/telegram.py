@@ -108,7 +108,7 @@ def webhook_settings(tmp_path: Path, telegram: FakeTelegram, **overrides: object
     values: dict[str, object] = {
         "web_port": port,
         "telegram_webhook_url": "https://bot.practice.test/telegram",
-        "telegram_webhook_secret": "right-secret",
+        "telegram_webhook_secret": "right-webhook-secret-7Qx",
     }
     return telegram_settings(tmp_path, telegram, **(values | overrides))
 

@@ -73,7 +73,9 @@ class Webhook:
     async def receive_update(self, request: web.Request) -> web.Response:
         """One update from Telegram, accepted only with the right secret token."""
         offered = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(offered.encode(), self.secret.encode()):
+        # A header may hold bytes that are not UTF-8 (kept as surrogates): never the secret.
+        if not offered.isascii() or not hmac.compare_digest(offered.encode(),
+                                                            self.secret.encode()):
             log.warning("webhook call without the right secret token from %s", request.remote)
             return web.Response(status=403, text="forbidden")
         dispatcher = self._dispatcher

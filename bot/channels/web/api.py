@@ -92,6 +92,10 @@ class WebChatApi:
         self.allowed = chat.allowed_origins
         self.sessions = TokenBuckets(chat.session_burst, chat.session_per_minute)
         self.addresses = TokenBuckets(chat.address_burst, chat.address_per_minute)
+        self.new_by_address = TokenBuckets(chat.new_per_address_burst,
+                                           chat.new_per_address_per_minute)
+        self.new_anywhere = TokenBuckets(max(1, int(chat.new_per_minute)), chat.new_per_minute,
+                                         max_keys=1)
         self.words = engine.renderer.names(ERRORS_TEMPLATE, practice=settings.practice)
         emergency = emergency_number(settings.phone_region, chat.emergency_number)
         page_words = engine.renderer.names(PAGE_TEMPLATE, practice=settings.practice,
@@ -213,6 +217,16 @@ class WebChatApi:
         """One thing the person did: a press (with the turn it was shown on) or typed text."""
         event = _event(session, body)
         update = message_id(body)
+        if await self.engine.store.load(CHANNEL, session) is None:
+            if event.kind is EventKind.COMMAND and event.command == "start":
+                # The page opening: answered, kept nowhere, until the person answers.
+                return {**reply_json(self.engine.preview(event)), "relay": False}
+            self._new_conversation(request)
+            # The first answer: the opening they were shown is taken first, so it is applied to
+            # the question they saw.
+            opening = await self.engine.handle(Event.from_text(CHANNEL, session, "/start"))
+            if event.kind is EventKind.PRESS:  # the opening is all a new session was shown
+                event = replace(event, turn=opening.turn)
         pending = await self._collect(session)
         # The message id, under the session's: a retried request is applied once, and one
         # browser's ids can never answer for another's.
@@ -244,6 +258,16 @@ class WebChatApi:
     def _address(self, request: web.Request) -> str:
         return client_address(request.headers, request.remote,
                               self.settings.web_chat.trust_forwarded_for)
+
+    def _new_conversation(self, request: web.Request) -> None:
+        """Refused (429) when this address, or everyone together, starts too many at once."""
+        address = self._address(request)
+        self._limit(self.new_by_address, address)
+        try:
+            self._limit(self.new_anywhere, "")
+        except Refused:
+            self.new_by_address.give_back(address)
+            raise
 
     @staticmethod
     def _limit(buckets: TokenBuckets, key: str) -> None:

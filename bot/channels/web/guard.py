@@ -90,7 +90,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise Refused(413, TOO_BIG)
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # [[[[... 20,000 deep
         raise Refused(400, NOT_JSON) from None
     if not isinstance(body, dict):
         raise Refused(400, NOT_JSON)
