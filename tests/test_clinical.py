@@ -41,7 +41,8 @@ async def test_person_unsure_on_every_safety_question_is_never_reassured(person)
         asked.append(person.last.state)
         await person.click("unsure")
     assert asked == [q for s in SAFETY_QUESTIONS_NO_INJURY for q in (s, f"{s}_clarify")]
-    assert person.last.state == "pain_where"
+    # v3: unsure at emergency level stops the check after the safety questions
+    assert person.last.state == "result_doctor_first"
     assert "needs a doctor right away" not in person.text
     assert "weren't sure" in person.text
     saved = await person.engine.store.load("test", "alex")
@@ -59,7 +60,10 @@ async def test_typed_maybe_possibly_idk_count_as_not_sure(person):
 
 async def test_unsure_after_the_follow_up_skips_loaded_checks_and_names_the_question(person):
     await start(person)
-    await person.click("unsure")  # hot and swollen?
+    for _ in range(SAFETY_QUESTIONS_NO_INJURY.index("rf_locked")):
+        await person.click("no")
+    # v3: a within-days question (an emergency-level one stops the check: test_clinical_v3)
+    await person.click("unsure")  # locks?
     await person.click("unsure")  # still not sure after the plain follow-up
     await answer_all_safety(person, "no")
     for choice in ("front", "unsure", "long", "skip", "none", "no", "no", "unsure", "no", "no",
@@ -70,8 +74,8 @@ async def test_unsure_after_the_follow_up_skips_loaded_checks_and_names_the_ques
     assert person.last.state == "hip_figure4", "the loaded checks were skipped"
     reply = await person.click("no")
     assert reply.state == "result_doctor_first"
-    assert "Hot, swollen knee" in person.text and "Book" not in person.text
-    assert reply.outcome.unsure_flags == ("hot_swollen",) and reply.outcome.red_flag is None
+    assert "Knee locks" in person.text and "Book" not in person.text
+    assert reply.outcome.unsure_flags == ("locked",) and reply.outcome.red_flag is None
 
 
 # 2. The highest urgency wins --------------------------------------------------------------------

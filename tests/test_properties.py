@@ -23,6 +23,8 @@ ENGINE = build_engine(load_settings(data_dir="/nonexistent-unused"), SQLiteStore
 FLOW = ENGINE.flows["knee"]
 ALL_STATES = {state for flow in ENGINE.flows.values() for state in flow.states}
 URGENCY_RANK = {"emergency": 0, "same_day": 1, "within_days": 2, "within_week": 3}
+ACT_NOW = {"emergency", "same_day"}  # still "not sure" here: advised at once, no booking
+URGENCY_WORDS = {"emergency": "emergency care now", "same_day": "see a doctor today"}
 # The clinical spec (docs/clinical.md), written out independently of dialogs/knee.yaml.
 RED_FLAG_URGENCY = {
     "hot_swollen": "emergency", "after_procedure": "emergency", "cauda_equina": "emergency",
@@ -68,7 +70,19 @@ def test_the_safety_gate_keeps_its_promises(who, injury, data):
     asyncio.run(_safety_story(who, injury, data))
 
 
-async def _safety_story(who: str, injury: str, data) -> None:
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    who=st.sampled_from(["me", "child", "other"]),
+    injury=st.sampled_from(["this_week", "weeks", "no", "unsure"]),
+    data=st.data(),
+)
+def test_unsure_without_any_yes_keeps_its_promises_to_the_end(who, injury, data):
+    """Stories with no "yes": an emergency or same-day question left unsure is advised on at
+    once, and nothing after it, to the end and after, offers booking."""
+    asyncio.run(_safety_story(who, injury, data, st.sampled_from(["unsure", "no"])))
+
+
+async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -> None:
     person = DialogClient(ENGINE, f"s{next(USERS)}")
     await person.send("/start")
     for choice in ("begin", who, injury):
@@ -76,12 +90,20 @@ async def _safety_story(who: str, injury: str, data) -> None:
     said: dict[str, str] = {}  # flag -> the last answer about it
     asked: list[str] = []
     clarified: list[str] = []
+    act_now: list[str] = []
     while (flag := flag_of(person.last.state)) is not None:
         clarifying = person.last.state.endswith("_clarify")
         (clarified if clarifying else asked).append(flag)
-        answer = data.draw(answers_strategy, label=person.last.state)
+        answer = data.draw(answers, label=person.last.state)
         said[flag] = answer
-        await person.click(answer)
+        reply = await person.click(answer)
+        urgency = RED_FLAG_URGENCY[flag]
+        if clarifying and answer == "unsure" and urgency in ACT_NOW:
+            # The advice in the very next message, not at the end.
+            assert URGENCY_WORDS[urgency] in reply.messages[0].text.lower()
+            act_now.append(flag)
+        if act_now:
+            _assert_no_booking_offered(reply)
     yes = [flag for flag, answer in said.items() if answer == "yes"]
     unsure = [f for f in clarified if said[f] == "unsure"]
     # Asked highest urgency first, each at most once, and clarified only after "not sure".
@@ -103,7 +125,13 @@ async def _safety_story(who: str, injury: str, data) -> None:
         await _assert_red_flag_exit(person, yes, unsure)
     else:
         assert not person.last.state.startswith("redflag_")
-        await _finish_after_safety(person, unsure, data)
+        await _finish_after_safety(person, unsure, data, act_now)
+
+
+def _assert_no_booking_offered(reply) -> None:
+    for message in reply.messages:
+        assert not [link for link in message.links if "book" in link.label.lower()]
+        assert "complimentary call" not in message.text.lower()
 
 
 async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: list[str]) -> None:
@@ -120,8 +148,10 @@ async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: li
     assert later.state == person.last.state
 
 
-async def _finish_after_safety(person: DialogClient, unsure: list[str], data) -> None:
-    """Answer on to the end at random; loaded checks never appear while a flag is unsure."""
+async def _finish_after_safety(person: DialogClient, unsure: list[str], data,
+                               act_now: list[str]) -> None:
+    """Answer on to the end at random; loaded checks never appear while a flag is unsure, and
+    nothing offers booking while an emergency or same-day flag is unsure."""
     if unsure:
         assert NOT_A_DOCTOR_NEED not in person.text.lower()
     shown = [person.last.state]
@@ -129,8 +159,10 @@ async def _finish_after_safety(person: DialogClient, unsure: list[str], data) ->
         if FLOW.states[person.last.state].final:
             break
         ids = person.choice_ids
-        await person.click(data.draw(st.sampled_from(ids), label=person.last.state))
+        reply = await person.click(data.draw(st.sampled_from(ids), label=person.last.state))
         shown.append(person.last.state)
+        if act_now:
+            _assert_no_booking_offered(reply)
     outcome = person.last.outcome
     assert outcome is not None and outcome.red_flag is None
     assert set(outcome.unsure_flags) == set(unsure)
@@ -140,6 +172,11 @@ async def _finish_after_safety(person: DialogClient, unsure: list[str], data) ->
         for flag in unsure:
             assert FLOW.red_flags[flag].title in person.text
     _assert_areas_come_from_self_checks(person)
+    if act_now:
+        assert person.last.state == "result_doctor_first"
+        later = await person.send("book")
+        _assert_no_booking_offered(later)
+        assert "book a" not in person.text.lower()
 
 
 def _assert_areas_come_from_self_checks(person: DialogClient) -> None:

@@ -23,6 +23,10 @@ DONE_CHOICE = "done"
 YES, NO, UNSURE = "yes", "no", "unsure"
 # Urgency levels of red flags, highest first (docs/clinical.md).
 URGENCIES = ("emergency", "same_day", "within_days", "within_week")
+# A safety question still "not sure" after its follow-up at these urgencies is advised on at
+# once, and no booking is offered while it stands (docs/clinical.md).
+ACT_NOW = ("emergency", "same_day")
+ACT_NOW_FACT = "act_now"
 
 
 # libyaml's parser where PyYAML was built with it (its wheels are): ten times faster than the
@@ -420,7 +424,8 @@ def _safety(
             if state_id in states:
                 raise FlowError(f"{path}: {where}: red flag {flag.id!r} makes state "
                                 f"{state_id!r}, which the flow already has")
-        common = {"section": "safety", "safety": flag.id, "next": next_state}
+        common = {"section": "safety", "safety": flag.id, "next": next_state,
+                  "urgency": flag.urgency}
         states[flag.question] = State(
             id=flag.question,
             template=templates.get("question", f"{flow_id}/safety_question.j2"),
