@@ -68,6 +68,9 @@ ANNA, BEN, MOD, KIM = 101, 102, 103, 201  # Kim works at the practice
 THROUGH_THE_CHECK = [
     "Let's start",
     "Me",
+    "18 to 54",
+    "No",
+    "No swelling",
     "No",
     *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
     "Front, around the kneecap",
@@ -231,7 +234,8 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
 async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) -> None:
     await server.start_bot()
     anna = person(ANNA, "anna")
-    typed = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap"]
+    typed = ["hi", "ok", "me", "adult", "no", "no", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY),
+             "kneecap"]
     typed += ["stairs and running", "years", "6", "no", "no", "no", "running", "no", "no", "no"]
     typed += ["now", "steady", "heel lifts", "fine", "no", "wobble"]
 

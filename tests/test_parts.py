@@ -288,7 +288,7 @@ def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
     assert message["buttons"][0] == {"id": "begin", "label": "Let's start"}
     second = run_cli("say", "--user", "u1", "--json", "1", data_dir=tmp_path)
     assert json.loads(second.stdout.splitlines()[-1])["state"] == "who"
-    for answer in ("me", "no"):
+    for answer in ("me", "adult", "no", "new", "no"):
         run_cli("say", "--user", "u1", "--json", answer, data_dir=tmp_path)
     last = run_cli("say", "--user", "u1", "--json", "yes", data_dir=tmp_path)
     record = json.loads(last.stdout.splitlines()[-1])

@@ -34,7 +34,19 @@ RED_FLAG_URGENCY = {
     "rapid_swelling": "within_days", "ottawa_age": "within_days", "locked": "within_days",
     "numbness": "within_days", "unwell": "within_days", "cancer_history": "within_days",
     "night_pain": "within_week", "weight_loss": "within_week",
+    # v3 (issue 25)
+    "joint_bleed": "emergency", "clot_lungs": "emergency", "new_swelling": "same_day",
+    "clot_risk": "same_day", "young_night_pain": "within_days",
 }
+# Raised by earlier answers, never asked: (age, injury, swelling) -> does it hold?
+IMPLIED = {
+    "new_swelling": lambda age, injury, swelling: swelling == "new" and injury in ("no", "unsure"),
+    "ottawa_age": lambda age, injury, swelling: age == "over_55"
+    and injury in ("this_week", "unsure"),
+}
+AFTER_SWELLING = {"hot_swollen", "joint_bleed"}
+AFTER_CALF = {"clot_lungs", "calf_clot", "clot_risk"}
+UNDER_18_ONLY = {"child_limp", "young_night_pain"}
 AFTER_INJURY = {
     "circulation", "deformity", "cannot_bear_weight", "extensor", "ottawa_bone",
     "kneecap_dislocation", "rapid_swelling", "ottawa_age",
@@ -70,6 +82,7 @@ def test_the_safety_gate_keeps_its_promises(who, injury, data):
     asyncio.run(_safety_story(who, injury, data))
 
 
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     who=st.sampled_from(["me", "child", "other"]),
@@ -85,8 +98,18 @@ def test_unsure_without_any_yes_keeps_its_promises_to_the_end(who, injury, data)
 async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -> None:
     person = DialogClient(ENGINE, f"s{next(USERS)}")
     await person.send("/start")
-    for choice in ("begin", who, injury):
+    for choice in ("begin", who):
         await person.click(choice)
+    age = "under_18"
+    if who != "child":
+        assert person.last.state == "age"
+        age = data.draw(st.sampled_from(["under_18", "adult", "over_55"]), label="age")
+        await person.click(age)
+    await person.click(injury)
+    swelling = data.draw(st.sampled_from(["new", "longer", "no", "unsure"]), label="swelling")
+    await person.click(swelling)
+    calf = data.draw(st.sampled_from(["yes", "no", "unsure"]), label="calf")
+    await person.click(calf)
     said: dict[str, str] = {}  # flag -> the last answer about it
     asked: list[str] = []
     clarified: list[str] = []
@@ -105,6 +128,9 @@ async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -
         if act_now:
             _assert_no_booking_offered(reply)
     yes = [flag for flag, answer in said.items() if answer == "yes"]
+    implied = [f for f in FLOW.red_flags if f in IMPLIED and IMPLIED[f](age, injury, swelling)]
+    if not yes and implied:  # a "yes" stops the check; else the first one raised stops it
+        yes = implied[:1]
     unsure = [f for f in clarified if said[f] == "unsure"]
     # Asked highest urgency first, each at most once, and clarified only after "not sure".
     ranks = [URGENCY_RANK[RED_FLAG_URGENCY[f]] for f in asked]
@@ -117,9 +143,13 @@ async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -
         assert not AFTER_INJURY & set(asked)
     elif not yes and injury in ("this_week", "weeks"):
         assert AFTER_INJURY - {"ottawa_age", "ottawa_bone"} <= set(asked)
-    assert "child_limp" not in asked or who == "child"
-    assert "ottawa_age" not in asked or who != "child"
-    if who == "child" and not yes:
+    assert not UNDER_18_ONLY & set(asked) or age == "under_18"
+    assert "night_pain" not in asked or age != "under_18"
+    assert not set(IMPLIED) & set(asked), "raised from answers, never asked"
+    assert not AFTER_SWELLING & set(asked) or swelling != "no"
+    assert "joint_bleed" not in asked or swelling in ("new", "unsure")
+    assert not AFTER_CALF & set(asked) or calf != "no"
+    if age == "under_18" and not yes:
         assert "child_limp" in asked
     if yes:
         await _assert_red_flag_exit(person, yes, unsure)

@@ -156,7 +156,10 @@ async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
     await person.send("/start")
     await person.press("Let's start")
     await person.press("Me")
-    return await person.press("No")
+    await person.press("18 to 54")
+    await person.press("No")  # no recent injury
+    await person.press("No swelling")
+    return await person.press("No")  # no calf symptom: the first safety question
 
 
 async def start_to_pain_questions(person: Person) -> None:
@@ -531,10 +534,10 @@ async def test_short_answers_share_a_row_and_long_ones_have_a_row_each(
 ) -> None:
     shown = []
     await alex.send("/start")
-    for label in ("Let's start", "Me", "No"):
+    for label in ("Let's start", "Me", "18 to 54", "No", "No swelling", "No"):
         shown.append(alex.question.rows)
         await alex.press(label)
-    welcome, who, injury = shown
+    welcome, who, _age, injury, _swelling, _calf = shown
 
     assert alex.question.rows == [["Yes", "No", "Not sure"]], "three short ones: one row"
     assert who == [["Me"], ["My child (under 18)"], ["Another adult"]]
@@ -628,7 +631,7 @@ async def test_person_who_sends_stickers_photos_voice_or_files_gets_a_friendly_r
         assert "can only read text" in reply[0].text
         assert "Safety question 1" in reply[-1].text, "the question comes back"
 
-    assert await bot.state_of(alex) == "rf_hot_swollen"
+    assert await bot.state_of(alex) == "rf_after_procedure"
 
 
 async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
@@ -641,7 +644,7 @@ async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
 
     assert "edited a message" in texts(edited)
     assert "short answers" in texts(essay)
-    assert await bot.state_of(alex) == "rf_hot_swollen", "neither changed an answer"
+    assert await bot.state_of(alex) == "rf_after_procedure", "neither changed an answer"
 
 
 async def test_person_who_forgets_everything_confirms_with_buttons(
@@ -767,7 +770,7 @@ async def test_polling_carries_on_after_a_telegram_server_error(
 
     reply = await alex.press("Me")  # needs the poll after the failed one
 
-    assert "start with an injury" in texts(reply)
+    assert "How old are you?" in texts(reply)
 
 
 async def test_person_whose_bot_restarted_mid_screening_carries_on(

@@ -20,7 +20,7 @@ from tests.browser import WebServer, free_port, new_page, save_screenshot, wait_
 from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
 
 BOOKING_HOST = "calendly.example.com"  # the embedded default booking link's host
-RED_FLAG_RUN = ("begin", "me", "no", "yes")  # no recent injury; hot, swollen knee: yes
+RED_FLAG_RUN = ("begin", "me", "adult", "no", "new", "no", "yes")  # swollen recently, hot: yes
 SERIOUS = ("serious", "critical")
 TURN_TIMEOUT = 10_000  # ms
 

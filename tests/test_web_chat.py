@@ -30,7 +30,7 @@ from bot.server import create_app, serve
 from bot.settings import ROOT, SettingsError, load_settings
 from bot.turns.runner import TurnRunner
 from tests.browser import WebServer
-from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
+from tests.conftest import TO_PAIN_QUESTIONS
 
 ALEX = "alex-anonymous-id-0123456789"  # what a browser makes: 22 to 64 of A-Z a-z 0-9 _ -
 SAM = "sam-anonymous-id-012345678901"
@@ -154,7 +154,7 @@ async def test_person_who_reloads_the_page_sees_the_current_question(chat: ChatS
 
 async def test_person_who_types_a_number_answers_a_typed_question(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY),
+    for choice in (*TO_PAIN_QUESTIONS,
                    "behind", "unsure", "long"):
         answer = await chat.press(ALEX, choice)
     assert answer["state"] == "pain_level" and answer["expects_text"] is True
@@ -164,7 +164,7 @@ async def test_person_who_types_a_number_answers_a_typed_question(chat: ChatServ
 
 async def test_pick_several_question_is_edited_in_place_until_done(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "behind",
+    for choice in (*TO_PAIN_QUESTIONS, "behind",
                    "unsure", "long", "skip", "none", "no", "no"):
         answer = await chat.press(ALEX, choice)
     assert answer["messages"][-1]["multi"] is True

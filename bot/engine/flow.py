@@ -135,6 +135,7 @@ class State:
     fact: str = ""  # a multi-select stores the picked ids under this fact
     safety: str | None = None  # a safety question (or its clarification) for this red flag
     clarify: bool = False
+    implied: bool = False  # a red flag raised by earlier answers (`raised_if`), never asked
     outcome: bool = True  # a final state that is a screening result (not "not now")
 
     def option(self, option_id: str) -> Option | None:
@@ -152,6 +153,7 @@ class RedFlag:
     clarify: str
     exit: str
     ask_if: tuple[Condition, ...] = ()
+    raised_if: tuple[Condition, ...] = ()  # raised, not asked, when these all hold
 
     @property
     def rank(self) -> int:
@@ -430,7 +432,8 @@ def _safety(
             id=flag.question,
             template=templates.get("question", f"{flow_id}/safety_question.j2"),
             options=_answers(answers, {YES: flag.exit, UNSURE: flag.clarify}, next_state),
-            ask_if=flag.ask_if,
+            ask_if=flag.ask_if + flag.raised_if,
+            implied=bool(flag.raised_if),
             **common,
         )
         states[flag.clarify] = State(
@@ -466,6 +469,7 @@ def _red_flag(item: Any, path: Path) -> RedFlag:
         clarify=f"rf_{flag_id}_clarify",
         exit=f"redflag_{flag_id}",
         ask_if=_conditions(item.get("ask_if"), path, where),
+        raised_if=_conditions(item.get("raised_if"), path, where),
     )
 
 

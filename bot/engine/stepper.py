@@ -167,10 +167,12 @@ class Stepper:
         """Undo the last answer; None when there is nothing to undo."""
         if conv.pending or not conv.history or conv.flow not in self.flows:
             return None
+        flow = self.flows[conv.flow or ""]
         undone = conv.history.pop()
+        while flow.states[undone.state].implied and conv.history:
+            undone = conv.history.pop()  # never asked: back to the answer that raised it
         conv.state, conv.finished, conv.last_choice = undone.state, False, ""
         conv.facts, conv.scores, conv.selection = {}, {}, []
-        flow = self.flows[conv.flow or ""]
         for answer in conv.history:
             self.record(conv, flow.states[answer.state], answer.value, answer.typed)
         conv.turn += 1
@@ -228,6 +230,10 @@ class Stepper:
             self._trigger(conv, ROUTE_TRIGGER, effects, budget)
         elif self.not_asked(flow, state, conv):
             self._trigger(conv, SKIP_TRIGGER, effects, budget)
+        elif state.implied:  # earlier answers already mean "yes" (e.g. aged 55+ and injured)
+            conv.history.append(Answer(state.id, YES))
+            self.record(conv, state, YES, typed=False)
+            self._trigger(conv, YES, effects, budget)
 
     def _on_final(self, event: EventData) -> None:
         """A final state entered: its outcome, unless a red-flag exit is still to come."""
