@@ -246,3 +246,33 @@ def test_a_group_menu_command_that_would_not_reach_the_private_chat_is_an_error(
         "forget:  {action: forget, menu: [telegram, discord], groups: true,"))
     (problem,) = problems_in(project)
     assert "commands.forget.groups" in problem and "deep_link" in problem
+
+
+def _copy_spec(project: Path) -> None:
+    (project / "docs").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "docs" / "clinical.md", project / "docs" / "clinical.md")
+
+
+def test_an_urgency_that_differs_from_the_clinical_spec_table_is_an_error(project):
+    _copy_spec(project)
+
+    def soften(flow):
+        for flag in flow["safety"]["red_flags"]:
+            if flag["id"] == "clot_risk":
+                flag["urgency"] = "within_days"  # still in order: the last same-day one
+    edit_whole_flow(project, soften)
+    assert any("clot_risk" in p and "docs/clinical.md says 'same_day'" in p
+               for p in all_problems_in(project))
+
+
+def test_a_red_flag_asked_on_a_fact_no_earlier_question_sets_is_an_error(project):
+    _copy_spec(project)
+
+    def forget_age(flow):
+        for option in flow["states"]["age"]["options"]:
+            option["facts"] = {}
+        for option in flow["states"]["who"]["options"]:
+            option["facts"].pop("age", None)
+    edit_whole_flow(project, forget_age)
+    problems = all_problems_in(project)
+    assert any("'rf_child_limp'" in p and "tests 'age'" in p for p in problems)

@@ -17,6 +17,7 @@ from bot.engine.compose import LINK_TARGETS
 from bot.engine.flow import DONE_CHOICE, URGENCIES, Flow, State
 from bot.engine.stepper import ACTIONS, LEAD_FIELDS
 from bot.tools.check_shown import check_shown
+from bot.tools.check_spec import check_spec
 from bot.tools.problem import Problem
 from bot.turns.runner import TurnRunner
 
@@ -144,6 +145,7 @@ def check_flow(engine: TurnRunner, flow: Flow) -> list[Problem]:
     problems += _check_safety(flow)
     problems += _check_drivers(flow)
     problems += _check_clinical(flow)
+    problems += check_spec(flow, engine.renderer.exists)
     problems += _check_lead(flow)
     problems += _check_consent(flow)
     problems += _check_followups(engine, flow)
