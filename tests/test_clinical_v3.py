@@ -192,3 +192,35 @@ async def test_unsure_within_days_question_still_waits_for_the_end(person):
     await person.click("unsure")
     reply = await person.click("unsure")
     assert len(reply.messages) == 1 and reply.state == "rf_numbness"
+
+
+# 5. Injury advice follows the weeks since the injury and what is still there ----------------
+
+async def test_five_weeks_after_a_fall_walking_normally_no_fresh_injury_advice(person):
+    await start(person, injury="weeks")
+    await asked_all_no(person)
+    assert person.last.state == "injury_now"
+    reply = await person.click("settled")
+    assert reply.state == "result_injury"
+    text = person.text
+    assert "first few days" in text and "behind" in text and "build strength and balance" in text
+    assert "Calm the swelling" not in text and "within 1 to 2 weeks" not in text
+
+
+async def test_weeks_after_a_twist_still_swollen_and_giving_way_is_checked(person):
+    await start(person, injury="weeks")
+    await asked_all_no(person)
+    for choice in ("swelling", "giving_way", "done"):
+        await person.click(choice)
+    text = person.text
+    assert "still there after a week or more" in text and "gives way" in text
+    assert "next week or two" in text and "Protect it" not in text
+
+
+async def test_a_fresh_injury_still_gets_fresh_injury_advice(person):
+    await start(person, injury="this_week")
+    await asked_all_no(person)
+    for choice in ("swelling", "done"):
+        await person.click(choice)
+    assert "Protect it" in person.text and "Calm the swelling" in person.text
+    assert "within 1 to 2 weeks" in person.text
