@@ -268,7 +268,7 @@ def test_graph_is_a_mermaid_state_diagram_of_every_state_drawn_by_transitions():
         assert f'state "{state}" as {state}' in chart
     assert "rf_hot_swollen --> redflag_hot_swollen: yes" in chart
     assert "result_route --> result_unsure: _route [unsure >= 3]" in chart
-    assert "after_safety --> result_injury: _route [injury in this_week / weeks]" in chart
+    assert "after_safety --> injury_now: _route [injury in this_week / weeks]" in chart
     assert "pain_worse --> pain_duration: _done" in chart
     assert "foot_mirror --> ankle_wall:" in chart and "_skip" in chart
     assert "class redflag_hot_swollen redflag" in chart and "class result result" in chart

@@ -259,7 +259,8 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
 
 
 async def test_person_who_types_answers_is_understood(alex: Person, bot: RunningBot) -> None:
-    typed = ["hi there", "let's go", "me", "nope", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)]
+    typed = ["hi there", "let's go", "me", "adult", "nope", "no swelling", "no"]
+    typed += ["no"] * len(SAFETY_QUESTIONS_NO_INJURY)
     typed += ["kneecap", "squatting", "years", "7/10", "nope", "yeah", "idk", "spartan and gym"]
     typed += ["yep", "nope", "no", "ok", "my arch flattens", "heel lifted", "1, 3", "y", "wobbly"]
     for text in typed:
@@ -707,7 +708,7 @@ async def test_person_who_presses_an_old_button_sees_current_question(
     assert "earlier question" in reply[0].text
     assert "Safety question 2" in reply[-1].text
     assert first_safety_question.reply_markup is None, "the old keyboard is gone"
-    assert await bot.state_of(alex) == "rf_after_procedure", "the old 'Yes' was not applied"
+    assert await bot.state_of(alex) == "rf_cauda_equina", "the old 'Yes' was not applied"
 
 
 async def test_person_who_double_taps_a_button_moves_on_once(
@@ -725,8 +726,8 @@ async def test_person_who_double_taps_a_button_moves_on_once(
 
     new = alex.received[seen:]
     assert [m.text.splitlines()[0] for m in new] == ["Safety question 2"]
-    assert await bot.state_of(alex) == "rf_after_procedure"
-    assert len(telegram.answered_queries) == 5, "both taps stopped their spinner"
+    assert await bot.state_of(alex) == "rf_cauda_equina"
+    assert len(telegram.answered_queries) == 8, "both taps stopped their spinner"
 
 
 async def test_press_answered_too_late_for_telegram_still_counts(
@@ -787,7 +788,7 @@ async def test_person_whose_bot_restarted_mid_screening_carries_on(
         reply = await alex.press("No", on=question_before_restart)
 
         assert "Safety question 3" in texts(reply)
-        assert await second_run.state_of(alex) == "rf_cauda_equina"
+        assert await second_run.state_of(alex) == "rf_worsening_weakness"
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
