@@ -21,14 +21,19 @@ pytest_plugins = [
     "tests.harness.telegram",
 ]
 
-# The safety questions an adult whose pain did not start with a recent injury is asked.
+# The safety questions an adult whose pain did not start with a recent injury, with no swelling
+# and no calf symptom, is asked (v3: swelling and the calf are asked first, and decide whether
+# their own safety questions follow).
 SAFETY_QUESTIONS_NO_INJURY = (
-    "rf_hot_swollen", "rf_after_procedure", "rf_cauda_equina", "rf_calf_clot",
-    "rf_worsening_weakness", "rf_locked", "rf_numbness", "rf_unwell", "rf_cancer_history",
-    "rf_night_pain", "rf_weight_loss",
+    "rf_after_procedure", "rf_cauda_equina", "rf_worsening_weakness", "rf_locked",
+    "rf_numbness", "rf_unwell", "rf_cancer_history", "rf_night_pain", "rf_weight_loss",
 )
+# Before the safety questions: age band (18 to 54), no injury, no swelling, no calf symptom.
+BEFORE_SAFETY = ("adult", "no", "no", "no")
+# Presses from the welcome to the hot-knee question (a knee that swelled up recently).
+TO_HOT_SWOLLEN = ("begin", "me", "adult", "no", "new", "no")
 # Presses from the welcome to the first pain question: for me, no recent injury, all "No".
-TO_PAIN_QUESTIONS = ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY))
+TO_PAIN_QUESTIONS = ("begin", "me", *BEFORE_SAFETY, *["no"] * len(SAFETY_QUESTIONS_NO_INJURY))
 # Presses from the first pain question to a result that names hip mobility alone.
 HIP_MOBILITY_RUN = (
     "behind", "unsure", "long", "skip", "none", "no", "no", "everyday", "done", "no", "no",

@@ -52,7 +52,7 @@ from bot.settings import ROOT
 from bot.store.sqlite import SQLiteStore
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
-from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility
+from tests.conftest import TO_HOT_SWOLLEN, answer_safety_questions_no, finish_with_hip_mobility
 
 EMAIL = "pat@example.org"
 PASSWORD = "knees-are-innocent-42"
@@ -435,7 +435,7 @@ async def test_the_funnel_shows_the_numbers_stats_prints_and_draws_them(engine, 
         await finish_with_hip_mobility(person)
     flagged = DialogClient(engine, "c", channel="discord")
     await flagged.send("/start")
-    for choice in ("begin", "me", "no", "yes"):  # a hot swollen knee: a red-flag exit
+    for choice in (*TO_HOT_SWOLLEN, "yes"):  # a hot swollen knee: a red-flag exit
         await flagged.click(choice)
     await screened_lead(engine, "d", channel="web")
     stats = await engine.store.stats()

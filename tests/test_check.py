@@ -264,3 +264,33 @@ def test_a_shared_template_that_names_a_flow_is_warned_of_and_the_shipped_ones_n
     youtube.write_text("Videos on knee pain are on our channel.\n")
     (warning,) = warnings()
     assert "common/youtube.j2" in warning and "'knee'" in warning and "line 1" in warning
+
+
+def _copy_spec(project: Path) -> None:
+    (project / "docs").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "docs" / "clinical.md", project / "docs" / "clinical.md")
+
+
+def test_an_urgency_that_differs_from_the_clinical_spec_table_is_an_error(project):
+    _copy_spec(project)
+
+    def soften(flow):
+        for flag in flow["safety"]["red_flags"]:
+            if flag["id"] == "clot_risk":
+                flag["urgency"] = "within_days"  # still in order: the last same-day one
+    edit_whole_flow(project, soften)
+    assert any("clot_risk" in p and "docs/clinical.md says 'same_day'" in p
+               for p in all_problems_in(project))
+
+
+def test_a_red_flag_asked_on_a_fact_no_earlier_question_sets_is_an_error(project):
+    _copy_spec(project)
+
+    def forget_age(flow):
+        for option in flow["states"]["age"]["options"]:
+            option["facts"] = {}
+        for option in flow["states"]["who"]["options"]:
+            option["facts"].pop("age", None)
+    edit_whole_flow(project, forget_age)
+    problems = all_problems_in(project)
+    assert any("'rf_child_limp'" in p and "tests 'age'" in p for p in problems)

@@ -7,6 +7,7 @@ from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
 from tests.conftest import (
     SAFETY_QUESTIONS_NO_INJURY,
+    TO_PAIN_QUESTIONS,
     answer_safety_questions_no,
     finish_with_hip_mobility,
 )
@@ -16,9 +17,15 @@ ALL_CHECKS_FINE = (
 )
 
 
-async def start(person: DialogClient, who: str = "me", injury: str = "no") -> None:
+async def start(person: DialogClient, who: str = "me", injury: str = "no",
+                swelling: str = "no", calf: str = "no", age: str = "adult") -> None:
+    """v3: the age band (not for a child), injury, then swelling and the calf."""
     await person.send("/start")
-    for choice in ("begin", who, injury):
+    for choice in ("begin", who):
+        await person.click(choice)
+    if person.last.state == "age":
+        await person.click(age)
+    for choice in (injury, swelling, calf):
         await person.click(choice)
 
 
@@ -41,7 +48,8 @@ async def test_person_unsure_on_every_safety_question_is_never_reassured(person)
         asked.append(person.last.state)
         await person.click("unsure")
     assert asked == [q for s in SAFETY_QUESTIONS_NO_INJURY for q in (s, f"{s}_clarify")]
-    assert person.last.state == "pain_where"
+    # v3: unsure at emergency level stops the check after the safety questions
+    assert person.last.state == "result_doctor_first"
     assert "needs a doctor right away" not in person.text
     assert "weren't sure" in person.text
     saved = await person.engine.store.load("test", "alex")
@@ -59,7 +67,10 @@ async def test_typed_maybe_possibly_idk_count_as_not_sure(person):
 
 async def test_unsure_after_the_follow_up_skips_loaded_checks_and_names_the_question(person):
     await start(person)
-    await person.click("unsure")  # hot and swollen?
+    for _ in range(SAFETY_QUESTIONS_NO_INJURY.index("rf_locked")):
+        await person.click("no")
+    # v3: a within-days question (an emergency-level one stops the check: test_clinical_v3)
+    await person.click("unsure")  # locks?
     await person.click("unsure")  # still not sure after the plain follow-up
     await answer_all_safety(person, "no")
     for choice in ("front", "unsure", "long", "skip", "none", "no", "no", "unsure", "no", "no",
@@ -70,8 +81,8 @@ async def test_unsure_after_the_follow_up_skips_loaded_checks_and_names_the_ques
     assert person.last.state == "hip_figure4", "the loaded checks were skipped"
     reply = await person.click("no")
     assert reply.state == "result_doctor_first"
-    assert "Hot, swollen knee" in person.text and "Book" not in person.text
-    assert reply.outcome.unsure_flags == ("hot_swollen",) and reply.outcome.red_flag is None
+    assert "Knee locks" in person.text and "Book" not in person.text
+    assert reply.outcome.unsure_flags == ("locked",) and reply.outcome.red_flag is None
 
 
 # 2. The highest urgency wins --------------------------------------------------------------------
@@ -118,8 +129,8 @@ async def test_rapid_swelling_without_a_pop_is_a_red_flag(person):
 
 
 async def test_hot_swollen_knee_without_fever_is_an_emergency(person):
-    await start(person)
-    assert person.last.state == "rf_hot_swollen" and "fever" not in person.text.lower()
+    await start(person, swelling="new")  # v3: asked after "swollen", heat on its own
+    assert person.last.state == "rf_hot_swollen" and "even without a fever" in person.text
     reply = await person.click("yes")
     assert reply.outcome.urgency == "emergency" and "even without a fever" in person.text
 
@@ -138,7 +149,9 @@ async def test_a_fall_years_ago_asks_no_injury_questions_and_can_finish(person):
 async def test_recent_injury_without_red_flags_gets_fresh_injury_advice_not_self_checks(person):
     await start(person, injury="this_week")
     await answer_all_safety(person, "no")
-    reply = await person.click("no") if person.last.state.startswith("rf_") else person.last
+    assert person.last.state == "injury_now"  # v3: what is still there now
+    await person.click("swelling")
+    reply = await person.click("done")
     assert reply.state == "result_injury"
     text = person.text
     assert "Protect it" in text and "1 to 2 weeks" in text
@@ -147,10 +160,10 @@ async def test_recent_injury_without_red_flags_gets_fresh_injury_advice_not_self
 
 
 async def test_age_55_after_an_injury_this_week_is_an_ottawa_red_flag(person):
-    await start(person, injury="this_week")
-    while person.last.state != "rf_ottawa_age":
-        await person.click("no")
-    reply = await person.click("yes")
+    # v3: the age band is asked up front; 55 or over with a fresh injury raises the flag
+    await start(person, injury="this_week", age="over_55")
+    await answer_all_safety(person, "no")
+    reply = person.last
     assert reply.outcome.red_flag == "ottawa_age" and "X-ray" in person.text
 
 
@@ -170,7 +183,8 @@ async def test_child_limp_is_asked_in_their_words_and_advised_today(person):
     while person.last.state != "rf_child_limp":
         order.append(person.last.state)
         await person.click("no")
-    assert len(order) == 3  # only the three emergency questions come first
+    # v3: only the emergency questions that apply (no swelling, no calf, no injury) come first
+    assert order == ["rf_after_procedure", "rf_cauda_equina"]
     assert "your child" in person.text and "your knee" not in person.text
     reply = await person.click("yes")
     assert reply.outcome.urgency == "same_day" and "today" in person.text
@@ -194,11 +208,15 @@ async def test_arthritic_knee_that_cannot_straighten_fully_is_clarified_not_lock
     assert reply.state == "rf_numbness"
 
 
-async def test_the_clot_question_asks_for_a_swollen_warm_tender_calf_not_any_ache(person):
-    await start(person)
-    while person.last.state != "rf_calf_clot":
+async def test_a_calf_ache_alone_without_swelling_or_risk_factor_is_no_red_flag(person):
+    # v3: a calf symptom asks about the lungs, a swollen calf and clot risk factors
+    await start(person, calf="yes")
+    asked = []
+    while person.last.state.startswith("rf_"):
+        asked.append(person.last.state)
         await person.click("no")
-    assert "swollen" in person.text and "ache" not in person.text
+    assert {"rf_clot_lungs", "rf_calf_clot", "rf_clot_risk"} <= set(asked)
+    assert person.last.state == "pain_where" and person.last.outcome is None
 
 
 # 8 and 9. Results only from evidence, self-checks that tell causes apart ------------------------
@@ -271,7 +289,7 @@ async def test_never_coached_alone_names_nothing(person):
 # 10. After a red flag: the advice, every time, and readable titles for staff -------------------
 
 async def test_after_a_red_flag_every_message_repeats_the_advice_and_never_books(person):
-    await start(person)
+    await start(person, swelling="new")
     await person.click("yes")
     for typed in ("ok thanks", "book", "/book", "what now?"):
         reply = await person.send(typed)
@@ -286,7 +304,7 @@ async def test_after_a_red_flag_every_message_repeats_the_advice_and_never_books
 
 
 async def test_staff_see_the_flags_title_and_urgency_not_its_id(person):
-    await start(person)
+    await start(person, swelling="new")
     await person.click("yes")
     saved = await person.engine.store.load("test", "alex")
     text = person.engine.compose.render("staff/talk_request.j2", saved,
@@ -324,7 +342,7 @@ async def test_hedged_sentences_on_a_safety_question_are_never_a_no(person):
 
 
 async def test_after_a_red_flag_asking_to_be_contacted_never_leads_to_booking(person):
-    await start(person)
+    await start(person, swelling="new")
     await person.click("yes")
     await person.send("/contact")
     await person.send("Sam")
@@ -342,10 +360,10 @@ async def test_after_a_red_flag_asking_to_be_contacted_never_leads_to_booking(pe
 
 
 async def test_a_new_screening_after_a_red_flag_may_offer_booking_again(person):
-    await start(person)
+    await start(person, swelling="new")
     await person.click("yes")
     await person.send("restart")
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)):
+    for choice in TO_PAIN_QUESTIONS:
         await person.click(choice)
     await finish_with_hip_mobility(person)
     assert any("book" in link.label.lower() for m in person.last.messages for link in m.links)

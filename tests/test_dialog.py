@@ -29,7 +29,7 @@ from bot.engine.dialog import Dialog, Reach
 from bot.engine.flow import load_flows
 from bot.engine.render import Renderer
 from bot.settings import load_settings
-from tests.conftest import HIP_MOBILITY_RUN, TO_PAIN_QUESTIONS
+from tests.conftest import HIP_MOBILITY_RUN, TO_HOT_SWOLLEN, TO_PAIN_QUESTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC).timestamp()  # outside quiet hours
@@ -93,7 +93,7 @@ def test_a_screening_to_a_result_records_started_and_finished_and_changes_only_t
 def test_a_yes_to_a_red_flag_records_it_and_cancels_check_ins(dialog: Dialog) -> None:
     talk = Talk(dialog)
     talk.send("/start")
-    for choice in ("begin", "me", "no", "yes"):  # "yes": a hot, swollen knee
+    for choice in (*TO_HOT_SWOLLEN, "yes"):  # "yes": a hot, swollen knee
         decision = talk.press(choice)
     assert talk.conv.state == "redflag_hot_swollen"
     assert RecordEvent(records.RED_FLAG, "knee", "hot_swollen",
@@ -111,7 +111,7 @@ def test_a_typed_answer_while_the_question_is_undelivered_is_not_applied(dialog:
     shown = talk.send("for me", undelivered=1)
     assert shown.stale and not shown.applied and shown.effects == [DropUndelivered()]
     assert (talk.conv.history, talk.conv.state) == before
-    assert talk.send("for me").applied and talk.conv.state == "injury"
+    assert talk.send("for me").applied and talk.conv.state == "age"
 
 
 def test_an_old_press_is_stale_and_the_same_press_twice_is_silent(dialog: Dialog) -> None:

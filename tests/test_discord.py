@@ -160,7 +160,8 @@ async def test_person_screens_privately_in_dm_after_kneecheck(server: Server, pe
 async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) -> None:
     await server.start_bot()
     anna = person(ANNA, "anna")
-    typed = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap"]
+    typed = ["hi", "ok", "me", "adult", "no", "no", "no",
+             *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap"]
     typed += ["stairs and running", "done", "years", "6", "no", "no", "no", "running", "done"]
     typed += ["no", "no", "no", "now", "steady", "heel lifts", "fine", "no", "wobble"]
 
@@ -205,7 +206,10 @@ async def test_person_with_a_red_flag_is_sent_to_a_doctor(server: Server, person
 
     await anna.presses("Let's start")
     await anna.presses("Me")
+    await anna.presses("18 to 54")
     await anna.presses("No")  # no recent injury
+    await anna.presses("Yes, it swelled up recently")
+    await anna.presses("No")  # no calf symptom
     await anna.presses("Yes")  # a hot, swollen knee
 
     advice = anna.last_message()
@@ -235,7 +239,7 @@ async def test_start_button_still_works_after_a_restart(server: Server, person) 
 
     await anna.presses("Me")  # on the question she got before the restart
     assert "**Your answer:** Me" in anna.dm()[-2].content
-    assert anna.last_message().button("Not sure") is not None
+    assert anna.last_message().button("55 or over") is not None  # the age band comes next
     assert await server.turn_of(ANNA) == 3
     await ben.presses("Start the knee pain check", on=post)
     assert "knee-pain check" in ben.dm()[0].content
@@ -457,8 +461,8 @@ async def test_buttons_are_blue_for_the_expected_answer_grey_for_the_rest_red_fo
     welcome = styles(anna.last_message())
     await anna.presses("Let's start")
     who = styles(anna.last_message())
-    await anna.presses("Me")
-    await anna.presses("No")
+    for label in ("Me", "18 to 54", "No", "No swelling", "No"):
+        await anna.presses(label)
     safety = styles(anna.last_message())
     await anna.runs("forget", in_dm=True)
     forget = styles(anna.last_message())

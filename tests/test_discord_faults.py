@@ -30,7 +30,8 @@ from tests.harness.discord import (  # noqa: F401 (server, person: the Discord f
 
 ANNA, BEN = 101, 102
 CARA, DAN, EVE = 104, 105, 106
-BY_TYPING = ["hi", "ok", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap",
+BY_TYPING = ["hi", "ok", "me", "adult", "no", "no", "no",
+             *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "kneecap",
              "stairs and running", "done", "years", "6", "no", "no", "no", "running", "done",
              "no", "no", "no", "now", "steady", "heel lifts", "fine", "no", "wobble"]
 FAULT_SHARE, SEED = 0.15, 24

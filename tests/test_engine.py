@@ -12,7 +12,12 @@ from bot.core.markup import parse
 from bot.settings import Settings, load_settings
 from bot.tools.client import DialogClient
 from bot.turns.runner import TurnRunner
-from tests.conftest import SAFETY_QUESTIONS_NO_INJURY, TO_PAIN_QUESTIONS, answer_safety_questions_no
+from tests.conftest import (
+    SAFETY_QUESTIONS_NO_INJURY,
+    TO_HOT_SWOLLEN,
+    TO_PAIN_QUESTIONS,
+    answer_safety_questions_no,
+)
 
 
 async def test_person_who_says_hello_gets_the_welcome_with_a_disclaimer(person):
@@ -28,12 +33,13 @@ async def test_red_flags_come_before_any_other_question(person):
     for choice in TO_PAIN_QUESTIONS:
         await person.click(choice)
         seen.append(person.last.state)
-    assert seen == ["who", "injury", *SAFETY_QUESTIONS_NO_INJURY, "pain_where"]
+    assert seen == ["who", "age", "injury", "swelling", "calf", *SAFETY_QUESTIONS_NO_INJURY,
+                    "pain_where"]
 
 
 async def test_yes_to_a_red_flag_ends_with_medical_advice_and_no_booking_button(person):
     await person.send("/start")
-    for choice in ("begin", "me", "no"):
+    for choice in TO_HOT_SWOLLEN:
         await person.click(choice)
     reply = await person.click("yes")
     assert reply.outcome is not None
@@ -137,7 +143,8 @@ async def test_restart_of_the_process_resumes_where_the_person_was(settings: Set
     assert reply.state == "pain_duration"
     saved = await second.engine.store.load("test", "kim")
     assert saved is not None and saved.facts == {
-        "who": "self", "injury": "none", "pain_where": "outside", "worse_with": ["running"],
+        "who": "self", "age": "adult", "injury": "none", "swelling": "none", "calf": "none",
+        "pain_where": "outside", "worse_with": ["running"],
     }
     await second.engine.store.close()
 

@@ -29,6 +29,7 @@ from bot.turns.runner import TurnRunner
 from tests.conftest import (
     HIP_MOBILITY_RUN,
     SAFETY_QUESTIONS_NO_INJURY,
+    TO_HOT_SWOLLEN,
     TO_PAIN_QUESTIONS,
     wired,
 )
@@ -205,14 +206,16 @@ async def test_no_check_in_is_offered_where_it_should_not_be(world: World, reaso
     person = world.person
     if reason == "red_flag":
         await person.send("/start")
-        for choice in ("begin", "me", "no", "yes"):  # "yes": hot, swollen knee
+        for choice in (*TO_HOT_SWOLLEN, "yes"):  # "yes": hot, swollen knee
             await person.click(choice)
         assert person.last.state == "redflag_hot_swollen"
     elif reason == "doctor_first":
         await person.send("/start")
-        for choice in ("begin", "me", "no", "unsure", "unsure"):  # stays unsure
+        locked = SAFETY_QUESTIONS_NO_INJURY.index("rf_locked")
+        for choice in ("begin", "me", "adult", "no", "no", "no", *["no"] * locked,
+                       "unsure", "unsure"):  # locking (within days) stays unsure
             await person.click(choice)
-        for _ in range(len(SAFETY_QUESTIONS_NO_INJURY) - 1):
+        for _ in range(len(SAFETY_QUESTIONS_NO_INJURY) - locked - 1):
             await person.click("no")
         await press_first_choices_to_a_result(person)
         assert person.last.state == "result_doctor_first"
@@ -604,7 +607,7 @@ async def test_something_new_at_the_check_in_goes_back_through_the_safety_questi
 
     await world.press_on_delivered("yes")  # something new
     assert world.person.last.state == "who"
-    for choice in ("me", "no", "yes"):  # a hot, swollen knee now
+    for choice in ("me", "adult", "no", "new", "no", "yes"):  # a hot, swollen knee now
         await world.person.click(choice)
 
     assert world.person.last.state == "redflag_hot_swollen"

@@ -21,7 +21,12 @@ from bot.handoff.reports import export_leads, funnel_table
 from bot.server import create_app, serve
 from bot.settings import load_settings
 from bot.tools.client import DialogClient
-from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility, wired
+from tests.conftest import (
+    TO_HOT_SWOLLEN,
+    answer_safety_questions_no,
+    finish_with_hip_mobility,
+    wired,
+)
 
 
 class StaffInbox:
@@ -153,7 +158,7 @@ async def test_stats_count_starts_finishes_red_flags_and_leads_from_stored_event
         await finish_knee_check(DialogClient(engine, user, channel="telegram"))
     flagged = DialogClient(engine, "c", channel="discord")
     await flagged.send("/start")
-    for choice in ("begin", "me", "no", "yes"):  # for me, no recent injury, a hot swollen knee
+    for choice in (*TO_HOT_SWOLLEN, "yes"):  # for me, no recent injury, a hot swollen knee
         await flagged.click(choice)
     assert flagged.last.outcome is not None and flagged.last.outcome.red_flag == "hot_swollen"
     await engine.store.close()

@@ -273,7 +273,7 @@ def test_graph_is_a_mermaid_state_diagram_of_every_state_drawn_by_transitions():
         assert f'state "{state}" as {state}' in chart
     assert "rf_hot_swollen --> redflag_hot_swollen: yes" in chart
     assert "result_route --> result_unsure: _route [unsure >= 3]" in chart
-    assert "after_safety --> result_injury: _route [injury in this_week / weeks]" in chart
+    assert "after_safety --> injury_now: _route [injury in this_week / weeks]" in chart
     assert "pain_worse --> pain_duration: _done" in chart
     assert "foot_mirror --> ankle_wall:" in chart and "_skip" in chart
     assert "class redflag_hot_swollen redflag" in chart and "class result result" in chart
@@ -294,7 +294,7 @@ def test_say_json_prints_one_object_per_message_and_state_persists(tmp_path):
     assert message["buttons"][0] == {"id": "begin", "label": "Let's start"}
     second = run_cli("say", "--user", "u1", "--json", "1", data_dir=tmp_path)
     assert json.loads(second.stdout.splitlines()[-1])["state"] == "who"
-    for answer in ("me", "no"):
+    for answer in ("me", "adult", "no", "new", "no"):
         run_cli("say", "--user", "u1", "--json", answer, data_dir=tmp_path)
     last = run_cli("say", "--user", "u1", "--json", "yes", data_dir=tmp_path)
     record = json.loads(last.stdout.splitlines()[-1])

@@ -36,7 +36,12 @@ from bot.tools.check import check_all, check_data_folder
 from bot.tools.client import DialogClient
 from bot.tools.transcripts import run_all
 from bot.turns.runner import TurnRunner
-from tests.conftest import answer_safety_questions_no, finish_with_hip_mobility, wired
+from tests.conftest import (
+    TO_HOT_SWOLLEN,
+    answer_safety_questions_no,
+    finish_with_hip_mobility,
+    wired,
+)
 from tests.harness.logs import ids_used
 
 NAME = "Zebedee Quackenbush"
@@ -274,7 +279,8 @@ async def test_person_sees_everything_stored_about_them_in_one_message(engine):
     text = person.text
     assert "Everything stored about you" in text
     assert "Pain where: Back of the knee" in text and "Hip squat: Hips feel tight" in text
-    assert "Safety: Hot, swollen knee" in text and "Likely contributors: Hip mobility" in text
+    assert "Safety: New redness, heat or swelling after knee surgery" in text
+    assert "Likely contributors: Hip mobility" in text
     assert NAME in text and EMAIL in text
     assert f"wording version {engine.dialog.consent_versions['contact']}" in text
     assert "started knee" in text and "/forget" in text and "/withdraw" in text
@@ -366,7 +372,7 @@ async def screen_alex_twice(engine: TurnRunner) -> None:
     await leave_contact_details(person)  # a new flow: the screening's answers stay on record
     flagged = DialogClient(engine, "alex", channel="discord")
     await flagged.send("/start")
-    for choice in ("begin", "me", "no", "yes"):
+    for choice in (*TO_HOT_SWOLLEN, "yes"):
         await flagged.click(choice)
     await engine.store.close()
 
@@ -383,7 +389,7 @@ def test_audit_shows_the_flow_version_answers_by_question_and_the_outcome(
     version = engine.flows["knee"].version
     assert f"Latest finished screening: knee v{version}" in report
     assert "concluded: result: hip_mobility" in report
-    assert re.search(r"rf_hot_swollen\s+no \(No\)", report)
+    assert re.search(r"rf_after_procedure\s+no \(No\)", report)
     assert re.search(r"hip_squat\s+hips_tight \(Hips feel tight", report)
     assert f"finished knee result v{version}" in report and "Consent contacted" in report
     assert cli.main(["audit", "alex"]) == 0

@@ -23,6 +23,8 @@ ENGINE = build_engine(load_settings(data_dir="/nonexistent-unused"), SQLiteStore
 FLOW = ENGINE.flows["knee"]
 ALL_STATES = {state for flow in ENGINE.flows.values() for state in flow.states}
 URGENCY_RANK = {"emergency": 0, "same_day": 1, "within_days": 2, "within_week": 3}
+ACT_NOW = {"emergency", "same_day"}  # still "not sure" here: advised at once, no booking
+URGENCY_WORDS = {"emergency": "emergency care now", "same_day": "see a doctor today"}
 # The clinical spec (docs/clinical.md), written out independently of dialogs/knee.yaml.
 RED_FLAG_URGENCY = {
     "hot_swollen": "emergency", "after_procedure": "emergency", "cauda_equina": "emergency",
@@ -32,7 +34,19 @@ RED_FLAG_URGENCY = {
     "rapid_swelling": "within_days", "ottawa_age": "within_days", "locked": "within_days",
     "numbness": "within_days", "unwell": "within_days", "cancer_history": "within_days",
     "night_pain": "within_week", "weight_loss": "within_week",
+    # v3 (issue 25)
+    "joint_bleed": "emergency", "clot_lungs": "emergency", "new_swelling": "same_day",
+    "clot_risk": "same_day", "young_night_pain": "within_days",
 }
+# Raised by earlier answers, never asked: (age, injury, swelling) -> does it hold?
+IMPLIED = {
+    "new_swelling": lambda age, injury, swelling: swelling == "new" and injury in ("no", "unsure"),
+    "ottawa_age": lambda age, injury, swelling: age == "over_55"
+    and injury in ("this_week", "unsure"),
+}
+AFTER_SWELLING = {"hot_swollen", "joint_bleed"}
+AFTER_CALF = {"clot_lungs", "calf_clot", "clot_risk"}
+UNDER_18_ONLY = {"child_limp", "young_night_pain"}
 AFTER_INJURY = {
     "circulation", "deformity", "cannot_bear_weight", "extensor", "ottawa_bone",
     "kneecap_dislocation", "rapid_swelling", "ottawa_age",
@@ -68,21 +82,55 @@ def test_the_safety_gate_keeps_its_promises(who, injury, data):
     asyncio.run(_safety_story(who, injury, data))
 
 
-async def _safety_story(who: str, injury: str, data) -> None:
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    who=st.sampled_from(["me", "child", "other"]),
+    injury=st.sampled_from(["this_week", "weeks", "no", "unsure"]),
+    data=st.data(),
+)
+def test_unsure_without_any_yes_keeps_its_promises_to_the_end(who, injury, data):
+    """Stories with no "yes": an emergency or same-day question left unsure is advised on at
+    once, and nothing after it, to the end and after, offers booking."""
+    asyncio.run(_safety_story(who, injury, data, st.sampled_from(["unsure", "no"])))
+
+
+async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -> None:
     person = DialogClient(ENGINE, f"s{next(USERS)}")
     await person.send("/start")
-    for choice in ("begin", who, injury):
+    for choice in ("begin", who):
         await person.click(choice)
+    age = "under_18"
+    if who != "child":
+        assert person.last.state == "age"
+        age = data.draw(st.sampled_from(["under_18", "adult", "over_55"]), label="age")
+        await person.click(age)
+    await person.click(injury)
+    swelling = data.draw(st.sampled_from(["new", "longer", "no", "unsure"]), label="swelling")
+    await person.click(swelling)
+    calf = data.draw(st.sampled_from(["yes", "no", "unsure"]), label="calf")
+    await person.click(calf)
     said: dict[str, str] = {}  # flag -> the last answer about it
     asked: list[str] = []
     clarified: list[str] = []
+    act_now: list[str] = []
     while (flag := flag_of(person.last.state)) is not None:
         clarifying = person.last.state.endswith("_clarify")
         (clarified if clarifying else asked).append(flag)
-        answer = data.draw(answers_strategy, label=person.last.state)
+        answer = data.draw(answers, label=person.last.state)
         said[flag] = answer
-        await person.click(answer)
+        reply = await person.click(answer)
+        urgency = RED_FLAG_URGENCY[flag]
+        if clarifying and answer == "unsure" and urgency in ACT_NOW:
+            # The advice in the very next message, not at the end.
+            assert URGENCY_WORDS[urgency] in reply.messages[0].text.lower()
+            act_now.append(flag)
+        if act_now:
+            _assert_no_booking_offered(reply)
     yes = [flag for flag, answer in said.items() if answer == "yes"]
+    implied = [f for f in FLOW.red_flags if f in IMPLIED and IMPLIED[f](age, injury, swelling)]
+    if not yes and implied:  # a "yes" stops the check; else the first one raised stops it
+        yes = implied[:1]
     unsure = [f for f in clarified if said[f] == "unsure"]
     # Asked highest urgency first, each at most once, and clarified only after "not sure".
     ranks = [URGENCY_RANK[RED_FLAG_URGENCY[f]] for f in asked]
@@ -95,15 +143,25 @@ async def _safety_story(who: str, injury: str, data) -> None:
         assert not AFTER_INJURY & set(asked)
     elif not yes and injury in ("this_week", "weeks"):
         assert AFTER_INJURY - {"ottawa_age", "ottawa_bone"} <= set(asked)
-    assert "child_limp" not in asked or who == "child"
-    assert "ottawa_age" not in asked or who != "child"
-    if who == "child" and not yes:
+    assert not UNDER_18_ONLY & set(asked) or age == "under_18"
+    assert "night_pain" not in asked or age != "under_18"
+    assert not set(IMPLIED) & set(asked), "raised from answers, never asked"
+    assert not AFTER_SWELLING & set(asked) or swelling != "no"
+    assert "joint_bleed" not in asked or swelling in ("new", "unsure")
+    assert not AFTER_CALF & set(asked) or calf != "no"
+    if age == "under_18" and not yes:
         assert "child_limp" in asked
     if yes:
         await _assert_red_flag_exit(person, yes, unsure)
     else:
         assert not person.last.state.startswith("redflag_")
-        await _finish_after_safety(person, unsure, data)
+        await _finish_after_safety(person, unsure, data, act_now)
+
+
+def _assert_no_booking_offered(reply) -> None:
+    for message in reply.messages:
+        assert not [link for link in message.links if "book" in link.label.lower()]
+        assert "complimentary call" not in message.text.lower()
 
 
 async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: list[str]) -> None:
@@ -120,8 +178,10 @@ async def _assert_red_flag_exit(person: DialogClient, yes: list[str], unsure: li
     assert later.state == person.last.state
 
 
-async def _finish_after_safety(person: DialogClient, unsure: list[str], data) -> None:
-    """Answer on to the end at random; loaded checks never appear while a flag is unsure."""
+async def _finish_after_safety(person: DialogClient, unsure: list[str], data,
+                               act_now: list[str]) -> None:
+    """Answer on to the end at random; loaded checks never appear while a flag is unsure, and
+    nothing offers booking while an emergency or same-day flag is unsure."""
     if unsure:
         assert NOT_A_DOCTOR_NEED not in person.text.lower()
     shown = [person.last.state]
@@ -129,8 +189,10 @@ async def _finish_after_safety(person: DialogClient, unsure: list[str], data) ->
         if FLOW.states[person.last.state].final:
             break
         ids = person.choice_ids
-        await person.click(data.draw(st.sampled_from(ids), label=person.last.state))
+        reply = await person.click(data.draw(st.sampled_from(ids), label=person.last.state))
         shown.append(person.last.state)
+        if act_now:
+            _assert_no_booking_offered(reply)
     outcome = person.last.outcome
     assert outcome is not None and outcome.red_flag is None
     assert set(outcome.unsure_flags) == set(unsure)
@@ -140,6 +202,11 @@ async def _finish_after_safety(person: DialogClient, unsure: list[str], data) ->
         for flag in unsure:
             assert FLOW.red_flags[flag].title in person.text
     _assert_areas_come_from_self_checks(person)
+    if act_now:
+        assert person.last.state == "result_doctor_first"
+        later = await person.send("book")
+        _assert_no_booking_offered(later)
+        assert "book a" not in person.text.lower()
 
 
 def _assert_areas_come_from_self_checks(person: DialogClient) -> None:

@@ -96,7 +96,10 @@ async def start_to_first_safety_question(person: Person) -> list[SentMessage]:
     await person.send("/start")
     await person.press("Let's start")
     await person.press("Me")
-    return await person.press("No")
+    await person.press("18 to 54")
+    await person.press("No")  # no recent injury
+    await person.press("No swelling")
+    return await person.press("No")  # no calf symptom: the first safety question
 
 
 def url_buttons(message: SentMessage) -> dict[str, str]:
@@ -165,7 +168,8 @@ async def test_person_screened_by_buttons_sees_likely_contributors_and_links(
 
 
 async def test_person_who_types_answers_is_understood(alex: Person, bot: RunningBot) -> None:
-    typed = ["hi there", "let's go", "me", "nope", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY)]
+    typed = ["hi there", "let's go", "me", "adult", "nope", "no swelling", "no"]
+    typed += ["no"] * len(SAFETY_QUESTIONS_NO_INJURY)
     typed += ["kneecap", "squatting", "done", "years", "7/10", "nope", "yeah", "idk"]
     typed += ["spartan and gym", "done", "yep", "nope", "no", "ok", "my arch flattens"]
     typed += ["heel lifted", "1, 3", "done", "y", "wobbly"]
@@ -446,10 +450,10 @@ async def test_short_answers_share_a_row_and_long_ones_have_a_row_each(
 ) -> None:
     shown = []
     await alex.send("/start")
-    for label in ("Let's start", "Me", "No"):
+    for label in ("Let's start", "Me", "18 to 54", "No", "No swelling", "No"):
         shown.append(alex.question.rows)
         await alex.press(label)
-    welcome, who, injury = shown
+    welcome, who, _age, injury, _swelling, _calf = shown
 
     assert alex.question.rows == [["Yes", "No", "Not sure"]], "three short ones: one row"
     assert who == [["Me"], ["My child (under 18)"], ["Another adult"]]
@@ -543,7 +547,7 @@ async def test_person_who_sends_stickers_photos_voice_or_files_gets_a_friendly_r
         assert "can only read text" in reply[0].text
         assert "Safety question 1" in reply[-1].text, "the question comes back"
 
-    assert await bot.state_of(alex) == "rf_hot_swollen"
+    assert await bot.state_of(alex) == "rf_after_procedure"
 
 
 async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
@@ -556,7 +560,7 @@ async def test_person_who_edits_a_message_or_writes_an_essay_loses_nothing(
 
     assert "edited a message" in texts(edited)
     assert "short answers" in texts(essay)
-    assert await bot.state_of(alex) == "rf_hot_swollen", "neither changed an answer"
+    assert await bot.state_of(alex) == "rf_after_procedure", "neither changed an answer"
 
 
 async def test_person_who_forgets_everything_confirms_with_buttons(
@@ -619,7 +623,7 @@ async def test_person_who_presses_an_old_button_sees_current_question(
     assert "earlier question" in reply[0].text
     assert "Safety question 2" in reply[-1].text
     assert first_safety_question.reply_markup is None, "the old keyboard is gone"
-    assert await bot.state_of(alex) == "rf_after_procedure", "the old 'Yes' was not applied"
+    assert await bot.state_of(alex) == "rf_cauda_equina", "the old 'Yes' was not applied"
 
 
 async def test_person_who_double_taps_a_button_moves_on_once(
@@ -637,8 +641,8 @@ async def test_person_who_double_taps_a_button_moves_on_once(
 
     new = alex.received[seen:]
     assert [m.text.splitlines()[0] for m in new] == ["Safety question 2"]
-    assert await bot.state_of(alex) == "rf_after_procedure"
-    assert len(telegram.answered_queries) == 5, "both taps stopped their spinner"
+    assert await bot.state_of(alex) == "rf_cauda_equina"
+    assert len(telegram.answered_queries) == 8, "both taps stopped their spinner"
 
 
 async def test_press_answered_too_late_for_telegram_still_counts(
@@ -682,7 +686,7 @@ async def test_polling_carries_on_after_a_telegram_server_error(
 
     reply = await alex.press("Me")  # needs the poll after the failed one
 
-    assert "start with an injury" in texts(reply)
+    assert "How old are you?" in texts(reply)
 
 
 async def test_person_whose_bot_restarted_mid_screening_carries_on(
@@ -699,7 +703,7 @@ async def test_person_whose_bot_restarted_mid_screening_carries_on(
         reply = await alex.press("No", on=question_before_restart)
 
         assert "Safety question 3" in texts(reply)
-        assert await second_run.state_of(alex) == "rf_cauda_equina"
+        assert await second_run.state_of(alex) == "rf_worsening_weakness"
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])

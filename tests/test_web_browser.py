@@ -22,7 +22,7 @@ from tests.harness.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]  # Chromium, `python -m bot run`
 BOOKING_HOST = "calendly.example.com"  # the embedded default booking link's host
-RED_FLAG_RUN = ("begin", "me", "no", "yes")  # no recent injury; hot, swollen knee: yes
+RED_FLAG_RUN = ("begin", "me", "adult", "no", "new", "no", "yes")  # swollen recently, hot: yes
 SERIOUS = ("serious", "critical")
 TURN_TIMEOUT = 10_000  # ms
 # The first button of the newest bot message (its text and address), its background, and the

@@ -35,7 +35,7 @@ from bot.server import create_app, serve
 from bot.settings import ROOT, SettingsError, load_settings
 from bot.turns.runner import TurnRunner
 from tests.browser import WebServer
-from tests.conftest import SAFETY_QUESTIONS_NO_INJURY
+from tests.conftest import TO_PAIN_QUESTIONS
 
 ALEX = "alex-anonymous-id-0123456789"  # what a browser makes: 22 to 64 of A-Z a-z 0-9 _ -
 SAM = "sam-anonymous-id-012345678901"
@@ -155,14 +155,14 @@ async def test_person_who_reloads_the_page_sees_the_current_question(chat: ChatS
     await chat.press(ALEX, "begin")
     asked = await chat.press(ALEX, "me")
     resumed = await chat.resume(ALEX)
-    assert resumed["new"] is False and resumed["state"] == asked["state"] == "injury"
+    assert resumed["new"] is False and resumed["state"] == asked["state"] == "age"
     assert resumed["turn"] == asked["turn"]
     assert choice_ids(resumed) == choice_ids(asked)
 
 
 async def test_person_who_types_a_number_answers_a_typed_question(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY),
+    for choice in (*TO_PAIN_QUESTIONS,
                    "behind", "unsure", "long"):
         answer = await chat.press(ALEX, choice)
     assert answer["state"] == "pain_level" and answer["expects_text"] is True
@@ -172,7 +172,7 @@ async def test_person_who_types_a_number_answers_a_typed_question(chat: ChatServ
 
 async def test_pick_several_question_is_edited_in_place_until_done(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "behind",
+    for choice in (*TO_PAIN_QUESTIONS, "behind",
                    "unsure", "long", "skip", "none", "no", "no"):
         answer = await chat.press(ALEX, choice)
     assert answer["messages"][-1]["multi"] is True
@@ -187,7 +187,7 @@ async def test_pick_several_question_is_edited_in_place_until_done(chat: ChatSer
 async def test_back_restart_and_forget_work_as_typed_commands(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
     await chat.press(ALEX, "begin")
-    assert (await chat.press(ALEX, "me"))["state"] == "injury"
+    assert (await chat.press(ALEX, "me"))["state"] == "age"
     assert (await chat.say(ALEX, "/back"))["state"] == "who"
     assert (await chat.say(ALEX, "/restart"))["state"] == "welcome"
     asked = await chat.say(ALEX, "/forget")
@@ -640,10 +640,9 @@ async def test_red_flag_advice_carries_its_urgency_and_the_rest_none(chat: ChatS
 async def test_the_web_result_offers_no_check_in_it_could_never_send(chat: ChatServer) -> None:
     await chat.say(ALEX, "/start")
     answer: dict[str, Any] = {}
-    for choice in ("begin", "me", "no", *["no"] * len(SAFETY_QUESTIONS_NO_INJURY), "behind",
-                   "unsure", "long", "skip", "none", "no", "no", "everyday", "done", "no",
-                   "no", "yes", "now", "steady", "pass", "hips_tight", "done", "yes",
-                   "steady"):
+    for choice in (*TO_PAIN_QUESTIONS, "behind", "unsure", "long", "skip", "none", "no", "no",
+                   "everyday", "done", "no", "no", "yes", "now", "steady", "pass", "hips_tight",
+                   "done", "yes", "steady"):
         answer = await chat.press(ALEX, choice)
     assert answer["state"].startswith("result")
     offered = [c["id"] for m in answer["messages"] for c in m["choices"]]

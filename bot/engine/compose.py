@@ -19,7 +19,7 @@ from bot.core.effects import StaffNotice
 from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.commands import Commands
-from bot.engine.flow import Flow, Option, RedFlag, State
+from bot.engine.flow import ACT_NOW_FACT, Flow, Option, RedFlag, State
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
@@ -60,9 +60,12 @@ class AreaStatus(Mapping[str, str]):
 
 
 def red_flag_on_record(conv: Conversation) -> bool:
-    """The person's latest screening stopped on a red flag: no booking is offered until a new
-    screening starts."""
-    return bool(conv.last_outcome and conv.last_outcome.get("red_flag"))
+    """The person's latest screening stopped on a red flag, or left a safety question at
+    emergency or same-day level "not sure" (now or in the screening under way): no booking is
+    offered until a new screening starts."""
+    outcome = conv.last_outcome or {}
+    return bool(outcome.get("red_flag") or outcome.get(ACT_NOW_FACT)
+                or conv.facts.get(ACT_NOW_FACT))
 
 
 class Composer:

@@ -24,6 +24,8 @@ from bot.core.effects import (
 from bot.core.events import Message
 from bot.engine.compose import Composer
 from bot.engine.flow import (
+    ACT_NOW,
+    ACT_NOW_FACT,
     DONE_CHOICE,
     DONE_TRIGGER,
     INPUT_TRIGGER,
@@ -111,7 +113,12 @@ class Stepper:
         conv.history.append(Answer(state.id, option.id))
         self.record(conv, state, option.id, typed=False)
         conv.last_choice = option.id
-        return self.advance(conv, option.id, option.label, now)
+        decision = self.advance(conv, option.id, option.label, now)
+        if state.clarify and option.id == UNSURE and state.urgency in ACT_NOW:
+            # Still unsure at emergency or same-day level: that advice now, not at the end.
+            advice = self.compose.say(f"{conv.flow}/unsure_now.j2", conv, flag_id=state.safety)
+            decision.messages.insert(0, advice)
+        return decision
 
     def apply_input(self, conv: Conversation, state: State, value: Any, now: float) -> Decision:
         conv.history.append(Answer(state.id, value, typed=True))
@@ -160,10 +167,12 @@ class Stepper:
         """Undo the last answer; None when there is nothing to undo."""
         if conv.pending or not conv.history or conv.flow not in self.flows:
             return None
+        flow = self.flows[conv.flow or ""]
         undone = conv.history.pop()
+        while flow.states[undone.state].implied and conv.history:
+            undone = conv.history.pop()  # never asked: back to the answer that raised it
         conv.state, conv.finished, conv.last_choice = undone.state, False, ""
         conv.facts, conv.scores, conv.selection = {}, {}, []
-        flow = self.flows[conv.flow or ""]
         for answer in conv.history:
             self.record(conv, flow.states[answer.state], answer.value, answer.typed)
         conv.turn += 1
@@ -235,6 +244,10 @@ class Stepper:
             self._trigger(conv, ROUTE_TRIGGER, effects, budget)
         elif self.not_asked(flow, state, conv):
             self._trigger(conv, SKIP_TRIGGER, effects, budget)
+        elif state.implied:  # earlier answers already mean "yes" (e.g. aged 55+ and injured)
+            conv.history.append(Answer(state.id, YES))
+            self.record(conv, state, YES, typed=False)
+            self._trigger(conv, YES, effects, budget)
 
     def _on_final(self, event: EventData) -> None:
         """A final state entered: its outcome, unless a red-flag exit is still to come."""
@@ -267,7 +280,8 @@ class Stepper:
             # The answers go with the outcome: a clinician's audit shows what it came from,
             # even after the person moves on to another flow.
             answers = [[a.state, a.value, a.typed] for a in conv.history]
-            conv.last_outcome = {**self.compose.outcome(conv, state).as_dict(), "answers": answers}
+            conv.last_outcome = {**self.compose.outcome(conv, state).as_dict(), "answers": answers,
+                                 ACT_NOW_FACT: list(conv.facts.get(ACT_NOW_FACT, ()))}
         return effects
 
     def act(self, conv: Conversation, now: float) -> list[Effect]:
@@ -360,3 +374,5 @@ class Stepper:
             conv.facts["red_flags"] = [*conv.facts.get("red_flags", ()), state.safety]
         elif state.safety and state.clarify and value == UNSURE:
             conv.facts["unsure_flags"] = [*conv.facts.get("unsure_flags", ()), state.safety]
+            if state.urgency in ACT_NOW:
+                conv.facts[ACT_NOW_FACT] = [*conv.facts.get(ACT_NOW_FACT, ()), state.safety]

@@ -17,6 +17,7 @@ from bot.tools.check_paths import check_reachable, check_state
 from bot.tools.check_records import check_consent, check_followups, check_lead
 from bot.tools.check_safety import check_clinical, check_drivers, check_safety
 from bot.tools.check_shown import check_shown
+from bot.tools.check_spec import check_spec
 from bot.tools.check_templates import (
     check_commands,
     check_common,
@@ -75,6 +76,7 @@ def check_flow(engine: TurnRunner, flow: Flow) -> list[Problem]:
     problems += check_safety(flow)
     problems += check_drivers(flow)
     problems += check_clinical(flow)
+    problems += check_spec(flow, engine.renderer.exists)
     problems += check_lead(flow)
     problems += check_consent(flow)
     problems += check_followups(engine, flow)

@@ -36,6 +36,9 @@ TOKEN = "fake-discord-token-4f9a1c"
 THROUGH_THE_CHECK = [
     "Let's start",
     "Me",
+    "18 to 54",
+    "No",
+    "No swelling",
     "No",
     *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
     "Front, around the kneecap",

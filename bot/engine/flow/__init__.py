@@ -9,6 +9,8 @@ from bot.core.events import DONE_CHOICE
 from bot.engine.flow.dialect import FlowLoader
 from bot.engine.flow.loading import load_flow, load_flows, parse_duration
 from bot.engine.flow.model import (
+    ACT_NOW,
+    ACT_NOW_FACT,
     COMMANDS_FILE,
     DONE_TRIGGER,
     INPUT_TRIGGER,
@@ -32,6 +34,8 @@ from bot.engine.flow.model import (
 )
 
 __all__ = [
+    "ACT_NOW",
+    "ACT_NOW_FACT",
     "COMMANDS_FILE",
     "DONE_CHOICE",
     "DONE_TRIGGER",

@@ -205,12 +205,14 @@ def _safety(
             if state_id in states:
                 raise FlowError(f"{path}: {where}: red flag {flag.id!r} makes state "
                                 f"{state_id!r}, which the flow already has")
-        common = {"section": "safety", "safety": flag.id, "next": next_state}
+        common = {"section": "safety", "safety": flag.id, "next": next_state,
+                  "urgency": flag.urgency}
         states[flag.question] = State(
             id=flag.question,
             template=templates.get("question", f"{flow_id}/safety_question.j2"),
             options=_answers(answers, {YES: flag.exit, UNSURE: flag.clarify}, next_state),
-            ask_if=flag.ask_if,
+            ask_if=flag.ask_if + flag.raised_if,
+            implied=bool(flag.raised_if),
             **common,
         )
         states[flag.clarify] = State(
@@ -246,6 +248,7 @@ def _red_flag(item: Any, path: Path) -> RedFlag:
         clarify=f"rf_{flag_id}_clarify",
         exit=f"redflag_{flag_id}",
         ask_if=_conditions(item.get("ask_if"), path, where),
+        raised_if=_conditions(item.get("raised_if"), path, where),
     )
 
 

@@ -19,6 +19,10 @@ DONE_TRIGGER = "_done"
 YES, NO, UNSURE = "yes", "no", "unsure"
 # Urgency levels of red flags, highest first (docs/clinical.md).
 URGENCIES = ("emergency", "same_day", "within_days", "within_week")
+# A safety question still "not sure" after its follow-up at these urgencies is advised on at
+# once, and no booking is offered while it stands (docs/clinical.md).
+ACT_NOW = ("emergency", "same_day")
+ACT_NOW_FACT = "act_now"
 
 
 class FlowError(ValueError):
@@ -108,6 +112,7 @@ class State:
     fact: str = ""  # a multi-select stores the picked ids under this fact
     safety: str | None = None  # a safety question (or its clarification) for this red flag
     clarify: bool = False
+    implied: bool = False  # a red flag raised by earlier answers (`raised_if`), never asked
     outcome: bool = True  # a final state that is a screening result (not "not now")
 
     def option(self, option_id: str) -> Option | None:
@@ -125,6 +130,7 @@ class RedFlag:
     clarify: str
     exit: str
     ask_if: tuple[Condition, ...] = ()
+    raised_if: tuple[Condition, ...] = ()  # raised, not asked, when these all hold
 
     @property
     def rank(self) -> int:

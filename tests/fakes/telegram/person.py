@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 SCREENING_BY_BUTTONS = [
     "Let's start",
     "Me",
+    "18 to 54",
+    "No",
+    "No swelling",
     "No",
     *["No"] * len(SAFETY_QUESTIONS_NO_INJURY),
     "Inside of the knee",
