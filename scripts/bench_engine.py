@@ -55,8 +55,9 @@ from scripts.bench.procstat import (  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
 
 CHANNEL = "bench"
-# For me, no recent injury, "No" to every safety question, then random answers to the rest.
-PRESSES_AFTER_START = ["begin", "me", "no"]
+# For me, an adult, no recent injury, no swelling, nothing in the calf, "No" to every safety
+# question, then random answers to the rest.
+PRESSES_AFTER_START = ["begin", "me", "adult", "no", "no", "no"]
 SELF_CHECK_CHOICES = {
     "pain_where": ["front", "inside", "outside", "behind", "all_over", "unsure"],
     "pain_worse": ["stairs", "squats", "running", "jumping", "sitting", "pivoting", "done"],

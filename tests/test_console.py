@@ -116,10 +116,11 @@ def test_make_chat_installs_the_runtime_only_quietly_and_make_test_everything(
 
 # A person who never presses: every answer typed in their own words, as held-out typists do.
 TYPED_SCREENING = (
-    ("sure let's go", "who"), ("it's for me", "injury"), ("nah never had one", "rf_hot_swollen"),
+    ("sure let's go", "who"), ("it's for me", "age"), ("an adult", "injury"),
+    ("nah never had one", "swelling"), ("nope", "calf"), ("no", "rf_after_procedure"),
     *[(reply, "") for reply in (
-        "nope", "no surgery or anything", "no", "not really", "nah", "no", "never",
-        "no numbness", "nope no fever", "no never had cancer", "no it eases")],
+        "no surgery or anything", "not really", "nah", "no", "no numbness", "nope no fever",
+        "no never had cancer", "no it eases")],
     ("nope", "pain_where"), ("front kneecap", "pain_worse"), ("stairs and squats", "pain_worse"),
     ("running too", "pain_worse"), ("done", "pain_duration"), ("about 3 months", "pain_level"),
     ("a 6 I guess", "imaging"), ("no scans", "foot_roll"), ("not really", "ankle_sprains"),
@@ -175,7 +176,7 @@ async def test_person_on_the_console_who_types_the_results_actions_gets_them(
 async def test_person_on_the_console_with_an_unclear_answer_is_asked_did_you_mean(
     engine: TurnRunner,
 ) -> None:
-    await typed(engine, "/start", "begin", "me", "no")
+    await typed(engine, "/start", "begin", "me", "adult", "no", "new", "no")  # swelled up
     asked = await typed(engine, "its a little puffy")  # the hot, swollen knee question
     assert "Did you mean one of these?" in asked
     assert "  1. Yes" in asked and "  3. Not sure" in asked and "  4. Something else" in asked

@@ -51,7 +51,8 @@ async def test_says_at_once_for_one_person_are_each_applied_once_in_turn(tmp_pat
     person = DialogClient(engine, "pat", channel=CHANNEL)
     await person.send("/start")
     await person.click("begin")
-    await person.click("me")  # now at the injury question, then the safety ones: all "no"
+    await person.click("me")
+    await person.click("adult")  # now at the injury question, then the rest: all "no"
     before = await engine.store.load(CHANNEL, "pat")
     assert before is not None and before.state == "injury"
     await engine.store.close()
@@ -72,7 +73,7 @@ async def test_says_at_once_for_one_person_are_each_applied_once_in_turn(tmp_pat
     assert succeeded >= 2, results  # otherwise nothing ran side by side
     # Each success applied one answer on top of the one before: no two saw the same turn.
     assert sorted(turns) == list(range(before.turn + 1, before.turn + 1 + succeeded))
-    questions = ("injury", *SAFETY_QUESTIONS_NO_INJURY)
+    questions = ("injury", "swelling", "calf", *SAFETY_QUESTIONS_NO_INJURY)
     assert sorted(states, key=questions.index) == list(questions[1:succeeded + 1])
 
     engine = build_engine(load_settings(data_dir=data))

@@ -539,6 +539,7 @@ async def test_person_screened_on_the_httpx_transport_gets_the_same_questions(
         alex = bot.person()
         await alex.send("/start")
         await alex.press("Let's start")
-        reply = await alex.press("Me")
+        await alex.press("Me")
+        reply = await alex.press("18 to 54")
 
     assert "start with an injury" in texts(reply)
