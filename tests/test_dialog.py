@@ -4,6 +4,7 @@ it directly; the runner's side (saving, queueing, sending) is tested against rea
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -208,3 +209,20 @@ def test_a_booked_call_cancels_check_ins_and_a_cancelled_one_does_not(dialog: Di
     assert booked.effects[2].kind == "booked" and booked.messages
     cancelled = dialog.booked(conv, records.BOOKING_CANCELLED, "knee", "calendly")
     assert not any(isinstance(e, CancelFollowups) for e in cancelled.effects)
+
+
+def test_labels_are_worked_out_once_unless_the_practice_makes_them_read_the_conversation(
+        tmp_path: Path) -> None:
+    shipped = dialog_for(tmp_path, Reach())
+    assert shipped.compose._fixed_labels is not None  # as shipped: the practice alone
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    labels = templates / "common" / "labels.j2"
+    labels.write_text(labels.read_text() + '{% set book = "Book on " ~ channel %}\n')
+    settings = load_settings(data_dir=tmp_path / "data")
+    flows = load_flows(ROOT / "dialogs")
+    commands = load_commands(ROOT / "dialogs", flows, settings.default_flow)
+    own = Dialog(flows, Renderer(templates), settings, commands, Reach())
+    assert own.compose._fixed_labels is None
+    assert own.compose.labels(Conversation("telegram", "a")).book == "Book on telegram"
+    assert own.compose.labels(Conversation("web", "b")).book == "Book on web"

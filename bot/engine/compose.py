@@ -32,6 +32,7 @@ from bot.settings import Settings
 NONE_OF_THESE = "confirm_none"  # the way out of "Did you mean ...?"
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
 CONTROLS = "controls.j2"  # how a channel's person reaches forget, withdraw, mydata
+LABELS = "common/labels.j2"  # the button labels the engine adds itself
 
 
 class AreaStatus(Mapping[str, str]):
@@ -83,6 +84,9 @@ class Composer:
                         for fid, flow in flows.items()}
         self._start_flow = flows.get(settings.default_flow)
         self._channels: dict[str, ChannelSpec] = dict(CHANNELS)
+        self._fixed_labels = (
+            renderer.names(LABELS, practice=settings.practice)
+            if renderer.exists(LABELS) and renderer.reads(LABELS) <= {"practice"} else None)
 
     def channel_can(self, channel: str) -> ChannelSpec:
         """What a channel can do; a channel the registry does not know (tests, scripts) can
@@ -172,8 +176,11 @@ class Composer:
         return Message(self.render(template, conv, **extra))
 
     def labels(self, conv: Conversation, context: dict[str, Any] | None = None) -> Any:
-        """Button labels the engine adds itself (templates/common/labels.j2)."""
-        return self.renderer.names("common/labels.j2", **(context or self.context(conv)))
+        """Button labels the engine adds itself (templates/common/labels.j2); worked out once
+        when the practice's labels read nothing but the practice (as shipped)."""
+        if self._fixed_labels is not None:
+            return self._fixed_labels
+        return self.renderer.names(LABELS, **(context or self.context(conv)))
 
     def render_names(self, template: str) -> Any:
         """The names a template sets, with only the practice in view (menus, labels)."""

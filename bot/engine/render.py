@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta
 
 from bot.core.markup import TemplateText, escape
 
@@ -52,3 +52,8 @@ class Renderer:
     def names(self, name: str, /, **context: Any) -> Any:
         """The variables a template sets (`{% set %}`), e.g. button labels in labels.j2."""
         return self.template(name).make_module(context)
+
+    def reads(self, name: str) -> set[str]:
+        """The context variables a template reads (beyond the environment's globals)."""
+        source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+        return meta.find_undeclared_variables(self.env.parse(source)) - set(self.env.globals)
