@@ -32,7 +32,13 @@ def reachable(flow: Flow) -> set[str]:
     """States reachable from the start, or from where a follow-up's check-in starts."""
     starts = {flow.start} | {k.start for k in (flow.followups.kinds.values()
                                                  if flow.followups else ())}
-    seen, queue = set(starts), deque(starts)
+    return starts | reached_from(flow, starts)
+
+
+def reached_from(flow: Flow, starts: set[str]) -> set[str]:
+    """States some path from `starts` leads to (a start itself only when on a loop)."""
+    seen: set[str] = set()
+    queue = deque(starts)
     while queue:
         state = flow.states.get(queue.popleft())
         for _, target in targets(state) if state else ():

@@ -5,10 +5,9 @@ is the single source each red flag's urgency is checked against, the answers a r
 from __future__ import annotations
 
 import re
-from collections import deque
 
 from bot.engine.flow import ACT_NOW, Flow
-from bot.tools.check_paths import targets as _targets
+from bot.tools.check_paths import reached_from
 from bot.tools.problem import Problem
 
 _ROW = re.compile(r"^\|\s*[0-9]+[a-z]?\s*\|\s*`([a-z0-9_]+)`\s*\|")
@@ -63,17 +62,7 @@ def check_spec(flow: Flow, renderer_exists=None) -> list[Problem]:
 
 def _after(flow: Flow, start: str) -> set[str]:
     """States reachable from `start` (itself excluded unless on a loop)."""
-
-
-    seen: set[str] = set()
-    queue = deque([start])
-    while queue:
-        state = flow.states.get(queue.popleft())
-        for _, target in _targets(state) if state else ():
-            if target in flow.states and target not in seen:
-                seen.add(target)
-                queue.append(target)
-    return seen
+    return reached_from(flow, {start})
 
 
 def _check_facts_asked_before(flow: Flow) -> list[Problem]:
