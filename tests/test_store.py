@@ -736,6 +736,19 @@ async def test_a_typed_answer_to_a_question_still_on_its_way_is_not_applied(engi
     assert await kinds_of_events(engine) == ["started"]
 
 
+async def test_a_turn_marks_the_messages_still_waiting_for_the_person(engine):
+    """The turn counts the person's waiting messages under their lock; when some wait, the
+    new reply marks them, so whoever sends the last of them looks for the new one."""
+    engine = wired(engine, queued=("test",))
+    person = DialogClient(engine, "alex")
+    (first,) = (await person.send("/start")).queued
+    (second,) = (await person.click("begin")).queued
+    assert await engine.store.sent(first), "marked: the one behind it is looked for"
+    assert not await engine.store.sent(second), "nothing queued behind the last one"
+    (alone,) = (await person.click("me")).queued
+    assert not await engine.store.sent(alone)
+
+
 async def test_a_typed_yes_to_forget_while_the_question_is_on_its_way_asks_again(engine):
     engine = wired(engine, queued=("test",))
     person = DialogClient(engine, "alex")
@@ -937,9 +950,10 @@ async def test_a_pick_shown_in_place_sends_what_another_process_queued_behind_it
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])
-async def test_a_press_sent_through_the_outbox_takes_eight_statements(database, tmp_path):
-    """The turn, the update's id and the reply claimed in one transaction; after the send,
-    one statement settles it and says nothing was queued behind it."""
+async def test_a_press_sent_through_the_outbox_takes_seven_statements(database, tmp_path):
+    """The turn, the update's id and the reply claimed in one transaction (with nothing
+    waiting for the person, nothing to mark); after the send, one statement settles it and
+    says nothing was queued behind it."""
     engine, outbox = await sending_engine(database, tmp_path, time.time)
     started = await engine.handle(command("start", update_id="1"))
     pressed = await engine.handle(press("begin", started.turn, update_id="2"))
@@ -950,7 +964,7 @@ async def test_a_press_sent_through_the_outbox_takes_eight_statements(database, 
     await engine.flush(ALEX)
     assert outbox.sent == texts(started) + texts(pressed) + texts(answered)
     assert [statement.split()[0] for statement in statements] == [
-        "BEGIN", "SELECT", "INSERT", "UPDATE", "INSERT", "INSERT", "COMMIT", "DELETE"]
+        "BEGIN", "SELECT", "INSERT", "INSERT", "INSERT", "COMMIT", "DELETE"]
 
 
 # -- the practice's dashboard: staff accounts, sessions, failed sign-ins ------------------------

@@ -179,12 +179,13 @@ class ConversationStore(Protocol):
 
     async def enqueue_all(
         self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
-        at: float, claim: float = 0.0, hold: float = 0.0,
+        at: float, claim: float = 0.0, hold: float = 0.0, none_waiting: bool = False,
     ) -> tuple[list[int], bool]:
         """Keep a turn's messages to send, in order; their ids, and whether they are claimed
         for the caller for `claim` seconds, as they are when none older waits for the person
         (inside the person's turn only). `hold`: seconds they are kept for the caller whatever
-        waits. Marks the person's waiting messages as having one queued behind them."""
+        waits. Marks the person's waiting messages as having one queued behind them, unless
+        the caller found none waiting under the person's lock in this turn (`none_waiting`)."""
 
     async def release(self, outgoing_id: int) -> None:
         """Give up a hold or a claim without sending: any sender may take it now."""

@@ -35,14 +35,15 @@ class OutboxQueries(Statements):
     @atomic
     async def enqueue_all(
         self, address: Address, turn: int, messages: Sequence[Message | StaffNotice],
-        at: float, claim: float = 0.0, hold: float = 0.0,
+        at: float, claim: float = 0.0, hold: float = 0.0, none_waiting: bool = False,
     ) -> tuple[list[int], bool]:
         """Keep a turn's messages to send, in order; their ids, and whether they are claimed
         for the caller for `claim` seconds, which they are when none older waits for the
         person: the caller sends them after the turn without claiming them (safe only inside
         the person's turn). `hold`: seconds they are kept for the caller whatever waits (it
         shows them another way first). Neither: the channel sends them right after the turn,
-        the background sender once FIRST_SEND_GRACE has passed."""
+        the background sender once FIRST_SEND_GRACE has passed. `none_waiting`: the caller
+        counted the person's waiting messages under their lock in this turn, and found none."""
         if not messages:
             return [], False
         # A sender looks for the person's next message only when one was queued behind the one
@@ -50,7 +51,7 @@ class OutboxQueries(Statements):
         # person's lock. A sender deleting a marked one gets the mark (on PostgreSQL its DELETE
         # waits for this turn's row lock); one that deleted it first left nothing to mark, and
         # these are first in line for this turn's own flush. Either way someone looks.
-        waiting = await self._run(
+        waiting = 0 if none_waiting else await self._run(
             "UPDATE outbox SET queued_behind = 1 WHERE channel = ? AND user_id = ?",
             (address.channel, address.user_id),
         )

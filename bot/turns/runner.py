@@ -74,7 +74,8 @@ class TurnRunner:
             staff = await self._keep(store, conv, decision, known.now, ref_before)
             reply, claim = self._reply(conv, decision), None
             if self._sends_by_outbox(event):
-                reply, claim = await self._enqueue(store, person, reply)
+                reply, claim = await self._enqueue(store, person, reply,
+                                                   none_waiting=not start.undelivered)
             # A forget leaves nothing behind, not even the update that asked for it (its
             # platform id); a retried "yes" finds nobody, and is answered as a stranger.
             if event.update_id and not decision.forgotten:
@@ -303,8 +304,8 @@ class TurnRunner:
             return event.channel in self.wiring.delivered
         return event.channel in self.wiring.queued
 
-    async def _enqueue(self, store: ConversationStore, person: Address,
-                       reply: Reply) -> tuple[Reply, Claim | None]:
+    async def _enqueue(self, store: ConversationStore, person: Address, reply: Reply,
+                       none_waiting: bool) -> tuple[Reply, Claim | None]:
         """The reply's messages into the outbox. Where this process sends them, they are
         claimed with the turn unless older ones wait, so the flush after it claims nothing.
         One that replaces the pressed message is held for this process: the channel edits it
@@ -314,6 +315,7 @@ class TurnRunner:
         ids, claimed = await store.enqueue_all(
             person, reply.turn, reply.messages, now,
             claim=lease if sends_them else 0.0, hold=lease if reply.edit else 0.0,
+            none_waiting=none_waiting,
         )
         reply = replace(reply, queued=tuple(ids))
         if not claimed:
