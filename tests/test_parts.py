@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from jinja2 import TemplateSyntaxError
 
 from bot.app import build_engine
 from bot.channels.discord.menu import fit
@@ -21,6 +23,7 @@ from bot.core.conversation import Answer, Conversation
 from bot.core.events import Choice, Link, Message, decode_choice, encode_choice, parse_command
 from bot.core.markup import escape, parse, plain, split_text
 from bot.core.wire import message_from_dict, message_to_json
+from bot.engine import render
 from bot.engine.flow import Option, State, load_flow
 from bot.engine.matching import match_option, normalize, parse_number
 from bot.engine.render import Renderer
@@ -94,6 +97,86 @@ def test_each_template_is_compiled_once_and_read_once(tmp_path):
     assert renderer.render("hello.j2", name="Bo") == "Hello Bo"
     assert renderer.template("hello.j2") is renderer.template("hello.j2")
     assert Renderer(tmp_path).render("hello.j2", name="Cy") == "Changed Cy"  # a new process
+
+
+@dataclass(frozen=True)
+class _Frozen:
+    name: str
+    tags: list[str]  # unhashable inside: the object is keyed by itself
+
+
+@dataclass
+class _Mutable:
+    name: str
+
+
+def test_a_message_is_rendered_again_when_anything_it_reads_changes(tmp_path):
+    """Rendered messages are reused, keyed by every variable the template and what it
+    includes read: a change to any of them, however deep, shows."""
+    (tmp_path / "part.j2").write_text("{{ p.you }} {{ flag }}")
+    (tmp_path / "message.j2").write_text(
+        '{% include "part.j2" %} {{ items | join(",") }} {{ who.name }}')
+    renderer, ann = Renderer(tmp_path), _Frozen("Ann", [])
+
+    def shown(**changed: object) -> str:
+        context = {"p": {"you": "you"}, "flag": True, "items": ["a"], "who": ann, **changed}
+        return renderer.render("message.j2", **context)
+
+    assert shown() == shown() == "you True a Ann"
+    assert len(renderer._rendered) == 1, "kept, and found again"
+    assert shown(p={"you": "your child"}) == "your child True a Ann"
+    assert shown(flag=1) == "you 1 a Ann"  # True == 1, yet printed apart
+    assert shown(items=["a", "b"]) == "you True a,b Ann"
+    assert shown(who=_Frozen("Bo", [])) == "you True a Bo"
+    mutable = _Mutable("Cy")
+    assert shown(who=mutable) == "you True a Cy"
+    mutable.name = "Di"
+    assert shown(who=mutable) == "you True a Di", "a mutable object is never a key"
+
+
+def test_a_message_is_kept_by_what_it_finds_missing_and_not_by_its_own_names(tmp_path):
+    (tmp_path / "message.j2").write_text(
+        "{% for item in items %}{{ item }}{% endfor %}{% if x is defined %} x{% endif %}")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("message.j2", items=["a", "b"]) == "ab"
+    assert renderer.render("message.j2", items=["a", "b"]) == "ab"
+    assert len(renderer._rendered) == 1, "a loop's own name keys nothing"
+    assert renderer.render("message.j2", items=["a", "b"], x=0) == "ab x"
+
+
+def test_a_message_naming_its_include_at_render_time_is_rendered_every_time(tmp_path):
+    (tmp_path / "dynamic.j2").write_text("{{ deep }}")
+    (tmp_path / "message.j2").write_text("{% include which %}")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("message.j2", which="dynamic.j2", deep="d1") == "d1"
+    assert renderer.render("message.j2", which="dynamic.j2", deep="d2") == "d2"
+    assert renderer._rendered == {}
+
+
+def test_rendered_messages_kept_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "RENDERED_KEPT", 3)
+    (tmp_path / "hello.j2").write_text("Hello {{ name }}")
+    renderer = Renderer(tmp_path)
+    for number, name in enumerate(["a", "b", "c"], start=1):
+        renderer.render("hello.j2", name=name)
+        assert len(renderer._rendered) == number
+    assert renderer.render("hello.j2", name="d") == "Hello d"
+    assert len(renderer._rendered) == 1, "full: emptied, then the new one kept"
+    assert renderer.render("hello.j2", name="a") == "Hello a"
+
+
+def test_a_server_compiles_every_template_before_anyone_writes(tmp_path):
+    (tmp_path / "one.j2").write_text("One")
+    (tmp_path / "flow").mkdir()
+    (tmp_path / "flow" / "two.j2").write_text("Two {{ x }}")
+    renderer = Renderer(tmp_path)
+    assert renderer.compile_all() == 2
+    assert set(renderer._templates) == {"one.j2", "flow/two.j2"}
+    (tmp_path / "flow" / "broken.j2").write_text("{% if %}")
+    with pytest.raises(TemplateSyntaxError):
+        Renderer(tmp_path).compile_all()
+    shipped = Renderer(ROOT / "templates")
+    assert shipped.compile_all() == len(list((ROOT / "templates").rglob("*.j2")))
 
 
 def test_markup_parses_bold_italic_and_links():
