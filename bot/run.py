@@ -97,6 +97,7 @@ class Runner:
         except Exception as error:
             raise ChannelError(f"the database could not be opened: {type(error).__name__}: "
                                f"{_without_password(str(error))}") from None
+        self.engine.dialog.renderer.compile_all()
         for channel in self.channels:
             channel.mount(self.app)
         behind_proxy = self.settings.web_chat.trust_forwarded_for  # every connection the proxy's
