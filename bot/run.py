@@ -28,6 +28,7 @@ from bot.app import build_engine, purging_daily
 from bot.core.channel import Channel, ChannelError
 from bot.core.channels import RUN_CHANNELS, ChannelSpec
 from bot.core.effects import EMAIL_PLACE, STAFF_PREFIX, WEBHOOK_PLACE, StaffNotifier
+from bot.engine.render import BrokenTemplate
 from bot.handoff.alerts import alert_places
 from bot.handoff.hooks import WebhookAlerts
 from bot.handoff.mail import EmailAlerts
@@ -97,7 +98,10 @@ class Runner:
         except Exception as error:
             raise ChannelError(f"the database could not be opened: {type(error).__name__}: "
                                f"{_without_password(str(error))}") from None
-        self.engine.dialog.renderer.compile_all()
+        try:
+            self.engine.dialog.renderer.compile_all()
+        except BrokenTemplate as error:
+            raise ChannelError(str(error)) from None
         for channel in self.channels:
             channel.mount(self.app)
         behind_proxy = self.settings.web_chat.trust_forwarded_for  # every connection the proxy's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -126,6 +127,21 @@ def test_check_command_exits_non_zero_on_errors_and_zero_when_clean(project):
     broken = subprocess.run([sys.executable, "-m", "bot", "check"], env=env,
                             capture_output=True, text=True, check=False)
     assert broken.returncode == 1 and "'gone'" in broken.stdout
+
+
+@pytest.mark.process
+def test_a_server_with_a_broken_template_does_not_start_and_names_it(project):
+    env = {"BOT_DIALOGS_DIR": str(project / "dialogs"),
+           "BOT_TEMPLATES_DIR": str(project / "templates"), "BOT_WEB_PORT": "0",
+           "BOT_SETTINGS_FILE": os.devnull,
+           "BOT_DATA_DIR": str(project / "data"), "PATH": "/usr/bin:/bin"}
+    (project / "templates" / "knee" / "who.j2").write_text("Who is this for?\n{% if %}\n")
+    started = subprocess.run([sys.executable, "-m", "bot", "web"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert started.returncode == 1
+    assert started.stderr.strip().splitlines()[-1] == (
+        "error: the template knee/who.j2 cannot be compiled (line 2): Expected an expression,"
+        " got 'end of statement block'")
 
 
 def edit_whole_flow(project: Path, change) -> None:

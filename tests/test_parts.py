@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from jinja2 import TemplateSyntaxError
 
 from bot.app import build_engine
 from bot.channels.discord.menu import fit
@@ -26,7 +25,7 @@ from bot.core.wire import message_from_dict, message_to_json
 from bot.engine import render
 from bot.engine.flow import Option, State, load_flow
 from bot.engine.matching import match_option, normalize, parse_number
-from bot.engine.render import Renderer
+from bot.engine.render import BrokenTemplate, Renderer
 from bot.engine.scoring import (
     driver_status,
     explained_drivers,
@@ -173,7 +172,8 @@ def test_a_server_compiles_every_template_before_anyone_writes(tmp_path):
     assert renderer.compile_all() == 2
     assert set(renderer._templates) == {"one.j2", "flow/two.j2"}
     (tmp_path / "flow" / "broken.j2").write_text("{% if %}")
-    with pytest.raises(TemplateSyntaxError):
+    with pytest.raises(BrokenTemplate, match=r"^the template flow/broken.j2 cannot be compiled "
+                       r"\(line 1\): Expected an expression"):
         Renderer(tmp_path).compile_all()
     shipped = Renderer(ROOT / "templates")
     assert shipped.compile_all() == len(list((ROOT / "templates").rglob("*.j2")))

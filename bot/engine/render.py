@@ -7,13 +7,25 @@ from collections.abc import Hashable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, nodes
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    meta,
+    nodes,
+)
 
 from bot.core.markup import TemplateText, escape
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Rendered messages kept for reuse (see Renderer.render); the store is emptied when full.
 RENDERED_KEPT = 4096
+
+
+class BrokenTemplate(Exception):
+    """A template that cannot be compiled, named with its line."""
 
 
 class _Uncacheable(Exception):
@@ -123,7 +135,12 @@ class Renderer:
         names = sorted(path.relative_to(self.directory).as_posix()
                        for path in self.directory.rglob("*.j2"))
         for name in names:
-            self.template(name)
+            try:
+                self.template(name)
+            except TemplateError as error:
+                line = getattr(error, "lineno", None)
+                raise BrokenTemplate(f"the template {name} cannot be compiled"
+                                     f"{f' (line {line})' if line else ''}: {error}") from None
         return len(names)
 
     def render(self, name: str, /, **context: Any) -> str:
