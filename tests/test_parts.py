@@ -143,6 +143,14 @@ def test_a_message_is_kept_by_what_it_finds_missing_and_not_by_its_own_names(tmp
     assert renderer.render("message.j2", items=["a", "b"], x=0) == "ab x"
 
 
+def test_a_message_printing_what_a_person_typed_is_never_kept(tmp_path):
+    (tmp_path / "part.j2").write_text("{{ facts.name }}")
+    (tmp_path / "thanks.j2").write_text('Thanks, {% include "part.j2" %}!')
+    renderer = Renderer(tmp_path)
+    assert renderer.render("thanks.j2", facts={"name": "Ann"}) == "Thanks, Ann!"
+    assert renderer._rendered == {}
+
+
 def test_a_message_naming_its_include_at_render_time_is_rendered_every_time(tmp_path):
     (tmp_path / "dynamic.j2").write_text("{{ deep }}")
     (tmp_path / "message.j2").write_text("{% include which %}")
@@ -154,14 +162,14 @@ def test_a_message_naming_its_include_at_render_time_is_rendered_every_time(tmp_
 
 def test_rendered_messages_kept_are_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(render, "RENDERED_KEPT", 3)
-    (tmp_path / "hello.j2").write_text("Hello {{ name }}")
+    (tmp_path / "hello.j2").write_text("Hello {{ who }}")
     renderer = Renderer(tmp_path)
     for number, name in enumerate(["a", "b", "c"], start=1):
-        renderer.render("hello.j2", name=name)
+        renderer.render("hello.j2", who=name)
         assert len(renderer._rendered) == number
-    assert renderer.render("hello.j2", name="d") == "Hello d"
+    assert renderer.render("hello.j2", who="d") == "Hello d"
     assert len(renderer._rendered) == 1, "full: emptied, then the new one kept"
-    assert renderer.render("hello.j2", name="a") == "Hello a"
+    assert renderer.render("hello.j2", who="a") == "Hello a"
 
 
 def test_a_server_compiles_every_template_before_anyone_writes(tmp_path):

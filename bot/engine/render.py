@@ -22,6 +22,10 @@ from bot.core.markup import TemplateText, escape
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Rendered messages kept for reuse (see Renderer.render); the store is emptied when full.
 RENDERED_KEPT = 4096
+# What a person typed or who they are: a message that prints any of these is never kept (nor
+# keyed by them), so after a forget no copy lingers in a process's memory either.
+NEVER_KEPT = frozenset({"facts", "answers", "answer", "answer_labels", "lead", "text", "data",
+                        "mention", "name", "contact"})
 
 
 class BrokenTemplate(Exception):
@@ -176,7 +180,8 @@ class Renderer:
 
     def _all_reads(self, name: str) -> tuple[str, ...] | None:
         """The variables a template and everything it includes or imports read, in a fixed
-        order; None when a template it uses is named at render time."""
+        order; None when a template it uses is named at render time, or one of them prints
+        something of the person's own (NEVER_KEPT)."""
         read: set[str] = set()
         pending, seen = [name], set()
         while pending:
@@ -190,6 +195,8 @@ class Renderer:
                     return None
                 pending.append(template)
             read |= local
+        if read & NEVER_KEPT:
+            return None
         return tuple(sorted(read - set(self.env.globals)))
 
     def _parsed(self, name: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
