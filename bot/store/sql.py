@@ -16,7 +16,7 @@ import time
 
 from bot.core import jsontext
 from bot.core.effects import STAFF_PREFIX, about
-from bot.core.records import PENDING, EventRecord, StoredData
+from bot.core.records import PENDING, EventRecord, KeptText, StoredData
 from bot.store.followups import FollowupQueries
 from bot.store.funnel import FunnelQueries
 from bot.store.leads import LEAD_COLUMNS, LeadQueries, lead_of
@@ -67,6 +67,13 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
             consents=tuple(await self.consents(channel, user_id)),
             followups=tuple(await self.followups(channel, user_id)),
             staff_notices=len(await self.relay_messages(channel, user_id)),
+            replies_kept=tuple(await self.replies_kept(channel, user_id)),
+            waiting=tuple(await self.waiting_about(channel, user_id)),
+            lead_notes=tuple(KeptText(kind, text, at) for kind, text, _, at
+                             in await self.lead_notes(channel, user_id)),
+            booking_refs=tuple((flow, float(at)) for flow, at in await self._rows(
+                "SELECT flow, created_at FROM booking_refs WHERE channel = ? AND user_id = ?"
+                " ORDER BY created_at", where)),
         )
 
     async def channels_of(self, user_id: str) -> list[str]:
