@@ -146,7 +146,7 @@ async def test_retention_purges_what_is_older_than_the_window(tmp_path):
     await recent.send("/start")
     deleted = await engine.purge_expired()
     assert deleted == {"conversations": 1, "events": 1, "leads": 1, "relays": 0,
-                       "unanswered conversations": 0}
+                       "unanswered conversations": 0, "unfinished contact forms": 0}
     assert await engine.store.leads() == []
     assert await engine.store.load("test", "newcomer") is not None
     await engine.store.close()

@@ -12,6 +12,7 @@ import contextlib
 import json
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -193,6 +194,22 @@ async def test_withdrawing_consent_leaves_no_name_or_email_anywhere(engine):
     assert consents and all(c.withdrawn_at is not None for c in consents)  # the record stays
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"])  # about SQLite's own files
+async def test_withdrawing_consent_leaves_no_name_or_email_in_the_database_files(engine):
+    runner, chat = telegram_bot(engine, staff=True)
+    chat.up = False
+    person = Person(runner)
+    await person.fills_the_form()
+    await person.says("/withdraw")
+    assert await runner.store.leads() == []
+
+    path = Path(runner.store.path)
+    for file in (path, Path(f"{path}-wal")):
+        content = file.read_bytes() if file.exists() else b""
+        for detail in CONTACT_DETAILS:
+            assert detail.encode() not in content, f"{detail} left in {file.name}"
+
+
 async def test_withdrawing_half_way_through_the_form_leaves_no_name_anywhere(engine):
     runner, _ = telegram_bot(engine)
     person = Person(runner)
@@ -204,6 +221,19 @@ async def test_withdrawing_half_way_through_the_form_leaves_no_name_anywhere(eng
     assert where_found(runner, *CONTACT_DETAILS) == {}
     conv = await runner.store.load("telegram", PERSON)
     assert conv is not None and conv.flow is None  # the form is closed: no email taken now
+
+
+@pytest.mark.parametrize("hours", [23.5, 24.5])
+async def test_a_form_left_half_filled_keeps_the_name_a_day_at_most(engine, hours):
+    runner, _ = telegram_bot(engine)
+    person = Person(runner)
+    started = runner.clock()
+    await person.fills_the_form(until="contact_method")  # the name given, then gone
+    runner.clock = lambda: started + hours * 3600
+    closed = (await runner.purge_expired())["unfinished contact forms"]
+
+    assert closed == (hours > 24)
+    assert (where_found(runner, NAME) == {}) == (hours > 24)
 
 
 async def test_forget_leaves_no_copy_even_with_a_staff_notice_waiting(engine):

@@ -265,10 +265,11 @@ class ConversationStore(Protocol):
     async def clear_sign_in_failures(self, key: str) -> None:
         """Forget a key's failed sign-ins."""
 
-    async def purge(self, older_than: float,
-                    unanswered_before: float | None = None) -> dict[str, int]:
+    async def purge(self, older_than: float, unanswered_before: float | None = None,
+                    forms: tuple[str, ...] = ()) -> dict[str, int]:
         """Delete what is older than the retention window, and conversations that never got
-        an answer last touched before `unanswered_before`."""
+        an answer last touched before `unanswered_before`; close the `forms` (flows taking a
+        lead) left unfinished since then, dropping what was typed into them."""
 
     async def close(self) -> None:
         """Release connections."""
