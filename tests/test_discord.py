@@ -173,7 +173,7 @@ async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) 
     assert "likely contributors" in result.content
     assert "Ankle" in result.content  # "heel lifts" at the wall test scored the ankle
     assert result.button("Book a complimentary call") is not None
-    for text in ("1", "Anna", "anna@example.com", "yes please"):  # "1. Ask the practice..."
+    for text in ("1", "yes please", "Anna", "anna@example.com"):  # "1. Ask the practice..."
         await anna.types(text)
     assert "will be in touch soon" in anna.last_message().content
     assert all(not s.ephemeral for s in anna.sees())

@@ -183,8 +183,8 @@ async def test_withdrawing_consent_leaves_no_name_or_email_anywhere(engine):
     chat.up = False  # the lead notice waits for the staff chat
     person = Person(runner)
     await person.fills_the_form()
-    kept = where_found(runner, *CONTACT_DETAILS)[NAME]
-    assert {"leads.name", "updates.reply", "outbox.message"} <= kept  # the test sees them
+    kept = where_found(runner, *CONTACT_DETAILS)[EMAIL]
+    assert {"leads.email", "updates.reply", "outbox.message"} <= kept  # the test sees them
 
     await person.says("/withdraw")
 
@@ -292,7 +292,7 @@ async def test_mydata_shows_something_of_every_table_that_holds_the_person(
     assert {table for table, key in SHOWN_AS.items() if shown.get(key)} == holding
     conv = await runner.store.load("telegram", PERSON)
     assert conv is not None and shown["conversation"]["facts"] == conv.facts
-    assert any(NAME in reply["text"] for reply in shown["replies_kept"])
+    assert any(EMAIL in reply["text"] for reply in shown["replies_kept"])
     assert {message["kind"] for message in shown["waiting_messages"]} == {"to you", "staff"}
     assert shown["staff_notes"][0]["text"] == "Left a voicemail"
 
@@ -302,3 +302,4 @@ async def test_mydata_shows_something_of_every_table_that_holds_the_person(
                  "My replies kept", "Booking links made", "Left a voicemail",
                  "Check-ins you asked for", "posted to the practice's private staff chat"):
         assert said in text, said
+    assert "started knee\n- " in text  # one record a line
