@@ -211,7 +211,7 @@ async def test_withdrawing_consent_leaves_no_name_or_email_in_the_database_files
 
 
 async def test_withdrawing_half_way_through_the_form_leaves_no_name_anywhere(engine):
-    runner, _ = telegram_bot(engine)
+    runner, chat = telegram_bot(engine, staff=True)
     person = Person(runner)
     await person.fills_the_form(until="contact_method")  # the name given, not the email
     assert NAME in where_found(runner, NAME)
@@ -221,6 +221,7 @@ async def test_withdrawing_half_way_through_the_form_leaves_no_name_anywhere(eng
     assert where_found(runner, *CONTACT_DETAILS) == {}
     conv = await runner.store.load("telegram", PERSON)
     assert conv is not None and conv.flow is None  # the form is closed: no email taken now
+    assert chat.posted == 0  # staff never heard of them, and are not told now
 
 
 @pytest.mark.parametrize("hours", [23.5, 24.5])

@@ -109,12 +109,12 @@ class Personal:
             return self.stepper.with_current(conv, nothing)
         said = self.compose.say("common/withdrawn.j2", conv, withdrawn=True)
         done = self.stepper.with_current(conv, said, applied=True)
+        done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn")]
         asked_at = sorted({lead["at"] for lead in stored["leads"]}
                           | {consent["given_at"] for consent in standing})
-        notice = self.compose.staff_notice(CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2",
-                                           conv, asked_at=asked_at)
-        done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn"),
-                         notice]
+        if asked_at:  # staff heard of them (a form left half-filled never reached staff)
+            done.effects.append(self.compose.staff_notice(
+                CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2", conv, asked_at=asked_at))
         return done
 
     def _close_contact_form(self, conv: Conversation) -> bool:
