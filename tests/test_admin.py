@@ -356,9 +356,9 @@ async def screened_lead(engine: TurnRunner, user: str = "alex", channel: str = "
     await answer_safety_questions_no(person)
     await finish_with_hip_mobility(person)
     await person.click("/contact")
+    await person.click("consent")
     await person.send("Sam Rivera")
     await person.send("sam.rivera@example.com")
-    await person.click("consent")
     assert person.last.state == "contact_saved"
 
 

@@ -51,11 +51,10 @@ def lead_left_in_chat(browser: Any, server: WebServer) -> str:
     page = new_page(browser)
     page.goto(server.url + "/chat")
     page.wait_for_selector(".choices button[data-choice='begin']")
-    for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN, "/contact"):
+    for choice in (*TO_PAIN_QUESTIONS, *HIP_MOBILITY_RUN, "/contact", "consent"):
         press(page, choice)
     type_answer(page, "Robin Lee")
     type_answer(page, "robin.lee@example.com")
-    press(page, "consent")
     page.context.close()
     return "Robin Lee"
 

@@ -144,9 +144,9 @@ async def leave_details(person: DialogClient) -> None:
     await answer_safety_questions_no(person)
     await finish_with_hip_mobility(person)
     await person.click("/contact")
+    await person.click("consent")
     await person.send("Sam Rivera")
     await person.send("sam@example.com")
-    await person.click("consent")
     assert person.last.state == "contact_saved"
 
 

@@ -310,3 +310,16 @@ def test_a_red_flag_asked_on_a_fact_no_earlier_question_sets_is_an_error(project
     edit_whole_flow(project, forget_age)
     problems = all_problems_in(project)
     assert any("'rf_child_limp'" in p and "tests 'age'" in p for p in problems)
+
+
+def test_a_contact_form_that_asks_for_details_before_consent_is_an_error(project):
+    path = project / "dialogs" / "contact.yaml"
+    form = yaml.load(path.read_text(), Loader=FlowLoader)
+    form["start"] = "contact_name"  # as it was: name, then email or phone, then consent
+    form["states"]["contact_method"]["input"]["next"] = "contact_consent"
+    form["states"]["contact_consent"]["options"][0]["next"] = "contact_saved"
+    path.write_text(yaml.safe_dump(form, sort_keys=False))
+    before = sorted(p for p in problems_in(project) if "before the consent question" in p)
+    assert len(before) == 2, before
+    assert "'contact_method'" in before[0] and "asks for 'contact'" in before[0]
+    assert "'contact_name'" in before[1] and "asks for 'name'" in before[1]

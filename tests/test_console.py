@@ -144,10 +144,10 @@ async def test_person_who_types_every_answer_on_the_console_finishes_and_is_cont
     assert "Ankle mobility" in reply.messages[0].text
     shown = io.StringIO()
     reply = await say(engine, "tam", "1", as_json=False, out=shown)  # "1. Ask the practice..."
-    assert reply.flow == "contact" and reply.state == "contact_name"
+    assert reply.flow == "contact" and reply.state == "contact_consent"
     assert "complete" not in shown.getvalue()
-    for text, state in (("Tam", "contact_method"), ("tam@example.com", "contact_consent"),
-                        ("yes please", "contact_saved")):
+    for text, state in (("yes please", "contact_name"), ("Tam", "contact_method"),
+                        ("tam@example.com", "contact_saved")):
         reply = await say(engine, "tam", text, as_json=False, out=out)
         assert reply.state == state
 

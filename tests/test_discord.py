@@ -173,7 +173,7 @@ async def test_person_who_dms_the_bot_screens_by_typing(server: Server, person) 
     assert "likely contributors" in result.content
     assert "Ankle" in result.content  # "heel lifts" at the wall test scored the ankle
     assert result.button("Book a complimentary call") is not None
-    for text in ("1", "Anna", "anna@example.com", "yes please"):  # "1. Ask the practice..."
+    for text in ("1", "yes please", "Anna", "anna@example.com"):  # "1. Ask the practice..."
         await anna.types(text)
     assert "will be in touch soon" in anna.last_message().content
     assert all(not s.ephemeral for s in anna.sees())
@@ -609,16 +609,17 @@ async def test_person_who_asks_to_be_contacted_from_the_result_becomes_a_lead_st
 
     result = anna.latest_with("Ask the practice to contact me")
     await anna.presses("Ask the practice to contact me")
-    assert "What name should we use?" in anna.last_message().content
+    assert "may Get Your Fix Physical Therapy store" in anna.last_message().content
     kept = {button["label"] for button in result.buttons}
     assert kept == {"Watch on YouTube", "Listen to Highly Functional", "Book a complimentary call"}
+    await anna.presses("Yes, please contact me")
+    assert "What name should we use?" in anna.last_message().content
     await anna.types("Anna Lee")
     await anna.types("anna@example")
     reask = anna.sees()[-1]
     assert "Please type an email address" in reask.content
     assert "email address or phone number" not in reask.content, "short, not the question"
     await anna.types("Anna.Lee@Example.com")
-    await anna.presses("Yes, please contact me")
 
     assert "will be in touch soon" in anna.last_message().content
     (lead,) = await server.engine.store.leads()
@@ -639,15 +640,13 @@ async def test_person_who_does_not_consent_leaves_nothing_for_staff(server: Serv
     await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
     ben = person(BEN, "ben")
 
-    await ben.runs("contact")  # in the server: the typed questions move to his DM
-    assert "sent you a DM" in ben.last_message().content
-    assert "What name should we use?" in ben.dm()[0].content
-    await ben.types("Ben")
+    await ben.runs("contact", in_dm=True)  # consent first: no detail is asked before it
+    assert "Physical Therapy store the" in ben.last_message().content
+    await ben.types("Ben")  # typed before any "yes": not taken
     await ben.types("(415) 555-2671")
-    assert "+14155552671" in ben.last_message().content
     await ben.presses("No, don't store it")
 
-    assert "haven't stored your name" in ben.last_message().content
+    assert "won't ask for or store any contact details" in ben.last_message().content
     assert server.fake.staff_posts() == []
     assert await server.engine.store.leads() == []
     saved = await server.engine.store.load(CHANNEL, str(BEN))
@@ -662,8 +661,9 @@ async def test_person_with_closed_dms_is_told_typing_needs_a_dm(server: Server, 
     server.fake.closed_dms.add(BEN)
 
     await ben.runs("contact")
+    await ben.presses("Yes, please contact me")  # consent first; then the typed questions
 
-    question, note = ben.sees()
+    question, note = ben.sees()[-2:]
     assert "What name should we use?" in question.content
     assert "only read what you type in a DM" in note.content
     assert "Privacy Settings" in note.content
@@ -702,9 +702,9 @@ async def test_person_who_forgets_after_leaving_details_has_no_lead_left(
     await server.start_bot(staff_discord_channel_id=STAFF_CHANNEL_ID)
     ben = person(BEN, "ben")
     await ben.runs("contact", in_dm=True)
+    await ben.presses("Yes, please contact me")
     await ben.types("Ben")
     await ben.types("ben@example.com")
-    await ben.presses("Yes, please contact me")
     assert len(await server.engine.store.leads()) == 1
 
     await ben.runs("forget")
@@ -941,13 +941,13 @@ async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
         await press(label)
     assert "result" in seen and "hips_tight" in seen
     await press("Ask the practice to contact me")
+    await press("Yes, please contact me")
     await type_(NAME)
     await type_(EMAIL)
-    await press("Yes, please contact me")
     await zebulon.runs("contact", in_dm=True)  # and again, with a phone number typed
+    await press("Yes, please contact me")
     await type_(NAME)
     await type_(PHONE_TYPED)
-    await press("Yes, please contact me")
     assert "contact_saved" in seen
     leads = await server.engine.store.leads()
     assert sorted(lead.email or lead.phone for lead in leads) == sorted([EMAIL, PHONE])

@@ -535,9 +535,9 @@ async def test_a_pain_score_out_of_range_is_asked_again(world: World, typed: str
 async def test_the_check_in_result_is_kept_shown_to_staff_and_on_the_lead(world: World) -> None:
     await screen(world.person)
     await world.person.click("/contact")
+    await world.person.click("consent")
     await world.person.send("Alex Persona")
     await world.person.send("alex@example.org")
-    await world.person.click("consent")
     world.person.replies.append(world.person.replies[-2])  # back at the result's buttons
     conversation = await world.engine.store.load("test", "alex")
     assert conversation is not None

@@ -46,9 +46,9 @@ async def test_two_screen_one_also_leaves_details_one_books_and_every_number_agr
     await add_staff(engine, passwords)
     sam = await screen(engine, "sam", "web")  # screens, then uses the contact form
     await sam.click("/contact")
+    await sam.click("consent")
     await sam.send("Sam Rivera")
     await sam.send("sam@example.com")
-    await sam.click("consent")
     await screen(engine, "kim", "telegram")  # screens, then books a call
     kim_saved = await engine.store.load("telegram", "kim")
     assert kim_saved is not None

@@ -335,7 +335,7 @@ async def test_withdraw_leaves_no_stored_reply_with_the_name_or_email(engine):
         await engine.handle(replace(Event.from_text("telegram", "515151", text),
                                     update_id=f"upd-{next(said)}"))
 
-    for text in ("/contact", "Pat Example", "pat.example@example.org", "yes"):
+    for text in ("/contact", "yes", "Pat Example", "pat.example@example.org"):
         await say(text)
     with sqlite3.connect(engine.store.path) as db:
         replies = " ".join(r[0] for r in db.execute("SELECT reply FROM updates"))

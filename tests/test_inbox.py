@@ -18,9 +18,9 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 async def contact_only(engine: TurnRunner, user: str, name: str) -> None:
     person = DialogClient(engine, user, channel="web")
     await person.send("/contact")
+    await person.send("yes")
     await person.send(name)
     await person.send("(415) 555-2671")
-    await person.send("yes")
 
 
 async def test_staff_find_a_lead_read_the_screening_set_status_and_add_notes(

@@ -83,10 +83,10 @@ def staffed(engine: TurnRunner) -> tuple[TurnRunner, StaffPlace]:
 
 async def leave_contact_details(person: DialogClient, contact: str = EMAIL) -> None:
     await person.send("/contact")
+    assert person.last.state == "contact_consent"  # consent first: nothing typed yet
+    await person.click("consent")
     await person.send(NAME)
     await person.send(contact)
-    assert person.last.state == "contact_consent"
-    await person.click("consent")
     assert person.last.state == "contact_saved"
 
 
@@ -169,7 +169,7 @@ async def test_logs_at_debug_carry_no_state_answer_name_or_contact(settings, cap
     engine, _ = staffed(build_engine(settings))
     # On the console channel, as `python -m bot chat` and `say` run it.
     out = io.StringIO()
-    for text in ("/start", "1", "1", "no", "yes", "/contact", NAME, PHONE_TYPED, "yes",
+    for text in ("/start", "1", "1", "no", "yes", "/contact", "yes", NAME, PHONE_TYPED,
                  "/mydata", "/withdraw", "talk to a person", "my knee hurts on stairs",
                  "/forget", "yes"):
         await say(engine, "console-person", text, as_json=False, out=out)
@@ -296,7 +296,7 @@ async def test_person_sees_everything_stored_about_them_in_one_message(engine):
 
 def test_console_mydata_prints_the_same_as_json(settings, monkeypatch, capsys):
     monkeypatch.setenv("BOT_DATA_DIR", str(settings.data_dir))
-    for text in ("/contact", NAME, EMAIL, "yes"):
+    for text in ("/contact", "yes", NAME, EMAIL):
         assert cli.main(["say", "--user", "sam", text]) == 0
     capsys.readouterr()
     assert cli.main(["mydata", "--user", "sam", "--json"]) == 0
@@ -320,7 +320,7 @@ async def test_each_consent_is_kept_with_its_wording_version_time_and_channel(se
     person = DialogClient(engine, "alex", channel="discord")
     await leave_contact_details(person)
     version = engine.dialog.consent_versions["contact"]
-    assert re.fullmatch(r"2\+[0-9a-f]{8}", version)
+    assert re.fullmatch(r"3\+[0-9a-f]{8}", version)
     consents = await engine.store.consents("discord", "alex")
     assert [(c.kind, c.version, c.at, c.channel, c.withdrawn_at) for c in consents] == [
         (CONTACTED, version, 1_750_000_000.0, "discord", None),
@@ -335,12 +335,12 @@ async def test_changing_the_consent_wording_changes_its_version(tmp_path):
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     shipped = build_engine(load_settings(data_dir=tmp_path / "data"), SQLiteStore(":memory:"))
     wording = tmp_path / "templates" / "contact" / "contact_consent.j2"
-    wording.write_text(wording.read_text().replace("Just to confirm", "To confirm"))
+    wording.write_text(wording.read_text().replace("First, to be sure", "To be sure"))
     edited = build_engine(load_settings(data_dir=tmp_path / "data",
                                         templates_dir=tmp_path / "templates"),
                           SQLiteStore(":memory:"))
     assert shipped.dialog.consent_versions["contact"] != edited.dialog.consent_versions["contact"]
-    assert edited.dialog.consent_versions["contact"].startswith("2+")
+    assert edited.dialog.consent_versions["contact"].startswith("3+")
 
 
 async def test_withdrawing_consent_is_one_command_and_deletes_the_contact_details(engine):

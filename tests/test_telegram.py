@@ -182,7 +182,7 @@ async def test_person_who_types_answers_is_understood(alex: Person, bot: Running
     assert facts["worse_with"] == ["squats"] and facts["activity"] == ["ocr", "lifting"]
     assert facts["squat"] == ["hips_tight", "knees_in"], "typed picks add up until done"
     assert all(message.edits == 0 for message in alex.received), "typed answers edit nothing"
-    for text in ("ask the practice to contact me", "Alex", "alex@example.com", "yes"):
+    for text in ("ask the practice to contact me", "yes", "Alex", "alex@example.com"):
         await alex.send(text)  # the result's action, typed: where leads are captured
     assert await bot.state_of(alex) == "contact_saved"
 
@@ -999,11 +999,11 @@ async def test_person_who_asks_to_be_contacted_is_a_lead_and_staff_see_it(
     for label in SCREENING_BY_BUTTONS:
         await alex.press(label)
     await alex.press("Ask the practice to contact me")
+    await alex.press("Yes, please contact me")
     await alex.send("Alex Kim")
     reasked = await alex.send("alex@")
     assert "email address" in texts(reasked)
     await alex.send("alex@example.com")
-    await alex.press("Yes, please contact me")
 
     (notice,) = staff.received
     assert "New contact request" in notice.text and "Alex Kim" in notice.text
@@ -1181,10 +1181,10 @@ async def test_logs_at_debug_carry_no_answer_state_name_contact_or_token(
         for contact in (EMAIL, PHONE_TYPED):  # a request with consent, by email then by phone
             if contact == PHONE_TYPED:
                 await person.send("/contact")
+            await press("Yes, please contact me")
             for text in (NAME, contact):
                 await person.send(text)
                 seen.add(await bot.state_of(person))
-            await press("Yes, please contact me")
         assert "contact_saved" in seen
         leads = await bot.engine.store.leads()
         assert sorted(lead.email or lead.phone for lead in leads) == sorted([EMAIL, PHONE])

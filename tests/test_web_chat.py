@@ -716,7 +716,6 @@ def test_consent_names_the_controls_of_the_channel_it_is_shown_on(tmp_path: Path
     for channel, says, never in (("web", "Delete my data", "/forget"),
                                  ("telegram", "/forget", "Delete my data")):
         conv = Conversation(channel, "alex")
-        conv.facts["contact"] = {"email": "alex@example.com"}
         text = engine.dialog.compose.render("contact/contact_consent.j2", conv)
         assert says in text and never not in text, (channel, text)
     help_text = engine.dialog.compose.render("common/help.j2", Conversation("telegram", "a"))

@@ -11,6 +11,7 @@ from bot.core.records import Consent, Followup, Lead
 
 # The notice kind that asks staff places to replace earlier notices about a person.
 FORGOTTEN_NOTICE = "forgotten"
+LEAD_NOTICE = "lead"  # a new lead for staff: the person's name and contact details
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,16 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptText:
+    """A message kept for a while: a reply kept for a retried update, one waiting to be sent,
+    a staff note on a lead. `kind` says which (the note's kind for a note)."""
+
+    kind: str
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoredData:
     """Everything stored about one person on one channel (for /mydata and the audit)."""
 
@@ -114,6 +124,10 @@ class StoredData:
     consents: tuple[Consent, ...] = ()
     followups: tuple[Followup, ...] = ()
     staff_notices: int = 0  # notices about them posted to the practice's staff places
+    replies_kept: tuple[KeptText, ...] = ()  # the bot's replies kept for retried updates
+    waiting: tuple[KeptText, ...] = ()  # messages to them, and about them to staff, not sent
+    lead_notes: tuple[KeptText, ...] = ()  # staff's notes and statuses on their request
+    booking_refs: tuple[tuple[str, float], ...] = ()  # (flow, made at) of each booking link
 
 
 @dataclass(frozen=True, slots=True)

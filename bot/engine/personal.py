@@ -80,11 +80,11 @@ class Personal:
         kept = self.compose.say("common/kept.j2", conv)
         return self.stepper.with_current(conv, kept, applied=True)
 
-    def forgotten_notice(self, channel: str, user_id: str,
-                         earlier: list[tuple[str, str]]) -> StaffNotice:
-        """Asks staff places to blank the `earlier` notices about a forgotten person."""
-        text = self.compose.render("staff/forgotten.j2", Conversation(channel, user_id))
-        return StaffNotice(FORGOTTEN_NOTICE, channel, user_id, text, redact=tuple(earlier))
+    def forgotten_notice(self, earlier: list[tuple[str, str]]) -> StaffNotice:
+        """Asks staff places to blank the `earlier` notices about a forgotten person. It names
+        nobody (no channel, no user id): it may wait in the outbox after the forget."""
+        text = self.compose.render("staff/forgotten.j2", Conversation("", ""))
+        return StaffNotice(FORGOTTEN_NOTICE, "", "", text, redact=tuple(earlier))
 
     # -- what is stored: see it, withdraw consent ---------------------------------------------
 
@@ -103,18 +103,31 @@ class Personal:
                                      nothing=is_empty(stored))
             return self.stepper.with_current(conv, shown)
         standing = [c for c in stored["consents"] if c["withdrawn_at"] is None]
-        if not standing and not stored["leads"]:
+        form_open = self._close_contact_form(conv)
+        if not standing and not stored["leads"] and not form_open:
             nothing = self.compose.say("common/withdrawn.j2", conv, withdrawn=False)
             return self.stepper.with_current(conv, nothing)
         said = self.compose.say("common/withdrawn.j2", conv, withdrawn=True)
         done = self.stepper.with_current(conv, said, applied=True)
+        done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn")]
         asked_at = sorted({lead["at"] for lead in stored["leads"]}
                           | {consent["given_at"] for consent in standing})
-        notice = self.compose.staff_notice(CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2",
-                                           conv, asked_at=asked_at)
-        done.effects += [WithdrawConsents(delete_leads=True), CancelFollowups("withdrawn"),
-                         notice]
+        if asked_at:  # staff heard of them (a form left half-filled never reached staff)
+            done.effects.append(self.compose.staff_notice(
+                CONSENT_WITHDRAWN, "staff/consent_withdrawn.j2", conv, asked_at=asked_at))
         return done
+
+    def _close_contact_form(self, conv: Conversation) -> bool:
+        """A withdraw in the middle of a contact form (consent given, details half typed):
+        the form ends and what was typed into it leaves the conversation. True if one was
+        open."""
+        flow = self.stepper.flows.get(conv.flow or "")
+        state = self.stepper.state(conv)
+        if flow is None or not flow.lead or state is None or state.final:
+            return False
+        conv.flow, conv.state = None, ""
+        conv.clear_answers()
+        return True
 
     # -- talking with staff -------------------------------------------------------------------
 

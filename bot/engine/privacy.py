@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import TemplateNotFound
 
 from bot.core.conversation import Answer
-from bot.core.records import Consent, Lead, StoredData
+from bot.core.records import Consent, KeptText, Lead, StoredData
 from bot.engine.flow import Flow
 from bot.engine.render import Renderer
 
@@ -106,6 +106,7 @@ def describe(stored: StoredData, flows: dict[str, Flow]) -> dict[str, Any]:
             "started_at": when(conv.started_at) if conv.started_at else None,
             "updated_at": when(conv.updated_at) if conv.updated_at else None,
             "answers": answered(flow, conv.history),
+            "facts": conv.facts,  # what the answers set, as the flow uses it
         }
     outcome = conv.last_outcome if conv is not None else None
     screening = None
@@ -147,7 +148,15 @@ def describe(stored: StoredData, flows: dict[str, Flow]) -> dict[str, Any]:
             for f in stored.followups
         ],
         "staff_notices": stored.staff_notices,
+        "replies_kept": _texts(stored.replies_kept),
+        "waiting_messages": _texts(stored.waiting),
+        "staff_notes": _texts(stored.lead_notes),
+        "booking_links": [{"flow": flow, "at": when(at)} for flow, at in stored.booking_refs],
     }
+
+
+def _texts(kept: tuple[KeptText, ...]) -> list[dict[str, Any]]:
+    return [{"kind": k.kind, "text": k.text, "at": when(k.at)} for k in kept]
 
 
 def _lead(lead: Lead) -> dict[str, Any]:
@@ -163,7 +172,8 @@ def is_empty(described: dict[str, Any]) -> bool:
     """Nothing at all is stored."""
     return not any(described[key] for key in
                    ("conversation", "events", "leads", "consents", "followups",
-                    "staff_notices"))
+                    "staff_notices", "replies_kept", "waiting_messages", "staff_notes",
+                    "booking_links"))
 
 
 def as_json(described: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from bot.core.conversation import Conversation
 from bot.core.effects import Address, Outgoing, StaffNotice
 from bot.core.events import Message
-from bot.core.records import Consent, Followup, Lead, StatRow, StoredData
+from bot.core.records import Consent, Followup, KeptText, Lead, StatRow, StoredData
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +162,12 @@ class ConversationStore(Protocol):
     async def relay_target(self, staff_chat: str, message_id: str) -> tuple[str, str] | None:
         """(channel, user_id) for a staff notice, if it was one of ours."""
 
+    async def replies_kept(self, channel: str, user_id: str) -> list[KeptText]:
+        """The replies kept for a person's applied updates, oldest first."""
+
+    async def waiting_about(self, channel: str, user_id: str) -> list[KeptText]:
+        """Messages to this person, and notices about them to staff places, not yet sent."""
+
     async def forget_replies(self, channel: str, user_id: str) -> None:
         """Drop the replies kept for a person's applied updates."""
 
@@ -195,6 +201,9 @@ class ConversationStore(Protocol):
 
     async def drop_undelivered(self, channel: str, user_id: str) -> int:
         """Give up on this person's waiting messages (the current question goes instead)."""
+
+    async def drop_staff_notices(self, channel: str, user_id: str, kind: str) -> int:
+        """Give up on the notices of one kind about this person waiting for a staff place."""
 
     async def due(self, channels: Sequence[str], now: float, limit: int = 100) -> list[Outgoing]:
         """Messages due now on these channels, each the oldest waiting for its person."""
@@ -257,10 +266,11 @@ class ConversationStore(Protocol):
     async def clear_sign_in_failures(self, key: str) -> None:
         """Forget a key's failed sign-ins."""
 
-    async def purge(self, older_than: float,
-                    unanswered_before: float | None = None) -> dict[str, int]:
+    async def purge(self, older_than: float, unanswered_before: float | None = None,
+                    forms: tuple[str, ...] = ()) -> dict[str, int]:
         """Delete what is older than the retention window, and conversations that never got
-        an answer last touched before `unanswered_before`."""
+        an answer last touched before `unanswered_before`; close the `forms` (flows taking a
+        lead) left unfinished since then, dropping what was typed into them."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core import jsontext
-from bot.core.effects import Address, Outgoing, StaffNotice
+from bot.core.effects import STAFF_PREFIX, Address, Outgoing, StaffNotice, about
 from bot.core.events import Message
+from bot.core.records import KeptText
 from bot.core.wire import message_from_dict, message_to_json, notice_from_dict, notice_to_json
 from bot.store.statements import Statements, atomic
 
@@ -80,6 +81,26 @@ class OutboxQueries(Statements):
         """Give up on this person's waiting messages (what they said is shown again instead)."""
         return await self._run("DELETE FROM outbox WHERE channel = ? AND user_id = ?",
                                (channel, user_id))
+
+    async def waiting_about(self, channel: str, user_id: str) -> list[KeptText]:
+        """Messages to this person, and notices about them to staff places, not yet sent."""
+        rows = await self._rows(
+            f"SELECT {OUTBOX_COLUMNS}, created_at FROM outbox WHERE (channel = ? AND user_id = ?)"
+            " OR (channel LIKE ? AND user_id = ?) ORDER BY id",
+            (channel, user_id, STAFF_PREFIX + "%", about(channel, user_id)))
+        return [KeptText("staff" if (out := outgoing_of(row)).notice else "to you",
+                         out.message.text, float(row[-1])) for row in rows]
+
+    async def drop_staff_notices(self, channel: str, user_id: str, kind: str) -> int:
+        """Give up on the notices of one kind about this person still waiting for a staff
+        place (a lead notice after consent was withdrawn); how many."""
+        rows = await self._rows("SELECT id, message FROM outbox WHERE channel LIKE ?"
+                                " AND user_id = ?", (STAFF_PREFIX + "%", about(channel, user_id)))
+        dropped = [row[0] for row in rows
+                   if jsontext.loads(row[1]).get("notice", {}).get("kind") == kind]
+        for outgoing_id in dropped:
+            await self._run("DELETE FROM outbox WHERE id = ?", (outgoing_id,))
+        return len(dropped)
 
     async def due(self, channels: Sequence[str], now: float, limit: int = 100) -> list[Outgoing]:
         """Messages due to be sent now, each the oldest waiting for its person, oldest first."""

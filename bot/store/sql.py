@@ -15,8 +15,9 @@ from __future__ import annotations
 import time
 
 from bot.core import jsontext
+from bot.core.conversation import Conversation
 from bot.core.effects import STAFF_PREFIX, about
-from bot.core.records import PENDING, EventRecord, StoredData
+from bot.core.records import PENDING, EventRecord, KeptText, StoredData
 from bot.store.followups import FollowupQueries
 from bot.store.funnel import FunnelQueries
 from bot.store.leads import LEAD_COLUMNS, LeadQueries, lead_of
@@ -67,6 +68,13 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
             consents=tuple(await self.consents(channel, user_id)),
             followups=tuple(await self.followups(channel, user_id)),
             staff_notices=len(await self.relay_messages(channel, user_id)),
+            replies_kept=tuple(await self.replies_kept(channel, user_id)),
+            waiting=tuple(await self.waiting_about(channel, user_id)),
+            lead_notes=tuple(KeptText(kind, text, at) for kind, text, _, at
+                             in await self.lead_notes(channel, user_id)),
+            booking_refs=tuple((flow, float(at)) for flow, at in await self._rows(
+                "SELECT flow, created_at FROM booking_refs WHERE channel = ? AND user_id = ?"
+                " ORDER BY created_at", where)),
         )
 
     async def channels_of(self, user_id: str) -> list[str]:
@@ -94,19 +102,39 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
             gone += 1
         return gone
 
+    async def _close_left_forms(self, before: float, forms: tuple[str, ...]) -> int:
+        """Contact forms left half-filled since `before`: closed, what was typed into them
+        dropped from the conversation, and the replies kept that repeated it."""
+        rows = await self._rows("SELECT channel, user_id, data FROM conversations"
+                                " WHERE updated_at < ?", (before,))
+        closed = 0
+        for channel, user_id, data in rows:
+            conv = Conversation.from_json(data)
+            if conv.flow not in forms or conv.finished:
+                continue
+            conv.flow, conv.state = None, ""
+            conv.clear_answers()
+            await self._run("UPDATE conversations SET data = ? WHERE channel = ? AND user_id = ?",
+                            (conv.to_json(), channel, user_id))
+            await self.forget_replies(channel, user_id)
+            closed += 1
+        return closed
+
     @atomic
-    async def purge(self, older_than: float,
-                    unanswered_before: float | None = None) -> dict[str, int]:
+    async def purge(self, older_than: float, unanswered_before: float | None = None,
+                    forms: tuple[str, ...] = ()) -> dict[str, int]:
         """Delete conversations, events and leads last touched before a time; counts per table.
 
         Consents go with them and click marks expire too (neither is counted: they only ever
         exist beside the rows that are); updates already applied are kept two days at most.
         A conversation that never got an answer goes sooner, at `unanswered_before` (with its
-        replies, queued messages and booking reference; the funnel keeps its "started").
+        replies, queued messages and booking reference; the funnel keeps its "started"), and
+        so do the details typed into one of the `forms` (flows that take a lead) left unfinished.
         """
-        unanswered = 0
+        unanswered = closed = 0
         if unanswered_before is not None:
             unanswered = await self._purge_unanswered(unanswered_before)
+            closed = await self._close_left_forms(unanswered_before, forms)
         deleted = {}
         for table, column in (("conversations", "updated_at"), ("events", "at"),
                               ("leads", "created_at"), ("relays", "created_at")):
@@ -125,5 +153,6 @@ class Queries(TurnQueries, FunnelQueries, LeadQueries, FollowupQueries, OutboxQu
         await self._run("DELETE FROM updates WHERE at < ?", (updates_before,))
         if unanswered_before is not None:
             deleted["unanswered conversations"] = unanswered
+            deleted["unfinished contact forms"] = closed
         return deleted
 

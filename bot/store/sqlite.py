@@ -222,9 +222,9 @@ class SQLiteStore(Queries):
         self._checkpoint()
         return deleted
 
-    async def purge(self, older_than: float,
-                    unanswered_before: float | None = None) -> dict[str, int]:
-        deleted = await super().purge(older_than, unanswered_before)
+    async def purge(self, older_than: float, unanswered_before: float | None = None,
+                    forms: tuple[str, ...] = ()) -> dict[str, int]:
+        deleted = await super().purge(older_than, unanswered_before, forms)
         if any(deleted.values()):
             self._checkpoint()
         return deleted

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from bot.core.conversation import Conversation
+from bot.core.records import KeptText
+from bot.core.wire import reply_from_json
 from bot.store.base import TurnStart
 from bot.store.statements import Statements
 
@@ -46,6 +48,13 @@ class TurnQueries(Statements):
         assert row is not None
         conversation = Conversation.from_json(row[1]) if row[1] is not None else None
         return TurnStart(row[0], conversation, int(row[2]))
+
+    async def replies_kept(self, channel: str, user_id: str) -> list[KeptText]:
+        """The replies kept for a person's applied updates, oldest first (for /mydata)."""
+        rows = await self._rows("SELECT reply, at FROM updates WHERE channel = ? AND user_id = ?"
+                                " ORDER BY at", (channel, user_id))
+        return [KeptText("reply", "\n\n".join(m.text for m in reply_from_json(reply).messages),
+                         float(at)) for reply, at in rows]
 
     async def forget_replies(self, channel: str, user_id: str) -> None:
         """Drop the replies kept for a person's applied updates (they may repeat contact

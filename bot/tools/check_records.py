@@ -3,9 +3,12 @@ a lead is saved with, and follow-ups that start where the flow has states and te
 
 from __future__ import annotations
 
+from collections import deque
+
 from bot.core.records import CONSENT_KINDS
 from bot.engine.flow import Flow
 from bot.engine.stepper import LEAD_FIELDS
+from bot.tools.check_paths import targets
 from bot.tools.problem import Problem
 from bot.turns.runner import TurnRunner
 
@@ -44,7 +47,28 @@ def check_consent(flow: Flow) -> list[Problem]:
     if unknown or not consent.to:
         problems.append(Problem(file, "", "consent.to", f"must list what is agreed to, of "
                                 f"{CONSENT_KINDS}; unknown: {unknown}"))
-    return problems
+    return problems + _asked_before_consent(flow, consent.asked_in)
+
+
+def _asked_before_consent(flow: Flow, asked_in: str) -> list[Problem]:
+    """A question taking a lead's detail on some path from the start that does not pass the
+    consent question: the detail would be kept (conversation, replies) before the "yes"."""
+    if asked_in not in flow.states:
+        return []
+    before, queue = {flow.start}, deque([flow.start])
+    while queue:
+        state = flow.states.get(queue.popleft())
+        if state is None or state.id == asked_in:
+            continue
+        for _, target in targets(state):
+            if target not in before:
+                before.add(target)
+                queue.append(target)
+    lead_facts = set(flow.lead.values())
+    return [Problem(str(flow.path), state.id, "consent.asked_in",
+                    f"asks for {state.input.fact!r} before the consent question {asked_in!r}")
+            for state_id in sorted(before) if (state := flow.states.get(state_id)) is not None
+            and state.input is not None and state.input.fact in lead_facts]
 
 
 def check_followups(engine: TurnRunner, flow: Flow) -> list[Problem]:

@@ -46,7 +46,8 @@ SAMPLE_DATA = {
     "conversation": {"flow": "knee", "flow_title": "Knee pain check", "question": "who",
                      "finished": False, "source": "instagram", "talking_with_staff": False,
                      "started_at": "2025-01-01T10:00:00+00:00",
-                     "updated_at": "2025-01-01T10:05:00+00:00", "answers": [_SAMPLE_ANSWER]},
+                     "updated_at": "2025-01-01T10:05:00+00:00", "answers": [_SAMPLE_ANSWER],
+                     "facts": {}},
     "last_screening": {"flow": "knee", "flow_title": "Knee pain check", "flow_version": "2",
                        "result": "result", "likely_contributors": ["Hip mobility"],
                        "drivers": ["hip_mobility"], "red_flag": None, "red_flag_title": "",
@@ -63,6 +64,11 @@ SAMPLE_DATA = {
                    "status": "sent", "asked_at": "2025-01-01T10:06:00+00:00",
                    "kept_to_compare": {"baseline_pain": 6}, "progress": {"after": 4}}],
     "staff_notices": 2,
+    "replies_kept": [{"kind": "reply", "text": "Thank you!", "at": "2025-01-01T10:06:00+00:00"}],
+    "waiting_messages": [{"kind": kind, "text": "Thank you!", "at": "2025-01-01T10:06:00+00:00"}
+                         for kind in ("to you", "staff")],
+    "staff_notes": [{"kind": "note", "text": "Called", "at": "2025-01-02T10:00:00+00:00"}],
+    "booking_links": [{"flow": "knee", "at": "2025-01-01T10:00:00+00:00"}],
 }
 
 

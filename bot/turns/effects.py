@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot.core.conversation import Conversation
 from bot.core.effects import (
     ALERT_KINDS,
+    LEAD_NOTICE,
     Address,
     CancelFollowups,
     DropUndelivered,
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 # Who a forgotten person was in the click counts (a keyed pseudonym of channel and user).
 Pseudonym = Callable[[str, str], str]
 # The notice that asks staff places to blank earlier notices about a forgotten person.
-ForgottenNotice = Callable[[str, str, list[tuple[str, str]]], StaffNotice]
+ForgottenNotice = Callable[[list[tuple[str, str]]], StaffNotice]
 
 
 async def apply_effects(
@@ -72,7 +73,7 @@ async def apply_effects(
             await store.delete(channel, user_id)
             await store.forget_clicks(pseudonym(channel, user_id))
             if earlier:
-                notices.append(forgotten_notice(channel, user_id, earlier))
+                notices.append(forgotten_notice(earlier))
     return notices
 
 
@@ -84,8 +85,12 @@ async def _withdraw(store: ConversationStore, conv: Conversation, effect: Withdr
         await store.withdraw_consents(conv.channel, conv.user_id, now)
     if effect.delete_leads:
         await store.delete_leads(conv.channel, conv.user_id)
-        # The bot's replies kept for retried updates repeated the name and email it was given.
+        # Every other copy of the name and contact details goes too: the bot's replies kept for
+        # retried updates and those still waiting to be sent ("Thank you, <name>!"), and a
+        # lead notice to staff not yet posted (nor to be: they are not to contact them).
         await store.forget_replies(conv.channel, conv.user_id)
+        await store.drop_undelivered(conv.channel, conv.user_id)
+        await store.drop_staff_notices(conv.channel, conv.user_id, LEAD_NOTICE)
 
 
 async def queue_for_staff(store: ConversationStore, notices: list[StaffNotice],

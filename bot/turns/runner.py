@@ -232,7 +232,8 @@ class TurnRunner:
         now = self.clock()
         cutoff = now - self.settings.retention_days * 86400
         unanswered = now - self.settings.unanswered_hours * 3600
-        return await self.store.purge(cutoff, max(cutoff, unanswered))
+        forms = tuple(flow_id for flow_id, flow in self.flows.items() if flow.lead)
+        return await self.store.purge(cutoff, max(cutoff, unanswered), forms)
 
     async def _due_checkins(self, now: float, limit: int) -> list[Any]:
         return await self.store.due_followups(self.followup_channels(), now, limit)
