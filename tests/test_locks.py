@@ -135,6 +135,8 @@ def test_make_chat_and_make_test_install_the_locks_with_their_hashes(tmp_path: P
     assert re.search(r"pip install .*--require-hashes -r requirements/runtime\.txt", chat)
     test = make_dry_run("test", tmp_path / "venv")
     assert re.search(r"pip install .*--require-hashes -r requirements/dev\.txt", test)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "pip install" not in ci, "CI installs through make test only"
 
 
 def test_the_installed_stamp_is_renewed_when_a_lock_changes(tmp_path: Path):
@@ -155,8 +157,3 @@ def test_the_image_installs_the_runtime_lock_with_its_hashes():
     assert "COPY requirements/runtime.txt" in dockerfile
     assert re.search(r"pip install [^\n]*--require-hashes -r [^\n]*runtime\.txt", dockerfile)
     assert not re.search(r"pip install [^\n]*\s\.(\s|$)", dockerfile), "nothing unlocked"
-
-
-def test_ci_runs_make_test():
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci and "pip install" not in ci
