@@ -509,4 +509,4 @@ def test_the_shipped_kubernetes_secret_does_not_start(monkeypatch):
         load_settings()
     refused = {line.split(" ")[0] for line in error.value.lines}
     assert refused == {"telegram_token", "telegram_webhook_secret", "link_secret",
-                       "database_url"}
+                       "booking_webhook_secret", "database_url"}

@@ -12,10 +12,13 @@ mapped to `RetryAfter`, `Forbidden`, `BadRequest`, `InvalidToken`, `TimedOut` or
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.core import jsontext
 
@@ -93,3 +96,20 @@ class BotApi:
             "editMessageText", chat_id=chat_id, message_id=message_id, text=html,
             parse_mode="HTML", link_preview_options=NO_PREVIEW, reply_markup=markup,
         )
+
+
+def describe(error: BaseException) -> str:
+    """An error in one line for the operator, without anything secret."""
+    if isinstance(error, TelegramError):
+        return f"{type(error).__name__}: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+def retry_after(error: RetryAfter) -> float:
+    """The seconds a 429 asks to wait (python-telegram-bot gives an int or a timedelta, and
+    warns that its type will change)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = error.retry_after
+    total = getattr(wait, "total_seconds", None)
+    return float(total()) if callable(total) else float(wait)

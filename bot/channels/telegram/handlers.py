@@ -82,28 +82,17 @@ class Handlers:
     async def pressed_button(self, press: Press) -> None:
         """A press on a choice button: answer the query, apply it, show the answer chosen.
 
-        A pick in a pick-several question changes the question itself: the pressed message is
-        edited in place (ticks, and buttons for the new turn) instead of a new message.
+        The query is answered while the reply goes out, so a failing answer (tried again for
+        a while, callbacks.py) never holds the reply up.
         """
+        pressed_at = asyncio.get_running_loop().time()
         event = event_from_press(str(press.user_id), press.data)
         if event is None or not press.private:  # not ours, or not where health is discussed
-            await self.sender.answer_press(press.query_id)
+            await self.sender.answer_press(press.query_id, pressed_at)
             return
         reply = await self.engine.handle(numbered(event, press.update_id))
-        address = Address(CHANNEL, event.user_id)
-        answered = self.sender.answer_press(press.query_id)
-        if reply.repeated:  # handled before: its messages are sent, or waiting in the outbox
-            await asyncio.gather(answered, self.engine.flush(address))
-            return
-        if reply.edit:
-            _, edited = await asyncio.gather(answered, self._edit_in_place(press.message, reply))
-            if edited:
-                await self.engine.delivered(address, reply)
-            else:  # the message is gone or too old to edit: the question is sent anew
-                await self.engine.send_instead(address, reply)
-            return
-        await asyncio.gather(answered, self._tidy_pressed_message(press.message, reply))
-        await self.engine.flush(address)
+        await asyncio.gather(self.sender.answer_press(press.query_id, pressed_at),
+                             self._reply_to_press(press, reply))
         self._let_go_if_forgotten(reply, press.user_id)
 
     async def edited_message(self, update: Update, context: Context) -> None:
@@ -149,6 +138,22 @@ class Handlers:
         self.sender.questions.forget(chat_id)
         self.answer_line.cache_clear()
         html_chunks.cache_clear()
+
+    async def _reply_to_press(self, press: Press, reply: Reply) -> None:
+        """The pressed question tidied and the reply sent. A pick in a pick-several question
+        changes the question itself: the pressed message is edited in place (ticks, and
+        buttons for the new turn) instead of a new message."""
+        address = Address(CHANNEL, str(press.user_id))
+        if reply.repeated:  # handled before: its messages are sent, or waiting in the outbox
+            await self.engine.flush(address)
+        elif reply.edit:
+            if await self._edit_in_place(press.message, reply):
+                await self.engine.delivered(address, reply)
+            else:  # the message is gone or too old to edit: the question is sent anew
+                await self.engine.send_instead(address, reply)
+        else:
+            await self._tidy_pressed_message(press.message, reply)
+            await self.engine.flush(address)
 
     async def _edit_in_place(self, pressed: PressedMessage | None, reply: Reply) -> bool:
         return pressed is not None and await self.sender.edit_in_place(pressed, reply)

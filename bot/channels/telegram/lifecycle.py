@@ -4,7 +4,6 @@ chat, and its outbox (`deliver`), as the one runner (bot/run.py) drives every ch
 from __future__ import annotations
 
 import logging
-import warnings
 
 from aiohttp import web
 from telegram import LinkPreviewOptions
@@ -12,16 +11,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.api import BotApi, describe, retry_after
 from bot.channels.telegram.dispatch import Dispatcher
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.profile import set_profile
 from bot.channels.telegram.request import AiohttpRequest
-from bot.channels.telegram.send import Sender, describe
+from bot.channels.telegram.send import Sender
 from bot.channels.telegram.staff import TelegramStaffChat, add_staff_replies
 from bot.channels.telegram.webhook import Webhook
 from bot.core.channel import ChannelError
@@ -114,10 +112,7 @@ class TelegramChannel:
         try:
             await self.sender.reply(int(address.user_id), reply)
         except RetryAfter as error:
-            with warnings.catch_warnings():  # the library warns its type will change
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                wait = seconds(error.retry_after)
-            raise DeliveryFailed("rate limited (429)", retry_after=wait) from None
+            raise DeliveryFailed("rate limited (429)", retry_after=retry_after(error)) from None
         except (Forbidden, BadRequest, InvalidToken) as error:  # BadRequest is a NetworkError
             raise DeliveryFailed(describe(error), permanent=True) from None
         except TelegramError as error:  # NetworkError, TimedOut, 5xx: worth another try
@@ -156,6 +151,7 @@ class TelegramChannel:
             await self._poller.stop()  # the batch in hand is handled first
         if self.application.running:
             await self.application.stop()  # handles every update already taken
+        await self.sender.answers.close()  # before the connections go
         await self.application.shutdown()
 
 
@@ -192,12 +188,6 @@ def build_application(
         .updater(None)  # updates come from our Poller or Webhook, confirmed once handled
     )
     return builder.request(request).get_updates_request(poll_request).build()
-
-
-def seconds(retry_after: object) -> float:
-    """Telegram's retry_after as seconds (python-telegram-bot gives an int or a timedelta)."""
-    total = getattr(retry_after, "total_seconds", None)
-    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
 
 
 def token_of(settings: Settings) -> str:

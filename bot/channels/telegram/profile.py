@@ -14,8 +14,8 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
 
+from bot.channels.telegram.api import describe
 from bot.channels.telegram.handlers import CHANNEL
-from bot.channels.telegram.send import describe
 from bot.core.channels import TELEGRAM
 from bot.core.markup import plain
 from bot.turns.runner import TurnRunner

@@ -21,13 +21,13 @@ from typing import Any
 from telegram import Message as TelegramMessage
 from telegram.error import TelegramError
 
-from bot.channels.telegram.api import BotApi, JSONDict
+from bot.channels.telegram.api import BotApi, JSONDict, describe
+from bot.channels.telegram.callbacks import CallbackAnswers
 from bot.channels.telegram.render import SPLIT_AT, html_chunks, keyboard, to_html
 from bot.channels.telegram.updates import PressedMessage
 from bot.core.events import Reply
 from bot.core.markup import plain
 
-OLD_QUERY_ERRORS = ("query is too old", "query id is invalid")
 CHATS_KEPT = 4096  # chats whose latest question's HTML is kept, for the answer line
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Sender:
     def __init__(self, api: BotApi, questions: SentQuestions | None = None) -> None:
         self.api = api
         self.questions = questions or SentQuestions()
+        self.answers = CallbackAnswers(api)
 
     async def reply(self, chat_id: int, reply: Reply) -> None:
         """Every message of a reply, in order, each split under the length limit."""
@@ -112,15 +113,9 @@ class Sender:
         if markup is not None:
             self.questions.remember(edited, html)
 
-    async def answer_press(self, query_id: str) -> None:
-        """Stop the button's spinner; a query too old to answer is fine."""
-        try:
-            await self.api.call("answerCallbackQuery", callback_query_id=query_id)
-        except TelegramError as error:  # the reply still goes out; only the spinner lingers
-            if any(phrase in str(error).lower() for phrase in OLD_QUERY_ERRORS):
-                log.debug("callback query was too old to answer")
-            else:
-                log.warning("could not answer a callback query: %s", describe(error))
+    async def answer_press(self, query_id: str, pressed_at: float | None = None) -> None:
+        """Stop the button's spinner (callbacks.py: tried again briefly when that fails)."""
+        await self.answers.answer(query_id, pressed_at)
 
     async def show_answer(self, pressed: PressedMessage, line: AnswerLine) -> None:
         """Add the answer line under the pressed question and drop its choice buttons, so the
@@ -174,9 +169,3 @@ def links_only(pressed: PressedMessage) -> JSONDict | None:
     rows = pressed.link_rows()
     return {"inline_keyboard": rows} if rows else None
 
-
-def describe(error: BaseException) -> str:
-    """An error in one line for the operator, without anything secret."""
-    if isinstance(error, TelegramError):
-        return f"{type(error).__name__}: {error.message}"
-    return f"{type(error).__name__}: {error}"

@@ -86,6 +86,7 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int = 0  # what the fake answered (0 until it did)
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -189,6 +190,7 @@ class FakeTelegram:
         self._flaky: dict[str, tuple[float, tuple[int, ...], random.Random]] = {}
         self.random_failures: dict[str, list[int]] = {}  # method -> statuses answered at random
         self._delays: dict[str, float] = {}
+        self._stalls: dict[str, list[float]] = {}  # method -> delays of its next calls
         self._by_chat: dict[int, list[SentMessage]] = {}
         self._waiters: dict[int, list[tuple[Callable[[], bool], asyncio.Future[None]]]] = {}
         self._update_ids = itertools.count(1)
@@ -275,6 +277,16 @@ class FakeTelegram:
     def slow_down(self, method: str, seconds: float) -> None:
         """Take `seconds` over every call of `method` from now on (0 for full speed)."""
         self._delays[method] = seconds
+
+    def stall(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Take `seconds` over the next `times` calls of `method` only (longer than the bot
+        waits: its call times out, and the fake drops it when the bot hangs up)."""
+        self._stalls.setdefault(method, []).extend([seconds] * times)
+
+    @property
+    def pressed_queries(self) -> list[str]:
+        """The id of every callback query delivered to the bot (each press), in order."""
+        return list(self._queries)
 
     async def push(self, update: Update) -> int:
         """Deliver an update: queue it for getUpdates, or post it to the webhook."""
@@ -405,6 +417,8 @@ class FakeTelegram:
     async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
         if self._delays.get(method):
             await asyncio.sleep(self._delays[method])
+        if self._stalls.get(method):
+            await asyncio.sleep(self._stalls[method].pop(0))
         failures = self._failures.get(method)
         if failures:
             return _error(failures.pop(0))
