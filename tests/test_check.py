@@ -16,6 +16,7 @@ from bot.settings import ROOT, load_settings
 from bot.store.sqlite import SQLiteStore
 from bot.tools.check import check_all
 from bot.tools.check_spec import spec_levels
+from bot.tools.client import DialogClient
 
 
 @pytest.fixture
@@ -350,3 +351,26 @@ def test_the_shipped_spec_and_flow_agree_on_every_urgency_level():
         "emergency", "same_day", "within_days", "within_week"]
     assert [u for u, now in levels.items() if now] == list(flow.act_now) == [
         "emergency", "same_day"]
+
+
+async def test_the_stepper_acts_at_once_on_the_urgencies_the_flow_marks(project):
+    """Marking `within_days` act-now in the flow (no code change) makes a locked knee left
+    "not sure" advised on in the very next message, and the check end at "a doctor first"."""
+    def act_on_within_days(flow):
+        flow["safety"]["urgencies"][2]["act_now"] = True
+    edit_whole_flow(project, act_on_within_days)
+    settings = load_settings(data_dir=project / "data", dialogs_dir=project / "dialogs",
+                             templates_dir=project / "templates")
+    person = DialogClient(build_engine(settings, SQLiteStore(":memory:")), "pat")
+    await person.send("/start")
+    for choice in ("begin", "me", "adult", "no", "no", "no"):
+        await person.click(choice)
+    while person.last.state != "rf_locked":
+        await person.click("no")
+    await person.click("unsure")
+    reply = await person.click("unsure")
+    assert "within the next day or two" in reply.messages[0].text
+    assert "Knee locks or gets stuck" in reply.messages[0].text
+    while person.last.state.startswith("rf_"):
+        await person.click("no")
+    assert person.last.state == "result_doctor_first"
