@@ -196,6 +196,24 @@ async def test_an_injection_and_surgery_with_the_knee_hotter_since_is_an_emergen
     assert "surgical team" in person.text
 
 
+async def test_years_of_knee_pain_and_a_fall_this_week_is_told_the_fall_counts(person):
+    await person.send("/start")
+    for choice in ("begin", "me", "adult"):
+        await person.click(choice)
+    assert person.last.state == "injury"
+    assert "A new injury on top of older pain counts as Yes" in person.text
+    for choice in ("this_week", "no", "no"):
+        await person.click(choice)
+    asked = await no_until(person, "rf_ottawa_bone")
+    assert "rf_cannot_bear_weight" in asked, "the injury questions follow the fall"
+
+
+async def test_not_sure_it_is_swollen_is_asked_about_heat_without_presuming_swelling(person):
+    await start(person, swelling="unsure")
+    assert person.last.state == "rf_hot_swollen"
+    assert "Does your knee feel hot" in person.text and "the swollen knee" not in person.text
+
+
 async def test_night_sweats_alone_are_a_yes_without_feeling_unwell(person):
     await start(person)
     await no_until(person, "rf_unwell")
@@ -224,7 +242,7 @@ def _question(flag: str, who: str) -> str:
 SEVERAL_PARTS = (
     "hot_swollen", "joint_bleed", "clot_lungs", "after_procedure", "cauda_equina",
     "circulation", "extensor", "child_limp", "ottawa_bone", "clot_risk", "young_night_pain",
-    "worsening_weakness", "locked", "unwell",
+    "worsening_weakness", "locked", "unwell", "numbness",
 )
 
 
