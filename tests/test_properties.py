@@ -44,6 +44,13 @@ IMPLIED = {
     "ottawa_age": lambda age, injury, swelling: age == "over_55"
     and injury in ("this_week", "unsure"),
 }
+# Left open by an earlier "not sure", so asked instead (v3.1): (age, injury, swelling) -> asked?
+ASKED_WHEN_OPEN = {
+    "new_swelling": lambda age, injury, swelling: swelling == "unsure"
+    and injury in ("no", "unsure"),
+    "ottawa_age": lambda age, injury, swelling: age == "unsure"
+    and injury in ("this_week", "unsure"),
+}
 AFTER_SWELLING = {"hot_swollen", "joint_bleed"}
 AFTER_CALF = {"clot_lungs", "calf_clot", "clot_risk"}
 UNDER_18_ONLY = {"child_limp", "young_night_pain"}
@@ -103,7 +110,7 @@ async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -
     age = "under_18"
     if who != "child":
         assert person.last.state == "age"
-        age = data.draw(st.sampled_from(["under_18", "adult", "over_55"]), label="age")
+        age = data.draw(st.sampled_from(["under_18", "adult", "over_55", "unsure"]), label="age")
         await person.click(age)
     await person.click(injury)
     swelling = data.draw(st.sampled_from(["new", "longer", "no", "unsure"]), label="swelling")
@@ -143,19 +150,38 @@ async def _safety_story(who: str, injury: str, data, answers=answers_strategy) -
         assert not AFTER_INJURY & set(asked)
     elif not yes and injury in ("this_week", "weeks"):
         assert AFTER_INJURY - {"ottawa_age", "ottawa_bone"} <= set(asked)
-    assert not UNDER_18_ONLY & set(asked) or age == "under_18"
-    assert "night_pain" not in asked or age != "under_18"
-    assert not set(IMPLIED) & set(asked), "raised from answers, never asked"
+    # An age not known is possibly under 18: the child questions are asked too.
+    assert not UNDER_18_ONLY & set(asked) or age in ("under_18", "unsure")
+    assert "night_pain" not in asked or age in ("adult", "over_55")
+    for flag, raised in IMPLIED.items():
+        assert flag not in asked or not raised(age, injury, swelling), "raised, never asked"
+    for flag, open_ in ASKED_WHEN_OPEN.items():  # "not sure" earlier: asked, not skipped
+        assert flag not in asked or open_(age, injury, swelling)
+        raised = {f: "yes" for f, r in IMPLIED.items() if r(age, injury, swelling)}
+        if open_(age, injury, swelling) and not _stopped_before({**said, **raised}, flag):
+            assert flag in asked, f"{flag} skipped after an earlier 'not sure'"
     assert not AFTER_SWELLING & set(asked) or swelling != "no"
     assert "joint_bleed" not in asked or swelling in ("new", "unsure")
     assert not AFTER_CALF & set(asked) or calf != "no"
-    if age == "under_18" and not yes:
+    if age in ("under_18", "unsure") and not yes:
         assert "child_limp" in asked
     if yes:
         await _assert_red_flag_exit(person, yes, unsure)
     else:
         assert not person.last.state.startswith("redflag_")
         await _finish_after_safety(person, unsure, data, act_now)
+
+
+def _stopped_before(said: dict[str, str], flag: str) -> bool:
+    """A "yes" to a question asked before `flag` ended the check there."""
+    order = list(FLOW.red_flags)
+    return any(answer == "yes" and order.index(f) < order.index(flag)
+               for f, answer in said.items())
+
+
+def test_act_now_urgencies_come_from_the_flow_and_are_the_spec():
+    assert set(FLOW.act_now) == ACT_NOW
+    assert {u: i for i, u in enumerate(FLOW.urgencies)} == URGENCY_RANK
 
 
 def _assert_no_booking_offered(reply) -> None:

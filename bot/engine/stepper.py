@@ -24,7 +24,6 @@ from bot.core.effects import (
 from bot.core.events import Message
 from bot.engine.compose import Composer
 from bot.engine.flow import (
-    ACT_NOW,
     ACT_NOW_FACT,
     DONE_CHOICE,
     DONE_TRIGGER,
@@ -114,11 +113,15 @@ class Stepper:
         self.record(conv, state, option.id, typed=False)
         conv.last_choice = option.id
         decision = self.advance(conv, option.id, option.label, now)
-        if state.clarify and option.id == UNSURE and state.urgency in ACT_NOW:
+        if state.clarify and option.id == UNSURE and self.acts_now(conv, state):
             # Still unsure at emergency or same-day level: that advice now, not at the end.
             advice = self.compose.say(f"{conv.flow}/unsure_now.j2", conv, flag_id=state.safety)
             decision.messages.insert(0, advice)
         return decision
+
+    def acts_now(self, conv: Conversation, state: State) -> bool:
+        """A safety question whose urgency the flow's table marks `act_now`."""
+        return state.urgency in self.flows[conv.flow or ""].act_now
 
     def apply_input(self, conv: Conversation, state: State, value: Any, now: float) -> Decision:
         conv.history.append(Answer(state.id, value, typed=True))
@@ -169,7 +172,7 @@ class Stepper:
             return None
         flow = self.flows[conv.flow or ""]
         undone = conv.history.pop()
-        while flow.states[undone.state].implied and conv.history:
+        while self.was_raised(flow, flow.states[undone.state], conv) and conv.history:
             undone = conv.history.pop()  # never asked: back to the answer that raised it
         conv.state, conv.finished, conv.last_choice = undone.state, False, ""
         conv.facts, conv.scores, conv.selection = {}, {}, []
@@ -244,7 +247,7 @@ class Stepper:
             self._trigger(conv, ROUTE_TRIGGER, effects, budget)
         elif self.not_asked(flow, state, conv):
             self._trigger(conv, SKIP_TRIGGER, effects, budget)
-        elif state.implied:  # earlier answers already mean "yes" (e.g. aged 55+ and injured)
+        elif self.was_raised(flow, state, conv):  # earlier answers mean "yes" (aged 55+, injured)
             conv.history.append(Answer(state.id, YES))
             self.record(conv, state, YES, typed=False)
             self._trigger(conv, YES, effects, budget)
@@ -257,6 +260,12 @@ class Stepper:
         state = self.state(conv)
         if state is not None and (exit_id is None or exit_id == conv.state):
             event.kwargs["effects"].extend(self._finish(conv, state))
+
+    @staticmethod
+    def was_raised(flow: Flow, state: State, conv: Conversation) -> bool:
+        """A red flag that earlier answers raise without asking (`raised_if` all hold)."""
+        return state.implied and all(holds(c, flow, conv.facts, conv.scores)
+                                     for c in state.raised_if)
 
     @staticmethod
     def not_asked(flow: Flow, state: State, conv: Conversation) -> bool:
@@ -353,8 +362,7 @@ class Stepper:
             effects.insert(0, SaveProgress(followup_id, progress))
         return effects
 
-    @staticmethod
-    def record(conv: Conversation, state: State, value: Any, typed: bool) -> None:
+    def record(self, conv: Conversation, state: State, value: Any, typed: bool) -> None:
         """Apply one answer's facts and scores, and what a safety answer means."""
         if typed:
             if state.input is not None:
@@ -374,5 +382,5 @@ class Stepper:
             conv.facts["red_flags"] = [*conv.facts.get("red_flags", ()), state.safety]
         elif state.safety and state.clarify and value == UNSURE:
             conv.facts["unsure_flags"] = [*conv.facts.get("unsure_flags", ()), state.safety]
-            if state.urgency in ACT_NOW:
+            if self.acts_now(conv, state):
                 conv.facts[ACT_NOW_FACT] = [*conv.facts.get(ACT_NOW_FACT, ()), state.safety]

@@ -8,7 +8,7 @@ from collections import deque
 from bot.core.events import DONE_CHOICE
 from bot.engine.commands import Commands
 from bot.engine.compose import LINK_TARGETS
-from bot.engine.flow import URGENCIES, Flow, State
+from bot.engine.flow import Flow, State
 from bot.engine.stepper import ACTIONS
 from bot.tools.check_limits import label_problems, payload_problems
 from bot.tools.problem import Problem
@@ -83,8 +83,8 @@ def check_state(flow: Flow, state: State, engine_commands: Commands) -> list[Pro
                     )
                 )
         seen.add(option.id)
-    if state.red_flag and state.urgency not in URGENCIES:
-        problems.append(Problem(file, state.id, "urgency", f"must be one of {URGENCIES}"))
+    if state.red_flag and state.urgency not in flow.urgencies:
+        problems.append(Problem(file, state.id, "urgency", f"must be one of {flow.urgencies}"))
     for link in state.links:
         if link not in LINK_TARGETS:
             problems.append(Problem(file, state.id, "links", f"unknown link {link!r}"))

@@ -4,7 +4,7 @@ version and sign-off."""
 
 from __future__ import annotations
 
-from bot.engine.flow import URGENCIES, Flow
+from bot.engine.flow import Flow
 from bot.tools.check_paths import reachable, targets
 from bot.tools.problem import Problem
 
@@ -16,9 +16,9 @@ def check_safety(flow: Flow) -> list[Problem]:
     reached = reachable(flow)
     ranks = [flag.rank for flag in flow.red_flags.values()]
     for flag in flow.red_flags.values():
-        if flag.urgency not in URGENCIES:
+        if flag.urgency not in flow.urgencies:
             problems.append(Problem(file, "", f"safety.red_flags.{flag.id}.urgency",
-                                    f"must be one of {URGENCIES}"))
+                                    f"must be one of the urgencies {flow.urgencies}"))
         question = flow.states.get(flag.question)
         if question is None or flag.question not in reached:
             problems.append(Problem(file, flag.question, "safety", "red flag never asked"))
@@ -37,8 +37,8 @@ def check_safety(flow: Flow) -> list[Problem]:
                                 "not in order of urgency, highest first"))
     problems += _check_urgency_on_paths(flow)
     for state in flow.states.values():
-        if state.red_flag and state.urgency not in URGENCIES:
-            problems.append(Problem(file, state.id, "urgency", f"must be one of {URGENCIES}"))
+        if state.red_flag and state.urgency not in flow.urgencies:
+            problems.append(Problem(file, state.id, "urgency", f"must be one of {flow.urgencies}"))
     return problems
 
 

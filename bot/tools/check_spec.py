@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import re
 
-from bot.engine.flow import ACT_NOW, Flow
+from bot.engine.flow import Flow
 from bot.tools.check_paths import reached_from
 from bot.tools.problem import Problem
 
 _ROW = re.compile(r"^\|\s*[0-9]+[a-z]?\s*\|\s*`([a-z0-9_]+)`\s*\|")
+_LEVEL = re.compile(r"^\|\s*`([a-z0-9_]+)`\s*\|")
+
+
+def spec_levels(text: str) -> dict[str, bool]:
+    """urgency -> act now, highest first, from the urgency levels table (`Act now` column)."""
+    found: dict[str, bool] = {}
+    column = None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if column is None and "Urgency" in cells and "Act now" in cells:
+            column = cells.index("Act now")
+            continue
+        match = _LEVEL.match(line.strip())
+        if column is not None and match and len(cells) > column:
+            found[match.group(1)] = cells[column].lower().startswith("yes")
+        elif column is not None and found and not line.strip().startswith("|"):
+            break
+    return found
 
 
 def spec_urgencies(text: str) -> dict[str, str]:
@@ -40,7 +58,9 @@ def check_spec(flow: Flow, renderer_exists=None) -> list[Problem]:
                                 f"no clinical specification at {spec_path}", warning=True))
         table = {flag.id: flag.urgency for flag in flow.red_flags.values()}
     else:
-        table = spec_urgencies(spec_path.read_text(encoding="utf-8"))
+        text = spec_path.read_text(encoding="utf-8")
+        table = spec_urgencies(text)
+        problems += _check_levels(flow, spec_levels(text))
     for flag in flow.red_flags.values():
         if flag.id not in table:
             problems.append(Problem(file, "", f"safety.red_flags.{flag.id}",
@@ -52,11 +72,47 @@ def check_spec(flow: Flow, renderer_exists=None) -> list[Problem]:
         problems.append(Problem(file, "", "safety.red_flags",
                                 f"{flow.spec} lists {flag_id!r}, which the flow does not ask"))
     problems += _check_facts_asked_before(flow)
-    if renderer_exists is not None and any(f.urgency in ACT_NOW for f in flow.red_flags.values()):
+    problems += _check_values_answered(flow)
+    if renderer_exists is not None and any(f.urgency in flow.act_now
+                                           for f in flow.red_flags.values()):
         template = f"{flow.id}/unsure_now.j2"
         if not renderer_exists(template):
             problems.append(Problem(file, "", "safety", f"missing template {template} (advice "
                                     "for an emergency or same-day question left unsure)"))
+    return problems
+
+
+def _check_levels(flow: Flow, levels: dict[str, bool]) -> list[Problem]:
+    """The flow's urgency table is the spec's: the same urgencies, in the same order (highest
+    first), acted on at once ("not sure" advised in the very next message) at the same ones."""
+    file = str(flow.path)
+    mine = {urgency: urgency in flow.act_now for urgency in flow.urgencies}
+    if list(levels) != list(mine):
+        return [Problem(file, "", "safety.urgencies", f"{list(mine)}, but {flow.spec} lists "
+                        f"{list(levels)} (highest first)")]
+    return [Problem(file, "", f"safety.urgencies.{u}.act_now",
+                    f"{mine[u]}, but {flow.spec} says {levels[u]}")
+            for u in mine if mine[u] != levels[u]]
+
+
+def _check_values_answered(flow: Flow) -> list[Problem]:
+    """A red flag's `ask_if` / `raised_if` tests only values some answer gives: a value no
+    option sets is a question (or a raise) no person can ever reach."""
+    file, problems = str(flow.path), []
+    given: dict[str, set] = {}
+    for state in flow.states.values():
+        for option in state.options:
+            for fact, value in option.facts.items():
+                given.setdefault(fact, set()).add(value)
+    for flag in flow.red_flags.values():
+        for condition in flag.ask_if + flag.raised_if:
+            values = condition.one_of or (() if condition.equals is None else (condition.equals,))
+            if condition.fact not in given:
+                continue  # set by the engine or typed input, not by an option
+            for value in values:
+                if value not in given[condition.fact]:
+                    problems.append(Problem(file, flag.question, "ask_if", f"tests "
+                                            f"{condition.fact} = {value!r}, which no answer gives"))
     return problems
 
 

@@ -9,7 +9,6 @@ from bot.core.events import DONE_CHOICE
 from bot.engine.flow.dialect import FlowLoader
 from bot.engine.flow.loading import load_flow, load_flows, parse_duration
 from bot.engine.flow.model import (
-    ACT_NOW,
     ACT_NOW_FACT,
     COMMANDS_FILE,
     DONE_TRIGGER,
@@ -18,7 +17,6 @@ from bot.engine.flow.model import (
     ROUTE_TRIGGER,
     SKIP_TRIGGER,
     UNSURE,
-    URGENCIES,
     YES,
     Condition,
     ConsentSpec,
@@ -34,7 +32,6 @@ from bot.engine.flow.model import (
 )
 
 __all__ = [
-    "ACT_NOW",
     "ACT_NOW_FACT",
     "COMMANDS_FILE",
     "DONE_CHOICE",
@@ -44,7 +41,6 @@ __all__ = [
     "ROUTE_TRIGGER",
     "SKIP_TRIGGER",
     "UNSURE",
-    "URGENCIES",
     "YES",
     "Condition",
     "ConsentSpec",

@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 
 from bot.engine.flow.dialect import FlowLoader
+from bot.engine.flow.fields import condition_test, conditions, required
 from bot.engine.flow.model import (
     COMMANDS_FILE,
-    UNSURE,
-    YES,
     Condition,
     ConsentSpec,
     Driver,
@@ -23,9 +22,9 @@ from bot.engine.flow.model import (
     FollowupSpec,
     Input,
     Option,
-    RedFlag,
     State,
 )
+from bot.engine.flow.safety import load_safety
 
 
 def load_flows(directory: Path) -> dict[str, Flow]:
@@ -49,7 +48,7 @@ def load_flow(path: Path) -> Flow:
         raise FlowError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(raw, dict):
         raise FlowError(f"{path}: a flow file must be a mapping")
-    flow_id = _required(raw, "id", path, "flow")
+    flow_id = required(raw, "id", path, "flow")
     option_sets = {
         name: tuple(_option(item, path, f"option_sets.{name}") for item in items)
         for name, items in (raw.get("option_sets") or {}).items()
@@ -61,7 +60,7 @@ def load_flow(path: Path) -> Flow:
         state_id: _state(flow_id, state_id, spec or {}, option_sets, path)
         for state_id, spec in states_raw.items()
     }
-    red_flags = _safety(flow_id, raw.get("safety"), option_sets, states, path)
+    red_flags, urgencies = load_safety(flow_id, raw.get("safety"), option_sets, states, path)
     driver_specs = _drivers(raw.get("drivers"), path)
     clinical = raw.get("clinical") or {}
     return Flow(
@@ -77,6 +76,8 @@ def load_flow(path: Path) -> Flow:
         spec=str(clinical.get("spec") or ""),
         reviewed_by=str(clinical.get("reviewed_by") or ""),
         red_flags=red_flags,
+        urgencies=tuple(urgencies),
+        act_now=tuple(u for u, now in urgencies.items() if now),
         driver_specs=driver_specs,
         entry=dict(raw.get("entry") or {}),
         lead={str(k): str(v) for k, v in (raw.get("lead") or {}).items()},
@@ -111,15 +112,15 @@ def _followups(flow_id: str, raw: Any, path: Path) -> FollowupSpec | None:
         if not isinstance(spec, dict):
             raise FlowError(f"{path}: {at}: must be a mapping")
         try:
-            delay = parse_duration(_required(spec, "delay", path, at))
+            delay = parse_duration(required(spec, "delay", path, at))
         except ValueError as error:
             raise FlowError(f"{path}: {at}: field 'delay': {error}") from None
         kinds[str(kind_id)] = FollowupKind(
             id=str(kind_id),
-            label=str(_required(spec, "label", path, at)),
+            label=str(required(spec, "label", path, at)),
             delay=delay,
             template=str(spec.get("template", f"{flow_id}/followup_{kind_id}.j2")),
-            start=str(_required(spec, "start", path, at)),
+            start=str(required(spec, "start", path, at)),
             synonyms=tuple(str(s).lower() for s in spec.get("synonyms") or ()),
         )
     limit = raw.get("max_per_person", 3)
@@ -128,7 +129,7 @@ def _followups(flow_id: str, raw: Any, path: Path) -> FollowupSpec | None:
     return FollowupSpec(
         kinds=kinds,
         offer_template=str(raw.get("offer_template", f"{flow_id}/followup_offer.j2")),
-        consent_version=str(_required(raw, "consent_version", path, where)),
+        consent_version=str(required(raw, "consent_version", path, where)),
         max_per_person=limit,
         carry={str(k): str(v) for k, v in (raw.get("carry") or {}).items()},
         progress={str(k): str(v) for k, v in (raw.get("progress") or {}).items()},
@@ -145,9 +146,9 @@ def _consent(raw: Any, path: Path) -> ConsentSpec | None:
     if not isinstance(to, list):
         raise FlowError(f"{path}: consent: field 'to' must be a list")
     return ConsentSpec(
-        asked_in=str(_required(raw, "asked_in", path, "consent")),
+        asked_in=str(required(raw, "asked_in", path, "consent")),
         to=tuple(str(kind) for kind in to),
-        version=str(_required(raw, "version", path, "consent")),
+        version=str(required(raw, "version", path, "consent")),
     )
 
 
@@ -171,99 +172,6 @@ def _drivers(raw: Any, path: Path) -> dict[str, Driver]:
             tie_break=tie_break,
         )
     return drivers
-
-
-def _safety(
-    flow_id: str,
-    raw: Any,
-    option_sets: dict[str, tuple[Option, ...]],
-    states: dict[str, State],
-    path: Path,
-) -> dict[str, RedFlag]:
-    """Expand the `safety` block into states: per red flag a question, a clarification and an exit.
-
-    The questions are chained in the order written; `check` insists that order puts the highest
-    urgency first. "Yes" goes to the flag's exit, "Not sure" to the clarification, whose own
-    "Not sure" moves on and leaves the flag unresolved.
-    """
-    if not raw:
-        return {}
-    where = "safety"
-    entry = str(_required(raw, "state", path, where))
-    after = str(_required(raw, "next", path, where))
-    answers = option_sets.get(str(raw.get("use", "yes_no_unsure")))
-    if not answers:
-        raise FlowError(f"{path}: {where}: field 'use' must name an option set of yes/no/unsure")
-    items = raw.get("red_flags")
-    if not isinstance(items, list) or not items:
-        raise FlowError(f"{path}: {where}: field 'red_flags' must be a non-empty list")
-    templates = raw.get("templates") or {}
-    flags = [_red_flag(item, path) for item in items]
-    following = [flag.question for flag in flags[1:]] + [after]
-    for flag, next_state in zip(flags, following, strict=True):
-        for state_id in (flag.question, flag.clarify, flag.exit):
-            if state_id in states:
-                raise FlowError(f"{path}: {where}: red flag {flag.id!r} makes state "
-                                f"{state_id!r}, which the flow already has")
-        common = {"section": "safety", "safety": flag.id, "next": next_state,
-                  "urgency": flag.urgency}
-        states[flag.question] = State(
-            id=flag.question,
-            template=templates.get("question", f"{flow_id}/safety_question.j2"),
-            options=_answers(answers, {YES: flag.exit, UNSURE: flag.clarify}, next_state),
-            ask_if=flag.ask_if + flag.raised_if,
-            implied=bool(flag.raised_if),
-            **common,
-        )
-        states[flag.clarify] = State(
-            id=flag.clarify,
-            template=templates.get("clarify", f"{flow_id}/safety_clarify.j2"),
-            options=_answers(answers, {YES: flag.exit}, next_state),
-            clarify=True,
-            **common,
-        )
-        states[flag.exit] = State(
-            id=flag.exit,
-            template=templates.get("exit", f"{flow_id}/red_flag.j2"),
-            final=True,
-            red_flag=flag.id,
-            urgency=flag.urgency,
-            section="safety",
-        )
-    states[entry] = State(id=entry, template="", route=(Condition(next=flags[0].question),),
-                          section="safety")
-    return {flag.id: flag for flag in flags}
-
-
-def _red_flag(item: Any, path: Path) -> RedFlag:
-    if not isinstance(item, dict):
-        raise FlowError(f"{path}: safety: each red flag must be a mapping")
-    flag_id = str(_required(item, "id", path, "safety red flag"))
-    where = f"safety red flag {flag_id!r}"
-    return RedFlag(
-        id=flag_id,
-        urgency=str(_required(item, "urgency", path, where)),
-        title=str(_required(item, "title", path, where)),
-        question=f"rf_{flag_id}",
-        clarify=f"rf_{flag_id}_clarify",
-        exit=f"redflag_{flag_id}",
-        ask_if=_conditions(item.get("ask_if"), path, where),
-        raised_if=_conditions(item.get("raised_if"), path, where),
-    )
-
-
-def _answers(
-    answers: tuple[Option, ...], targets: dict[str, str], default: str
-) -> tuple[Option, ...]:
-    return tuple(
-        Option(a.id, a.label, targets.get(a.id, default), synonyms=a.synonyms) for a in answers
-    )
-
-
-def _required(raw: dict[str, Any], key: str, path: Path, where: str) -> Any:
-    if raw.get(key) in (None, ""):
-        raise FlowError(f"{path}: {where}: field {key!r} is missing")
-    return raw[key]
 
 
 def _state(
@@ -292,7 +200,7 @@ def _state(
         action=spec.get("action", ""),
         section=spec.get("section", ""),
         next=str(spec.get("next", "")),
-        ask_if=_conditions(spec.get("ask_if"), path, where),
+        ask_if=conditions(spec.get("ask_if"), path, where),
         loaded=bool(spec.get("loaded", False)),
         multi=spec.get("select") == "many",
         fact=str(spec.get("fact", "")),
@@ -337,10 +245,10 @@ def _options(
 def _option(item: dict[str, Any], path: Path, where: str) -> Option:
     if not isinstance(item, dict):
         raise FlowError(f"{path}: {where}: each option must be a mapping")
-    option_id = str(_required(item, "id", path, f"{where} option"))
+    option_id = str(required(item, "id", path, f"{where} option"))
     return Option(
         id=option_id,
-        label=str(_required(item, "label", path, f"{where} option {option_id!r}")),
+        label=str(required(item, "label", path, f"{where} option {option_id!r}")),
         next=str(item.get("next", "")),
         scores={str(k): int(v) for k, v in (item.get("scores") or {}).items()},
         facts=dict(item.get("facts") or {}),
@@ -352,39 +260,15 @@ def _option(item: dict[str, Any], path: Path, where: str) -> Option:
 
 def _input(item: dict[str, Any], path: Path, where: str) -> Input:
     return Input(
-        fact=str(_required(item, "fact", path, f"{where} input")),
+        fact=str(required(item, "fact", path, f"{where} input")),
         type=item.get("type", "text"),
         minimum=item.get("min"),
         maximum=item.get("max"),
         max_length=int(item.get("max_length", 200)),
-        next=str(_required(item, "next", path, f"{where} input")),
+        next=str(required(item, "next", path, f"{where} input")),
     )
 
 
 def _condition(item: dict[str, Any], path: Path, where: str) -> Condition:
     when = item.get("when") or {}
-    return _test(when, str(_required(item, "next", path, f"{where} route")), path, where)
-
-
-def _conditions(raw: Any, path: Path, where: str) -> tuple[Condition, ...]:
-    """`ask_if`: one test or a list of tests, all of which must hold."""
-    if not raw:
-        return ()
-    items = raw if isinstance(raw, list) else [raw]
-    return tuple(_test(item, "", path, f"{where} ask_if") for item in items)
-
-
-def _test(when: Any, next_state: str, path: Path, where: str) -> Condition:
-    if not isinstance(when, dict):
-        raise FlowError(f"{path}: {where}: a condition must be a mapping")
-    empty = when.get("empty")
-    return Condition(
-        next=next_state,
-        fact=when.get("fact"),
-        score=when.get("score"),
-        equals=when.get("equals"),
-        one_of=tuple(when.get("one_of") or ()),
-        at_least=when.get("at_least"),
-        empty=None if empty is None else bool(empty),
-        no_driver_named=bool(when.get("no_driver_named", False)),
-    )
+    return condition_test(when, str(required(item, "next", path, f"{where} route")), path, where)

@@ -17,11 +17,7 @@ SKIP_TRIGGER = "_skip"
 COMMANDS_FILE = "commands.yaml"
 DONE_TRIGGER = "_done"
 YES, NO, UNSURE = "yes", "no", "unsure"
-# Urgency levels of red flags, highest first (docs/clinical.md).
-URGENCIES = ("emergency", "same_day", "within_days", "within_week")
-# A safety question still "not sure" after its follow-up at these urgencies is advised on at
-# once, and no booking is offered while it stands (docs/clinical.md).
-ACT_NOW = ("emergency", "same_day")
+# The red flags left "not sure" at an urgency the flow marks `act_now` (its urgency table).
 ACT_NOW_FACT = "act_now"
 
 
@@ -112,8 +108,13 @@ class State:
     fact: str = ""  # a multi-select stores the picked ids under this fact
     safety: str | None = None  # a safety question (or its clarification) for this red flag
     clarify: bool = False
-    implied: bool = False  # a red flag raised by earlier answers (`raised_if`), never asked
+    raised_if: tuple[Condition, ...] = ()  # a red flag raised, not asked, when these hold
     outcome: bool = True  # a final state that is a screening result (not "not now")
+
+    @property
+    def implied(self) -> bool:
+        """A red flag that earlier answers can raise without asking."""
+        return bool(self.raised_if)
 
     def option(self, option_id: str) -> Option | None:
         return next((option for option in self.options if option.id == option_id), None)
@@ -131,11 +132,7 @@ class RedFlag:
     exit: str
     ask_if: tuple[Condition, ...] = ()
     raised_if: tuple[Condition, ...] = ()  # raised, not asked, when these all hold
-
-    @property
-    def rank(self) -> int:
-        """0 for the highest urgency; unknown urgencies rank last."""
-        return URGENCIES.index(self.urgency) if self.urgency in URGENCIES else len(URGENCIES)
+    rank: int = 0  # the urgency's place in the flow's urgency table, 0 the highest
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +205,8 @@ class Flow:
     wording: dict[str, Any] = field(default_factory=dict)  # words by who the flow is about
     consent: ConsentSpec | None = None  # what saving this flow's lead is consented to
     followups: FollowupSpec | None = None  # check-ins a person may ask for after a result
+    urgencies: tuple[str, ...] = ()  # the red flags' urgency table, highest first
+    act_now: tuple[str, ...] = ()  # urgencies whose "still not sure" is advised on at once
 
     def words(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The words for who this conversation is about (`p` in templates)."""
