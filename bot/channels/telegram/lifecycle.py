@@ -16,6 +16,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.dispatch import Dispatcher
+from bot.channels.telegram.failures import failure_kind
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.polling import Poller
@@ -82,7 +83,7 @@ class TelegramChannel:
     def mount(self, app: web.Application) -> None:
         """In webhook mode, the route Telegram posts updates to."""
         if self.webhook:
-            self._route = Webhook(self.settings)
+            self._route = Webhook(self.settings, self.engine.metrics)
             self._route.mount(app)
 
     async def start(self) -> None:
@@ -121,7 +122,7 @@ class TelegramChannel:
         except (Forbidden, BadRequest, InvalidToken) as error:  # BadRequest is a NetworkError
             raise DeliveryFailed(describe(error), permanent=True) from None
         except TelegramError as error:  # NetworkError, TimedOut, 5xx: worth another try
-            raise DeliveryFailed(describe(error)) from None
+            raise DeliveryFailed(describe(error), kind=failure_kind(error)) from None
 
     def staff_place(self) -> StaffNotifier | None:
         """The staff chat, once started, when BOT_STAFF_TELEGRAM_CHAT_ID is set."""
