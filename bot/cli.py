@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from bot.core.markup import plain
 from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import open_store
 from bot.store.base import ConversationStore
@@ -31,9 +33,6 @@ from bot.turns.runner import TurnRunner
 # The runners, `check`, `graph` and `test-dialogs` import what they need when they run: a
 # `say` or `leads export` should not load the web server or a platform's library.
 log = logging.getLogger("bot")
-# Libraries whose informational lines carry what must not be logged (request URLs hold the
-# bot token): warnings only, at any verbosity. `transitions` is quieted where flows are built.
-QUIET_LIBRARIES = ("httpx", "httpcore")
 INVALID = "Settings are not valid: "
 T = TypeVar("T")
 
@@ -42,14 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        configure_logging("DEBUG" if args.verbose else settings.log_level, settings.log_format)
         if args.uses_data:
             make_data_folder(settings.data_dir)
     except SettingsError as error:
@@ -60,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, settings)
     except StoreBusy as error:  # another process held the database past the busy timeout
         print(f"error: {error}; try again", file=sys.stderr)
+        return 1
+    except sqlite3.Error as error:  # a full disk, a read-only one, a failing one: rolled back
+        print(f"error: the database in {settings.data_dir} failed ({error}), so nothing was "
+              "saved: is its disk full or read-only?", file=sys.stderr)
         return 1
 
 
@@ -75,7 +73,7 @@ def make_data_folder(folder: Path) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE)
     parser.set_defaults(uses_data=True)  # check, graph and test-dialogs leave it alone
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -159,7 +157,22 @@ def _parser() -> argparse.ArgumentParser:
             one.set_defaults(run=_run, only=(spec.name,))
         else:
             one.set_defaults(run=_run, only=(spec.name,), webhook=False)
+    verbose_anywhere(parser)
     return parser
+
+
+VERBOSE = "log everything (DEBUG), whatever BOT_LOG_LEVEL says"
+
+
+def verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`-v` after any command too (`chat -v`, `leads export -v`), as well as before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                # SUPPRESS: a command without -v leaves what was given before it
+                command.add_argument("-v", "--verbose", action="store_true",
+                                     default=argparse.SUPPRESS, help=VERBOSE)
+                verbose_anywhere(command)
 
 
 def _local_user() -> str:
