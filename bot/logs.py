@@ -48,12 +48,15 @@ class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(level: str, form: str) -> None:
-    """Send every log record at `level` or above to standard error, as `text` or `json`
-    (in place of what an earlier call set up)."""
+    """Send every log record at `level` or above to standard error, as `text` or `json`, in
+    place of what an earlier call set up. Logging set up by others (a program that runs the
+    bot's CLI inside it, a test runner) is left as it is, as `logging.basicConfig` leaves it."""
+    root = logging.getLogger()
+    if any(not isinstance(h, StandardError) for h in root.handlers):
+        return
     handler = StandardError()
     handler.setFormatter(JsonLines() if form == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
-    for earlier in [h for h in root.handlers if isinstance(h, StandardError)]:
+    for earlier in root.handlers[:]:
         root.removeHandler(earlier)
     root.addHandler(handler)
     root.setLevel(level)
