@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging("DEBUG" if args.verbose else settings.log_level, settings.log_format)
+        level = "DEBUG" if args.verbose else settings.log_level or args.log_level
+        configure_logging(level, settings.log_format)
         if args.uses_data:
             make_data_folder(settings.data_dir)
     except SettingsError as error:
@@ -74,7 +75,9 @@ def make_data_folder(folder: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE)
-    parser.set_defaults(uses_data=True)  # check, graph and test-dialogs leave it alone
+    # check, graph and test-dialogs leave the data folder alone; the servers log at INFO (what
+    # runs, where), the commands run by hand only what needs a look (unless BOT_LOG_LEVEL)
+    parser.set_defaults(uses_data=True, log_level="WARNING")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
@@ -148,15 +151,15 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run every configured channel, the web server and the daily purge"
     )
     run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
-    run.set_defaults(run=_run, only=None)
+    run.set_defaults(run=_run, only=None, log_level="INFO")
 
     for spec in RUN_CHANNELS.values():  # `python -m bot telegram`, `discord`, `web`
         one = commands.add_parser(spec.name, help=f"run only {spec.summary}")
         if spec.webhook:
             one.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
-            one.set_defaults(run=_run, only=(spec.name,))
+            one.set_defaults(run=_run, only=(spec.name,), log_level="INFO")
         else:
-            one.set_defaults(run=_run, only=(spec.name,), webhook=False)
+            one.set_defaults(run=_run, only=(spec.name,), webhook=False, log_level="INFO")
     verbose_anywhere(parser)
     return parser
 

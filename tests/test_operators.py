@@ -110,13 +110,24 @@ async def test_verbose_works_before_or_after_the_command(tmp_path, args, debug):
     assert (" DEBUG " in err) is debug, err
 
 
+@pytest.mark.parametrize(("level", "logged"), [
+    ("", ""), ("WARNING", ""), ("INFO", "INFO bot.turns.effects: no staff place configured")])
+async def test_a_chat_by_hand_logs_only_what_needs_a_look_unless_asked(tmp_path, level, logged):
+    # A lead with no staff place to hear of it: an INFO line a server's log wants, a person
+    # trying the chat in their terminal does not
+    code, out, err = await bot(environment(tmp_path, log_level=level), "chat", "--user", "pat",
+                               stdin=b"/contact\nSam Rivera\nsam@example.com\nyes\n")
+    assert code == 0 and "Sam" in out, err
+    assert (logged in err) if logged else err == "", err
+
+
 async def test_verbose_after_a_nested_command(tmp_path):
     code, out, err = await bot(environment(tmp_path), "leads", "export", "-v")
     assert code == 0 and out.startswith("created_at,name,email") and " DEBUG " in err, err
 
 
 @pytest.mark.parametrize(("level", "info_shown"), [
-    ("DEBUG", True), ("info", True), ("WARNING", False), ("ERROR", False)])
+    ("", True), ("DEBUG", True), ("info", True), ("WARNING", False), ("ERROR", False)])
 async def test_the_log_level_comes_from_the_settings(tmp_path, level, info_shown):
     code, _, err = await served(environment(tmp_path, web_port="0", log_level=level))
     assert code == 0, err

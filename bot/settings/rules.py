@@ -369,9 +369,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _log_level(value: str) -> str:
-    """A logging level's name, in either case (BOT_LOG_LEVEL=debug)."""
-    if value.upper() not in LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    """A logging level's name, in either case (BOT_LOG_LEVEL=debug), or empty for the
+    command's own (INFO for the servers, WARNING for the rest)."""
+    if value and value.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, or empty")
     return value.upper()
 
 

@@ -253,9 +253,10 @@ class Settings:
     # The Prometheus series at /metrics (docs/deploy.md#metrics), for a scraper that sends it
     # as `Authorization: Bearer <token>`; unset: /metrics is not served.
     metrics_token: StrongSecret = None
-    # What the bot logs: DEBUG, INFO (start-up, channels, where it listens; the default),
-    # WARNING or ERROR; as lines of text, or one JSON object a line (for a log collector).
-    log_level: LogLevel = "INFO"
+    # What the bot logs: DEBUG, INFO (start-up, channels, where it listens), WARNING or ERROR;
+    # empty: INFO for the servers (run, web, telegram, discord), WARNING for the commands one
+    # runs by hand (chat, say, ...). As lines of text, or one JSON object a line.
+    log_level: LogLevel = ""
     log_format: Literal["text", "json"] = "text"
 
     @cached_property
