@@ -22,7 +22,10 @@ from bot.channels.telegram.webhook import SECRET_HEADER
 from bot.core.records import Followup
 from bot.run import Runner
 from bot.settings import SettingsError, load_settings
+from tests.fakes.discord.faults import DM
 from tests.fakes.telegram import FakeTelegram
+from tests.harness.discord import Server as DiscordServer
+from tests.harness.discord import person, server  # noqa: F401 (the Discord fixtures)
 from tests.harness.telegram import bot_running, local_url, webhook_settings
 
 TOKEN = "metrics-token-4Jk9-Qz7w-Lp2x"
@@ -269,3 +272,27 @@ async def test_telegram_webhook_results_and_a_failed_send_are_counted(
     assert series(samples, "bot_webhook_requests_total", source="telegram", result="refused",
                   reason="wrong_secret") == 1
     assert series(samples, "bot_outbox_messages", channel="telegram") == 0
+
+
+# -- Discord: sends that fail, by kind ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "retry_after", "kind"), [
+    (503, 0.0, "5xx"), (429, 45.0, "429"), (403, 0.0, "other")])
+async def test_a_discord_send_that_fails_is_counted_by_its_kind(
+    server: DiscordServer, person, status, retry_after, kind
+) -> None:
+    await server.start_bot()
+    cara = person(104, "cara")
+    await cara.types("hi")
+    server.fake.fail(DM, status, retry_after=retry_after)  # 45 s: longer than discord.py waits
+    await cara.types("ok")
+    failures = server.engine.metrics.registry.get_sample_value
+    async with asyncio.timeout(10):
+        while not failures("bot_send_failures_total", {"channel": "discord", "kind": kind}):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # nothing else is counted meanwhile
+    counted = {other: failures("bot_send_failures_total", {"channel": "discord", "kind": other})
+               for other in ("429", "5xx", "timeout", "other")}
+    assert counted == {other: 1.0 if other == kind else None
+                       for other in ("429", "5xx", "timeout", "other")}
