@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import open_store
+from bot.store import database_errors, open_store, without_password
 from bot.store.base import ConversationStore
 from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
 from bot.turns.runner import TurnRunner
@@ -56,10 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     except StoreBusy as error:  # another process held the database past the busy timeout
         print(f"error: {error}; try again", file=sys.stderr)
         return 1
-    except sqlite3.Error as error:  # a full disk, a read-only one, a failing one: rolled back
-        print(f"error: the database in {settings.data_dir} failed ({error}), so nothing was "
-              "saved: is its disk full or read-only?", file=sys.stderr)
+    except database_errors(settings) as error:  # a full, read-only or failing disk: rolled back
+        print(f"error: {database_failed(settings, error)}", file=sys.stderr)
         return 1
+
+
+def database_failed(settings: Settings, error: Exception) -> str:
+    """What went wrong with the database, in one line without its password."""
+    if settings.database_url is not None:
+        why = without_password(str(error).strip().splitlines()[0] if str(error).strip()
+                               else type(error).__name__)
+        return (f"the database failed ({why}), so nothing was saved: is its server up, "
+                "and its disk neither full nor read-only?")
+    return (f"the database in {settings.data_dir} failed ({error}), so nothing was saved: "
+            "is its disk full or read-only?")
 
 
 def make_data_folder(folder: Path) -> None:

@@ -17,7 +17,6 @@ import gc
 import importlib
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -35,6 +34,7 @@ from bot.handoff.hooks import WebhookAlerts
 from bot.handoff.mail import EmailAlerts
 from bot.server import MAX_PER_ADDRESS, READY, create_app, serve
 from bot.settings import Settings
+from bot.store import without_password
 from bot.turns.wiring import Wiring
 
 
@@ -98,7 +98,7 @@ class Runner:
             await self.engine.store.open()
         except Exception as error:
             raise ChannelError(f"the database could not be opened: {type(error).__name__}: "
-                               f"{_without_password(str(error))}") from None
+                               f"{without_password(str(error))}") from None
         for channel in self.channels:
             channel.mount(self.app)
         self._server = await self._serve()
@@ -203,11 +203,6 @@ def cannot_listen(host: str, port: int, error: OSError) -> str:
                 "1024 or above (and let a reverse proxy take port 80 or 443)")
     reason = os.strerror(error.errno) if error.errno else type(error).__name__
     return f"The web server cannot listen on {host}:{port}: {reason}: check BOT_WEB_HOST"
-
-
-def _without_password(text: str) -> str:
-    """A database error without the password of a URL it may quote."""
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 async def serve_until_stopped(runner: Runner) -> int:
