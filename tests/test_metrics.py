@@ -296,3 +296,15 @@ async def test_a_discord_send_that_fails_is_counted_by_its_kind(
                for other in ("429", "5xx", "timeout", "other")}
     assert counted == {other: 1.0 if other == kind else None
                        for other in ("429", "5xx", "timeout", "other")}
+
+
+async def test_a_scrape_while_the_database_is_down_still_gives_the_counters(tmp_path):
+    async with running_bot(tmp_path, metrics_token=TOKEN) as bot:
+        opening = await bot.chat("turn", {"session": ALEX, "message_id": "message-1",
+                                          "text": "/start"})
+        await bot.chat("turn", {"session": ALEX, "message_id": "message-2", "choice": "begin",
+                                "turn": opening["turn"]})
+        await bot.runner.engine.store.close()  # the database is gone from under the process
+        samples = await bot.samples()
+    assert series(samples, "bot_turn_seconds_count", channel="web") == 2
+    assert not [name for name, _ in samples if name.startswith(("bot_outbox", "bot_checkins"))]
