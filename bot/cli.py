@@ -22,8 +22,9 @@ from bot.core.markup import plain
 from bot.engine.flow import FlowError, load_flows
 from bot.engine.privacy import as_json, describe, is_empty
 from bot.handoff.reports import audit_text, export_leads, funnel_table
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import open_store
+from bot.store import database_errors, open_store, without_password
 from bot.store.base import ConversationStore
 from bot.store.sqlite import SQLiteStore, StoreBusy, private_folder
 from bot.turns.runner import TurnRunner
@@ -31,9 +32,6 @@ from bot.turns.runner import TurnRunner
 # The runners, `check`, `graph` and `test-dialogs` import what they need when they run: a
 # `say` or `leads export` should not load the web server or a platform's library.
 log = logging.getLogger("bot")
-# Libraries whose informational lines carry what must not be logged (request URLs hold the
-# bot token): warnings only, at any verbosity. `transitions` is quieted where flows are built.
-QUIET_LIBRARIES = ("httpx", "httpcore")
 INVALID = "Settings are not valid: "
 T = TypeVar("T")
 
@@ -42,14 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        level = "DEBUG" if args.verbose else settings.log_level or args.log_level
+        configure_logging(level, settings.log_format)
         if args.uses_data:
             make_data_folder(settings.data_dir)
     except SettingsError as error:
@@ -61,6 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     except StoreBusy as error:  # another process held the database past the busy timeout
         print(f"error: {error}; try again", file=sys.stderr)
         return 1
+    except database_errors(settings) as error:  # a full, read-only or failing disk: rolled back
+        print(f"error: {database_failed(settings, error)}", file=sys.stderr)
+        return 1
+
+
+def database_failed(settings: Settings, error: Exception) -> str:
+    """What went wrong with the database, in one line without its password."""
+    if settings.database_url is not None:
+        why = without_password(str(error).strip().splitlines()[0] if str(error).strip()
+                               else type(error).__name__)
+        return (f"the database failed ({why}), so nothing was saved: is its server up, "
+                "and its disk neither full nor read-only?")
+    return (f"the database in {settings.data_dir} failed ({error}), so nothing was saved: "
+            "is its disk full or read-only?")
 
 
 def make_data_folder(folder: Path) -> None:
@@ -75,8 +83,10 @@ def make_data_folder(folder: Path) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    parser.set_defaults(uses_data=True)  # check, graph and test-dialogs leave it alone
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE)
+    # check, graph and test-dialogs leave the data folder alone; the servers log at INFO (what
+    # runs, where), the commands run by hand only what needs a look (unless BOT_LOG_LEVEL)
+    parser.set_defaults(uses_data=True, log_level="WARNING")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
@@ -150,16 +160,31 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run every configured channel, the web server and the daily purge"
     )
     run.add_argument("--webhook", action="store_true", help="Telegram by webhook, not polling")
-    run.set_defaults(run=_run, only=None)
+    run.set_defaults(run=_run, only=None, log_level="INFO")
 
     for spec in RUN_CHANNELS.values():  # `python -m bot telegram`, `discord`, `web`
         one = commands.add_parser(spec.name, help=f"run only {spec.summary}")
         if spec.webhook:
             one.add_argument("--webhook", action="store_true", help="webhook mode, not polling")
-            one.set_defaults(run=_run, only=(spec.name,))
+            one.set_defaults(run=_run, only=(spec.name,), log_level="INFO")
         else:
-            one.set_defaults(run=_run, only=(spec.name,), webhook=False)
+            one.set_defaults(run=_run, only=(spec.name,), webhook=False, log_level="INFO")
+    verbose_anywhere(parser)
     return parser
+
+
+VERBOSE = "log everything (DEBUG), whatever BOT_LOG_LEVEL says"
+
+
+def verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`-v` after any command too (`chat -v`, `leads export -v`), as well as before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                # SUPPRESS: a command without -v leaves what was given before it
+                command.add_argument("-v", "--verbose", action="store_true",
+                                     default=argparse.SUPPRESS, help=VERBOSE)
+                verbose_anywhere(command)
 
 
 def _local_user() -> str:

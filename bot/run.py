@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import importlib
 import logging
-import re
+import os
 import signal
 import sys
 import time
@@ -34,6 +35,7 @@ from bot.handoff.hooks import WebhookAlerts
 from bot.handoff.mail import EmailAlerts
 from bot.server import MAX_PER_ADDRESS, READY, create_app, serve
 from bot.settings import Settings
+from bot.store import without_password
 from bot.turns.wiring import Wiring
 
 
@@ -97,16 +99,14 @@ class Runner:
             await self.engine.store.open()
         except Exception as error:
             raise ChannelError(f"the database could not be opened: {type(error).__name__}: "
-                               f"{_without_password(str(error))}") from None
+                               f"{without_password(str(error))}") from None
         try:
             self.engine.dialog.renderer.compile_all()
         except BrokenTemplate as error:
             raise ChannelError(str(error)) from None
         for channel in self.channels:
             channel.mount(self.app)
-        behind_proxy = self.settings.web_chat.trust_forwarded_for  # every connection the proxy's
-        self._server = await serve(self.app, self.settings.web_host, self.settings.web_port,
-                                   max_per_address=None if behind_proxy else MAX_PER_ADDRESS)
+        self._server = await self._serve()
         for channel in self.channels:
             await channel.start()
             if not RUN_CHANNELS[channel.name].pulled:  # the web chat's browsers collect theirs
@@ -122,8 +122,30 @@ class Runner:
         self._followups = asyncio.create_task(self.engine.followups.run(), name="followups")
         self.app[READY]["ready"] = True
         names = ", ".join(c.name for c in self.channels) or "no channel (web server only)"
-        log.info("running: %s; web server on %s:%s", names, self.settings.web_host,
-                 self.settings.web_port)
+        log.info("running: %s; web server on %s", names, self.listening)
+        database = ("PostgreSQL (BOT_DATABASE_URL)" if self.settings.database_url
+                    else f"SQLite in {self.settings.database_path}")
+        log.info("database: %s; metrics: %s", database,
+                 "/metrics (with BOT_METRICS_TOKEN)" if self.settings.metrics_token
+                 else "off (set BOT_METRICS_TOKEN to serve /metrics)")
+
+    @property
+    def listening(self) -> str:
+        """The web server's address as it listens (the port the system chose for port 0)."""
+        host, port = self.settings.web_host, self.settings.web_port
+        if self._server is not None and self._server.addresses:
+            port = self._server.addresses[0][1]
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    async def _serve(self) -> web.AppRunner:
+        """Listen on BOT_WEB_HOST:BOT_WEB_PORT; ChannelError, in one line, when it cannot."""
+        host, port = self.settings.web_host, self.settings.web_port
+        behind_proxy = self.settings.web_chat.trust_forwarded_for  # every connection the proxy's
+        try:
+            return await serve(self.app, host, port,
+                               max_per_address=None if behind_proxy else MAX_PER_ADDRESS)
+        except OSError as error:
+            raise ChannelError(cannot_listen(host, port, error)) from None
 
     async def stop(self) -> None:
         """Stop taking updates, let in-flight ones be answered, then close everything; what
@@ -176,9 +198,16 @@ def alert_notifiers(settings: Settings, clock: Callable[[], float] = time.time,
     return notifiers
 
 
-def _without_password(text: str) -> str:
-    """A database error without the password of a URL it may quote."""
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+def cannot_listen(host: str, port: int, error: OSError) -> str:
+    """Why the web server cannot listen, in one line that says what to change."""
+    if error.errno == errno.EADDRINUSE:
+        return (f"Port {port} on {host} is already in use: set BOT_WEB_PORT to a free port, "
+                "or stop what listens there")
+    if error.errno == errno.EACCES:
+        return (f"Port {port} on {host} needs privileges this user lacks: set BOT_WEB_PORT to "
+                "1024 or above (and let a reverse proxy take port 80 or 443)")
+    reason = os.strerror(error.errno) if error.errno else type(error).__name__
+    return f"The web server cannot listen on {host}:{port}: {reason}: check BOT_WEB_HOST"
 
 
 async def serve_until_stopped(runner: Runner) -> int:
@@ -194,6 +223,7 @@ async def serve_until_stopped(runner: Runner) -> int:
             log.debug("start failed", exc_info=True)
             print(f"error: {error}", file=sys.stderr)
             return 1
+        print(f"Web server listening on {runner.listening}", flush=True)
         keep_startup_objects()
         await stopping.wait()
         log.info("stopping: finishing updates in flight")

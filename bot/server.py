@@ -13,6 +13,7 @@ header names no software version.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -22,6 +23,7 @@ from aiohttp.typedefs import Handler
 from bot.admin import add_admin
 from bot.handoff.booking_webhooks import add_booking_webhooks
 from bot.handoff.redirect import add_redirects
+from bot.turns.metrics import StoreSnapshot
 from bot.turns.runner import TurnRunner
 
 HEADER_TIMEOUT = 10.0  # seconds for a new connection to send its first request's headers
@@ -43,7 +45,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(engine: TurnRunner) -> web.Application:
-    """The application with `GET /healthz`, `GET /readyz`, `GET /go/<link>` and the booking
+    """The application with `GET /healthz`, `GET /readyz`, `GET /metrics` (with its token),
+    `GET /go/<link>` and the booking
     providers' `POST /webhooks/calendly` and `/webhooks/cal.com`; channels add their routes."""
     app = web.Application(middlewares=[body_in_time], client_max_size=MAX_BODY)
     app.on_response_prepare.append(name_no_version)
@@ -51,6 +54,7 @@ def create_app(engine: TurnRunner) -> web.Application:
     app[READY] = {"ready": False}
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     add_redirects(app, engine)
     add_booking_webhooks(app, engine)
     add_admin(app, engine, engine.settings)  # the practice's dashboard at /admin
@@ -74,6 +78,31 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("readiness: the database did not answer: %s", type(error).__name__)
         return web.json_response({"status": "database unreachable"}, status=503)
     return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus series (bot/turns/metrics.py), for a scraper that sends
+    `Authorization: Bearer <metrics_token>`; 404 while no token is set (off), 401 without
+    the right one."""
+    engine = request.app[ENGINE]
+    token = engine.settings.metrics_token
+    if token is None:
+        raise web.HTTPNotFound()
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    # A header may hold text that is not ASCII (kept as surrogates): never the token.
+    if scheme.lower() != "bearer" or not offered.isascii() or not hmac.compare_digest(
+            offered.strip().encode(), token.get_secret_value().encode()):
+        log.warning("metrics scrape without the right token from %s", request.remote)
+        return web.Response(status=401, text="the metrics token is needed",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            snapshot = await engine.store_snapshot()
+    except Exception as error:  # the counters still count: the backlog's series are left out
+        log.warning("metrics: the database did not answer: %s", type(error).__name__)
+        snapshot = StoreSnapshot(engine.clock())
+    body, content_type = engine.metrics.exposition(snapshot, request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 @web.middleware

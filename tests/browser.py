@@ -147,7 +147,7 @@ class WebServer:
         server = cls(f"http://127.0.0.1:{port}", data_dir, env, folder / "server.log")
         with server.log_path.open("wb") as log:
             server.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "-v", command], cwd=ROOT, env=env,
+                [sys.executable, "-m", "bot", command], cwd=ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT,
             )
             try:

@@ -525,7 +525,7 @@ async def _start_cli(
     tmp_path: Path, fake_url: str, token: str | None
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "-v", "discord",
+        sys.executable, "-m", "bot", "discord",  # INFO, as a server logs by default
         cwd=ROOT,
         env=_cli_env(tmp_path, fake_url, token),
         stdout=asyncio.subprocess.PIPE,

@@ -407,6 +407,17 @@ async def test_undelivered_counts_and_drops_one_persons_messages(store):
     assert await store.drop_undelivered("test", "nobody") == 0
 
 
+async def test_the_backlog_by_channel_counts_waiting_messages_and_checkins_due(store):
+    for address, at in ((ALEX, NOW + 3), (SAM, NOW + 1), (ALEX_ELSEWHERE, NOW + 2)):
+        await store.enqueue(address, 1, MESSAGE, at)
+    assert await store.waiting_by_channel() == {"test": (2, NOW + 1), "telegram": (1, NOW + 2)}
+    for due_in in (-1.0, 0.0, 1.0):  # due before now, at now, after now
+        await store.schedule_followup(Followup(0, "test", "alex", "knee", "checkin",
+                                               NOW + due_in))
+    assert await store.due_count_by_channel(NOW) == {"test": 2}
+    assert await store.due_count_by_channel(NOW - 1.5) == {}
+
+
 # -- forget and purge -------------------------------------------------------------------------
 
 

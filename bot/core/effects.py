@@ -143,17 +143,30 @@ class Address:
     user_id: str
 
 
+# What kind of failure a send was, for the operators' metrics (bot_send_failures).
+RATE_LIMITED, SERVER_ERROR, TIMED_OUT, OTHER_FAILURE = "429", "5xx", "timeout", "other"
+
+
+def failure_kind(status: int | None) -> str:
+    """The kind of failure an HTTP status is: 429, 5xx, or other (no status: other)."""
+    if status == 429:
+        return RATE_LIMITED
+    return SERVER_ERROR if status is not None and status >= 500 else OTHER_FAILURE
+
+
 class DeliveryFailed(Exception):
     """A message could not be sent now. `retry_after`: seconds the platform asked to wait
     (429); `permanent`: sending again cannot help (the person blocked the bot, the chat is
-    gone), so the message is dropped instead of retried."""
+    gone), so the message is dropped instead of retried; `kind`: RATE_LIMITED, SERVER_ERROR,
+    TIMED_OUT or OTHER_FAILURE (by default RATE_LIMITED when the platform asked to wait)."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, kind: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.permanent = permanent
+        self.kind = kind or (RATE_LIMITED if retry_after is not None else OTHER_FAILURE)
 
 
 class Outbox(Protocol):

@@ -169,6 +169,7 @@ def add_booking_webhooks(app: web.Application, engine: TurnRunner) -> None:
                 verify_calcom(key, request.headers.get(CALCOM_HEADER, ""), body)
                 event = parse_calcom(body)
             if event is None or not event.ref:  # not recorded, or booked without the bot's link
+                engine.metrics.webhook(provider, "ignored", accepted=True)
                 return web.json_response({"status": "ignored"})
             applied = await engine.booked(event.ref, event.kind, event.provider,
                                           f"{event.provider} {event.event_id}")
@@ -176,11 +177,15 @@ def add_booking_webhooks(app: web.Application, engine: TurnRunner) -> None:
                 raise Refused(400, "unknown reference")
         except Refused as refused:
             log.warning("booking webhook from %s refused: %s", provider, refused.reason)
+            reason = refused.reason.lower().replace(" ", "_")
+            engine.metrics.webhook(provider, reason, accepted=False)
             return web.json_response({"status": "refused"}, status=refused.status)
         if applied == BOOKING_AGAIN:  # a retry (our answer was lost): it must stop, change nothing
             log.info("booking webhook from %s: already applied", provider)
+            engine.metrics.webhook(provider, "already_applied", accepted=True)
             return web.json_response({"status": "already applied"})
         log.info("booking webhook from %s: %s recorded", provider, event.kind)
+        engine.metrics.webhook(provider, "recorded", accepted=True)
         return web.json_response({"status": "recorded"})
 
     async def calendly(request: web.Request) -> web.Response:

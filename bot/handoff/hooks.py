@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.core.effects import DeliveryFailed, StaffNotice
+from bot.core.effects import TIMED_OUT, DeliveryFailed, StaffNotice, failure_kind
 from bot.handoff.alerts import signed_headers, webhook_body
 from bot.settings import Settings
 
@@ -42,11 +42,13 @@ class WebhookAlerts:
                 status = response.status
                 retry_after = _seconds(response.headers.get("Retry-After", ""))
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise DeliveryFailed(type(error).__name__) from None
+            kind = TIMED_OUT if isinstance(error, TimeoutError) else ""
+            raise DeliveryFailed(type(error).__name__, kind=kind) from None
         if 200 <= status < 300:
             return
         permanent = status < 500 and status not in RETRIED
-        raise DeliveryFailed(f"HTTP {status}", retry_after=retry_after, permanent=permanent)
+        raise DeliveryFailed(f"HTTP {status}", retry_after=retry_after, permanent=permanent,
+                             kind=failure_kind(status))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,7 +8,7 @@ import logging
 import smtplib
 import ssl
 
-from bot.core.effects import DeliveryFailed, StaffNotice
+from bot.core.effects import TIMED_OUT, DeliveryFailed, StaffNotice
 from bot.handoff.alerts import email_message
 from bot.settings import Settings
 
@@ -38,7 +38,8 @@ class EmailAlerts:
             permanent = error.smtp_code >= 500 and error.smtp_code != AUTH_FAILED
             raise DeliveryFailed(f"SMTP {error.smtp_code}", permanent=permanent) from None
         except (OSError, smtplib.SMTPException) as error:  # down, refused, TLS, cut off
-            raise DeliveryFailed(type(error).__name__) from None
+            kind = TIMED_OUT if isinstance(error, TimeoutError) else ""
+            raise DeliveryFailed(type(error).__name__, kind=kind) from None
 
     def _send(self, message: object) -> None:
         config = self.settings.alerts.email

@@ -365,6 +365,18 @@ LogoFile = Annotated[Path | None, Check(_logo_file)]
 EmergencyNumber = Annotated[str, Check(_emergency_number)]
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(value: str) -> str:
+    """A logging level's name, in either case (BOT_LOG_LEVEL=debug), or empty for the
+    command's own (INFO for the servers, WARNING for the rest)."""
+    if value and value.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, or empty")
+    return value.upper()
+
+
+LogLevel = Annotated[str, Check(_log_level)]
 # The other checked kinds of value the settings' fields are (bot/settings/sections.py).
 TimeZone = Annotated[str, Check(_timezone)]
 QuietHours = Annotated[str, Check(_quiet_hours)]

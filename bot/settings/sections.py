@@ -19,6 +19,7 @@ from bot.settings.rules import (
     Folder,
     Host,
     HttpUrl,
+    LogLevel,
     LogoFile,
     OptionalHttpUrl,
     OptionalPublicUrl,
@@ -249,6 +250,14 @@ class Settings:
     admin_max_failures: Annotated[int, between(1, 100)] = 5
     admin_max_failures_per_address: Annotated[int, between(1, 1000)] = 20
     admin_lockout_minutes: Annotated[float, between(above=0, high=24 * 60)] = 15.0
+    # The Prometheus series at /metrics (docs/deploy.md#metrics), for a scraper that sends it
+    # as `Authorization: Bearer <token>`; unset: /metrics is not served.
+    metrics_token: StrongSecret = None
+    # What the bot logs: DEBUG, INFO (start-up, channels, where it listens), WARNING or ERROR;
+    # empty: INFO for the servers (run, web, telegram, discord), WARNING for the commands one
+    # runs by hand (chat, say, ...). As lines of text, or one JSON object a line.
+    log_level: LogLevel = ""
+    log_format: Literal["text", "json"] = "text"
 
     @cached_property
     def database_path(self) -> Path:

@@ -137,6 +137,9 @@ class ConversationStore(Protocol):
     ) -> list[Followup]:
         """Pending follow-ups due by `now` on these channels, earliest first."""
 
+    async def due_count_by_channel(self, now: float) -> dict[str, int]:
+        """How many pending follow-ups are due by `now`, by channel."""
+
     async def update_followup(
         self, followup_id: int, status: str, due_at: float, attempt: int, reason: str = ""
     ) -> None:
@@ -198,6 +201,9 @@ class ConversationStore(Protocol):
 
     async def undelivered(self, channel: str, user_id: str) -> int:
         """How many messages to this person are still waiting to be sent."""
+
+    async def waiting_by_channel(self) -> dict[str, tuple[int, float]]:
+        """Messages not yet taken by their platform, by channel: (how many, oldest queued at)."""
 
     async def drop_undelivered(self, channel: str, user_id: str) -> int:
         """Give up on this person's waiting messages (the current question goes instead)."""

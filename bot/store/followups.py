@@ -57,6 +57,13 @@ class FollowupQueries(Statements):
         )
         return [followup_of(row) for row in rows]
 
+    async def due_count_by_channel(self, now: float) -> dict[str, int]:
+        """How many pending follow-ups are due by `now`, by channel (the operators' metrics)."""
+        rows = await self._rows(
+            "SELECT channel, count(*) FROM followups WHERE status = ? AND due_at <= ?"
+            " GROUP BY channel", (PENDING, now))
+        return {str(row[0]): int(row[1]) for row in rows}
+
     async def update_followup(
         self, followup_id: int, status: str, due_at: float, attempt: int, reason: str = ""
     ) -> None:

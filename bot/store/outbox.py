@@ -77,6 +77,13 @@ class OutboxQueries(Statements):
         )
         return int(row[0]) if row else 0
 
+    async def waiting_by_channel(self) -> dict[str, tuple[int, float]]:
+        """Every message not yet taken by its platform, by channel: (how many, when the oldest
+        was queued). For the operators' metrics; nobody's id or words."""
+        rows = await self._rows(
+            "SELECT channel, count(*), min(created_at) FROM outbox GROUP BY channel")
+        return {str(row[0]): (int(row[1]), float(row[2])) for row in rows}
+
     async def drop_undelivered(self, channel: str, user_id: str) -> int:
         """Give up on this person's waiting messages (what they said is shown again instead)."""
         return await self._run("DELETE FROM outbox WHERE channel = ? AND user_id = ?",

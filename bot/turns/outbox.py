@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.core.effects import Address, DeliveryFailed, Outbox, Outgoing, StaffNotifier
+from bot.core.effects import TIMED_OUT, Address, DeliveryFailed, Outbox, Outgoing, StaffNotifier
 from bot.core.events import Reply
 from bot.store.base import ConversationStore
+from bot.turns.metrics import Metrics
 
 LEASE = 30.0  # seconds a claim lasts: a process killed mid-send frees its messages after it
 SEND_SHARE = 0.8  # of the lease, the time one send may take before it counts as failed
@@ -67,9 +68,10 @@ class Deliveries:
 
     def __init__(
         self, store: ConversationStore, clock: Callable[[], float] = time.time,
-        lease: float = LEASE,
+        lease: float = LEASE, metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.lease = lease
         # channel name -> how to reach a person there; `staff:<channel>` -> that staff place
@@ -187,7 +189,8 @@ class Deliveries:
                 else:
                     await outbox.deliver(outgoing.address, reply)  # type: ignore[union-attr]
         except TimeoutError:
-            return await self._failed(outgoing, attempts, DeliveryFailed("send timed out"))
+            return await self._failed(outgoing, attempts, DeliveryFailed("send timed out",
+                                                                      kind=TIMED_OUT))
         except DeliveryFailed as failure:
             return await self._failed(outgoing, attempts, failure)
         except Exception as error:  # a channel bug must not stop the outbox; retried, logged
@@ -198,6 +201,7 @@ class Deliveries:
 
     async def _failed(self, outgoing: Outgoing, attempts: int, failure: DeliveryFailed) -> Sent:
         channel = outgoing.address.channel
+        self.metrics.send_failed(channel, failure.kind)
         if failure.permanent or attempts >= MAX_ATTEMPTS:
             notice = outgoing.notice
             what = f"a {notice.kind} notice" if notice else "a message to a person"

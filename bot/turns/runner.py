@@ -27,6 +27,7 @@ from bot.store.base import ConversationStore
 from bot.turns.checkins import CheckinTimer
 from bot.turns.effects import apply_effects, queue_for_staff
 from bot.turns.locks import PersonLocks
+from bot.turns.metrics import Metrics, StoreSnapshot
 from bot.turns.outbox import Claim, Deliveries
 from bot.turns.wiring import NO_WIRING, Wiring
 
@@ -49,8 +50,10 @@ class TurnRunner:
         # What channels read of the dialog: its commands, flows and words.
         self.flows, self.commands = dialog.flows, dialog.commands
         self.compose, self.renderer = dialog.compose, dialog.renderer
+        self.metrics = Metrics()  # this runner's own series (`/metrics`)
         # Both read `self.clock` when they run, so a clock set later (tests) is theirs too.
-        self.deliveries = Deliveries(store, lambda: self.clock(), lease=settings.outbox_lease)
+        self.deliveries = Deliveries(store, lambda: self.clock(), lease=settings.outbox_lease,
+                                     metrics=self.metrics)
         self.outboxes = self.deliveries.outboxes  # channel name -> how to reach a person there
         self.followups = CheckinTimer(self._due_checkins, self.fire_checkin,
                                       lambda: self.clock(), settings.followups.poll_seconds)
@@ -61,6 +64,7 @@ class TurnRunner:
     async def handle(self, event: Event) -> Reply:
         """One event from a person (or a staff reply to them): their reply. An update applied
         before gets the reply it got then."""
+        started = time.perf_counter()
         person = Address(event.channel, event.user_id)
 
         async def turn(store: ConversationStore) -> tuple[Reply, list[Address], Claim | None]:
@@ -88,6 +92,7 @@ class TurnRunner:
             self.deliveries.send_at_flush(claim)
         if staff:
             await self._flush_all(staff)
+        self.metrics.turn_taken(event.channel, time.perf_counter() - started)
         return reply
 
     async def from_staff(self, address: Address, text: str) -> Reply:
@@ -234,6 +239,13 @@ class TurnRunner:
         unanswered = now - self.settings.unanswered_hours * 3600
         forms = tuple(flow_id for flow_id, flow in self.flows.items() if flow.lead)
         return await self.store.purge(cutoff, max(cutoff, unanswered), forms)
+
+    async def store_snapshot(self) -> StoreSnapshot:
+        """The outbox's backlog and the check-ins due, by channel, as the store has them now."""
+        now = self.clock()
+        places = {name for name in self.outboxes} | set(self.wiring.delivered)
+        return StoreSnapshot(now, await self.store.waiting_by_channel(),
+                             await self.store.due_count_by_channel(now), frozenset(places))
 
     async def _due_checkins(self, now: float, limit: int) -> list[Any]:
         return await self.store.due_followups(self.followup_channels(), now, limit)

@@ -37,7 +37,7 @@ import aiohttp
 import discord
 
 from bot.channels.discord.render import Part, reply_parts, with_view
-from bot.core.effects import Address, DeliveryFailed
+from bot.core.effects import RATE_LIMITED, TIMED_OUT, Address, DeliveryFailed, failure_kind
 from bot.core.events import Reply
 
 TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction's token takes follow-ups
@@ -221,10 +221,12 @@ def failure(error: BaseException) -> DeliveryFailed:
     if isinstance(error, (discord.Forbidden, discord.NotFound)):
         return DeliveryFailed(why, permanent=True)
     if isinstance(error, discord.HTTPException) and error.status == 429:
-        return DeliveryFailed(why, retry_after=_retry_after(error))
+        return DeliveryFailed(why, retry_after=_retry_after(error), kind=RATE_LIMITED)
     if isinstance(error, discord.HTTPException) and error.status < 500:
         return DeliveryFailed(why, permanent=True)  # refused as asked: the same again would be
-    return DeliveryFailed(why)
+    if isinstance(error, discord.HTTPException):
+        return DeliveryFailed(why, kind=failure_kind(error.status))
+    return DeliveryFailed(why, kind=TIMED_OUT if isinstance(error, TimeoutError) else "")
 
 
 def _retry_after(error: discord.HTTPException) -> float | None:

@@ -14,6 +14,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.telegram.api import BotApi, describe, retry_after
 from bot.channels.telegram.dispatch import Dispatcher
+from bot.channels.telegram.failures import failure_kind
 from bot.channels.telegram.handlers import CHANNEL, Handlers, add_handlers
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.polling import Poller
@@ -80,7 +81,7 @@ class TelegramChannel:
     def mount(self, app: web.Application) -> None:
         """In webhook mode, the route Telegram posts updates to."""
         if self.webhook:
-            self._route = Webhook(self.settings)
+            self._route = Webhook(self.settings, self.engine.metrics)
             self._route.mount(app)
 
     async def start(self) -> None:
@@ -116,7 +117,7 @@ class TelegramChannel:
         except (Forbidden, BadRequest, InvalidToken) as error:  # BadRequest is a NetworkError
             raise DeliveryFailed(describe(error), permanent=True) from None
         except TelegramError as error:  # NetworkError, TimedOut, 5xx: worth another try
-            raise DeliveryFailed(describe(error)) from None
+            raise DeliveryFailed(describe(error), kind=failure_kind(error)) from None
 
     def staff_place(self) -> StaffNotifier | None:
         """The staff chat, once started, when BOT_STAFF_TELEGRAM_CHAT_ID is set."""

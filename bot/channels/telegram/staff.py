@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot.channels.telegram.failures import failure_kind
 from bot.channels.telegram.handlers import CHANNEL
 from bot.channels.telegram.render import to_html
 from bot.channels.telegram.send import Sender
@@ -52,7 +53,7 @@ class TelegramStaffChat:
         except (Forbidden, BadRequest) as error:  # not in the chat any more, chat gone
             raise DeliveryFailed(f"{type(error).__name__}", permanent=True) from None
         except TelegramError as error:
-            raise DeliveryFailed(f"{type(error).__name__}") from None
+            raise DeliveryFailed(f"{type(error).__name__}", kind=failure_kind(error)) from None
         await self.engine.posted(self.place, [str(message_id) for message_id in sent], notice)
 
     async def _blank(self, notice: StaffNotice) -> None:

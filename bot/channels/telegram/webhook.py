@@ -23,8 +23,10 @@ from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.dispatch import Dispatcher, Outcome
 from bot.channels.telegram.updates import JSONDict, is_int
 from bot.settings import Settings
+from bot.turns.metrics import Metrics
 
 WEBHOOK_PATH = "/telegram"
+SOURCE = "telegram"  # the webhook's name in the operators' metrics
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
@@ -43,7 +45,8 @@ def webhook_address(settings: Settings) -> str:
 class Webhook:
     """The `POST <path of the webhook URL>` route, and telling Telegram where it is."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics()
         self.url = webhook_address(settings)
         self.path = urlsplit(self.url).path or WEBHOOK_PATH
         configured = settings.telegram_webhook_secret
@@ -77,9 +80,11 @@ class Webhook:
         if not offered.isascii() or not hmac.compare_digest(offered.encode(),
                                                             self.secret.encode()):
             log.warning("webhook call without the right secret token from %s", request.remote)
+            self.metrics.webhook(SOURCE, "wrong_secret", accepted=False)
             return web.Response(status=403, text="forbidden")
         dispatcher = self._dispatcher
         if dispatcher is None:
+            self.metrics.webhook(SOURCE, "not_taking_updates", accepted=False)
             return web.Response(status=503, text="not taking updates now")
         self._receiving += 1
         self._idle.clear()
@@ -87,13 +92,16 @@ class Webhook:
             update = await _update_in(request)
             outcome = Outcome.UNREADABLE if update is None else await dispatcher.dispatch(update)
             if outcome is Outcome.UNREADABLE:
+                self.metrics.webhook(SOURCE, "not_an_update", accepted=False)
                 return web.Response(status=400, text="not an update")
             if outcome is Outcome.FAILED:
+                self.metrics.webhook(SOURCE, "failed", accepted=False)
                 return web.Response(status=500, text="not handled; send it again")
         finally:
             self._receiving -= 1
             if not self._receiving:
                 self._idle.set()
+        self.metrics.webhook(SOURCE, "handled", accepted=True)
         return web.Response(text="ok")
 
 
