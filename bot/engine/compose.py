@@ -302,8 +302,9 @@ class Composer:
 
     def summary(self, conv: Conversation, context: dict[str, Any] | None = None) -> str:
         """The short screening summary that goes to the booking page, one plain line."""
-        template = f"{conv.flow}/summary.j2"
-        if not conv.flow or not self.renderer.exists(template):
+        flow = self.flows.get(conv.flow or "")
+        template = flow.templates["summary"] if flow else ""
+        if not template or not self.renderer.exists(template):
             return ""
         context = context or self.context(conv)
         text = self.renderer.render(template, **context, answer_labels=self.answer_labels(conv))

@@ -199,6 +199,18 @@ class Renderer:
             return None
         return tuple(sorted(read - set(self.env.globals)))
 
+    def uses(self, name: str) -> set[str]:
+        """The templates a template includes or imports, and theirs in turn (those named
+        at render time left out)."""
+        used: set[str] = set()
+        pending = [name]
+        while pending:
+            for template in self._parsed(pending.pop())[1]:
+                if template is not None and template not in used:
+                    used.add(template)
+                    pending.append(template)
+        return used
+
     def _parsed(self, name: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
         """What a template reads itself, and the templates it uses (compiled on first use)."""
         if name not in self._loader.reads:

@@ -115,7 +115,8 @@ class Stepper:
         decision = self.advance(conv, option.id, option.label, now)
         if state.clarify and option.id == UNSURE and self.acts_now(conv, state):
             # Still unsure at emergency or same-day level: that advice now, not at the end.
-            advice = self.compose.say(f"{conv.flow}/unsure_now.j2", conv, flag_id=state.safety)
+            advice = self.compose.say(self.flows[conv.flow or ""].templates["unsure_now"], conv,
+                                      flag_id=state.safety)
             decision.messages.insert(0, advice)
         return decision
 

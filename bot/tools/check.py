@@ -23,6 +23,7 @@ from bot.tools.check_templates import (
     check_common,
     check_shared_templates,
     check_templates,
+    check_unused_templates,
 )
 from bot.tools.problem import Problem
 from bot.turns.runner import TurnRunner
@@ -72,6 +73,7 @@ def check_flow(engine: TurnRunner, flow: Flow) -> list[Problem]:
     for state in flow.states.values():
         problems += check_state(flow, state, engine.commands)
         problems += check_templates(engine, flow, state)
+    problems += check_unused_templates(engine, flow)
     problems += check_reachable(flow)
     problems += check_safety(flow)
     problems += check_drivers(flow)

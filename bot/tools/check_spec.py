@@ -75,10 +75,10 @@ def check_spec(flow: Flow, renderer_exists=None) -> list[Problem]:
     problems += _check_values_answered(flow)
     if renderer_exists is not None and any(f.urgency in flow.act_now
                                            for f in flow.red_flags.values()):
-        template = f"{flow.id}/unsure_now.j2"
+        template = flow.templates["unsure_now"]
         if not renderer_exists(template):
-            problems.append(Problem(file, "", "safety", f"missing template {template} (advice "
-                                    "for an emergency or same-day question left unsure)"))
+            problems.append(Problem(file, "", "templates.unsure_now", f"missing template "
+                                    f"{template} (advice for an urgent question left unsure)"))
     return problems
 
 

@@ -186,3 +186,29 @@ def check_shared_templates(engine: TurnRunner) -> list[Problem]:
                                             "a flow's words from the flow (e.g. "
                                             "`start_flow.title`)", warning=True))
     return problems
+
+
+def flow_templates(flow: Flow) -> set[str]:
+    """Every template a flow names: its states', its own messages, its check-ins'."""
+    named = {state.template for state in flow.states.values() if state.template}
+    named |= set(flow.templates.values())
+    if flow.followups is not None:
+        named |= {kind.template for kind in flow.followups.kinds.values()}
+        named.add(flow.followups.offer_template)
+    return named
+
+
+def check_unused_templates(engine: TurnRunner, flow: Flow) -> list[Problem]:
+    """Warn of a template in the flow's folder that nothing the flow names shows or includes:
+    a state renamed without its template, or words nobody will read."""
+    folder = engine.renderer.directory / flow.id
+    if not folder.is_dir():
+        return []
+    used = {name for name in flow_templates(flow) if engine.renderer.exists(name)}
+    for name in list(used):
+        used |= engine.renderer.uses(name)
+    return [Problem(str(path), "", "template", f"not shown by flow {flow.id!r} nor included by "
+                    "a template it shows (name it in the flow's `templates:` or a state's "
+                    "`template:`, or delete it)", warning=True)
+            for path in sorted(folder.glob("*.j2"))
+            if f"{flow.id}/{path.name}" not in used]

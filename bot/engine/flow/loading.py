@@ -13,6 +13,7 @@ from bot.engine.flow.dialect import FlowLoader
 from bot.engine.flow.fields import condition_test, conditions, required
 from bot.engine.flow.model import (
     COMMANDS_FILE,
+    FLOW_TEMPLATES,
     Condition,
     ConsentSpec,
     Driver,
@@ -84,7 +85,22 @@ def load_flow(path: Path) -> Flow:
         wording=dict(raw.get("wording") or {}),
         consent=_consent(raw.get("consent"), path),
         followups=_followups(flow_id, raw.get("followups"), path),
+        templates=_templates(flow_id, raw.get("templates"), path),
     )
+
+
+def _templates(flow_id: str, raw: Any, path: Path) -> dict[str, str]:
+    """`templates: {summary: knee/summary.j2, ...}`: the flow's own messages, each named by
+    the flow or found where FLOW_TEMPLATES says."""
+    if raw is not None and not isinstance(raw, dict):
+        raise FlowError(f"{path}: field 'templates' must be a mapping of message to template")
+    named = dict(raw or {})
+    unknown = sorted(set(named) - set(FLOW_TEMPLATES))
+    if unknown:
+        raise FlowError(f"{path}: templates: unknown message {unknown[0]!r} (known: "
+                        f"{', '.join(FLOW_TEMPLATES)})")
+    return {name: str(named.get(name) or default.format(flow=flow_id))
+            for name, default in FLOW_TEMPLATES.items()}
 
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")

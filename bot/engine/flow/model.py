@@ -21,6 +21,14 @@ YES, NO, UNSURE = "yes", "no", "unsure"
 ACT_NOW_FACT = "act_now"
 
 
+# The messages a flow may declare under `templates:` besides its states' own, and where each
+# is looked for when a flow does not name it.
+FLOW_TEMPLATES = {
+    "summary": "{flow}/summary.j2",  # the one plain line sent to the booking page
+    "unsure_now": "{flow}/unsure_now.j2",  # advice at once for an urgent "still not sure"
+}
+
+
 class FlowError(ValueError):
     """A flow file that cannot be loaded; the message names file, state and field."""
 
@@ -207,6 +215,8 @@ class Flow:
     followups: FollowupSpec | None = None  # check-ins a person may ask for after a result
     urgencies: tuple[str, ...] = ()  # the red flags' urgency table, highest first
     act_now: tuple[str, ...] = ()  # urgencies whose "still not sure" is advised on at once
+    # The flow's own messages beyond its states' (FLOW_TEMPLATES), by name: `templates:`.
+    templates: dict[str, str] = field(default_factory=dict)
 
     def words(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The words for who this conversation is about (`p` in templates)."""
