@@ -640,7 +640,7 @@ async def test_person_who_double_taps_a_button_moves_on_once(
     await asyncio.gather(bot.handled.wait(first), bot.handled.wait(second))
 
     new = alex.received[seen:]
-    assert [m.text.splitlines()[0] for m in new] == ["Safety question 2"]
+    assert [m.text.splitlines()[0] for m in new] == ["Safety question 2 of 9"]
     assert await bot.state_of(alex) == "rf_cauda_equina"
     assert len(telegram.answered_queries) == 8, "both taps stopped their spinner"
 
@@ -672,7 +672,7 @@ async def test_flood_limit_mid_conversation_is_waited_out_and_no_reply_is_lost(
 
     reply = await alex.press("No")
 
-    assert [m.text.splitlines()[0] for m in reply] == ["Safety question 2"]
+    assert [m.text.splitlines()[0] for m in reply] == ["Safety question 2 of 9"]
     sent = [call["text"] for call in telegram.calls_to("sendMessage")]
     assert sent[-1] == sent[-2], "the refused message was sent again"
 

@@ -22,13 +22,15 @@ LONG_URL = 60  # a link longer than this goes last, on a line of its own, so it 
 
 def format_message(message: Message, styled: bool = False) -> str:
     """Terminal text (see `terminal_text`), the leading link (the booking) first, buttons as a
-    numbered list, the other links as `-> label: url`; a long link's address on a line of its
-    own, and among the other links a long one last."""
+    numbered list (unnumbered where a typed number is the answer itself), the other links as
+    `-> label: url`; a long link's address on a line of its own, and among the other links a
+    long one last."""
     parts = [terminal_text(message.text, styled)]
     lead = [link for link in message.links if link.style == PRIMARY]
     parts.append("\n".join(_link_line(link) for link in lead))
     if message.choices:
-        parts.append("\n".join(f"  {n}. {c.label}" for n, c in enumerate(message.choices, 1)))
+        parts.append("\n".join(f"  {f'{n}.' if message.numbered else '-'} {c.label}"
+                               for n, c in enumerate(message.choices, 1)))
     rest = [link for link in message.links if link.style != PRIMARY]
     rest.sort(key=lambda link: len(link.url) > LONG_URL)
     parts.append("\n".join(_link_line(link) for link in rest))

@@ -126,6 +126,9 @@ class Message:
     choices: tuple[Choice, ...] = ()
     links: tuple[Link, ...] = ()
     outcome: Outcome | None = None
+    # Typing a choice's place in the list picks it; False where a typed number is the answer
+    # itself (a pain score), so a text channel lists the choices without numbers.
+    numbered: bool = True
 
 
 # The state a reply carries when the person's conversation was just deleted (/forget).

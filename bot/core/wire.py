@@ -21,6 +21,8 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         data["choices"] = [[c.id, c.label, c.selected, c.style] for c in message.choices]
     if message.links:
         data["links"] = [[link.label, link.url] for link in message.links]
+    if not message.numbered:
+        data["numbered"] = False
     return data
 
 
@@ -28,7 +30,7 @@ def message_from_dict(data: dict[str, Any]) -> Message:
     """Inverse of `message_to_dict`."""
     choices = tuple(Choice(*entry) for entry in data.get("choices", ()))
     links = tuple(Link(*entry) for entry in data.get("links", ()))
-    return Message(str(data["text"]), choices, links)
+    return Message(str(data["text"]), choices, links, numbered=data.get("numbered", True))
 
 
 def message_to_json(message: Message) -> str:

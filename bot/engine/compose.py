@@ -20,9 +20,11 @@ from bot.core.events import DONE_CHOICE, PRIMARY, Choice, Link, Message, Outcome
 from bot.core.markup import plain
 from bot.engine.commands import Commands
 from bot.engine.flow import ACT_NOW_FACT, Flow, Option, RedFlag, State
+from bot.engine.machine import holds
 from bot.engine.render import Renderer
 from bot.engine.scoring import (
     driver_status,
+    evidence_sections,
     explained_drivers,
     highest_red_flag,
     named_drivers,
@@ -33,6 +35,7 @@ NONE_OF_THESE = "confirm_none"  # the way out of "Did you mean ...?"
 LINK_TARGETS = ("book", "youtube", "podcast", "facebook", "instagram")
 CONTROLS = "controls.j2"  # how a channel's person reaches forget, withdraw, mydata
 LABELS = "common/labels.j2"  # the button labels the engine adds itself
+PICK_SEVERAL = "common/pick_several.j2"  # how to answer a pick-several question, per channel
 
 
 class AreaStatus(Mapping[str, str]):
@@ -124,6 +127,7 @@ class Composer:
             "drivers": named,
             "top_drivers": explained_drivers(named),
             "area_status": status,
+            "evidence": evidence_sections(flow, conv.history) if flow else {},
             "titles": self._titles[flow.id] if flow else {},
             "in_flow": flow is not None and not conv.finished,
             "after_red_flag": red_flag_on_record(conv),
@@ -152,6 +156,7 @@ class Composer:
         unsure = [flags[f] for f in conv.facts.get("unsure_flags", ()) if f in flags]
         asked = [f for f, spec in flags.items() if spec.question in answers or f == flag_id]
         return {
+            "safety_total": len(asked) + len(_still_to_ask(flow, conv, asked)) if flow else 0,
             "red_flag": current,
             "red_flags_yes": yes,
             "unsure_flags": unsure,
@@ -190,6 +195,10 @@ class Composer:
         """The message for a state: its template, its options, links, commands and outcome."""
         context = self.context(conv)
         text = self.renderer.render(state.template, **context)
+        if state.multi:  # how to pick several, worded for the channel, from one template
+            examples = [o.label for o in state.options[:2]]
+            hint = self.renderer.render(PICK_SEVERAL, **context, examples=examples)
+            text = f"{text.rstrip()}\n\n{hint.strip()}"
         wants_labels = state.links or state.commands or state.multi
         labels = self.labels(conv, context) if wants_labels else None
         choices = self._choices(conv, state, labels)
@@ -200,7 +209,7 @@ class Composer:
             [n for n in state.links if n != "book" or not red_flag_on_record(conv)])
         links = tuple(self.link(conv, name, context, labels) for name in shown_links)
         outcome = self.outcome(conv, state) if state.final and state.outcome else None
-        return Message(text, choices, links, outcome)
+        return Message(text, choices, links, outcome, numbered=numbered_choices(state))
 
     def short(self, conv: Conversation, state: State, template: str, **extra: Any) -> Message:
         """A short message in place of the question (a re-ask, the picks so far), carrying
@@ -209,7 +218,8 @@ class Composer:
         labels = self.labels(conv, context)
         choices = self._choices(conv, state, labels)
         choices += tuple(Choice(f"/{name}", getattr(labels, name)) for name in state.commands)
-        return Message(self.renderer.render(template, **context), choices)
+        return Message(self.renderer.render(template, **context), choices,
+                       numbered=numbered_choices(state))
 
     def confirm(self, conv: Conversation, candidates: Sequence[Option]) -> Message:
         """ "Did you mean ...?" with the likely answers, and a way out, as buttons."""
@@ -321,6 +331,30 @@ class Composer:
             shown = ", ".join(o.label for o in options) if options else str(answer.value)
             labels[answer.state] = shown
         return labels
+
+
+def _still_to_ask(flow: Flow, conv: Conversation, asked: list[str]) -> list[str]:
+    """The safety questions after the last one asked that this person will be asked, by what
+    is known now (age, injury, swelling, calf): "of N" counts only the questions on their
+    path, never those their answers skip, nor any after a flag their answers already raise
+    (`raised_if`: the check stops there)."""
+    flags = list(flow.red_flags)
+    to_ask: list[str] = []
+    for flag in flags[flags.index(asked[-1]) + 1:] if asked else []:
+        question = flow.states.get(flow.red_flags[flag].question)
+        if question is None or not all(holds(c, flow, conv.facts, conv.scores)
+                                       for c in question.ask_if):
+            continue
+        if question.implied:
+            break
+        to_ask.append(question.id)
+    return to_ask
+
+
+def numbered_choices(state: State) -> bool:
+    """Whether a state's choices can be typed by their number: not where a typed number is
+    the answer itself (a pain score), so no list of numbers sits beside a number scale."""
+    return state.input is None or state.input.type != "number"
 
 
 def booking_first(names: list[str]) -> list[str]:

@@ -23,9 +23,11 @@ from bot.engine.inputs import parse_input
 from bot.engine.matching import MAX_MATCH_LENGTH, match_option, normalize
 from bot.engine.personal import FORGET_NO, FORGET_PENDING, FORGET_YES, MYDATA, WITHDRAW, Personal
 from bot.engine.privacy import consent_version
+from bot.engine.reask import reask
 from bot.engine.reminders import Reminders
 from bot.engine.render import Renderer
-from bot.engine.stepper import Stepper
+from bot.engine.restarting import RESTART_NO, RESTART_YES, Restarts
+from bot.engine.stepper import Stepper, is_screening
 from bot.settings import Settings
 
 COMMAND = "command"  # a reading that is a command asked for in words
@@ -58,6 +60,7 @@ class Dialog:
         self.stepper = Stepper(flows, self.compose, self.consent_versions)
         self.reminders = Reminders(self.stepper, settings.followups, reach.later)
         self.personal = Personal(self.stepper, reach.staff, reach.alerts)
+        self.restarts = Restarts(self.stepper)
 
     # -- the entry points -----------------------------------------------------------------------
 
@@ -111,8 +114,9 @@ class Dialog:
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, conv: Conversation, event: Event, now: float) -> Decision:
-        if confirm.asking(conv) and event.kind not in (EventKind.TEXT, EventKind.PRESS):
-            conv.pending = ""  # a command instead: "Did you mean" is no longer asked
+        if (confirm.asking(conv) or Restarts.asking(conv)) and \
+                event.kind not in (EventKind.TEXT, EventKind.PRESS):
+            conv.pending = ""  # a command instead: "Did you mean", "Start over?" no longer asked
         if event.kind is EventKind.COMMAND:
             return self._command(conv, event.command, now, event.argument)
         if event.kind is EventKind.PRESS:
@@ -183,10 +187,13 @@ class Dialog:
             flow_id = conv.flow  # a plain /start mid-way resumes; only restart starts over
         if flow_id is not None and self._unfinished(conv, flow_id):
             return self.stepper.with_current(conv, self.compose.say("common/resumed.j2", conv))
-        if flow_id is None and action == "restart" and conv.flow:
-            flow_id = conv.flow
-        return self.stepper.start(conv, flow_id or self.settings.default_flow, now,
-                                  source=payload)
+        if flow_id is None and action == "restart" and conv.flow in self.flows:
+            # a screening starts over; a form (the contact request) gives way to the first one
+            flow_id = conv.flow if is_screening(self.flows[conv.flow]) else None
+        flow_id = flow_id or self.settings.default_flow
+        if action == "restart" and self.restarts.would_lose_answers(conv):
+            return self.restarts.ask(conv, flow_id)  # nothing is cleared without a yes
+        return self.stepper.start(conv, flow_id, now, source=payload)
 
     def _press(self, conv: Conversation, event: Event, now: float) -> Decision:
         current = event.turn == conv.turn
@@ -195,6 +202,10 @@ class Dialog:
             return self.personal.answer_forget(conv, event.choice_id == FORGET_YES)
         if conv.pending == Reminders.PENDING and current:
             return self.reminders.pressed(conv, event.choice_id)
+        if Restarts.asking(conv):
+            if current and event.choice_id in (RESTART_YES, RESTART_NO):
+                return self._restart_answered(conv, event.choice_id == RESTART_YES, now)
+            conv.pending = ""  # any other press is no yes: read as itself, nothing cleared
         state = self.stepper.state(conv)
         if current and state and confirm.asking(conv):
             offered = {o.id: o for o in confirm.candidates(conv, self.typed_choices(conv, state))}
@@ -216,6 +227,8 @@ class Dialog:
     def _text(self, conv: Conversation, text: str, now: float) -> Decision:
         if conv.pending == FORGET_PENDING:
             return self.personal.typed_forget(conv, text)
+        if Restarts.asking(conv):
+            return self._restart_answered(conv, self.restarts.typed(conv, text), now)
         if conv.pending == Reminders.PENDING:
             picked = self.reminders.typed(conv, text)
             if picked is not None:
@@ -236,7 +249,7 @@ class Dialog:
         """A typed reply to the current question: a pick, several, a number, a typed value,
         a command, "did you mean"; or asked again."""
         if len(text) > MAX_MATCH_LENGTH:  # a story, not an answer: the question again
-            return self._reask(conv, state, text)
+            return reask(self.stepper, conv, state, text, 0)
         reading = self.read(conv, state, text)
         if reading.problem == COMMAND:
             command = self._command_in_text(text)
@@ -287,7 +300,8 @@ class Dialog:
             finished = self.compose.short(conv, state, "common/finished.j2",
                                           offers_booking="book" in state.links)
             return Decision([finished])
-        return self._reask(conv, state, text, reading)
+        return reask(self.stepper, conv, state, text, len(self.typed_choices(conv, state)),
+                     reading)
 
     def _chosen(self, conv: Conversation, state: State, option: Option,
                 now: float) -> Decision:
@@ -316,25 +330,13 @@ class Dialog:
             return self.stepper.with_current(conv, again)
         return self._chosen(conv, state, chosen, now)
 
-    def _reask(self, conv: Conversation, state: State, text: str,
-               reading: understand.Reading = understand.NOT_UNDERSTOOD) -> Decision:
-        """What was not understood and how to answer, with the answers to pick from: not the
-        whole question again."""
-        if len(text) > MAX_MATCH_LENGTH:
-            long = self.compose.say("common/reask.j2", conv, too_long=True, count=0,
-                                    input_type=state.input.type if state.input else "")
-            return self.stepper.with_current(conv, long)
-        number = state.input if state.input and state.input.type == "number" else None
-        reask = self.compose.short(
-            conv, state, "common/reask.j2", too_long=len(text) > 500,
-            input_type=state.input.type if state.input else "",
-            minimum=_shown(number.minimum) if number else None,
-            maximum=_shown(number.maximum) if number else None,
-            out_of_range=_shown(reading.value) if reading.problem else None,
-            count=len(self.typed_choices(conv, state)) + (1 if state.multi else 0),
-            # on a number question an answer's number would be a score: its word instead
-            words=[o.synonyms[0] if o.synonyms else o.label for o in state.options])
-        return Decision([reask])
+    def _restart_answered(self, conv: Conversation, yes: bool, now: float) -> Decision:
+        """ "Start over?" answered: yes starts the flow again; anything else keeps every answer."""
+        flow_id = Restarts.flow_asked(conv)
+        conv.pending = ""
+        if yes and flow_id in self.flows:
+            return self.stepper.start(conv, flow_id, now)
+        return self.restarts.kept(conv)
 
     def _command_in_text(self, text: str) -> Command | None:
         return self.commands.in_text(normalize(text), 4 * MAX_MATCH_LENGTH)
@@ -389,10 +391,3 @@ class Dialog:
         messages: list[Message] = [missed] if state is None else [
             missed, self.stepper.state_message(conv)]
         return Decision(messages, stale=True)
-
-
-def _shown(number: float | None) -> str | None:
-    """A number as a person writes it: 10, not 10.0."""
-    if number is None:
-        return None
-    return str(int(number)) if float(number).is_integer() else str(number)

@@ -45,6 +45,24 @@ def explained_drivers(named: Sequence[str], most: int = MOST_EXPLAINED) -> list[
     return list(named[:most])
 
 
+def evidence_sections(flow: Flow, history: Iterable[Any]) -> dict[str, list[str]]:
+    """Where each area's evidence came from: the sections (in the flow's `section:` words) of
+    the answers that scored it, in the order answered. A result says "your own checks" only
+    where a self-check gave the evidence, not a question."""
+    sections: dict[str, list[str]] = {}
+    for answer in history:
+        state = flow.states.get(answer.state)
+        if state is None or answer.typed:
+            continue
+        picked = answer.value if state.multi else (answer.value,)
+        for option in filter(None, (state.option(p) for p in picked)):
+            for driver, delta in option.scores.items():
+                found = sections.setdefault(driver, [])
+                if delta > 0 and state.section not in found:
+                    found.append(state.section)
+    return sections
+
+
 def driver_status(
     flow: Flow, driver: str, named: Sequence[str], answers: Mapping[str, Any]
 ) -> str:
