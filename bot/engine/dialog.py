@@ -265,6 +265,8 @@ class Dialog:
             option = match_option(text, state.options)  # "never mind" before a name
             if option is not None:
                 return understand.Reading(understand.OPTION, (option,))
+            if self.commands.in_text(normalize(text), 0):  # "help" is asked for, not a name
+                return understand.Reading(understand.NOTHING, problem=COMMAND)
             value = parse_input(state.input, text, self.settings.phone_region)
             if value is not None:
                 return understand.Reading(understand.VALUE, value=value)

@@ -51,6 +51,7 @@ class Restarts:
         only this is answered."""
         conv.pending = RESTART_PENDING + flow_id
         conv.turn += 1
+        conv.last_choice = ""  # a press of the question now is stale, not a repeat
         labels = self.compose.labels(conv)
         choices = (Choice(RESTART_YES, labels.restart_yes, style=DANGER),
                    Choice(RESTART_NO, labels.restart_no, style=PRIMARY))
