@@ -91,3 +91,16 @@ def test_no_flow_template_words_its_own_pick_several_hint():
         template = ENGINE.flows[flow_id].states[state_id].template
         source = (ENGINE.renderer.directory / template).read_text(encoding="utf-8")
         assert "Pick all" not in source and "Done" not in source, template
+
+
+@pytest.mark.parametrize(("flow_id", "state_id"), PICK_SEVERAL)
+def test_the_hints_example_typed_picks_the_answers_it_names(flow_id, state_id):
+    """(Or type them, like "stairs, squatting"): typed as shown, it picks the first two."""
+    state = ENGINE.flows[flow_id].states[state_id]
+    message = next(messages(flow_id, state_id, "telegram"))
+    example = re.search(r'like "([^"]+)"', plain(message.text))[1]
+
+    reading = ENGINE.dialog.read(next(iter(sample_conversations(ENGINE.flows[flow_id], state))),
+                                 state, example)
+
+    assert [o.id for o in reading.options] == [o.id for o in state.options[:2]], example

@@ -196,7 +196,7 @@ class Composer:
         context = self.context(conv)
         text = self.renderer.render(state.template, **context)
         if state.multi:  # how to pick several, worded for the channel, from one template
-            examples = [o.label for o in state.options[:2]]
+            examples = [short_words(o) for o in state.options[:2]]
             hint = self.renderer.render(PICK_SEVERAL, **context, examples=examples)
             text = f"{text.rstrip()}\n\n{hint.strip()}"
         wants_labels = state.links or state.commands or state.multi
@@ -349,6 +349,13 @@ def _still_to_ask(flow: Flow, conv: Conversation, asked: list[str]) -> list[str]
             break
         to_ask.append(question.id)
     return to_ask
+
+
+def short_words(option: Option) -> str:
+    """An option as a person would type it: its label when short, else its shortest synonym."""
+    if "," not in option.label and len(option.label.split()) <= 2:
+        return option.label
+    return min(option.synonyms or (option.label,), key=len)
 
 
 def numbered_choices(state: State) -> bool:
