@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,29 +38,27 @@ LABELS = "common/labels.j2"  # the button labels the engine adds itself
 PICK_SEVERAL = "common/pick_several.j2"  # how to answer a pick-several question, per channel
 
 
-class AreaStatus(Mapping[str, str]):
-    """Each area's status (named, fine, unclear), worked out only if a template asks."""
+class WorkedOut(Mapping[str, Any]):
+    """A mapping worked out only if a template asks (each area's status, where each area's
+    evidence came from): most messages never read it."""
 
-    def __init__(self, flow: Flow, named: list[str], answers: dict[str, Any]) -> None:
-        self._flow, self._named, self._answers = flow, named, answers
-        self._status: dict[str, str] | None = None
+    def __init__(self, work: Callable[[], dict[str, Any]]) -> None:
+        self._work = work
+        self._values: dict[str, Any] | None = None
 
-    def _all(self) -> dict[str, str]:
-        if self._status is None:
-            self._status = {
-                d: driver_status(self._flow, d, self._named, self._answers)
-                for d in self._flow.drivers
-            }
-        return self._status
+    def _all(self) -> dict[str, Any]:
+        if self._values is None:
+            self._values = self._work()
+        return self._values
 
-    def __getitem__(self, driver: str) -> str:
-        return self._all()[driver]
+    def __getitem__(self, key: str) -> Any:
+        return self._all()[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._flow.drivers)
+        return len(self._all())
 
 
 def red_flag_on_record(conv: Conversation) -> bool:
@@ -113,7 +111,8 @@ class Composer:
         flow = self.flows.get(conv.flow) if conv.flow else None
         named = named_drivers(flow, conv.scores, conv.facts) if flow else []
         answers = conv.answers
-        status = AreaStatus(flow, named, answers) if flow else {}
+        status = WorkedOut(lambda: {d: driver_status(flow, d, named, answers)
+                                    for d in flow.drivers}) if flow else {}
         return {
             "practice": self.settings.practice,
             "flow": flow,
@@ -127,7 +126,8 @@ class Composer:
             "drivers": named,
             "top_drivers": explained_drivers(named),
             "area_status": status,
-            "evidence": evidence_sections(flow, conv.history) if flow else {},
+            "evidence": WorkedOut(lambda: evidence_sections(flow, conv.history)) if flow
+            else {},
             "titles": self._titles[flow.id] if flow else {},
             "in_flow": flow is not None and not conv.finished,
             "after_red_flag": red_flag_on_record(conv),
@@ -156,7 +156,8 @@ class Composer:
         unsure = [flags[f] for f in conv.facts.get("unsure_flags", ()) if f in flags]
         asked = [f for f, spec in flags.items() if spec.question in answers or f == flag_id]
         return {
-            "safety_total": len(asked) + len(_still_to_ask(flow, conv, asked)) if flow else 0,
+            "safety_total": len(asked) + len(_still_to_ask(flow, conv, asked))
+            if flow and current else 0,
             "red_flag": current,
             "red_flags_yes": yes,
             "unsure_flags": unsure,
