@@ -52,7 +52,7 @@ RULED_OUT: list[tuple[str, Callable[[Answers], bool], list[str]]] = [
      ["your child", "their knee", "Their hip", "The knee check is done"]),
     ("no self-check found anything", lambda a: not any(
         set(_picked(a.get(check))) & found for check, found in SELF_CHECK_FINDINGS.items()),
-     ["your own checks", "checks suggest"]),
+     ["your own checks", "checks suggest", "From what you could check"]),
     ("no scan findings", lambda a: a.get("imaging") != "findings", ["about your scan"]),
 ]
 
