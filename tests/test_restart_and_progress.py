@@ -190,6 +190,7 @@ async def test_a_command_instead_of_an_answer_drops_the_restart_question():
 async def test_restart_from_the_contact_form_asks_to_start_the_screening():
     someone = person()
     await someone.send("/contact")
+    await someone.click("consent")
     await someone.send("Sam")
 
     await someone.send("restart")
