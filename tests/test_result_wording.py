@@ -73,6 +73,7 @@ def contradictions(answers: Answers, text: str) -> list[str]:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_result_contradicts_an_answer_the_person_gave(data):
+    _the_table_rules_out_what_issue_26_found()
     answers, text, state = asyncio.run(_walk_to_a_result(data))
     assert FLOW.states[state].final and not state.startswith("redflag_")
     assert contradictions(answers, text) == [], (answers, text)
@@ -127,7 +128,7 @@ async def _walk_to_a_result(data) -> tuple[Answers, str, str]:
     return answers, person.text, person.last.state
 
 
-def test_the_table_catches_the_sentences_issue_26_found():
+def _the_table_rules_out_what_issue_26_found() -> None:
     """The rules rule out what the held-out people were told (checked on the words alone)."""
     front_for_years = {"pain_where": "front", "pain_duration": "long", "who": "me"}
     assert contradictions(front_for_years, "...straining the inside of the knee...")
