@@ -5,8 +5,9 @@ A Telegram app keeps a pressed button's spinner turning until the bot answers th
 callback query, for about 10 seconds; Telegram takes the answer for about 15 (the fake's
 CALLBACK_ANSWER_WINDOW says where these figures come from). An answer lost to a 429, a 5xx, a
 timeout or a dropped connection is tried again in the background until `ANSWER_WITHIN` seconds
-after the press, never later. The press's handler waits for it at most `WAIT_INLINE` seconds
-and sends the turn's reply meanwhile, so a failing answer never holds the reply up.
+after the press, never later. The press's handler starts it, sends the turn's reply meanwhile
+(a failing answer never holds the reply up), then waits for it at most `WAIT_INLINE` seconds
+more: usually it is done by then, and nothing is waited for.
 """
 
 from __future__ import annotations
@@ -34,15 +35,22 @@ class CallbackAnswers:
         self.within = within
         self._trying: set[asyncio.Task[None]] = set()
 
-    async def answer(self, query_id: str, pressed_at: float | None = None) -> None:
-        """Answer the query (pressed at `pressed_at` on the loop's clock; now if not given),
-        waiting for it at most WAIT_INLINE seconds."""
+    def answer(self, query_id: str, pressed_at: float | None = None) -> asyncio.Task[None]:
+        """Start answering the query (pressed at `pressed_at` on the loop's clock; now if not
+        given): the tries run beside whatever the caller does next (see `answered`)."""
         loop = asyncio.get_running_loop()
         deadline = (loop.time() if pressed_at is None else pressed_at) + self.within
         task = loop.create_task(self._answer_by(query_id, deadline))
         self._trying.add(task)
         task.add_done_callback(self._trying.discard)
-        await asyncio.wait({task}, timeout=WAIT_INLINE)
+        return task
+
+    @staticmethod
+    async def answered(task: asyncio.Task[None]) -> None:
+        """Wait for an answer started by `answer`, at most WAIT_INLINE seconds (no timer at all
+        when it is done already, as it mostly is once the reply is out)."""
+        if not task.done():
+            await asyncio.wait({task}, timeout=WAIT_INLINE)
 
     async def close(self) -> None:
         """Give up the answers still being tried (the bot is stopping: a spinner may linger)."""

@@ -88,11 +88,12 @@ class Handlers:
         pressed_at = asyncio.get_running_loop().time()
         event = event_from_press(str(press.user_id), press.data)
         if event is None or not press.private:  # not ours, or not where health is discussed
-            await self.sender.answer_press(press.query_id, pressed_at)
+            await self.sender.answered(self.sender.answer_press(press.query_id, pressed_at))
             return
         reply = await self.engine.handle(numbered(event, press.update_id))
-        await asyncio.gather(self.sender.answer_press(press.query_id, pressed_at),
-                             self._reply_to_press(press, reply))
+        answering = self.sender.answer_press(press.query_id, pressed_at)
+        await self._reply_to_press(press, reply)
+        await self.sender.answered(answering)
         self._let_go_if_forgotten(reply, press.user_id)
 
     async def edited_message(self, update: Update, context: Context) -> None:

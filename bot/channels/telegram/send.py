@@ -13,6 +13,7 @@ another replica or before a restart, edited since) the library reads it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -113,9 +114,13 @@ class Sender:
         if markup is not None:
             self.questions.remember(edited, html)
 
-    async def answer_press(self, query_id: str, pressed_at: float | None = None) -> None:
-        """Stop the button's spinner (callbacks.py: tried again briefly when that fails)."""
-        await self.answers.answer(query_id, pressed_at)
+    def answer_press(self, query_id: str, pressed_at: float | None = None) -> asyncio.Task[None]:
+        """Start stopping the button's spinner (callbacks.py: beside the reply, and tried
+        again briefly when that fails); `answered` waits for it, briefly."""
+        return self.answers.answer(query_id, pressed_at)
+
+    async def answered(self, answering: asyncio.Task[None]) -> None:
+        await self.answers.answered(answering)
 
     async def show_answer(self, pressed: PressedMessage, line: AnswerLine) -> None:
         """Add the answer line under the pressed question and drop its choice buttons, so the
