@@ -129,8 +129,10 @@ def describe(condition: Condition) -> str:
 
 
 def holds(condition: Condition, flow: Flow, facts: dict[str, Any], scores: dict[str, int]) -> bool:
-    """A condition tested against a conversation's facts and scores."""
-    return condition.holds(facts, scores, named_drivers(flow, scores, facts))
+    """A condition tested against a conversation's facts and scores (the areas named worked
+    out only for a condition that asks about them)."""
+    named = named_drivers(flow, scores, facts) if condition.no_driver_named else []
+    return condition.holds(facts, scores, named)
 
 
 def _condition_check(condition: Condition, flow: Flow):

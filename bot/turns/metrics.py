@@ -73,9 +73,13 @@ class Metrics:
             ["source", "result", "reason"], registry=self.registry)
         self.store_gauges = StoreGauges()
         self.registry.register(self.store_gauges)
+        self._turns_of: dict[str, Histogram] = {}  # each channel's histogram, looked up once
 
     def turn_taken(self, channel: str, seconds: float) -> None:
-        self.turns.labels(channel).observe(seconds)
+        histogram = self._turns_of.get(channel)
+        if histogram is None:
+            histogram = self._turns_of[channel] = self.turns.labels(channel)
+        histogram.observe(seconds)
 
     def send_failed(self, channel: str, kind: str) -> None:
         self.send_failures.labels(channel, kind).inc()
