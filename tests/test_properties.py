@@ -244,9 +244,13 @@ def _assert_areas_come_from_self_checks(person: DialogClient) -> None:
     for driver in outcome.drivers:
         assert scores.get(driver, 0) >= 2
     text = person.text
-    if "Looked fine in your checks:" in text:
-        fine = text.split("Looked fine in your checks:")[1].split("\n")[0]
-        assert not any(title in fine for title in outcome.driver_titles)
+    for heading in ("Looked fine in your checks:", "Looked fine from your answers:"):
+        if heading in text:
+            fine = text.split(heading)[1].split("\n")[0]
+            assert not any(title in fine for title in outcome.driver_titles)
+    checks_line = text.split("Looked fine in your checks:")[1].split("\n")[0] if (
+        "Looked fine in your checks:" in text) else ""
+    assert "Movement habits" not in checks_line, "its evidence is questions, not self-checks"
     if len(outcome.drivers) > 1:
         assert "mobility and strength looked fine" not in text
     if person.last.state == "result_clear":
