@@ -248,12 +248,20 @@
   function focusOn(node, expectsText) {
     // The new question's answer gets focus: the text field when it asks for typing (a
     // number, a name), else its first button, else the message itself; without scrolling
-    // the message's start out of view.
+    // the message's start out of view. A first button the typing area would hide (a long
+    // question on a small or zoomed screen) is not focused, the question is: focus is never
+    // out of sight, and Tab brings the answers into view.
     if (holdFocus) return;
     var first = node && node.querySelector(".choices button");
     if (expectsText || !node) { input.focus({ preventScroll: true }); }
-    else if (first) { first.focus({ preventScroll: true }); }
+    else if (first && inView(first)) { first.focus({ preventScroll: true }); }
     else { node.focus({ preventScroll: true }); }
+  }
+
+  function inView(element) {
+    var shown = element.getBoundingClientRect();
+    var bottom = Math.min(log.getBoundingClientRect().bottom, form.getBoundingClientRect().top);
+    return shown.top >= log.getBoundingClientRect().top && shown.bottom <= bottom + 1;
   }
 
   function showTyping(on) {
@@ -296,8 +304,8 @@
         firstAdded = firstAdded || added;
       });
       if (!options.quiet) {
-        focusOn(added, data.expects_text);
         reveal(firstAdded);
+        focusOn(added, data.expects_text);
       }
     }
     polling(Boolean(data.relay));
