@@ -297,6 +297,11 @@ def _content(phrase: str) -> list[str]:
     return meaningful or [_stem(w) for w in words if w not in _STRONG_YES | _NO]
 
 
+def _negates(phrase: str) -> bool:
+    return any(w in _NEGATORS or w.endswith("n't") for w in _words(phrase)) or bool(
+        _CANNOT.search(phrase.lower()))
+
+
 def _reply_words(answer: str) -> list[str]:
     """The reply's words, stemmed, without those a negation takes back ("no pain on stairs"
     does not name stairs; "nah hips feel fine" does not name the hips)."""
@@ -313,6 +318,12 @@ def _reply_words(answer: str) -> list[str]:
                 continue
         kept.append(_stem(word))
     return kept
+
+
+def _like(word: str, said: str) -> bool:
+    """An option's word in a reply's: a filler word ("sure" in "not sure") only as itself,
+    never as a slip of another ("sore")."""
+    return word == said if said in _STOP else _same(word, said)
 
 
 def _same(a: str, b: str) -> bool:
@@ -338,13 +349,18 @@ def _scores(answer: str, options: Sequence[Option]) -> list[float]:
         for word in {w for p in option_phrases for w in p}:
             share[word] = share.get(word, 0) + 1
     reply = _reply_words(answer)
+    # An option whose own words negate ("Can't walk normally yet") is named by the words a
+    # negation would otherwise take back.
+    every_word = [_stem(w) for w in _words(answer)]
+    negating = [[_negates(p) for p in (o.label, *o.synonyms)] for o in options]
     scores = []
-    for option_phrases in phrases:
+    for option_phrases, option_negating in zip(phrases, negating, strict=True):
         best = 0.0
-        for phrase in option_phrases:
+        for phrase, negates in zip(option_phrases, option_negating, strict=True):
+            said = every_word if negates else reply
             weights = [1.0 / share[w] for w in phrase]
             found = sum(w for word, w in zip(phrase, weights, strict=True)
-                        if any(_same(word, r) for r in reply))
+                        if any(_like(word, r) for r in said))
             best = max(best, found / sum(weights) if weights else 0.0)
         scores.append(best)
     return scores
