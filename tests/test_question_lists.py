@@ -12,6 +12,8 @@ from bot.app import build_engine
 from bot.channels.console import format_message
 from bot.core.channels import CHANNELS
 from bot.core.markup import plain
+from bot.engine.compose import short_words
+from bot.engine.flow import Option
 from bot.engine.samples import sample_conversations
 from bot.settings import load_settings
 from bot.store.sqlite import SQLiteStore
@@ -104,3 +106,17 @@ def test_the_hints_example_typed_picks_the_answers_it_names(flow_id, state_id):
                                  state, example)
 
     assert [o.id for o in reading.options] == [o.id for o in state.options[:2]], example
+
+
+@pytest.mark.parametrize(("label", "synonyms", "example"), [
+    ("Running", ("run",), "Running"),  # a short label is its own example
+    ("Obstacle course racing", ("ocr", "spartan", "tough mudder", "obstacle racing"),
+     "obstacle racing"),  # reads as the label does
+    ("Obstacle course racing", ("ocr", "spartan"), "spartan"),  # whole words, not "ocr"
+    ("Obstacle course racing", ("ocr",), "ocr"),  # nothing better
+    ("Can't walk normally yet", ("limp", "can't walk normally"), "limp"),  # two words at most
+    ("Obstacle course racing", (), "Obstacle course racing"),
+])
+def test_a_pick_several_example_is_words_a_person_would_recognise(label, synonyms, example):
+    option = Option(id="x", label=label, next="n", synonyms=synonyms)
+    assert short_words(option) == example

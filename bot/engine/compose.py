@@ -352,11 +352,20 @@ def _still_to_ask(flow: Flow, conv: Conversation, asked: list[str]) -> list[str]
     return to_ask
 
 
+MEANINGFUL_LETTERS = 4  # a shorter synonym is an abbreviation, unclear as an example
+
+
 def short_words(option: Option) -> str:
-    """An option as a person would type it: its label when short, else its shortest synonym."""
+    """An option as a person would type it: its label when short (two words at most), else
+    its shortest short synonym that reads as the label does (shares a word with it: "obstacle
+    racing", not "ocr" or a brand), else its shortest synonym of whole words."""
     if "," not in option.label and len(option.label.split()) <= 2:
         return option.label
-    return min(option.synonyms or (option.label,), key=len)
+    label_words = set(option.label.lower().split())
+    alike = [s for s in option.synonyms
+             if len(s.split()) <= 2 and label_words & set(s.lower().split())]
+    meaningful = [s for s in option.synonyms if len(s) >= MEANINGFUL_LETTERS]
+    return min(alike or meaningful or option.synonyms or (option.label,), key=len)
 
 
 def numbered_choices(state: State) -> bool:
