@@ -54,6 +54,7 @@ _STOP = frozenset({
 _NEGATORS = _NO | {"without", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt",
                    "isn't", "havent", "haven't", "hasnt", "hasn't", "wasnt", "wasn't"}
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CLAUSES = re.compile(r"[,;.!?]|\bbut\b")
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
              "seventh": 7, "eighth": 8, "last": -1}
 _PICK = re.compile(r"(?:option|number|no\.?|answer|#)?\s*(\d{1,2})(?:st|nd|rd|th)?\.?")
@@ -292,7 +293,10 @@ def _stem(word: str) -> str:
 
 def _content(phrase: str) -> list[str]:
     words = _words(phrase)
-    meaningful = [_stem(w) for w in words if w not in _STOP or w in _NEGATORS]
+    kept = [w for w in words if w not in _STOP or w in _NEGATORS]
+    if kept and all(w in _NEGATORS for w in kept):
+        kept = words  # "Not sure" is both its words: a bare "not" elsewhere does not name it
+    meaningful = [_stem(w) for w in kept]
     # a bare "yes" or "no" is a polarity, read as one (polarity_of), not as words
     return meaningful or [_stem(w) for w in words if w not in _STRONG_YES | _NO]
 
@@ -306,8 +310,15 @@ def _reply_words(answer: str) -> list[str]:
     """The reply's words, stemmed, without those a negation takes back ("no pain on stairs"
     does not name stairs; "nah hips feel fine" does not name the hips)."""
     kept: list[str] = []
+    for clause in _CLAUSES.split(answer):  # a negation ends with its clause
+        kept += _clause_words(clause)
+    return kept
+
+
+def _clause_words(clause: str) -> list[str]:
+    kept: list[str] = []
     negated = 0
-    for word in _words(answer):
+    for word in _words(clause):
         if word in _NEGATORS or word.endswith("n't"):
             negated = 3
             kept.append(_stem(word))
