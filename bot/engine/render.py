@@ -182,19 +182,10 @@ class Renderer:
         """The variables a template and everything it includes or imports read, in a fixed
         order; None when a template it uses is named at render time, or one of them prints
         something of the person's own (NEVER_KEPT)."""
-        read: set[str] = set()
-        pending, seen = [name], set()
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            local, used = self._parsed(current)
-            for template in used:
-                if template is None:
-                    return None
-                pending.append(template)
-            read |= local
+        used, named_late = self._walk(name)
+        if named_late:
+            return None
+        read = set().union(*(self._parsed(template)[0] for template in (name, *used)))
         if read & NEVER_KEPT:
             return None
         return tuple(sorted(read - set(self.env.globals)))
@@ -202,14 +193,20 @@ class Renderer:
     def uses(self, name: str) -> set[str]:
         """The templates a template includes or imports, and theirs in turn (those named
         at render time left out)."""
+        return self._walk(name)[0]
+
+    def _walk(self, name: str) -> tuple[set[str], bool]:
+        """The templates `name` uses, however deep, and whether one is named at render time."""
         used: set[str] = set()
-        pending = [name]
+        named_late, pending = False, [name]
         while pending:
             for template in self._parsed(pending.pop())[1]:
-                if template is not None and template not in used:
+                if template is None:
+                    named_late = True
+                elif template not in used:
                     used.add(template)
                     pending.append(template)
-        return used
+        return used, named_late
 
     def _parsed(self, name: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
         """What a template reads itself, and the templates it uses (compiled on first use)."""
