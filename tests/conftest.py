@@ -62,6 +62,19 @@ def wired(engine: TurnRunner, *, queued: tuple[str, ...] = (), delivered: tuple[
     return build_engine(engine.settings, engine.store, engine.clock, wiring)
 
 
+async def start_knee_check(person: DialogClient, *, who: str = "me", age: str = "adult",
+                           injury: str = "no", swelling: str = "no", calf: str = "no") -> None:
+    """Start the knee check up to the first red flag: who it is for, the age band (not asked
+    for a child), a recent injury, then swelling and the calf."""
+    await person.send("/start")
+    for choice in ("begin", who):
+        await person.click(choice)
+    if person.last.state == "age":
+        await person.click(age)
+    for choice in (injury, swelling, calf):
+        await person.click(choice)
+
+
 async def answer_safety_questions_no(person: DialogClient) -> None:
     """Start the knee check for oneself, no recent injury, and say no to every red flag."""
     await person.send("/start")

@@ -11,22 +11,11 @@ from tests.conftest import (
     answer_safety_questions_no,
     finish_with_hip_mobility,
 )
+from tests.conftest import start_knee_check as start
 
 ALL_CHECKS_FINE = (
     "now", "steady", "pass", "fine", "no", "steady",
 )
-
-
-async def start(person: DialogClient, who: str = "me", injury: str = "no",
-                swelling: str = "no", calf: str = "no", age: str = "adult") -> None:
-    """v3: the age band (not for a child), injury, then swelling and the calf."""
-    await person.send("/start")
-    for choice in ("begin", who):
-        await person.click(choice)
-    if person.last.state == "age":
-        await person.click(age)
-    for choice in (injury, swelling, calf):
-        await person.click(choice)
 
 
 async def answer_all_safety(person: DialogClient, answer: str) -> None:

@@ -11,20 +11,10 @@ import pytest
 from bot.engine.flow import load_flow
 from bot.settings import ROOT
 from bot.tools.client import DialogClient
+from tests.conftest import start_knee_check as start
 
 FLOW = load_flow(ROOT / "dialogs" / "knee.yaml")
 PARTS = "counts as Yes"  # what a question with several parts says about "only part is true"
-
-
-async def start(person: DialogClient, who: str = "me", age: str = "adult", injury: str = "no",
-                swelling: str = "no", calf: str = "no") -> None:
-    await person.send("/start")
-    for choice in ("begin", who):
-        await person.click(choice)
-    if person.last.state == "age":
-        await person.click(age)
-    for choice in (injury, swelling, calf):
-        await person.click(choice)
 
 
 async def no_until(person: DialogClient, state: str) -> list[str]:

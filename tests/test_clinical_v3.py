@@ -4,19 +4,9 @@ failed on flow v2."""
 from __future__ import annotations
 
 from bot.tools.client import DialogClient
+from tests.conftest import start_knee_check as start
 
 SCREENS = ("swelling", "calf")  # asked before the red flags; they decide which follow
-
-
-async def start(person: DialogClient, who: str = "me", injury: str = "no", age: str = "adult",
-                swelling: str = "no", calf: str = "no") -> None:
-    await person.send("/start")
-    for choice in ("begin", who):
-        await person.click(choice)
-    if person.last.state == "age":
-        await person.click(age)
-    for choice in (injury, swelling, calf):
-        await person.click(choice)
 
 
 async def asked_all_no(person: DialogClient) -> list[str]:

@@ -4,9 +4,6 @@ nothing shows."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -15,27 +12,7 @@ from bot.core.conversation import Conversation
 from bot.engine.flow import FlowError, FlowLoader, load_flow
 from bot.settings import ROOT, load_settings
 from bot.store.sqlite import SQLiteStore
-from bot.tools.check import check_all
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    return tmp_path
-
-
-def problems(project: Path) -> list[str]:
-    settings = load_settings(data_dir=project / "data", dialogs_dir=project / "dialogs",
-                             templates_dir=project / "templates")
-    return [str(p) for p in check_all(build_engine(settings, SQLiteStore(":memory:")))]
-
-
-def edit(project: Path, change) -> None:
-    path = project / "dialogs" / "knee.yaml"
-    flow = yaml.load(path.read_text(), Loader=FlowLoader)
-    change(flow)
-    path.write_text(yaml.safe_dump(flow, sort_keys=False))
+from tests.test_check import all_problems_in, edit_whole_flow, project  # noqa: F401
 
 
 def test_the_knee_flow_names_its_own_messages_and_the_safety_questions_templates():
@@ -48,13 +25,13 @@ def test_the_knee_flow_names_its_own_messages_and_the_safety_questions_templates
 
 
 def test_a_flow_that_names_no_message_finds_them_where_the_convention_says(project):
-    edit(project, lambda flow: flow.pop("templates"))
+    edit_whole_flow(project, lambda flow: flow.pop("templates"))
     flow = load_flow(project / "dialogs" / "knee.yaml")
     assert flow.templates == {"summary": "knee/summary.j2", "unsure_now": "knee/unsure_now.j2"}
 
 
 def test_a_message_the_flow_does_not_know_is_refused_by_name(project):
-    edit(project, lambda flow: flow["templates"].update(goodbye="knee/goodbye.j2"))
+    edit_whole_flow(project, lambda flow: flow["templates"].update(goodbye="knee/goodbye.j2"))
     with pytest.raises(FlowError, match=r"templates: unknown message 'goodbye' \(known: summary"):
         load_flow(project / "dialogs" / "knee.yaml")
 
@@ -62,13 +39,14 @@ def test_a_message_the_flow_does_not_know_is_refused_by_name(project):
 def test_a_renamed_template_is_shown_once_the_flow_names_it(project):
     knee = project / "templates" / "knee"
     (knee / "unsure_now.j2").rename(knee / "not_sure_yet.j2")
-    found = problems(project)
+    found = all_problems_in(project)
     assert any("templates.unsure_now" in p and "missing template knee/unsure_now.j2" in p
                for p in found), found
     assert any("not_sure_yet.j2" in p and "not shown by flow 'knee'" in p for p in found)
 
-    edit(project, lambda flow: flow["templates"].update(unsure_now="knee/not_sure_yet.j2"))
-    found = problems(project)
+    edit_whole_flow(
+        project, lambda flow: flow["templates"].update(unsure_now="knee/not_sure_yet.j2"))
+    found = all_problems_in(project)
     assert not any("unsure_now" in p or "not_sure_yet" in p for p in found), found
 
 
@@ -76,7 +54,7 @@ def test_a_summary_template_named_by_the_flow_prefills_the_booking_page(project)
     knee = project / "templates" / "knee"
     (knee / "summary.j2").rename(knee / "booking_line.j2")
     (knee / "booking_line.j2").write_text("Knee check done.")
-    edit(project, lambda flow: flow["templates"].update(summary="knee/booking_line.j2"))
+    edit_whole_flow(project, lambda flow: flow["templates"].update(summary="knee/booking_line.j2"))
     settings = load_settings(data_dir=project / "data", dialogs_dir=project / "dialogs",
                              templates_dir=project / "templates")
     engine = build_engine(settings, SQLiteStore(":memory:"))
@@ -90,6 +68,6 @@ def test_a_summary_template_named_by_the_flow_prefills_the_booking_page(project)
 def test_a_template_nothing_shows_is_reported_and_an_included_one_is_not(project):
     knee = project / "templates" / "knee"
     (knee / "old_question.j2").write_text("Is this still asked?")
-    found = [p for p in problems(project) if "not shown by flow" in p]
+    found = [p for p in all_problems_in(project) if "not shown by flow" in p]
     assert len(found) == 1 and "old_question.j2" in found[0], found
-    assert not any("_areas.j2" in p for p in problems(project))  # a part results include
+    assert not any("_areas.j2" in p for p in all_problems_in(project))  # a part results include
